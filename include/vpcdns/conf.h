@@ -1,0 +1,110 @@
+/*
+ * conf: reads the YAML configuration (libyaml, with line numbers), validates
+ * it completely, loads every zone it names and builds one immutable
+ * snapshot: server settings, upstream groups, views with their zones and
+ * forward rules, and the client-address -> view table. A reload builds a
+ * new snapshot and swaps a pointer; nothing in a snapshot changes after
+ * vd_conf_load returns. Depends on zone, view, wire, util.
+ *
+ * Ownership: vd_conf_load returns a snapshot with one reference. Every
+ * holder (the worker loop, each request waiting on an upstream) takes its
+ * own with vd_snap_ref and drops it with vd_snap_unref; the last unref frees
+ * it. Refcounting is atomic, so any thread may ref/unref; everything else
+ * in the snapshot is read-only.
+ */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "vpcdns/util.h"
+#include "vpcdns/view.h"
+#include "vpcdns/zone.h"
+
+#define VD_DEFAULT_PORT 53
+
+/* One upstream server. */
+typedef struct vd_upstream {
+	struct sockaddr_storage addr;
+	const char *text;          /* as written in the config, for logs */
+} vd_upstream_t;
+
+/* A named group of upstream servers, tried in order with failover. */
+typedef struct vd_group {
+	const char *name;
+	int index;                 /* position in snap->groups */
+	vd_upstream_t *servers;
+	size_t nservers;
+} vd_group_t;
+
+/* One entry of a view's routing map: a name that has a zone, a forward
+ * rule, or both (then the forward rule wins, as in Route 53). */
+typedef struct vd_route_entry {
+	const uint8_t *name;       /* lower-cased wire name */
+	unsigned labels;
+	vd_zone_t *zone;           /* NULL when none */
+	int group;                 /* index into snap->groups, -1 when none */
+} vd_route_entry_t;
+
+typedef struct vd_view {
+	const char *name;
+	int index;
+	vd_cidr_t *clients;
+	size_t nclients;
+	vd_zone_t **zones;         /* each holds a reference */
+	size_t nzones;
+	/* routing map: open-addressing hash table of route entries keyed by
+	 * name; private layout, use vd_view_route */
+	vd_route_entry_t **route_slots;
+	size_t route_mask;         /* slots - 1, slots a power of two */
+	unsigned route_max_labels; /* deepest name in the map */
+} vd_view_t;
+
+typedef struct vd_server_conf {
+	struct sockaddr_storage *listen;
+	size_t nlisten;
+	const char *identity;       /* NSID and CH TXT id.server */
+	bool hide_version;          /* no CH TXT version.bind answer */
+	const char *version;        /* text of the version answer */
+	uint32_t tcp_idle_timeout_ms;
+	uint32_t tcp_max_connections;
+	uint32_t upstream_timeout_ms;  /* per attempt, before failover */
+	vd_log_level_t log_level;
+} vd_server_conf_t;
+
+typedef struct vd_snap {
+	atomic_uint refs;
+	uint64_t generation;        /* set by whoever installs it */
+	char *path;                 /* config file */
+	vd_arena_t arena;           /* owns everything below but the zones */
+	vd_server_conf_t server;
+	vd_group_t *groups;
+	size_t ngroups;
+	vd_view_t *views;
+	size_t nviews;
+	vd_view_table_t *view_table;
+} vd_snap_t;
+
+/* Reads path, validates everything and loads every zone. On success *out is
+ * a new snapshot with one reference and the result is 0. On any error
+ * nothing is returned, every problem found is in errs as
+ * "file:line: reason" (as many as can be found in one pass), and the
+ * result is VD_ECONF (or -ENOMEM). */
+int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs);
+
+void vd_snap_ref(vd_snap_t *s);
+void vd_snap_unref(vd_snap_t *s);   /* NULL is ok */
+
+/* Routing: the deepest name in the view's map that is qname_lc or one of its
+ * ancestors, considering only names with at most max_labels labels (pass
+ * UINT_MAX for no limit; after a zone answered VD_ZL_FALLBACK, pass its
+ * apex's label count minus one to resolve "as if the zone were not
+ * there"). NULL when nothing matches (the view has no "." rule). */
+const vd_route_entry_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_lc,
+				      unsigned max_labels);
+
+/* Whether two snapshots listen on the same set of addresses. */
+bool vd_snap_same_listen(const vd_snap_t *a, const vd_snap_t *b);

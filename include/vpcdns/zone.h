@@ -1,0 +1,79 @@
+/*
+ * zone: RFC 1035 zone files read with ldns into an immutable, lookup-ready
+ * form, and the lookup rules of a local zone (exact match, NODATA, empty
+ * non-terminals, RFC 4592 wildcards, CNAME, ANY). Every RRset's rdata is
+ * stored precompiled in wire form at load time, so answering needs no ldns
+ * object and no allocation. Depends on wire and util (and ldns at load).
+ *
+ * Ownership: a vd_zone_t owns all its memory (one arena). Zones are
+ * immutable after vd_zone_load returns and may be read by any thread.
+ * A zone is shared by every view (and snapshot) that references the same
+ * file content; lifetime is managed with vd_zone_ref / vd_zone_unref.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpcdns/util.h"
+#include "vpcdns/wire.h"
+
+/* What to do with a name under the apex that the zone does not hold. */
+typedef enum {
+	VD_ZONE_FALLBACK_FORWARD = 0,   /* as if this zone did not exist */
+	VD_ZONE_FALLBACK_NXDOMAIN,      /* authoritative NXDOMAIN + SOA */
+} vd_zone_fallback_t;
+
+/* One RRset, rdata precompiled. rdata[i] points at rdlen[i] bytes of
+ * uncompressed wire rdata. */
+typedef struct vd_rrset {
+	uint16_t type;
+	uint16_t rclass;
+	uint32_t ttl;
+	uint16_t count;
+	const uint8_t **rdata;
+	const uint16_t *rdlen;
+} vd_rrset_t;
+
+typedef struct vd_zone vd_zone_t;
+
+/* Loads a zone file. origin_text may be NULL (then the file must set
+ * $ORIGIN or its SOA owner is fully qualified). The apex is the owner of
+ * the SOA, which must exist exactly once. Every record must lie at or
+ * below the apex. Errors go to errs as "path:line: reason" and the result
+ * is VD_ECONF. */
+int vd_zone_load(const char *path, const char *origin_text,
+		 vd_zone_fallback_t fallback, vd_zone_t **out, vd_errlist_t *errs);
+void vd_zone_ref(vd_zone_t *z);
+void vd_zone_unref(vd_zone_t *z);   /* frees at the last unref; NULL is ok */
+
+/* Lower-cased apex name (wire form). */
+const uint8_t *vd_zone_apex(const vd_zone_t *z);
+vd_zone_fallback_t vd_zone_fallback(const vd_zone_t *z);
+const char *vd_zone_path(const vd_zone_t *z);
+/* SOA rrset of the apex, and TTL to use for negative answers:
+ * min(SOA TTL, SOA MINIMUM). */
+const vd_rrset_t *vd_zone_soa(const vd_zone_t *z);
+uint32_t vd_zone_neg_ttl(const vd_zone_t *z);
+/* Number of records loaded (statistics). */
+size_t vd_zone_rr_count(const vd_zone_t *z);
+
+/* Result of one lookup in one zone. */
+typedef enum {
+	VD_ZL_ANSWER,    /* rrset holds the answer (qtype, or the ANY pick) */
+	VD_ZL_CNAME,     /* rrset is a CNAME at the name; chase its target */
+	VD_ZL_NODATA,    /* name exists (or empty non-terminal); no such type */
+	VD_ZL_NXDOMAIN,  /* no such name, zone fallback is nxdomain */
+	VD_ZL_FALLBACK,  /* no such name, zone fallback is forward */
+} vd_zl_result_t;
+
+/* Looks qname_lc (lower-cased, at or below the apex) up for qtype.
+ * Wildcards per RFC 4592: when qname does not exist and the closest
+ * encloser has a "*" child, the wildcard's data answers (wildcard is set
+ * true; the caller uses qname as the owner). qtype ANY yields one RRset
+ * (RFC 8482 minimal answer: the node's first RRset). qtype CNAME at a
+ * CNAME node is VD_ZL_ANSWER. Allocation-free and lock-free. */
+vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
+			      uint16_t qtype, const vd_rrset_t **rrset,
+			      bool *wildcard);
