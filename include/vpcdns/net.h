@@ -1,0 +1,41 @@
+/*
+ * net: the listeners of one event loop. UDP sockets receive into one
+ * per-loop buffer and answer from another (no allocation per datagram);
+ * TCP connections follow RFC 7766: 2-byte length framing across partial
+ * reads, pipelined queries answered as they complete (possibly out of
+ * order), an idle timeout, and a bound on open connections. Every query
+ * goes through vd_query_handle against the snapshot installed with
+ * vd_net_set_snap. Depends on query and libuv.
+ *
+ * Threading: a vd_net_t belongs to one loop thread.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include "vpcdns/conf.h"
+#include "vpcdns/query.h"
+
+typedef struct vd_net vd_net_t;
+
+typedef struct vd_net_stats {
+	uint64_t udp_recv, udp_sent, udp_send_errors;
+	uint64_t tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_queries;
+	uint64_t tcp_open;
+} vd_net_stats_t;
+
+/* qctx must outlive the vd_net_t. NULL on out of memory. */
+vd_net_t *vd_net_new(uv_loop_t *loop, vd_query_ctx_t *qctx);
+/* Installs the snapshot new queries are answered from; the vd_net_t takes
+ * its own reference and drops the previous one. TCP limits are read from
+ * the current snapshot when a connection is accepted or goes idle. */
+void vd_net_set_snap(vd_net_t *n, vd_snap_t *snap);
+/* Opens UDP and TCP listeners on addr. Returns 0 or a libuv error. */
+int vd_net_listen(vd_net_t *n, const struct sockaddr *addr);
+/* Closes listeners and connections; close_cb runs when every handle is
+ * closed, then the vd_net_t is freed (with its snapshot reference). */
+void vd_net_close(vd_net_t *n, void (*close_cb)(void *arg), void *arg);
+const vd_net_stats_t *vd_net_stats(const vd_net_t *n);

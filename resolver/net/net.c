@@ -1,0 +1,525 @@
+/*
+ * UDP and TCP listeners on one libuv loop. UDP datagrams are read into a
+ * per-loop buffer and answered from another with uv_udp_try_send, so a
+ * local answer costs no allocation; only a send that would block copies
+ * the reply. TCP connections (RFC 7766) keep a growing read buffer, split
+ * it into length-prefixed messages, answer each as it completes, and are
+ * closed when idle or when the connection limit is exceeded.
+ */
+#include "vpcdns/net.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpcdns/util.h"
+#include "vpcdns/wire.h"
+
+#define UDP_BUF 65536
+#define TCP_MSG_MAX (2 + 65535)
+#define TCP_BACKLOG 256
+
+typedef struct udp_listener {
+	uv_udp_t h;
+	vd_net_t *net;
+	struct udp_listener *next;
+} udp_listener_t;
+
+typedef struct tcp_listener {
+	uv_tcp_t h;
+	vd_net_t *net;
+	struct tcp_listener *next;
+} tcp_listener_t;
+
+typedef struct conn {
+	uv_tcp_t h;
+	uv_timer_t idle;
+	vd_net_t *net;
+	struct conn *prev, *next;    /* open connections */
+	struct sockaddr_storage peer;
+	uint8_t *buf;                /* unconsumed bytes read so far */
+	size_t len, cap;
+	unsigned refs;               /* 1 while open + 1 per pending write/query */
+	unsigned handles;            /* handles not yet closed */
+	unsigned inflight;           /* queries waiting on an upstream */
+	bool closing, eof;
+	uv_shutdown_t shutdown;
+} conn_t;
+
+typedef struct write_req {
+	uv_write_t req;
+	conn_t *c;
+	uint8_t data[];
+} write_req_t;
+
+typedef struct udp_send_req {
+	uv_udp_send_t req;
+	uint8_t data[];
+} udp_send_req_t;
+
+struct vd_net {
+	uv_loop_t *loop;
+	vd_query_ctx_t *qctx;
+	vd_snap_t *snap;
+	udp_listener_t *udp;
+	tcp_listener_t *tcp;
+	conn_t *conns;
+	size_t nconns;               /* open */
+	size_t alive;                /* allocated (open or closing) */
+	size_t handles;              /* listener handles not yet closed */
+	bool closing;
+	void (*close_cb)(void *);
+	void *close_arg;
+	vd_net_stats_t stats;
+	uint8_t rbuf[UDP_BUF];
+	uint8_t sbuf[UDP_BUF];
+};
+
+vd_net_t *vd_net_new(uv_loop_t *loop, vd_query_ctx_t *qctx)
+{
+	vd_net_t *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	n->loop = loop;
+	n->qctx = qctx;
+	return n;
+}
+
+void vd_net_set_snap(vd_net_t *n, vd_snap_t *snap)
+{
+	vd_snap_t *old = n->snap;
+	vd_snap_ref(snap);
+	n->snap = snap;
+	vd_snap_unref(old);
+}
+
+const vd_net_stats_t *vd_net_stats(const vd_net_t *n)
+{
+	return &n->stats;
+}
+
+static void maybe_finish_close(vd_net_t *n)
+{
+	if (!n->closing || n->handles > 0 || n->alive > 0)
+		return;
+	void (*cb)(void *) = n->close_cb;
+	void *arg = n->close_arg;
+	vd_snap_unref(n->snap);
+	free(n);
+	if (cb != NULL)
+		cb(arg);
+}
+
+/* ---- UDP --------------------------------------------------------------- */
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	udp_listener_t *l = h->data;
+	(void)suggested;
+	buf->base = (char *)l->net->rbuf;
+	buf->len = sizeof(l->net->rbuf);
+}
+
+static void udp_sent(uv_udp_send_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+static void udp_send(udp_listener_t *l, const struct sockaddr *to,
+		     const uint8_t *pkt, size_t len)
+{
+	vd_net_t *n = l->net;
+	uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
+	int rc = uv_udp_try_send(&l->h, &b, 1, to);
+	if (rc >= 0) {
+		n->stats.udp_sent++;
+		return;
+	}
+	if (rc != UV_EAGAIN && rc != UV_ENOSYS) {
+		n->stats.udp_send_errors++;
+		return;
+	}
+	/* The socket buffer is full: queue a copy rather than drop. */
+	udp_send_req_t *r = malloc(sizeof(*r) + len);
+	if (r == NULL) {
+		n->stats.udp_send_errors++;
+		return;
+	}
+	memcpy(r->data, pkt, len);
+	b = uv_buf_init((char *)r->data, (unsigned)len);
+	if (uv_udp_send(&r->req, &l->h, &b, 1, to, udp_sent) != 0) {
+		free(r);
+		n->stats.udp_send_errors++;
+		return;
+	}
+	n->stats.udp_sent++;
+}
+
+static void udp_respond(void *token, const vd_query_client_t *c,
+			const uint8_t *pkt, size_t len)
+{
+	udp_listener_t *l = token;
+	if (pkt == NULL || l->net->closing)
+		return;
+	udp_send(l, (const struct sockaddr *)&c->addr, pkt, len);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+		     const struct sockaddr *addr, unsigned flags)
+{
+	udp_listener_t *l = h->data;
+	vd_net_t *n = l->net;
+	if (nread <= 0 || addr == NULL || (flags & UV_UDP_PARTIAL))
+		return;
+	n->stats.udp_recv++;
+
+	vd_query_client_t c = {
+		.tcp = false,
+		.max_reply = UINT16_MAX,
+		.respond = udp_respond,
+		.token = l,
+	};
+	memcpy(&c.addr, addr, vd_addr_len(addr));
+	size_t outlen = 0;
+	vd_qh_result_t r = vd_query_handle(n->qctx, n->snap, &c,
+					   (const uint8_t *)buf->base,
+					   (size_t)nread, n->sbuf, &outlen);
+	if (r == VD_QH_REPLY)
+		udp_send(l, addr, n->sbuf, outlen);
+}
+
+/* ---- TCP connections --------------------------------------------------- */
+
+static void conn_unref(conn_t *c)
+{
+	if (--c->refs > 0)
+		return;
+	vd_net_t *n = c->net;
+	free(c->buf);
+	free(c);
+	n->alive--;
+	maybe_finish_close(n);
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	conn_t *c = h->data;
+	if (--c->handles == 0)
+		conn_unref(c);   /* the "open" reference */
+}
+
+/* Closes at once; queued writes are cancelled. */
+static void conn_close(conn_t *c)
+{
+	vd_net_t *n = c->net;
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	n->nconns--;
+	n->stats.tcp_open = n->nconns;
+	uv_close((uv_handle_t *)&c->h, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+}
+
+static void conn_shutdown_done(uv_shutdown_t *req, int status)
+{
+	conn_t *c = req->data;
+	(void)status;
+	conn_close(c);
+	conn_unref(c);
+}
+
+/* Closes after queued replies are written. */
+static void conn_end(conn_t *c)
+{
+	if (c->closing)
+		return;
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) == 0) {
+		conn_close(c);
+		return;
+	}
+	c->shutdown.data = c;
+	c->refs++;
+	if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->h, conn_shutdown_done) != 0) {
+		c->refs--;
+		conn_close(c);
+	}
+}
+
+static uint32_t idle_ms(const vd_net_t *n)
+{
+	return n->snap->server.tcp_idle_timeout_ms;
+}
+
+static void conn_idle(uv_timer_t *t)
+{
+	conn_t *c = t->data;
+	if (c->inflight > 0) {
+		uv_timer_start(&c->idle, conn_idle, idle_ms(c->net), 0);
+		return;
+	}
+	c->net->stats.tcp_idle_closed++;
+	conn_end(c);
+}
+
+static void conn_written(uv_write_t *req, int status)
+{
+	write_req_t *w = (write_req_t *)req;
+	conn_t *c = w->c;
+	free(w);
+	if (status < 0)
+		conn_close(c);
+	conn_unref(c);
+}
+
+static void tcp_send(conn_t *c, const uint8_t *pkt, size_t len)
+{
+	uint8_t hdr[2];
+	uv_buf_t bufs[2];
+	ssize_t done = 0;
+
+	vd_set16(hdr, (uint16_t)len);
+	bufs[0] = uv_buf_init((char *)hdr, 2);
+	bufs[1] = uv_buf_init((char *)pkt, (unsigned)len);
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) == 0) {
+		done = uv_try_write((uv_stream_t *)&c->h, bufs, 2);
+		if (done < 0 && done != UV_EAGAIN) {
+			conn_close(c);
+			return;
+		}
+		if (done < 0)
+			done = 0;
+		if ((size_t)done == len + 2)
+			return;
+	}
+	/* Queue what try_write could not send, in order, as one copy. */
+	size_t rest = len + 2 - (size_t)done;
+	write_req_t *w = malloc(sizeof(*w) + rest);
+	if (w == NULL) {
+		conn_close(c);
+		return;
+	}
+	for (size_t i = (size_t)done; i < len + 2; i++)
+		w->data[i - (size_t)done] = i < 2 ? hdr[i] : pkt[i - 2];
+	w->c = c;
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)rest);
+	if (uv_write(&w->req, (uv_stream_t *)&c->h, &b, 1, conn_written) != 0) {
+		free(w);
+		conn_close(c);
+		return;
+	}
+	c->refs++;
+}
+
+static void tcp_respond(void *token, const vd_query_client_t *cl,
+			const uint8_t *pkt, size_t len)
+{
+	conn_t *c = token;
+	(void)cl;
+	c->inflight--;
+	if (pkt != NULL && !c->closing)
+		tcp_send(c, pkt, len);
+	if (c->eof && c->inflight == 0)
+		conn_end(c);
+	conn_unref(c);
+}
+
+static void conn_message(conn_t *c, const uint8_t *msg, size_t len)
+{
+	vd_net_t *n = c->net;
+	vd_query_client_t cl = {
+		.tcp = true,
+		.max_reply = UINT16_MAX,
+		.respond = tcp_respond,
+		.token = c,
+	};
+	memcpy(&cl.addr, &c->peer, sizeof(c->peer));
+	n->stats.tcp_queries++;
+	size_t outlen = 0;
+	vd_qh_result_t r = vd_query_handle(n->qctx, n->snap, &cl, msg, len,
+					   n->sbuf, &outlen);
+	if (r == VD_QH_REPLY)
+		tcp_send(c, n->sbuf, outlen);
+	else if (r == VD_QH_PENDING) {
+		c->refs++;
+		c->inflight++;
+	}
+}
+
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	conn_t *c = h->data;
+	size_t need = c->len >= 2 ? 2 + (size_t)vd_get16(c->buf) : 2;
+	(void)suggested;
+	if (need < 4096)
+		need = 4096;
+	if (need > TCP_MSG_MAX)
+		need = TCP_MSG_MAX;
+	if (c->cap < need || c->cap == c->len) {
+		size_t cap = c->cap < need ? need : TCP_MSG_MAX;
+		uint8_t *nb = realloc(c->buf, cap);
+		if (nb == NULL) {
+			buf->base = NULL;
+			buf->len = 0;   /* libuv reports UV_ENOBUFS */
+			return;
+		}
+		c->buf = nb;
+		c->cap = cap;
+	}
+	buf->base = (char *)c->buf + c->len;
+	buf->len = c->cap - c->len;
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	conn_t *c = s->data;
+	(void)buf;
+	if (nread == UV_EOF && c->inflight > 0) {
+		/* Half-closed: answer what is pending, then close. */
+		c->eof = true;
+		uv_read_stop(s);
+		return;
+	}
+	if (nread < 0) {
+		conn_end(c);
+		return;
+	}
+	c->len += (size_t)nread;
+	uv_timer_start(&c->idle, conn_idle, idle_ms(c->net), 0);
+
+	size_t off = 0;
+	c->refs++;   /* a reply may fail and close the connection */
+	while (!c->closing && c->len - off >= 2) {
+		size_t mlen = vd_get16(c->buf + off);
+		if (c->len - off < 2 + mlen)
+			break;
+		conn_message(c, c->buf + off + 2, mlen);
+		off += 2 + mlen;
+	}
+	if (off > 0 && !c->closing) {
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+	}
+	conn_unref(c);
+}
+
+static void tcp_accept(uv_stream_t *server, int status)
+{
+	tcp_listener_t *l = server->data;
+	vd_net_t *n = l->net;
+	if (status < 0 || n->closing)
+		return;
+	conn_t *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return;
+	c->net = n;
+	c->refs = 1;
+	c->handles = 2;
+	c->h.data = c;
+	c->idle.data = c;
+	n->alive++;
+	uv_tcp_init(n->loop, &c->h);
+	uv_timer_init(n->loop, &c->idle);
+	c->next = n->conns;
+	if (n->conns != NULL)
+		n->conns->prev = c;
+	n->conns = c;
+	n->nconns++;
+	n->stats.tcp_open = n->nconns;
+
+	int len = sizeof(c->peer);
+	if (uv_accept(server, (uv_stream_t *)&c->h) != 0 ||
+	    uv_tcp_getpeername(&c->h, (struct sockaddr *)&c->peer, &len) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (n->nconns > n->snap->server.tcp_max_connections) {
+		n->stats.tcp_rejected++;
+		conn_close(c);
+		return;
+	}
+	n->stats.tcp_accepted++;
+	uv_tcp_nodelay(&c->h, 1);
+	uv_timer_start(&c->idle, conn_idle, idle_ms(n), 0);
+	uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read);
+}
+
+/* ---- listeners --------------------------------------------------------- */
+
+int vd_net_listen(vd_net_t *n, const struct sockaddr *addr)
+{
+	bool v6 = addr->sa_family == AF_INET6;
+	int rc;
+	udp_listener_t *u = calloc(1, sizeof(*u));
+	tcp_listener_t *t = calloc(1, sizeof(*t));
+	if (u == NULL || t == NULL) {
+		free(u);
+		free(t);
+		return UV_ENOMEM;
+	}
+	u->net = t->net = n;
+	u->h.data = u;
+	t->h.data = t;
+	uv_udp_init(n->loop, &u->h);
+	uv_tcp_init(n->loop, &t->h);
+	u->next = n->udp;
+	n->udp = u;
+	t->next = n->tcp;
+	n->tcp = t;
+	n->handles += 2;
+
+	rc = uv_udp_bind(&u->h, addr, v6 ? UV_UDP_IPV6ONLY : 0);
+	if (rc == 0)
+		rc = uv_udp_recv_start(&u->h, udp_alloc, udp_recv);
+	if (rc == 0)
+		rc = uv_tcp_bind(&t->h, addr, v6 ? UV_TCP_IPV6ONLY : 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&t->h, TCP_BACKLOG, tcp_accept);
+	return rc;
+}
+
+static void udp_closed(uv_handle_t *h)
+{
+	udp_listener_t *l = h->data;
+	vd_net_t *n = l->net;
+	free(l);
+	n->handles--;
+	maybe_finish_close(n);
+}
+
+static void tcp_closed(uv_handle_t *h)
+{
+	tcp_listener_t *l = h->data;
+	vd_net_t *n = l->net;
+	free(l);
+	n->handles--;
+	maybe_finish_close(n);
+}
+
+void vd_net_close(vd_net_t *n, void (*close_cb)(void *arg), void *arg)
+{
+	n->closing = true;
+	n->close_cb = close_cb;
+	n->close_arg = arg;
+	n->alive++;   /* hold the net while closing everything below */
+	while (n->udp != NULL) {
+		udp_listener_t *u = n->udp;
+		n->udp = u->next;
+		uv_close((uv_handle_t *)&u->h, udp_closed);
+	}
+	while (n->tcp != NULL) {
+		tcp_listener_t *t = n->tcp;
+		n->tcp = t->next;
+		uv_close((uv_handle_t *)&t->h, tcp_closed);
+	}
+	while (n->conns != NULL)
+		conn_close(n->conns);
+	n->alive--;
+	maybe_finish_close(n);
+}
