@@ -1,0 +1,1065 @@
+/*
+ * Unit tests for fwd: a real libuv loop talks to fake upstream servers,
+ * UDP and TCP sockets on 127.0.0.1 ephemeral ports inside this process,
+ * which answer, stay silent, lie about IDs, questions and sources, truncate,
+ * fail or split TCP responses, so every acceptance and failover rule of the
+ * forwarder is exercised over real sockets. Only loopback is used.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fwd_int.h"   /* the spoof test feeds the client socket directly */
+#include "vpcdns/fwd.h"
+#include "vpcdns/util.h"
+#include "vpcdns/wire.h"
+
+#define MAXQ 32
+#define MAXCONN 4
+#define TIMEOUT_SHORT 150
+
+/* "www.Example.COM": mixed case must reach the upstream as given */
+static const uint8_t QNAME[] = "\3www\7Example\3COM";
+
+enum srv_mode {
+	SRV_ANSWER,
+	SRV_SILENT,
+	SRV_WRONG_ID,       /* wrong ID first, then the answer */
+	SRV_SPOOF,          /* answer from another socket first */
+	SRV_WRONG_QUESTION, /* other qtype, other name, QR=0, then answer */
+	SRV_MALFORMED,      /* two broken packets, then the answer */
+	SRV_TC,             /* TC=1 over UDP, answers over TCP */
+	SRV_SERVFAIL,
+	SRV_REFUSED,
+	SRV_FORMERR_EDNS,   /* FORMERR while the query has an OPT RR */
+	SRV_LOWER,          /* answers with the question lower-cased */
+};
+
+enum { TCP_OFF, TCP_WHOLE, TCP_SPLIT, TCP_SILENT };
+
+#define UDP_ANSWERS 2
+#define TCP_ANSWERS 40
+
+struct fake_srv;
+
+typedef struct fake_conn {
+	struct fake_srv *srv;
+	uv_tcp_t tcp;
+	uv_timer_t delay;
+	uv_write_t w1, w2;
+	uint8_t in[1024];
+	size_t inlen;
+	uint8_t out[2048];
+	size_t outlen;
+	bool used;
+} fake_conn_t;
+
+typedef struct fake_srv {
+	uv_udp_t udp;
+	uv_udp_t spoof;             /* second socket, another source port */
+	uv_tcp_t listener;
+	bool tcp_on;
+	struct sockaddr_storage addr;
+	int mode, tcp_mode;
+	int nudp, ntcp;
+	uint16_t ports[MAXQ], ids[MAXQ];
+	uint8_t query[512];         /* last query received over UDP */
+	size_t qlen;
+	uint8_t sent[2048];         /* last answer sent */
+	size_t sent_len;
+	fake_conn_t conns[MAXCONN];
+	uint8_t rbuf[2048];
+} fake_srv_t;
+
+typedef struct result {
+	int calls;
+	int status;
+	int ede;
+	uint8_t resp[4096];
+	size_t len;
+} result_t;
+
+typedef struct env {
+	uv_loop_t loop;
+	uv_timer_t tick;            /* keeps uv_run(ONCE) from blocking */
+	vd_fwd_t *f;
+	bool f_closed;
+	int close_calls;
+	fake_srv_t srv[3];
+	int nsrv;
+	vd_upstream_t ups[3];
+	vd_group_t group;
+} env_t;
+
+static vd_fwd_t *g_fwd;
+static struct env *g_env;
+
+/* ---- response building ------------------------------------------------ */
+
+typedef struct rspec {
+	uint16_t id_xor;
+	bool no_qr, tc, lower, other_name;
+	int rcode;
+	int nans;
+	int extra_ancount;          /* claims more RRs than present */
+	uint16_t qtype_delta;
+	size_t cut;                 /* non-zero: truncate to this many bytes */
+} rspec_t;
+
+static size_t question_end(const uint8_t *q, size_t len)
+{
+	size_t off = VD_HDR_LEN;
+
+	while (off < len && q[off])
+		off += (size_t)q[off] + 1;
+	return off + 1 + 4;
+}
+
+static size_t build_resp(const uint8_t *q, size_t qlen, const rspec_t *o,
+			 uint8_t *out)
+{
+	size_t qend = question_end(q, qlen), off, i;
+	uint16_t flags = (uint16_t)((vd_get16(q + 2) & (VD_F_RD | VD_F_CD)) |
+				    VD_F_RA | o->rcode);
+
+	memcpy(out, q, qend);
+	vd_set16(out, (uint16_t)(vd_get16(q) ^ o->id_xor));
+	if (!o->no_qr)
+		flags |= VD_F_QR;
+	if (o->tc)
+		flags |= VD_F_TC;
+	vd_set16(out + 2, flags);
+	vd_set16(out + 4, 1);
+	vd_set16(out + 6, (uint16_t)(o->nans + o->extra_ancount));
+	vd_set16(out + 8, 0);
+	vd_set16(out + 10, 0);
+	for (i = VD_HDR_LEN; i < qend - 4; i++) {
+		if (o->lower && out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (uint8_t)(out[i] + 32);
+	}
+	if (o->other_name)
+		out[VD_HDR_LEN + 1] = 'x';
+	vd_set16(out + qend - 4, (uint16_t)(vd_get16(q + qend - 4) + o->qtype_delta));
+	off = qend;
+	for (i = 0; i < (size_t)o->nans; i++) {
+		static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4,
+					      192, 0, 2 };
+
+		memcpy(out + off, rr, sizeof(rr));
+		off += sizeof(rr);
+		out[off++] = (uint8_t)(i + 1);
+	}
+	return o->cut ? o->cut : off;
+}
+
+static size_t answer(const uint8_t *q, size_t qlen, int nans, uint8_t *out)
+{
+	rspec_t o = { .nans = nans };
+
+	return build_resp(q, qlen, &o, out);
+}
+
+/* ---- fake UDP server -------------------------------------------------- */
+
+static void srv_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	fake_srv_t *s = h->data;
+
+	(void)hint;
+	buf->base = (char *)s->rbuf;
+	buf->len = sizeof(s->rbuf);
+}
+
+static void srv_send(uv_udp_t *u, const uint8_t *p, size_t len,
+		     const struct sockaddr *to)
+{
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)len);
+
+	assert_int_equal(uv_udp_try_send(u, &b, 1, to), (int)len);
+}
+
+static void srv_send_spec(fake_srv_t *s, const rspec_t *o, const struct sockaddr *to)
+{
+	uint8_t out[2048];
+	size_t n = build_resp(s->query, s->qlen, o, out);
+
+	srv_send(&s->udp, out, n, to);
+}
+
+/* The kernel drops a datagram from the wrong port on a connected socket,
+ * so the same packet is also handed straight to the client's receive
+ * callback, as if it had got through, to test fwd's own source check. */
+static void srv_spoof(fake_srv_t *s, const struct sockaddr *to)
+{
+	struct sockaddr_storage from;
+	int fromlen = sizeof(from);
+	uint8_t out[2048];
+	size_t n = answer(s->query, s->qlen, UDP_ANSWERS, out);
+	fwd_req_t *r = g_fwd->active;
+	uv_buf_t b = uv_buf_init((char *)out, (unsigned)n);
+
+	srv_send(&s->spoof, out, n, to);
+	assert_int_equal(uv_udp_getsockname(&s->spoof, (struct sockaddr *)&from,
+					    &fromlen), 0);
+	assert_non_null(r);
+	r->sock.udp.recv_cb(&r->sock.udp, (ssize_t)n, &b,
+			    (const struct sockaddr *)&from, 0);
+}
+
+static void srv_misbehave(fake_srv_t *s, const struct sockaddr *to)
+{
+	rspec_t o = { .nans = UDP_ANSWERS };
+
+	switch (s->mode) {
+	case SRV_WRONG_ID:
+		o.id_xor = 0x5a5a;
+		srv_send_spec(s, &o, to);
+		break;
+	case SRV_SPOOF:
+		srv_spoof(s, to);
+		break;
+	case SRV_WRONG_QUESTION:
+		o.qtype_delta = 1;
+		srv_send_spec(s, &o, to);
+		o.qtype_delta = 0;
+		o.other_name = true;
+		srv_send_spec(s, &o, to);
+		o.other_name = false;
+		o.no_qr = true;
+		srv_send_spec(s, &o, to);
+		break;
+	case SRV_MALFORMED:
+		o.cut = VD_HDR_LEN + 3;         /* ends inside the question */
+		srv_send_spec(s, &o, to);
+		o.cut = 0;
+		o.extra_ancount = 1;            /* one RR short */
+		srv_send_spec(s, &o, to);
+		break;
+	default:
+		break;
+	}
+}
+
+static void srv_reply(fake_srv_t *s, const struct sockaddr *to)
+{
+	rspec_t o = { .nans = UDP_ANSWERS };
+
+	switch (s->mode) {
+	case SRV_SILENT:
+		return;
+	case SRV_TC:
+		o.tc = true;
+		o.nans = 0;
+		break;
+	case SRV_SERVFAIL:
+		o.rcode = VD_RCODE_SERVFAIL;
+		o.nans = 0;
+		break;
+	case SRV_REFUSED:
+		o.rcode = VD_RCODE_REFUSED;
+		o.nans = 0;
+		break;
+	case SRV_FORMERR_EDNS:
+		if (vd_hdr_arcount(s->query)) {
+			o.rcode = VD_RCODE_FORMERR;
+			o.nans = 0;
+		}
+		break;
+	case SRV_LOWER:
+		o.lower = true;
+		break;
+	default:
+		srv_misbehave(s, to);
+		break;
+	}
+	s->sent_len = build_resp(s->query, s->qlen, &o, s->sent);
+	srv_send(&s->udp, s->sent, s->sent_len, to);
+}
+
+static void srv_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
+		     const struct sockaddr *addr, unsigned flags)
+{
+	fake_srv_t *s = u->data;
+
+	(void)flags;
+	if (nread <= 0 || !addr)
+		return;
+	assert_true((size_t)nread <= sizeof(s->query));
+	memcpy(s->query, buf->base, (size_t)nread);
+	s->qlen = (size_t)nread;
+	if (s->nudp < MAXQ) {
+		s->ports[s->nudp] = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+		s->ids[s->nudp] = vd_hdr_id(s->query);
+	}
+	s->nudp++;
+	srv_reply(s, addr);
+}
+
+/* ---- fake TCP server -------------------------------------------------- */
+
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	fake_conn_t *c = h->data;
+
+	(void)hint;
+	buf->base = (char *)c->in + c->inlen;
+	buf->len = sizeof(c->in) - c->inlen;
+}
+
+static void conn_written(uv_write_t *w, int status)
+{
+	(void)w;
+	(void)status;
+}
+
+static void conn_write(fake_conn_t *c, uv_write_t *w, size_t from, size_t to)
+{
+	uv_buf_t b = uv_buf_init((char *)c->out + from, (unsigned)(to - from));
+
+	assert_int_equal(uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, conn_written), 0);
+}
+
+static void conn_second_half(uv_timer_t *t)
+{
+	fake_conn_t *c = t->data;
+
+	conn_write(c, &c->w2, 5, c->outlen);
+}
+
+static void conn_answer(fake_conn_t *c)
+{
+	size_t n = vd_get16(c->in);
+
+	c->srv->ntcp++;
+	if (c->srv->tcp_mode == TCP_SILENT)
+		return;
+	c->outlen = 2 + answer(c->in + 2, n, TCP_ANSWERS, c->out + 2);
+	vd_set16(c->out, (uint16_t)(c->outlen - 2));
+	memcpy(c->srv->sent, c->out + 2, c->outlen - 2);
+	c->srv->sent_len = c->outlen - 2;
+	if (c->srv->tcp_mode == TCP_WHOLE) {
+		conn_write(c, &c->w1, 0, c->outlen);
+		return;
+	}
+	/* length prefix and part of the header now, the rest later */
+	conn_write(c, &c->w1, 0, 5);
+	assert_int_equal(uv_timer_start(&c->delay, conn_second_half, 30, 0), 0);
+}
+
+static void conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	fake_conn_t *c = st->data;
+
+	(void)buf;
+	if (nread < 0) {
+		uv_read_stop(st);
+		return;
+	}
+	c->inlen += (size_t)nread;
+	if (c->inlen >= 2 && c->inlen >= 2 + (size_t)vd_get16(c->in)) {
+		conn_answer(c);
+		c->inlen = 0;
+	}
+}
+
+static void srv_accept(uv_stream_t *l, int status)
+{
+	fake_srv_t *s = l->data;
+	fake_conn_t *c = NULL;
+	int i;
+
+	assert_int_equal(status, 0);
+	for (i = 0; i < MAXCONN && !c; i++)
+		if (!s->conns[i].used)
+			c = &s->conns[i];
+	assert_non_null(c);
+	c->used = true;
+	c->srv = s;
+	c->inlen = 0;
+	assert_int_equal(uv_tcp_init(l->loop, &c->tcp), 0);
+	assert_int_equal(uv_timer_init(l->loop, &c->delay), 0);
+	c->tcp.data = c;
+	c->delay.data = c;
+	assert_int_equal(uv_accept(l, (uv_stream_t *)&c->tcp), 0);
+	assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read), 0);
+}
+
+/* ---- environment ------------------------------------------------------ */
+
+static void srv_start(env_t *e, int mode, int tcp_mode)
+{
+	fake_srv_t *s = &e->srv[e->nsrv];
+	struct sockaddr_in sin;
+	int len = sizeof(s->addr);
+
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	s->tcp_mode = tcp_mode;
+	assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
+	assert_int_equal(uv_udp_init(&e->loop, &s->udp), 0);
+	assert_int_equal(uv_udp_init(&e->loop, &s->spoof), 0);
+	s->udp.data = s;
+	s->spoof.data = s;
+	assert_int_equal(uv_udp_bind(&s->udp, (struct sockaddr *)&sin, 0), 0);
+	assert_int_equal(uv_udp_bind(&s->spoof, (struct sockaddr *)&sin, 0), 0);
+	assert_int_equal(uv_udp_getsockname(&s->udp, (struct sockaddr *)&s->addr, &len), 0);
+	assert_int_equal(uv_udp_recv_start(&s->udp, srv_alloc, srv_recv), 0);
+	if (tcp_mode != TCP_OFF) {
+		assert_int_equal(uv_tcp_init(&e->loop, &s->listener), 0);
+		s->listener.data = s;
+		s->tcp_on = true;
+		/* TCP on the UDP socket's port number, as a DNS server does */
+		assert_int_equal(uv_tcp_bind(&s->listener, (struct sockaddr *)&s->addr, 0), 0);
+		assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 8, srv_accept), 0);
+	}
+	e->ups[e->nsrv].addr = s->addr;
+	e->ups[e->nsrv].text = "fake";
+	e->nsrv++;
+	e->group.nservers = (size_t)e->nsrv;
+}
+
+/* A loopback port with nothing listening: bind, read the port, close. */
+static void add_dead_server(env_t *e)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	memset(&e->ups[e->nsrv].addr, 0, sizeof(e->ups[e->nsrv].addr));
+	memcpy(&e->ups[e->nsrv].addr, &sin, sizeof(sin));
+	e->ups[e->nsrv].text = "dead";
+	e->srv[e->nsrv].mode = -1;
+	e->nsrv++;
+	e->group.nservers = (size_t)e->nsrv;
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	(void)t;
+}
+
+static int env_setup(void **state)
+{
+	env_t *e = test_calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	assert_int_equal(uv_loop_init(&e->loop), 0);
+	assert_int_equal(uv_timer_init(&e->loop, &e->tick), 0);
+	assert_int_equal(uv_timer_start(&e->tick, tick_cb, 20, 20), 0);
+	e->f = vd_fwd_new(&e->loop);
+	assert_non_null(e->f);
+	g_fwd = e->f;
+	g_env = e;
+	e->group.name = "test";
+	e->group.servers = e->ups;
+	*state = e;
+	return 0;
+}
+
+static void fwd_closed(void *arg)
+{
+	env_t *e = arg;
+
+	e->close_calls++;
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static int env_teardown(void **state)
+{
+	env_t *e = *state;
+
+	if (!e->f_closed)
+		vd_fwd_close(e->f, fwd_closed, e);
+	uv_walk(&e->loop, walk_close, NULL);
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	assert_int_equal(e->close_calls, 1);
+	assert_int_equal(uv_loop_close(&e->loop), 0);
+	g_fwd = NULL;
+	g_env = NULL;
+	test_free(e);
+	return 0;
+}
+
+static void on_result(void *arg, int status, int ede, const uint8_t *resp, size_t len)
+{
+	result_t *res = arg;
+
+	res->calls++;
+	res->status = status;
+	res->ede = ede;
+	res->len = len;
+	if (resp && len <= sizeof(res->resp))
+		memcpy(res->resp, resp, len);
+}
+
+static vd_fwd_query_t make_query(env_t *e, uint32_t timeout_ms)
+{
+	vd_fwd_query_t q = {
+		.group = &e->group, .qname = QNAME, .qtype = VD_T_A,
+		.qclass = VD_C_IN, .rd = true, .cd = false, .do_bit = false,
+		.timeout_ms = timeout_ms,
+	};
+	return q;
+}
+
+static void run_until(env_t *e, const int *counter, int want)
+{
+	uint64_t end = vd_now_ms() + 5000;
+
+	while (*counter < want && vd_now_ms() < end)
+		uv_run(&e->loop, UV_RUN_ONCE);
+	assert_int_equal(*counter, want);
+}
+
+/* Submits one query and runs the loop until its callback. */
+static void ask(env_t *e, uint32_t timeout_ms, result_t *res)
+{
+	vd_fwd_query_t q = make_query(e, timeout_ms);
+
+	memset(res, 0, sizeof(*res));
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, res), 0);
+	assert_int_equal(res->calls, 0);      /* never from inside submit */
+	assert_int_equal(vd_fwd_pending(e->f), 1);
+	run_until(e, &res->calls, 1);
+	assert_int_equal(vd_fwd_pending(e->f), 0);
+}
+
+static void assert_answer_from(const result_t *res, const fake_srv_t *s)
+{
+	assert_int_equal(res->status, 0);
+	assert_int_equal(res->len, s->sent_len);
+	assert_memory_equal(res->resp, s->sent, s->sent_len);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_invalid_args(void **state)
+{
+	env_t *e = *state;
+	vd_fwd_query_t q;
+	result_t res = { 0 };
+	static const uint8_t longlabel[] = { 64, 'a' };
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	q = make_query(e, TIMEOUT_SHORT);
+	assert_null(vd_fwd_new(NULL));
+	assert_null(vd_fwd_stats(NULL));
+	assert_int_equal(vd_fwd_pending(NULL), 0);
+	vd_fwd_close(NULL, NULL, NULL);
+	assert_int_equal(vd_fwd_submit(NULL, &q, on_result, &res), -EINVAL);
+	assert_int_equal(vd_fwd_submit(e->f, NULL, on_result, &res), -EINVAL);
+	assert_int_equal(vd_fwd_submit(e->f, &q, NULL, &res), -EINVAL);
+	q.group = NULL;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), -EINVAL);
+	q = make_query(e, TIMEOUT_SHORT);
+	q.qname = NULL;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), -EINVAL);
+	q.qname = longlabel;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), -EINVAL);
+	e->group.nservers = 0;
+	q = make_query(e, TIMEOUT_SHORT);
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), -EINVAL);
+	e->group.nservers = 1;
+	assert_int_equal(res.calls, 0);
+	assert_int_equal(vd_fwd_stats(e->f)->queries, 0);
+	assert_int_equal(vd_fwd_pending(e->f), 0);
+}
+
+/* A server address fwd cannot use fails from a libuv callback. */
+static void test_bad_family(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	e->ups[0].addr.ss_family = AF_UNIX;
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_int_equal(res.status, UV_EAFNOSUPPORT);
+	assert_int_equal(res.ede, VD_EDE_NETWORK_ERROR);
+	assert_int_equal(vd_fwd_stats(e->f)->net_errors, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->failed, 1);
+}
+
+static void test_answer(void **state)
+{
+	env_t *e = *state;
+	const fake_srv_t *s = &e->srv[0];
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	size_t qend;
+	result_t res;
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, s);
+	assert_int_equal(vd_hdr_ancount(res.resp), UDP_ANSWERS);
+	/* the query as the server saw it */
+	assert_int_equal(s->nudp, 1);
+	assert_int_equal(vd_hdr_flags(s->query), VD_F_RD);
+	assert_int_equal(vd_hdr_qdcount(s->query), 1);
+	assert_int_equal(vd_hdr_arcount(s->query), 1);
+	assert_memory_equal(s->query + VD_HDR_LEN, QNAME, sizeof(QNAME));
+	qend = question_end(s->query, s->qlen);
+	assert_int_equal(vd_get16(s->query + qend - 4), VD_T_A);
+	assert_int_equal(vd_get16(s->query + qend - 2), VD_C_IN);
+	assert_int_equal(s->qlen, qend + 11);
+	assert_int_equal(s->query[qend], 0);
+	assert_int_equal(vd_get16(s->query + qend + 1), VD_T_OPT);
+	assert_int_equal(vd_get16(s->query + qend + 3), VD_EDNS_ADVERTISE);
+	assert_int_equal(vd_get32(s->query + qend + 5), 0);
+	assert_int_equal(st->queries, 1);
+	assert_int_equal(st->sent_udp, 1);
+	assert_int_equal(st->answered, 1);
+	assert_int_equal(st->dropped_mismatch + st->dropped_malformed, 0);
+	assert_int_equal(st->failed + st->timeouts + st->failovers, 0);
+}
+
+static void test_flags_passed_through(void **state)
+{
+	env_t *e = *state;
+	const fake_srv_t *s = &e->srv[0];
+	vd_fwd_query_t q;
+	result_t res = { 0 };
+	size_t qend;
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	q = make_query(e, TIMEOUT_SHORT);
+	q.rd = false;
+	q.cd = true;
+	q.do_bit = true;
+	q.qtype = VD_T_AAAA;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), 0);
+	run_until(e, &res.calls, 1);
+	assert_answer_from(&res, s);
+	assert_int_equal(vd_hdr_flags(s->query), VD_F_CD);
+	qend = question_end(s->query, s->qlen);
+	assert_int_equal(vd_get16(s->query + qend - 4), VD_T_AAAA);
+	assert_int_equal(vd_get32(s->query + qend + 5), 0x8000);   /* DO */
+}
+
+static void test_question_case_insensitive(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_LOWER, TCP_OFF);
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 0);
+}
+
+static void test_wrong_id_dropped(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_WRONG_ID, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->answered, 1);
+}
+
+static void test_other_source_dropped(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_SPOOF, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 1);
+}
+
+static void test_wrong_question_dropped(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_WRONG_QUESTION, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	/* other qtype, other name, QR=0 */
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 3);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_malformed, 0);
+}
+
+static void test_malformed_dropped(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_MALFORMED, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_malformed, 2);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 0);
+}
+
+static void test_timeout_failover(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	uint64_t t0;
+	result_t res;
+
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	t0 = vd_now_ms();
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_true(vd_now_ms() - t0 >= TIMEOUT_SHORT - 10);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(e->srv[0].nudp, 1);
+	assert_int_equal(e->srv[1].nudp, 1);
+	assert_int_equal(st->timeouts, 1);
+	assert_int_equal(st->failovers, 1);
+	assert_int_equal(st->sent_udp, 2);
+	assert_int_equal(st->failed, 0);
+	/* a new socket for the second server */
+	assert_int_not_equal(e->srv[0].ports[0], e->srv[1].ports[0]);
+}
+
+static void test_all_timeout(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_int_equal(res.status, VD_ETIMEOUT);
+	assert_int_equal(res.ede, VD_EDE_NO_REACHABLE_AUTHORITY);
+	assert_int_equal(res.len, 0);
+	assert_int_equal(st->timeouts, 2);
+	assert_int_equal(st->failovers, 1);
+	assert_int_equal(st->failed, 1);
+	assert_int_equal(st->answered, 0);
+}
+
+static void test_refused_failover(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	add_dead_server(e);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	/* long timeout: the failover must come from the ICMP error */
+	ask(e, 3000, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(st->net_errors, 1);
+	assert_int_equal(st->failovers, 1);
+	assert_int_equal(st->timeouts, 0);
+}
+
+static void test_all_refused(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	add_dead_server(e);
+	add_dead_server(e);
+	ask(e, 3000, &res);
+	assert_int_equal(res.status, UV_ECONNREFUSED);
+	assert_int_equal(res.ede, VD_EDE_NETWORK_ERROR);
+	assert_int_equal(st->net_errors, 2);
+	assert_int_equal(st->failed, 1);
+	assert_int_equal(st->timeouts, 0);
+}
+
+/* A timeout then a network error is a network failure, not a timeout. */
+static void test_timeout_then_refused(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	add_dead_server(e);
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_int_equal(res.status, UV_ECONNREFUSED);
+	assert_int_equal(res.ede, VD_EDE_NETWORK_ERROR);
+	assert_int_equal(vd_fwd_stats(e->f)->timeouts, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->net_errors, 1);
+}
+
+static void check_tc(env_t *e, int tcp_mode)
+{
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	srv_start(e, SRV_TC, tcp_mode);
+	ask(e, 1000, &res);
+	assert_int_equal(e->srv[0].nudp, 1);
+	assert_int_equal(e->srv[0].ntcp, 1);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(vd_hdr_ancount(res.resp), TCP_ANSWERS);
+	assert_int_equal(vd_hdr_flags(res.resp) & VD_F_TC, 0);
+	assert_int_equal(st->tc_retries, 1);
+	assert_int_equal(st->sent_udp, 1);
+	assert_int_equal(st->sent_tcp, 1);
+	assert_int_equal(st->answered, 1);
+}
+
+static void test_tc_tcp(void **state)
+{
+	check_tc(*state, TCP_WHOLE);
+}
+
+static void test_tc_tcp_split(void **state)
+{
+	check_tc(*state, TCP_SPLIT);
+}
+
+/* TC=1 but nothing listens on TCP: the next server. */
+static void test_tc_tcp_refused(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_TC, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(vd_fwd_stats(e->f)->tc_retries, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->net_errors, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->failovers, 1);
+}
+
+static int count_distinct(const uint16_t *v, int n)
+{
+	int i, j, distinct = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i && v[j] != v[i]; j++)
+			;
+		distinct += j == i;
+	}
+	return distinct;
+}
+
+static void test_random_ports_and_ids(void **state)
+{
+	env_t *e = *state;
+	const fake_srv_t *s = &e->srv[0];
+	result_t res[16];
+	vd_fwd_query_t q;
+	int i, sequential = 0, n = 16;
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	q = make_query(e, 1000);
+	memset(res, 0, sizeof(res));
+	/* concurrent queries hold their sockets at once, so the ports must
+	 * all differ; 16 random IDs collide at most once but for ~1e-6 */
+	for (i = 0; i < n; i++)
+		assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[i]), 0);
+	assert_int_equal(vd_fwd_pending(e->f), (size_t)n);
+	run_until(e, &e->srv[0].nudp, n);
+	for (i = 0; i < n; i++)
+		run_until(e, &res[i].calls, 1);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(res[i].status, 0);
+		assert_true(s->ports[i] >= 1024);
+		if (i > 0 && s->ports[i] == s->ports[i - 1] + 1)
+			sequential++;
+	}
+	assert_int_equal(count_distinct(s->ports, n), n);
+	assert_true(count_distinct(s->ids, n) >= n - 1);
+	assert_true(sequential < 3);
+	assert_int_equal(vd_fwd_stats(e->f)->answered, (uint64_t)n);
+}
+
+static void test_servfail_failover(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	srv_start(e, SRV_SERVFAIL, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(VD_F_RCODE(vd_hdr_flags(res.resp)), VD_RCODE_NOERROR);
+	assert_int_equal(st->failovers, 1);
+	assert_int_equal(st->failed, 0);
+}
+
+/* Every server answered with a failure: the last answer is delivered. */
+static void test_all_servfail(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	srv_start(e, SRV_SERVFAIL, TCP_OFF);
+	srv_start(e, SRV_REFUSED, TCP_OFF);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(VD_F_RCODE(vd_hdr_flags(res.resp)), VD_RCODE_REFUSED);
+	assert_int_equal(st->failovers, 2);
+	assert_int_equal(st->timeouts, 1);
+	assert_int_equal(st->failed, 1);
+}
+
+static void test_formerr_retry_without_edns(void **state)
+{
+	env_t *e = *state;
+	const fake_srv_t *s = &e->srv[0];
+	result_t res;
+
+	srv_start(e, SRV_FORMERR_EDNS, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, s);
+	assert_int_equal(s->nudp, 2);
+	assert_int_equal(vd_hdr_arcount(s->query), 0);
+	assert_int_equal(s->qlen, question_end(s->query, s->qlen));
+	assert_int_not_equal(s->ids[0], s->ids[1]);
+	assert_int_equal(vd_fwd_stats(e->f)->failovers, 0);
+}
+
+/* A callback may try to submit while the forwarder closes: refused. */
+static void cancel_cb(void *arg, int status, int ede, const uint8_t *resp, size_t len)
+{
+	vd_fwd_query_t q = make_query(g_env, 1000);
+
+	on_result(arg, status, ede, resp, len);
+	assert_int_equal(vd_fwd_submit(g_env->f, &q, on_result, arg), -ECANCELED);
+}
+
+/* Pending queries in every state: waiting on UDP, on a TCP connection,
+ * just submitted. */
+static void test_close_cancels(void **state)
+{
+	env_t *e = *state;
+	vd_group_t ga = { .name = "a", .servers = &e->ups[0], .nservers = 1 };
+	vd_group_t gb = { .name = "b", .servers = &e->ups[1], .nservers = 1 };
+	vd_fwd_query_t q;
+	result_t res[5];
+	int i;
+
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_TC, TCP_SILENT);
+	q = make_query(e, 5000);
+	memset(res, 0, sizeof(res));
+	q.group = &ga;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(vd_fwd_submit(e->f, &q, cancel_cb, &res[i]), 0);
+	q.group = &gb;
+	assert_int_equal(vd_fwd_submit(e->f, &q, cancel_cb, &res[3]), 0);
+	run_until(e, &e->srv[0].nudp, 3);
+	run_until(e, &e->srv[1].ntcp, 1);
+	q.group = &ga;
+	assert_int_equal(vd_fwd_submit(e->f, &q, cancel_cb, &res[4]), 0);
+	assert_int_equal(vd_fwd_pending(e->f), 5);
+	vd_fwd_close(e->f, fwd_closed, e);
+	e->f_closed = true;
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(res[i].calls, 1);
+		assert_int_equal(res[i].status, -ECANCELED);
+	}
+	assert_int_equal(vd_fwd_pending(e->f), 0);
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[0]), -ECANCELED);
+	assert_int_equal(e->close_calls, 0);   /* only from a close callback */
+	vd_fwd_close(e->f, fwd_closed, e);     /* a second close is ignored */
+	run_until(e, &e->close_calls, 1);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(res[i].calls, 1);
+}
+
+/* Closing while no query is pending still calls back asynchronously. */
+static void test_close_idle(void **state)
+{
+	env_t *e = *state;
+
+	vd_fwd_close(e->f, fwd_closed, e);
+	e->f_closed = true;
+	assert_int_equal(e->close_calls, 0);
+	run_until(e, &e->close_calls, 1);
+}
+
+typedef struct chain {
+	env_t *e;
+	result_t first, second;
+} chain_t;
+
+static void chain_cb(void *arg, int status, int ede, const uint8_t *resp, size_t len)
+{
+	chain_t *c = arg;
+	vd_fwd_query_t q = make_query(c->e, 1000);
+
+	on_result(&c->first, status, ede, resp, len);
+	assert_int_equal(vd_fwd_submit(c->e->f, &q, on_result, &c->second), 0);
+}
+
+/* A callback may submit the next query, reusing the pooled request. */
+static void test_submit_from_callback(void **state)
+{
+	env_t *e = *state;
+	vd_fwd_query_t q;
+	chain_t c = { .e = e };
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	q = make_query(e, 1000);
+	assert_int_equal(vd_fwd_submit(e->f, &q, chain_cb, &c), 0);
+	run_until(e, &c.second.calls, 1);
+	assert_int_equal(c.first.calls, 1);
+	assert_int_equal(c.first.status, 0);
+	assert_int_equal(c.second.status, 0);
+	assert_int_equal(e->srv[0].nudp, 2);
+	assert_int_equal(vd_fwd_stats(e->f)->answered, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
+		T(test_invalid_args),
+		T(test_bad_family),
+		T(test_answer),
+		T(test_flags_passed_through),
+		T(test_question_case_insensitive),
+		T(test_wrong_id_dropped),
+		T(test_other_source_dropped),
+		T(test_wrong_question_dropped),
+		T(test_malformed_dropped),
+		T(test_timeout_failover),
+		T(test_all_timeout),
+		T(test_refused_failover),
+		T(test_all_refused),
+		T(test_timeout_then_refused),
+		T(test_tc_tcp),
+		T(test_tc_tcp_split),
+		T(test_tc_tcp_refused),
+		T(test_random_ports_and_ids),
+		T(test_servfail_failover),
+		T(test_all_servfail),
+		T(test_formerr_retry_without_edns),
+		T(test_close_cancels),
+		T(test_close_idle),
+		T(test_submit_from_callback),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
