@@ -5,6 +5,9 @@
  * static string and never touches a shared buffer, so logging from several
  * threads is safe.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* strerrordesc_np, vasprintf outside the CMake build */
+#endif
 #include "vpcdns/util.h"
 
 #include <string.h>

@@ -5,6 +5,9 @@
  * while adding drops the message: the caller still sees count > 0 for the
  * errors that were recorded, and a load that ran out of memory fails anyway.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* strerrordesc_np, vasprintf outside the CMake build */
+#endif
 #include "vpcdns/util.h"
 
 #include <stdio.h>
