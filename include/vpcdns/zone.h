@@ -43,6 +43,25 @@ typedef struct vd_zone vd_zone_t;
  * the SOA, which must exist exactly once. Every record must lie at or
  * below the apex. Errors go to errs as "path:line: reason" and the result
  * is VD_ECONF. */
+/*
+ * Details of vd_zone_load:
+ * - Without origin_text and before any $ORIGIN, the owner of the first SOA
+ *   (which must then be written fully qualified) is the origin of every
+ *   relative name, including records above the SOA.
+ * - A record without a TTL gets the last $TTL, or 3600 before any $TTL.
+ * - Records of one name and type form one RRset whose TTL is the SMALLEST
+ *   of their TTLs (RFC 2181 5.2 wants them equal; the minimum never keeps
+ *   an answer cached longer than any of its records allows). Identical
+ *   records are stored once; rdata are in RFC 4034 canonical order.
+ * - Rejected, each reported as "path:line: reason" (parse errors use
+ *   ldns's wording): syntax errors, $INCLUDE, no SOA or more than one, a
+ *   SOA elsewhere than at the apex, a record outside the apex, a CNAME
+ *   beside other data or a second CNAME at one name, class other than IN,
+ *   DNAME (its redirection is not implemented). Errors are collected, not
+ *   just the first; after 20 one more message says the rest were dropped.
+ * - errs may be NULL. -EINVAL for a NULL path/out or a bad fallback,
+ *   -ENOMEM when memory runs out; *out is NULL on any error.
+ */
 int vd_zone_load(const char *path, const char *origin_text,
 		 vd_zone_fallback_t fallback, vd_zone_t **out, vd_errlist_t *errs);
 void vd_zone_ref(vd_zone_t *z);
@@ -74,6 +93,20 @@ typedef enum {
  * true; the caller uses qname as the owner). qtype ANY yields one RRset
  * (RFC 8482 minimal answer: the node's first RRset). qtype CNAME at a
  * CNAME node is VD_ZL_ANSWER. Allocation-free and lock-free. */
+/*
+ * In order: at an existing node (empty non-terminals included), a CNAME
+ * answers VD_ZL_CNAME unless qtype is CNAME; ANY answers the first RRset
+ * (lowest type) or NODATA at an empty node; the qtype's RRset is
+ * VD_ZL_ANSWER; otherwise VD_ZL_NODATA. A missing name: the closest
+ * encloser is its longest existing ancestor; if that node has a "*" child
+ * the same rules apply to the "*" node with *wildcard = true (so "*.x"
+ * does not answer "a.b.x" when "b.x" exists, RFC 4592 3.3.1); otherwise
+ * VD_ZL_NXDOMAIN or VD_ZL_FALLBACK by the zone's fallback. A qname not at
+ * or below the apex, or a NULL z/qname_lc, gives VD_ZL_FALLBACK. rrset
+ * and wildcard may be NULL; *rrset is NULL unless the result is ANSWER or
+ * CNAME, and then points into the zone (valid while it is referenced).
+ * Cost: one hash probe per label below the apex.
+ */
 vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
 			      uint16_t qtype, const vd_rrset_t **rrset,
 			      bool *wildcard);

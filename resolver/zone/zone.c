@@ -1,0 +1,265 @@
+/*
+ * The zone object: loading (open the file, settle the origin, read, build),
+ * reference counting, accessors, and the lookup that answers a name and
+ * type from the immutable index. A lookup walks down from the apex one
+ * label of the query name at a time, extending the name's hash by that
+ * label, so finding the closest encloser costs one index probe per label
+ * below the apex and no allocation; the walk can stop at the first missing
+ * name because every ancestor of an existing name exists (empty
+ * non-terminals are nodes too).
+ */
+#include "vpcdns/zone.h"
+
+#include "zone_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void vd_zone_error(vd_zone_ctx_t *c, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->nerr++;
+	if (!c->errs || c->nerr > VD_ZONE_MAX_ERRORS + 1)
+		return;
+	if (c->nerr == VD_ZONE_MAX_ERRORS + 1) {
+		vd_errlist_add(c->errs, c->path, 0, "too many errors, giving up");
+		return;
+	}
+	va_start(ap, fmt);
+	vd_errlist_vadd(c->errs, c->path, line, fmt, ap);
+	va_end(ap);
+}
+
+static vd_zone_t *zone_new(const char *path, vd_zone_fallback_t fallback)
+{
+	vd_zone_t *z = calloc(1, sizeof(*z));
+
+	if (!z)
+		return NULL;
+	atomic_init(&z->refs, 1);
+	vd_arena_init(&z->arena, 0);
+	z->fallback = fallback;
+	z->path = vd_arena_strdup(&z->arena, path);
+	if (!z->path) {
+		vd_arena_deinit(&z->arena);
+		free(z);
+		return NULL;
+	}
+	return z;
+}
+
+static int apex_set(vd_zone_t *z, const uint8_t *origin)
+{
+	uint8_t *apex;
+
+	z->apex_len = vd_name_len(origin);
+	apex = vd_arena_alloc(&z->arena, z->apex_len);
+	if (!apex)
+		return -ENOMEM;
+	vd_name_lower(apex, origin);
+	z->apex = apex;
+	z->apex_labels = vd_name_labels(apex);
+	return 0;
+}
+
+/* Reads and builds the zone of an open file; origin is the operator's, or
+ * NULL to take it from the file. */
+static int zone_fill(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin)
+{
+	uint8_t found[VD_NAME_MAX];
+	int ret;
+
+	if (!origin) {
+		ret = vd_zone_read_origin(c, fp, found);
+		if (ret < 0)
+			return ret;
+		origin = found;
+	}
+	ret = apex_set(c->z, origin);
+	if (ret == 0)
+		ret = vd_zone_read_records(c, fp, origin);
+	if (ret == 0)
+		ret = vd_zone_build(c);
+	return ret;
+}
+
+int vd_zone_load(const char *path, const char *origin_text,
+		 vd_zone_fallback_t fallback, vd_zone_t **out, vd_errlist_t *errs)
+{
+	vd_zone_ctx_t c = { .path = path, .errs = errs };
+	uint8_t origin[VD_NAME_MAX];
+	FILE *fp = NULL;
+	size_t len;
+	int ret;
+
+	if (out)
+		*out = NULL;
+	if (!path || !out || (fallback != VD_ZONE_FALLBACK_FORWARD &&
+			      fallback != VD_ZONE_FALLBACK_NXDOMAIN))
+		return -EINVAL;
+	if (origin_text && vd_name_from_text(origin_text, origin, &len) < 0) {
+		vd_zone_error(&c, 0, "invalid zone origin \"%s\"", origin_text);
+		return VD_ECONF;
+	}
+	c.z = zone_new(path, fallback);
+	if (!c.z)
+		return -ENOMEM;
+	fp = fopen(path, "r");
+	if (!fp) {
+		vd_zone_error(&c, 0, "cannot open: %s", strerror(errno));
+		ret = VD_ECONF;
+		goto fail;
+	}
+	ret = zone_fill(&c, fp, origin_text ? origin : NULL);
+	if (ret < 0)
+		goto fail;
+	fclose(fp);
+	free(c.recs);
+	free(c.blob);
+	*out = c.z;
+	return 0;
+fail:
+	if (fp)
+		fclose(fp);
+	free(c.recs);
+	free(c.blob);
+	vd_zone_unref(c.z);
+	return ret;
+}
+
+void vd_zone_ref(vd_zone_t *z)
+{
+	if (z)
+		atomic_fetch_add_explicit(&z->refs, 1, memory_order_relaxed);
+}
+
+void vd_zone_unref(vd_zone_t *z)
+{
+	if (!z || atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	vd_arena_deinit(&z->arena);
+	free(z);
+}
+
+const uint8_t *vd_zone_apex(const vd_zone_t *z)
+{
+	return z ? z->apex : NULL;
+}
+
+vd_zone_fallback_t vd_zone_fallback(const vd_zone_t *z)
+{
+	return z ? z->fallback : VD_ZONE_FALLBACK_FORWARD;
+}
+
+const char *vd_zone_path(const vd_zone_t *z)
+{
+	return z ? z->path : NULL;
+}
+
+const vd_rrset_t *vd_zone_soa(const vd_zone_t *z)
+{
+	return z ? z->soa : NULL;
+}
+
+uint32_t vd_zone_neg_ttl(const vd_zone_t *z)
+{
+	return z ? z->neg_ttl : 0;
+}
+
+size_t vd_zone_rr_count(const vd_zone_t *z)
+{
+	return z ? z->rr_count : 0;
+}
+
+/* ---- lookup ------------------------------------------------------------- */
+
+/* The answer rules at one node (exact or wildcard). */
+static vd_zl_result_t node_answer(const vd_zone_node_t *n, uint16_t qtype,
+				  const vd_rrset_t **rrset)
+{
+	for (unsigned i = 0; i < n->nrrsets; i++) {
+		if (n->rrsets[i].type == VD_T_CNAME && qtype != VD_T_CNAME) {
+			*rrset = &n->rrsets[i];
+			return VD_ZL_CNAME;
+		}
+	}
+	if (qtype == VD_T_ANY && n->nrrsets) {
+		*rrset = &n->rrsets[0];
+		return VD_ZL_ANSWER;
+	}
+	for (unsigned i = 0; i < n->nrrsets; i++) {
+		if (n->rrsets[i].type == qtype) {
+			*rrset = &n->rrsets[i];
+			return VD_ZL_ANSWER;
+		}
+	}
+	return VD_ZL_NODATA;
+}
+
+/* Splits name into labels; returns their number, or -1 if the name is
+ * malformed or longer than VD_NAME_MAX. */
+static int labels_split(const uint8_t *name, const uint8_t **label)
+{
+	const uint8_t *p = name;
+	int n = 0;
+
+	while (*p) {
+		if (*p > VD_LABEL_MAX || n == VD_ZONE_LABELS_MAX - 1)
+			return -1;
+		label[n++] = p;
+		p += *p + 1;
+		if (p - name >= VD_NAME_MAX)
+			return -1;
+	}
+	label[n] = p;
+	return n;
+}
+
+vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
+			      uint16_t qtype, const vd_rrset_t **rrset,
+			      bool *wildcard)
+{
+	const uint8_t *label[VD_ZONE_LABELS_MAX];
+	const vd_zone_node_t *node, *next;
+	const vd_rrset_t *dummy_set;
+	bool dummy_wild;
+	size_t qlen;
+	uint32_t h;
+	int n, i;
+
+	rrset = rrset ? rrset : &dummy_set;
+	wildcard = wildcard ? wildcard : &dummy_wild;
+	*rrset = NULL;
+	*wildcard = false;
+	if (!z || !qname_lc)
+		return VD_ZL_FALLBACK;
+	n = labels_split(qname_lc, label);
+	if (n < (int)z->apex_labels)
+		return VD_ZL_FALLBACK;
+	i = n - (int)z->apex_labels;
+	qlen = (size_t)(label[n] - qname_lc) + 1;
+	if (qlen - (size_t)(label[i] - qname_lc) != z->apex_len ||
+	    memcmp(label[i], z->apex, z->apex_len) != 0)
+		return VD_ZL_FALLBACK;   /* not at or below the apex */
+	node = z->apex_node;
+	h = node->hash;
+	while (i-- > 0) {
+		h = vd_zone_hash_label(h, label[i]);
+		next = vd_zone_index_find(z->slots, z->mask, label[i],
+					  qlen - (size_t)(label[i] - qname_lc), h);
+		if (!next)
+			break;
+		node = next;
+	}
+	if (i < 0)
+		return node_answer(node, qtype, rrset);
+	/* node is the closest encloser (RFC 4592 3.3.1): only its own "*"
+	 * child may synthesise the answer. */
+	if (node->wild) {
+		*wildcard = true;
+		return node_answer(node->wild, qtype, rrset);
+	}
+	return z->fallback == VD_ZONE_FALLBACK_NXDOMAIN ? VD_ZL_NXDOMAIN : VD_ZL_FALLBACK;
+}

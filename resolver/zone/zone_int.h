@@ -1,0 +1,137 @@
+/*
+ * Private parts of the zone module: the zone structure and its name index,
+ * the per-record staging list the loader fills while reading a file, and
+ * the functions shared by the reader (zone_read.c), the index builder
+ * (zone_build.c) and the lookup (zone.c). Nothing here is visible outside
+ * resolver/zone and the zone unit tests.
+ */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vpcdns/util.h"
+#include "vpcdns/wire.h"
+#include "vpcdns/zone.h"
+
+/* Most labels a valid name can have (127 one-byte labels + root). */
+#define VD_ZONE_LABELS_MAX 128
+/* After this many messages a broken file stops adding more. */
+#define VD_ZONE_MAX_ERRORS 20
+
+/*
+ * One owner name of the zone (or an empty non-terminal: nrrsets == 0).
+ * name is lower-cased wire form in the zone's arena. rrsets are sorted by
+ * type. wild points at the "*" child of this node, if the zone has one;
+ * it is set once at build time so a lookup finds the wildcard of its
+ * closest encloser without building the name "*.<encloser>".
+ */
+typedef struct vd_zone_node {
+	const uint8_t *name;
+	uint32_t hash;              /* vd_zone_hash_* of name, unmixed */
+	uint16_t name_len;
+	uint16_t nrrsets;
+	vd_rrset_t *rrsets;
+	const struct vd_zone_node *wild;
+} vd_zone_node_t;
+
+struct vd_zone {
+	atomic_uint refs;
+	vd_arena_t arena;           /* owns everything below */
+	vd_zone_fallback_t fallback;
+	const char *path;
+	const uint8_t *apex;        /* lower-cased wire */
+	size_t apex_len;
+	unsigned apex_labels;
+	const vd_zone_node_t *apex_node;
+	const vd_rrset_t *soa;
+	uint32_t neg_ttl;
+	size_t rr_count;
+	/* Open addressing, linear probing, load <= 1/2. */
+	vd_zone_node_t **slots;
+	size_t mask;                /* slot count - 1 (a power of two) */
+	size_t nodes;
+};
+
+/* One resource record as read from the file, before RRsets are formed.
+ * Its owner and rdata bytes sit in the load's scratch blob (offsets while
+ * reading, since the blob moves as it grows; pointers once it is done). */
+typedef struct vd_zone_rec {
+	union {
+		size_t owner_off;
+		const uint8_t *owner;   /* lower-cased wire */
+	};
+	union {
+		size_t rdata_off;
+		const uint8_t *rdata;   /* uncompressed wire rdata */
+	};
+	uint32_t ttl;
+	uint16_t type;
+	uint16_t rclass;
+	uint16_t rdlen;
+	uint16_t owner_len;
+	unsigned line;              /* first line of the record in the file */
+	size_t seq;                 /* file order, for stable sorting */
+} vd_zone_rec_t;
+
+/* State of one load: the zone under construction, where errors go, and
+ * the records read so far. recs and blob are malloc'd scratch space freed
+ * by the loader, so the zone's arena ends up holding only the final form
+ * (one rdata block per RRset rather than one allocation per record). */
+typedef struct vd_zone_ctx {
+	vd_zone_t *z;
+	const char *path;
+	vd_errlist_t *errs;         /* may be NULL: messages are dropped */
+	unsigned nerr;
+	vd_zone_rec_t *recs;
+	size_t nrecs;
+	size_t cap;
+	uint8_t *blob;
+	size_t blob_len;
+	size_t blob_cap;
+} vd_zone_ctx_t;
+
+/* Adds "path:line: reason" (line 0: "path: reason") and counts it. */
+void vd_zone_error(vd_zone_ctx_t *c, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Finds the origin of a file read without one: the owner of its first SOA,
+ * which must then be written fully qualified (or under a $ORIGIN). Leaves
+ * fp rewound. Returns 0 or VD_ECONF (reported). */
+int vd_zone_read_origin(vd_zone_ctx_t *c, FILE *fp, uint8_t origin[VD_NAME_MAX]);
+/* Reads every record of fp (relative names completed with origin, a wire
+ * name) into c->recs, with owner/rdata as pointers into c->blob on
+ * success. Returns 0, VD_ECONF (reported) or -ENOMEM. */
+int vd_zone_read_records(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin);
+
+/* Validates c->recs against the apex (c->z->apex must be set) and builds
+ * RRsets, nodes, empty non-terminals, wildcard links and the hash index.
+ * Returns 0, VD_ECONF (reported) or -ENOMEM. */
+int vd_zone_build(vd_zone_ctx_t *c);
+
+/* Name hashing. A name's hash is built label by label from the root, so a
+ * lookup gets the hash of every suffix of the query name in one pass:
+ * hash(root) = VD_ZONE_HASH_ROOT, hash(l.parent) = hash_label(hash(parent), l).
+ * label points at the length byte. FNV-1a over the label bytes. */
+#define VD_ZONE_HASH_ROOT 2166136261u
+uint32_t vd_zone_hash_label(uint32_t parent, const uint8_t *label);
+uint32_t vd_zone_hash_name(const uint8_t *name);
+
+/* Index probe: the node whose name is the len bytes at name (lower-cased
+ * wire) and whose hash is hash, or NULL. */
+vd_zone_node_t *vd_zone_index_find(vd_zone_node_t *const *slots, size_t mask,
+				   const uint8_t *name, size_t len, uint32_t hash);
+/* Slot a name with this hash starts probing at. */
+static inline size_t vd_zone_index_slot(uint32_t hash, size_t mask)
+{
+	/* FNV's low bits mix poorly; fold the high bits in (murmur3 fmix). */
+	hash ^= hash >> 16;
+	hash *= 0x85ebca6bu;
+	hash ^= hash >> 13;
+	hash *= 0xc2b2ae35u;
+	hash ^= hash >> 16;
+	return hash & mask;
+}
