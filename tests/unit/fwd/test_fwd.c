@@ -45,7 +45,14 @@ enum srv_mode {
 	SRV_LOWER,          /* answers with the question lower-cased */
 };
 
-enum { TCP_OFF, TCP_WHOLE, TCP_SPLIT, TCP_SILENT };
+enum {
+	TCP_OFF,
+	TCP_WHOLE,
+	TCP_SPLIT,
+	TCP_SILENT,
+	TCP_WRONG_FIRST,    /* a wrong-ID frame, then the answer, one write */
+	TCP_HANGUP,         /* closes the connection without answering */
+};
 
 #define UDP_ANSWERS 2
 #define TCP_ANSWERS 40
@@ -59,7 +66,7 @@ typedef struct fake_conn {
 	uv_write_t w1, w2;
 	uint8_t in[1024];
 	size_t inlen;
-	uint8_t out[2048];
+	uint8_t out[4096];
 	size_t outlen;
 	bool used;
 } fake_conn_t;
@@ -298,6 +305,7 @@ static void srv_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 	memcpy(s->query, buf->base, (size_t)nread);
 	s->qlen = (size_t)nread;
 	if (s->nudp < MAXQ) {
+		/* sin_port and sin6_port share their offset */
 		s->ports[s->nudp] = ntohs(((const struct sockaddr_in *)addr)->sin_port);
 		s->ids[s->nudp] = vd_hdr_id(s->query);
 	}
@@ -340,14 +348,26 @@ static void conn_answer(fake_conn_t *c)
 {
 	size_t n = vd_get16(c->in);
 
+	size_t off = 0;
+
 	c->srv->ntcp++;
 	if (c->srv->tcp_mode == TCP_SILENT)
 		return;
-	c->outlen = 2 + answer(c->in + 2, n, TCP_ANSWERS, c->out + 2);
-	vd_set16(c->out, (uint16_t)(c->outlen - 2));
-	memcpy(c->srv->sent, c->out + 2, c->outlen - 2);
-	c->srv->sent_len = c->outlen - 2;
-	if (c->srv->tcp_mode == TCP_WHOLE) {
+	if (c->srv->tcp_mode == TCP_HANGUP) {
+		uv_close((uv_handle_t *)&c->tcp, NULL);
+		return;
+	}
+	if (c->srv->tcp_mode == TCP_WRONG_FIRST) {
+		rspec_t o = { .id_xor = 1, .nans = 1 };
+
+		off = 2 + build_resp(c->in + 2, n, &o, c->out + 2);
+		vd_set16(c->out, (uint16_t)(off - 2));
+	}
+	c->outlen = off + 2 + answer(c->in + 2, n, TCP_ANSWERS, c->out + off + 2);
+	vd_set16(c->out + off, (uint16_t)(c->outlen - off - 2));
+	memcpy(c->srv->sent, c->out + off + 2, c->outlen - off - 2);
+	c->srv->sent_len = c->outlen - off - 2;
+	if (c->srv->tcp_mode != TCP_SPLIT) {
 		conn_write(c, &c->w1, 0, c->outlen);
 		return;
 	}
@@ -396,22 +416,28 @@ static void srv_accept(uv_stream_t *l, int status)
 
 /* ---- environment ------------------------------------------------------ */
 
-static void srv_start(env_t *e, int mode, int tcp_mode)
+/* Starts a fake server on ip ("127.0.0.1" or "::1"); false when that
+ * address cannot be bound (no IPv6 on this host). */
+static bool srv_start_on(env_t *e, const char *ip, int mode, int tcp_mode)
 {
 	fake_srv_t *s = &e->srv[e->nsrv];
-	struct sockaddr_in sin;
+	struct sockaddr_storage any;
 	int len = sizeof(s->addr);
 
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
 	s->tcp_mode = tcp_mode;
-	assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
+	if (strchr(ip, ':'))
+		assert_int_equal(uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&any), 0);
+	else
+		assert_int_equal(uv_ip4_addr(ip, 0, (struct sockaddr_in *)&any), 0);
 	assert_int_equal(uv_udp_init(&e->loop, &s->udp), 0);
 	assert_int_equal(uv_udp_init(&e->loop, &s->spoof), 0);
 	s->udp.data = s;
 	s->spoof.data = s;
-	assert_int_equal(uv_udp_bind(&s->udp, (struct sockaddr *)&sin, 0), 0);
-	assert_int_equal(uv_udp_bind(&s->spoof, (struct sockaddr *)&sin, 0), 0);
+	if (uv_udp_bind(&s->udp, (struct sockaddr *)&any, 0) != 0)
+		return false;
+	assert_int_equal(uv_udp_bind(&s->spoof, (struct sockaddr *)&any, 0), 0);
 	assert_int_equal(uv_udp_getsockname(&s->udp, (struct sockaddr *)&s->addr, &len), 0);
 	assert_int_equal(uv_udp_recv_start(&s->udp, srv_alloc, srv_recv), 0);
 	if (tcp_mode != TCP_OFF) {
@@ -426,6 +452,12 @@ static void srv_start(env_t *e, int mode, int tcp_mode)
 	e->ups[e->nsrv].text = "fake";
 	e->nsrv++;
 	e->group.nservers = (size_t)e->nsrv;
+	return true;
+}
+
+static void srv_start(env_t *e, int mode, int tcp_mode)
+{
+	assert_true(srv_start_on(e, "127.0.0.1", mode, tcp_mode));
 }
 
 /* A loopback port with nothing listening: bind, read the port, close. */
@@ -847,6 +879,45 @@ static void test_tc_tcp_refused(void **state)
 	assert_int_equal(vd_fwd_stats(e->f)->failovers, 1);
 }
 
+/* A wrong frame on the TCP connection is dropped; reading goes on. */
+static void test_tc_tcp_wrong_frame_first(void **state)
+{
+	env_t *e = *state;
+
+	check_tc(e, TCP_WRONG_FIRST);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 1);
+}
+
+/* The TCP server hangs up without answering: the next server. */
+static void test_tc_tcp_hangup(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_TC, TCP_HANGUP);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(e->srv[0].ntcp, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->net_errors, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->failovers, 1);
+}
+
+static void test_ipv6(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	if (!srv_start_on(e, "::1", SRV_TC, TCP_WHOLE))
+		skip();
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(e->srv[0].addr.ss_family, AF_INET6);
+	assert_true(e->srv[0].ports[0] >= 1024);
+	assert_int_equal(vd_fwd_stats(e->f)->sent_udp, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->sent_tcp, 1);
+}
+
 static int count_distinct(const uint16_t *v, int n)
 {
 	int i, j, distinct = 0;
@@ -1072,6 +1143,9 @@ int main(void)
 		T(test_tc_tcp),
 		T(test_tc_tcp_split),
 		T(test_tc_tcp_refused),
+		T(test_tc_tcp_wrong_frame_first),
+		T(test_tc_tcp_hangup),
+		T(test_ipv6),
 		T(test_random_ports_and_ids),
 		T(test_servfail_failover),
 		T(test_all_servfail),
