@@ -363,6 +363,28 @@ static void test_class_not_in(void **state)
 		      NULL, ":3: class CH is not supported (only IN)");
 }
 
+static void test_classes_all_reported(void **state)
+{
+	const char *path = zt_write("classes.zone", "$ORIGIN example.\n"
+						"@ SOA ns h 1 2 3 4 5\n"
+						"a HS A 192.0.2.1\n"
+						"b IN A 192.0.2.2\n"
+						"c CLASS7 A 192.0.2.3\n");
+	char want[256];
+	vd_errlist_t e;
+	vd_zone_t *z = NULL;
+
+	(void)state;
+	vd_errlist_init(&e);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	assert_int_equal(e.count, 2);
+	snprintf(want, sizeof(want), "%s:3: class HS is not supported (only IN)", path);
+	assert_string_equal(e.msgs[0], want);
+	snprintf(want, sizeof(want), "%s:5: class CLASS7 is not supported (only IN)", path);
+	assert_string_equal(e.msgs[1], want);
+	vd_errlist_deinit(&e);
+}
+
 static void test_unsupported(void **state)
 {
 	(void)state;
@@ -415,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_cname_and_other_data),
 		cmocka_unit_test(test_two_cnames),
 		cmocka_unit_test(test_class_not_in),
+		cmocka_unit_test(test_classes_all_reported),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_unreadable),
 	};

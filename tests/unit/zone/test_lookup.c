@@ -9,6 +9,7 @@
 #include "zone_test.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 #define ZONE VD_TEST_DATA "/zone/lookup.zone"
 
@@ -16,7 +17,8 @@ static vd_zone_t *zone_nx, *zone_fwd;
 
 static int setup(void **state)
 {
-	(void)state;
+	if (zt_setup(state) != 0)
+		return -1;
 	if (vd_zone_load(ZONE, NULL, VD_ZONE_FALLBACK_NXDOMAIN, &zone_nx, NULL) != 0)
 		return -1;
 	return vd_zone_load(ZONE, "example.test.", VD_ZONE_FALLBACK_FORWARD, &zone_fwd, NULL);
@@ -27,7 +29,7 @@ static int teardown(void **state)
 	(void)state;
 	vd_zone_unref(zone_nx);
 	vd_zone_unref(zone_fwd);
-	return 0;
+	return zt_teardown(state);
 }
 
 /* Looks name up in z; checks the result and the wildcard flag and returns
@@ -260,6 +262,79 @@ static void test_refcount(void **state)
 	vd_zone_unref(z);
 }
 
+/* Enough names to make the index grow several times; every one is found
+ * again and near misses are not. */
+static void test_many_names(void **state)
+{
+	enum { N = 5000 };
+	size_t cap = 64 + N * 32, len;
+	char *text = malloc(cap), name[64];
+	vd_zone_t *z = NULL;
+	const vd_rrset_t *s;
+
+	(void)state;
+	assert_non_null(text);
+	len = (size_t)snprintf(text, cap, "$ORIGIN big.test.\n@ SOA ns h 1 2 3 4 5\n");
+	for (unsigned i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len, "h%u.g%u A 10.0.%u.%u\n",
+					i, i % 7, i / 256, i % 256);
+	assert_int_equal(vd_zone_load(zt_write("big.zone", text), NULL,
+				      VD_ZONE_FALLBACK_NXDOMAIN, &z, NULL), 0);
+	free(text);
+	assert_int_equal(vd_zone_rr_count(z), N + 1);
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "h%u.g%u.big.test.", i, i % 7);
+		s = look(z, name, VD_T_A, VD_ZL_ANSWER, false);
+		assert_int_equal(s->rdata[0][2], i / 256);
+		assert_int_equal(s->rdata[0][3], i % 256);
+		snprintf(name, sizeof(name), "h%u.g%u.big.test.", i, (i + 1) % 7);
+		look(z, name, VD_T_A, VD_ZL_NXDOMAIN, false);
+	}
+	look(z, "g3.big.test.", VD_T_A, VD_ZL_NODATA, false);
+	look(z, "g7.big.test.", VD_T_A, VD_ZL_NXDOMAIN, false);
+	vd_zone_unref(z);
+}
+
+/* A name of 127 labels (the most a name can have): all its ancestors are
+ * empty non-terminals, and a lookup walks every label. */
+static void test_deep_name(void **state)
+{
+	char text[1024] = "$ORIGIN d.\n@ SOA ns h 1 2 3 4 5\n", name[300] = "";
+	vd_zone_t *z = NULL;
+
+	(void)state;
+	for (int i = 0; i < 126; i++)
+		strcat(name, "a.");
+	strcat(text, name);
+	strcpy(text + strlen(text) - 1, " A 192.0.2.1\n");   /* relative: a.a...a */
+	assert_int_equal(vd_zone_load(zt_write("deep.zone", text), NULL,
+				      VD_ZONE_FALLBACK_NXDOMAIN, &z, NULL), 0);
+	strcat(name, "d.");
+	look(z, name, VD_T_A, VD_ZL_ANSWER, false);
+	look(z, name + 2, VD_T_A, VD_ZL_NODATA, false);
+	look(z, name + 200, VD_T_A, VD_ZL_NODATA, false);
+	name[200] = 'b';
+	look(z, name, VD_T_A, VD_ZL_NXDOMAIN, false);
+	vd_zone_unref(z);
+}
+
+/* The root as apex: no label to compare, every name is below it. */
+static void test_root_zone(void **state)
+{
+	vd_zone_t *z = NULL;
+
+	(void)state;
+	assert_int_equal(vd_zone_load(zt_write("root.zone", ". SOA ns. h. 1 2 3 4 5\n"
+						"tld. A 192.0.2.1\n"),
+				      NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL), 0);
+	assert_memory_equal(vd_zone_apex(z), "", 1);
+	look(z, ".", VD_T_SOA, VD_ZL_ANSWER, false);
+	look(z, "tld.", VD_T_A, VD_ZL_ANSWER, false);
+	look(z, "x.tld.", VD_T_A, VD_ZL_FALLBACK, false);
+	look(z, "other.", VD_T_A, VD_ZL_FALLBACK, false);
+	vd_zone_unref(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +353,9 @@ int main(void)
 		cmocka_unit_test(test_case),
 		cmocka_unit_test(test_soa_and_neg_ttl),
 		cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_many_names),
+		cmocka_unit_test(test_deep_name),
+		cmocka_unit_test(test_root_zone),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
