@@ -42,6 +42,8 @@ enum srv_mode {
 	SRV_SERVFAIL,
 	SRV_REFUSED,
 	SRV_FORMERR_EDNS,   /* FORMERR while the query has an OPT RR */
+	SRV_FORMERR_NOQ,    /* same, without the question in the FORMERR */
+	SRV_FORMERR,        /* FORMERR to everything */
 	SRV_LOWER,          /* answers with the question lower-cased */
 };
 
@@ -115,7 +117,7 @@ static struct env *g_env;
 
 typedef struct rspec {
 	uint16_t id_xor;
-	bool no_qr, tc, lower, other_name;
+	bool no_qr, tc, lower, other_name, noq;
 	int rcode;
 	int nans;
 	int extra_ancount;          /* claims more RRs than present */
@@ -158,6 +160,10 @@ static size_t build_resp(const uint8_t *q, size_t qlen, const rspec_t *o,
 		out[VD_HDR_LEN + 1] = 'x';
 	vd_set16(out + qend - 4, (uint16_t)(vd_get16(q + qend - 4) + o->qtype_delta));
 	off = qend;
+	if (o->noq) {
+		vd_set16(out + 4, 0);
+		off = VD_HDR_LEN;
+	}
 	for (i = 0; i < (size_t)o->nans; i++) {
 		static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4,
 					      192, 0, 2 };
@@ -246,6 +252,8 @@ static void srv_misbehave(fake_srv_t *s, const struct sockaddr *to)
 		srv_send_spec(s, &o, to);
 		break;
 	case SRV_MALFORMED:
+		o.cut = 5;                      /* shorter than a header */
+		srv_send_spec(s, &o, to);
 		o.cut = VD_HDR_LEN + 3;         /* ends inside the question */
 		srv_send_spec(s, &o, to);
 		o.cut = 0;
@@ -277,10 +285,16 @@ static void srv_reply(fake_srv_t *s, const struct sockaddr *to)
 		o.nans = 0;
 		break;
 	case SRV_FORMERR_EDNS:
+	case SRV_FORMERR_NOQ:
 		if (vd_hdr_arcount(s->query)) {
 			o.rcode = VD_RCODE_FORMERR;
 			o.nans = 0;
+			o.noq = s->mode == SRV_FORMERR_NOQ;
 		}
+		break;
+	case SRV_FORMERR:
+		o.rcode = VD_RCODE_FORMERR;
+		o.nans = 0;
 		break;
 	case SRV_LOWER:
 		o.lower = true;
@@ -633,6 +647,22 @@ static void test_bad_family(void **state)
 	assert_int_equal(vd_fwd_stats(e->f)->failed, 1);
 }
 
+/* An unusable server before a working one: failover without a socket. */
+static void test_bad_family_failover(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	e->ups[0].addr.ss_family = AF_UNIX;
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(e->srv[0].nudp, 0);
+	assert_int_equal(vd_fwd_stats(e->f)->net_errors, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->failovers, 1);
+}
+
 static void test_answer(void **state)
 {
 	env_t *e = *state;
@@ -744,7 +774,7 @@ static void test_malformed_dropped(void **state)
 	srv_start(e, SRV_MALFORMED, TCP_OFF);
 	ask(e, 1000, &res);
 	assert_answer_from(&res, &e->srv[0]);
-	assert_int_equal(vd_fwd_stats(e->f)->dropped_malformed, 2);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_malformed, 3);
 	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 0);
 }
 
@@ -1014,13 +1044,12 @@ static void test_all_servfail(void **state)
 	assert_int_equal(st->failed, 1);
 }
 
-static void test_formerr_retry_without_edns(void **state)
+static void check_formerr_retry(env_t *e, int mode)
 {
-	env_t *e = *state;
 	const fake_srv_t *s = &e->srv[0];
 	result_t res;
 
-	srv_start(e, SRV_FORMERR_EDNS, TCP_OFF);
+	srv_start(e, mode, TCP_OFF);
 	ask(e, 1000, &res);
 	assert_answer_from(&res, s);
 	assert_int_equal(s->nudp, 2);
@@ -1028,6 +1057,37 @@ static void test_formerr_retry_without_edns(void **state)
 	assert_int_equal(s->qlen, question_end(s->query, s->qlen));
 	assert_int_not_equal(s->ids[0], s->ids[1]);
 	assert_int_equal(vd_fwd_stats(e->f)->failovers, 0);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 0);
+}
+
+static void test_formerr_retry_without_edns(void **state)
+{
+	check_formerr_retry(*state, SRV_FORMERR_EDNS);
+}
+
+/* A FORMERR without a question is still tied to the query by ID and
+ * source. */
+static void test_formerr_without_question(void **state)
+{
+	check_formerr_retry(*state, SRV_FORMERR_NOQ);
+}
+
+/* FORMERR with and without EDNS: the server failed, and a FORMERR is not
+ * passed on as if the client's query were malformed. */
+static void test_formerr_always(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	srv_start(e, SRV_FORMERR, TCP_OFF);
+	srv_start(e, SRV_FORMERR, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_int_equal(res.status, -EPROTO);
+	assert_int_equal(res.ede, VD_EDE_NETWORK_ERROR);
+	assert_int_equal(e->srv[0].nudp, 2);
+	assert_int_equal(e->srv[1].nudp, 2);
+	assert_int_equal(vd_fwd_stats(e->f)->failovers, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->failed, 1);
 }
 
 /* A callback may try to submit while the forwarder closes: refused. */
@@ -1104,6 +1164,28 @@ static void chain_cb(void *arg, int status, int ede, const uint8_t *resp, size_t
 	assert_int_equal(vd_fwd_submit(c->e->f, &q, on_result, &c->second), 0);
 }
 
+/* Finished requests go back to the pool and are reused. */
+static void test_request_reuse(void **state)
+{
+	env_t *e = *state;
+	uint64_t end;
+	result_t res;
+	int i;
+
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	for (i = 0; i < 3; i++) {
+		ask(e, 1000, &res);
+		assert_answer_from(&res, &e->srv[0]);
+		/* handles close on a later loop iteration */
+		end = vd_now_ms() + 1000;
+		while (e->f->active && vd_now_ms() < end)
+			uv_run(&e->loop, UV_RUN_ONCE);
+		assert_null(e->f->active);
+		assert_int_equal(e->f->npool, 1);
+	}
+	assert_int_equal(vd_fwd_stats(e->f)->answered, 3);
+}
+
 /* A callback may submit the next query, reusing the pooled request. */
 static void test_submit_from_callback(void **state)
 {
@@ -1128,6 +1210,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
 		T(test_invalid_args),
 		T(test_bad_family),
+		T(test_bad_family_failover),
 		T(test_answer),
 		T(test_flags_passed_through),
 		T(test_question_case_insensitive),
@@ -1150,9 +1233,12 @@ int main(void)
 		T(test_servfail_failover),
 		T(test_all_servfail),
 		T(test_formerr_retry_without_edns),
+		T(test_formerr_without_question),
+		T(test_formerr_always),
 		T(test_close_cancels),
 		T(test_close_idle),
 		T(test_submit_from_callback),
+		T(test_request_reuse),
 #undef T
 	};
 
