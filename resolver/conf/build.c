@@ -1,0 +1,185 @@
+/*
+ * vd_conf_load: reads the YAML tree, runs the section builders (server,
+ * upstreams, views with their zones, routing maps and the client table)
+ * into a fresh snapshot, and hands the snapshot out only when no error at
+ * all was recorded; otherwise it is freed and the caller keeps serving its
+ * old one. Also the snapshot's reference counting: the last unref, from
+ * whichever thread, drops the zone references and frees the arena in one
+ * go.
+ */
+#include "conf_int.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const top_keys[] = { "server", "upstreams", "views", NULL };
+
+static void snap_free(vd_snap_t *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nviews; i++)
+		for (size_t j = 0; j < s->views[i].nzones; j++)
+			vd_zone_unref(s->views[i].zones[j]);
+	vd_view_table_free(s->view_table);
+	vd_arena_deinit(&s->arena);
+	free(s);
+}
+
+static vd_snap_t *snap_new(const char *path)
+{
+	vd_snap_t *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	vd_arena_init(&s->arena, 0);
+	s->path = vd_arena_strdup(&s->arena, path);
+	if (!s->path) {
+		snap_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int set_confdir(cbuild_t *b)
+{
+	char *copy = strdup(b->file);
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	b->confdir = realpath(dirname(copy), NULL);
+	if (!b->confdir) {
+		err = -errno;
+		if (err != -ENOMEM)
+			vd_conf_err(b, 0, "cannot resolve the folder of the file: %s",
+				    vd_strerror(err));
+	}
+	free(copy);
+	return err;
+}
+
+static void build(cbuild_t *b, const ynode_t *root)
+{
+	if (root->kind != YN_MAP) {
+		vd_conf_err(b, root->line,
+			    "the top level must be a map (server, upstreams, views)");
+		return;
+	}
+	for (size_t i = 0; i < root->n; i++) {
+		const ynode_t *k = root->pairs[i].key;
+		bool known = false;
+
+		for (const char *const *t = top_keys; *t; t++)
+			known |= strcmp(k->str, *t) == 0;
+		if (!known)
+			vd_conf_err(b, k->line, "unknown key '%s' at top level", k->str);
+	}
+	if (set_confdir(b) < 0)
+		return;
+	vd_conf_build_server(b, root);
+	vd_conf_build_upstreams(b, root);
+	vd_conf_build_views(b, root);
+}
+
+/* Reads the tree and builds; records every error in b. */
+static void load(cbuild_t *b, vd_arena_t *tree)
+{
+	const ynode_t *root = NULL;
+	int r;
+
+	r = vd_conf_yaml_read(b->file, b->file, tree, &root, b->errs);
+	if (r == -ENOMEM) {
+		vd_conf_nomem(b);
+		return;
+	}
+	if (r < 0)
+		b->nerr++;   /* its messages are in errs already */
+	if (!root) {
+		if (r == 0)
+			vd_conf_err(b, 1, "empty file: no configuration");
+		return;
+	}
+	build(b, root);
+}
+
+int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
+{
+	vd_errlist_t local;
+	vd_arena_t tree;
+	cbuild_t b;
+	int r;
+
+	if (!path || !out)
+		return -EINVAL;
+	*out = NULL;
+	vd_errlist_init(&local);
+	memset(&b, 0, sizeof(b));
+	b.file = path;
+	b.errs = errs ? errs : &local;
+	b.snap = snap_new(path);
+	if (!b.snap)
+		return -ENOMEM;
+	b.a = &b.snap->arena;
+	vd_arena_init(&tree, 0);
+	load(&b, &tree);
+	vd_conf_zcache_free(&b);
+	vd_arena_deinit(&tree);
+	free(b.confdir);
+	free(b.zonedir);
+	free(b.clients);
+	free(b.sys.path);
+	vd_errlist_deinit(&local);
+	if (b.nomem)
+		r = -ENOMEM;
+	else if (b.nerr)
+		r = VD_ECONF;
+	else
+		r = 0;
+	if (r < 0)
+		snap_free(b.snap);
+	else
+		*out = b.snap;
+	return r;
+}
+
+void vd_snap_ref(vd_snap_t *s)
+{
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+}
+
+void vd_snap_unref(vd_snap_t *s)
+{
+	/* acq_rel: the freeing thread must see every other holder's reads
+	 * finished before the memory goes. */
+	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+		snap_free(s);
+}
+
+static bool listen_has(const vd_snap_t *s, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < s->server.nlisten; i++)
+		if (vd_addr_equal((const struct sockaddr *)&s->server.listen[i],
+				  (const struct sockaddr *)ss))
+			return true;
+	return false;
+}
+
+bool vd_snap_same_listen(const vd_snap_t *a, const vd_snap_t *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b)
+		return false;
+	for (size_t i = 0; i < a->server.nlisten; i++)
+		if (!listen_has(b, &a->server.listen[i]))
+			return false;
+	for (size_t i = 0; i < b->server.nlisten; i++)
+		if (!listen_has(a, &b->server.listen[i]))
+			return false;
+	return true;
+}

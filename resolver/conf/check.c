@@ -1,0 +1,175 @@
+/*
+ * Shared checks of the configuration builders: error recording, unknown
+ * keys, and the readers of scalar values (strings, booleans, durations,
+ * positive integers). Values are parsed strictly: a typo such as "10sec"
+ * or "ture" is an error with its line, never silently a default.
+ */
+#include "conf_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+void vd_conf_err(cbuild_t *b, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vd_errlist_vadd(b->errs, b->file, line, fmt, ap);
+	va_end(ap);
+	b->nerr++;
+}
+
+void vd_conf_nomem(cbuild_t *b)
+{
+	b->nomem = true;
+}
+
+static bool allowed_key(const char *key, const char *const *allowed)
+{
+	for (; *allowed; allowed++)
+		if (strcmp(key, *allowed) == 0)
+			return true;
+	return false;
+}
+
+void vd_conf_check_keys(cbuild_t *b, const ynode_t *m, const char *const *allowed,
+			const char *where)
+{
+	if (!m || m->kind != YN_MAP)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		const ynode_t *k = m->pairs[i].key;
+
+		if (!allowed_key(k->str, allowed))
+			vd_conf_err(b, k->line, "unknown key '%s' in %s", k->str, where);
+	}
+}
+
+static bool is_string(const ynode_t *v)
+{
+	return v && v->kind == YN_SCALAR && !v->null;
+}
+
+bool vd_conf_is_string_list(const ynode_t *v)
+{
+	if (!v || v->kind != YN_SEQ)
+		return false;
+	for (size_t i = 0; i < v->n; i++)
+		if (!is_string(v->items[i]))
+			return false;
+	return true;
+}
+
+int vd_conf_string(cbuild_t *b, const yn_pair_t *p, const char *what,
+		   const char **out)
+{
+	if (!is_string(p->val)) {
+		vd_conf_err(b, p->key->line, "%s must be a string", what);
+		return -1;
+	}
+	*out = p->val->str;
+	return 0;
+}
+
+int vd_conf_bool(cbuild_t *b, const yn_pair_t *p, const char *what, bool *out)
+{
+	const char *s = p->val->kind == YN_SCALAR ? p->val->str : "";
+
+	if (strcmp(s, "true") == 0 || strcmp(s, "yes") == 0) {
+		*out = true;
+		return 0;
+	}
+	if (strcmp(s, "false") == 0 || strcmp(s, "no") == 0) {
+		*out = false;
+		return 0;
+	}
+	vd_conf_err(b, p->key->line, "%s must be true, false, yes or no", what);
+	return -1;
+}
+
+/* Decimal digits only, at least one, at most UINT32_MAX. */
+static int parse_u32(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > UINT32_MAX)
+			return -1;
+	}
+	if (p == s)
+		return -1;
+	*end = p;
+	*out = v;
+	return 0;
+}
+
+int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
+		     uint32_t *ms)
+{
+	const char *s, *unit;
+	uint64_t v, mult;
+
+	if (!is_string(p->val)) {
+		vd_conf_err(b, p->key->line, "%s must be a duration", what);
+		return -1;
+	}
+	s = p->val->str;
+	if (parse_u32(s, &unit, &v) < 0)
+		goto bad;
+	if (strcmp(unit, "ms") == 0)
+		mult = 1;
+	else if (strcmp(unit, "s") == 0 || *unit == '\0')
+		mult = 1000;
+	else if (strcmp(unit, "m") == 0)
+		mult = 60000;
+	else
+		goto bad;
+	if (v == 0 || v * mult > UINT32_MAX)
+		goto bad;
+	*ms = (uint32_t)(v * mult);
+	return 0;
+bad:
+	vd_conf_err(b, p->val->line,
+		    "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, or <n> seconds)",
+		    what, s);
+	return -1;
+}
+
+int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what,
+		 uint32_t *out)
+{
+	const char *end;
+	uint64_t v;
+
+	if (!is_string(p->val) || parse_u32(p->val->str, &end, &v) < 0 ||
+	    *end != '\0' || v == 0) {
+		vd_conf_err(b, p->key->line, "%s must be an integer > 0", what);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int vd_conf_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap,
+		       const void *elem, size_t size)
+{
+	void *grown;
+
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+
+		grown = vd_arena_alloc(a, ncap * size);
+		if (!grown)
+			return -ENOMEM;
+		if (*n)
+			memcpy(grown, *arr, *n * size);
+		*arr = grown;
+		*cap = ncap;
+	}
+	memcpy((char *)*arr + *n * size, elem, size);
+	(*n)++;
+	return 0;
+}

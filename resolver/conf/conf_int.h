@@ -1,0 +1,110 @@
+/*
+ * conf private: the state of one configuration build (the snapshot being
+ * filled, the error list, the zone cache that lets views share a zone) and
+ * the helpers the section builders share to check YAML node types and to
+ * report "file:line: reason" errors. Every section builder records what is
+ * wrong and carries on, so a single load reports as many problems as it
+ * can; the load fails at the end if any error was recorded.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf_yaml.h"
+#include "vpcdns/conf.h"
+
+/* A zone loaded during this build, keyed by what makes it the same zone:
+ * the resolved file path, the fallback and the origin. */
+typedef struct zcache_ent {
+	char *real;                 /* malloc'd */
+	char *origin;               /* malloc'd or NULL */
+	vd_zone_fallback_t fallback;
+	vd_zone_t *zone;            /* holds one reference; NULL: failed */
+} zcache_ent_t;
+
+/* A client prefix already in the view table, for duplicate messages. */
+typedef struct client_ref {
+	vd_cidr_t cidr;
+	int view;
+	unsigned long line;
+} client_ref_t;
+
+/* The nameservers of resolv.conf, read at most once per build. */
+typedef struct sysns {
+	bool read;
+	int err;                    /* -errno when the file could not be read */
+	char *path;                 /* malloc'd */
+	vd_upstream_t *servers;     /* in the snapshot arena */
+	size_t n;
+} sysns_t;
+
+typedef struct cbuild {
+	const char *file;           /* config path as given, for messages */
+	vd_errlist_t *errs;
+	unsigned nerr;
+	bool nomem;
+	vd_snap_t *snap;
+	vd_arena_t *a;              /* &snap->arena */
+	char *confdir;              /* malloc'd; folder of the config file */
+	char *zonedir;              /* malloc'd; NULL when unusable */
+	zcache_ent_t *zc;           /* malloc'd */
+	size_t nzc, capzc;
+	client_ref_t *clients;      /* malloc'd */
+	size_t nclients, capclients;
+	sysns_t sys;
+} cbuild_t;
+
+/* Records one error at line (0: no line). */
+void vd_conf_err(cbuild_t *b, unsigned long line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Marks the build as out of memory (reported once at the end). */
+void vd_conf_nomem(cbuild_t *b);
+
+/* Reports every key of map m not in the NULL-terminated allowed list as
+ * "unknown key 'k' in <where>". */
+void vd_conf_check_keys(cbuild_t *b, const ynode_t *m, const char *const *allowed,
+			const char *where);
+
+/* Scalar readers. Each takes the "key: value" pair (type errors are
+ * reported at the key's line, bad contents at the value's line) and the
+ * dotted name of the key for messages. They return 0, or -1 after
+ * recording an error. Strings point into the YAML tree, which is freed at
+ * the end of the build: copy what the snapshot keeps. */
+int vd_conf_string(cbuild_t *b, const yn_pair_t *p, const char *what,
+		   const char **out);
+int vd_conf_bool(cbuild_t *b, const yn_pair_t *p, const char *what, bool *out);
+int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
+		     uint32_t *ms);
+int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what,
+		 uint32_t *out);
+/* Whether v is a sequence whose items are all non-null scalars. */
+bool vd_conf_is_string_list(const ynode_t *v);
+
+/* Pushes elem onto an array allocated from the arena, doubling its
+ * capacity when full (the old block stays in the arena). */
+int vd_conf_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap,
+		       const void *elem, size_t size);
+
+/* Section builders, in the order vd_conf_load runs them. */
+void vd_conf_build_server(cbuild_t *b, const ynode_t *root);
+void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root);
+void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
+
+/* Adds the zones named by one views[].zones list to v (zones.c). */
+void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
+			const char *where);
+/* Drops the build's own references on cached zones. */
+void vd_conf_zcache_free(cbuild_t *b);
+
+/* A forward rule of a view, before it is merged into the routing map. */
+typedef struct fwd_rule {
+	const uint8_t *name;        /* lower-cased wire name, in the arena */
+	int group;
+} fwd_rule_t;
+
+/* Builds v's routing map from its zones and forward rules (route.c).
+ * Returns 0 or -ENOMEM. */
+int vd_conf_route_build(vd_arena_t *a, vd_view_t *v, const fwd_rule_t *rules,
+			size_t nrules);

@@ -1,0 +1,220 @@
+/*
+ * The "server" section: listen addresses, identity and version texts, the
+ * zone directory, TCP limits, the upstream timeout and the log level. The
+ * zone directory is resolved here, before the views are read, because
+ * every relative zone path depends on it; when it is unusable the error is
+ * reported once and relative zone paths are skipped rather than each
+ * reported again.
+ */
+#include "conf_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef VD_VERSION
+#define VD_DEFAULT_VERSION "vpcdns"
+#else
+#define VD_DEFAULT_VERSION "vpcdns " VD_VERSION
+#endif
+
+static const char *const server_keys[] = {
+	"listen", "identity", "hide_version", "version", "directory",
+	"tcp_idle_timeout", "tcp_max_connections", "upstream_timeout",
+	"log_level", NULL,
+};
+
+static void set_defaults(cbuild_t *b)
+{
+	vd_server_conf_t *s = &b->snap->server;
+	char host[HOST_NAME_MAX + 1];
+
+	if (gethostname(host, sizeof(host)) < 0 || !host[0])
+		strcpy(host, "vpcdns");
+	host[sizeof(host) - 1] = '\0';
+	s->identity = vd_arena_strdup(b->a, host);
+	s->version = VD_DEFAULT_VERSION;
+	s->hide_version = false;
+	s->tcp_idle_timeout_ms = 10000;
+	s->tcp_max_connections = 1000;
+	s->upstream_timeout_ms = 1500;
+	s->log_level = VD_LOG_INFO;
+	if (!s->identity)
+		vd_conf_nomem(b);
+}
+
+static void listen_item(cbuild_t *b, const ynode_t *list, size_t i)
+{
+	vd_server_conf_t *s = &b->snap->server;
+	const ynode_t *item = list->items[i];
+	struct sockaddr_storage *ss = &s->listen[s->nlisten];
+
+	if (vd_addr_parse(item->str, VD_DEFAULT_PORT, ss) < 0) {
+		vd_conf_err(b, item->line, "server.listen: bad address '%s'", item->str);
+		return;
+	}
+	/* Items that failed to parse left no entry, so search the text. */
+	for (size_t j = 0; j < i; j++) {
+		struct sockaddr_storage other;
+
+		if (vd_addr_parse(list->items[j]->str, VD_DEFAULT_PORT, &other) < 0)
+			continue;
+		if (vd_addr_equal((struct sockaddr *)ss, (struct sockaddr *)&other)) {
+			vd_conf_err(b, item->line,
+				    "server.listen: duplicate address '%s' (first at line %lu)",
+				    item->str, list->items[j]->line);
+			return;
+		}
+	}
+	s->nlisten++;
+}
+
+static void build_listen(cbuild_t *b, const yn_pair_t *p)
+{
+	vd_server_conf_t *s = &b->snap->server;
+	const ynode_t *list = p->val;
+
+	if (!vd_conf_is_string_list(list)) {
+		vd_conf_err(b, p->key->line, "server.listen must be a list of strings");
+		return;
+	}
+	if (list->n == 0) {
+		vd_conf_err(b, p->key->line, "server.listen must not be empty");
+		return;
+	}
+	s->listen = vd_arena_alloc(b->a, list->n * sizeof(*s->listen));
+	if (!s->listen) {
+		vd_conf_nomem(b);
+		return;
+	}
+	for (size_t i = 0; i < list->n; i++)
+		listen_item(b, list, i);
+}
+
+static void build_log_level(cbuild_t *b, const yn_pair_t *p)
+{
+	static const char *const names[] = { "err", "warn", "info", "debug" };
+	const char *s;
+
+	if (vd_conf_string(b, p, "server.log_level", &s) < 0)
+		return;
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			b->snap->server.log_level = (vd_log_level_t)i;
+			return;
+		}
+	}
+	vd_conf_err(b, p->val->line,
+		    "server.log_level: bad level '%s' (err, warn, info or debug)", s);
+}
+
+static char *join_path(const char *base, const char *rel)
+{
+	char *out;
+
+	if (rel[0] == '/')
+		return strdup(rel);
+	if (asprintf(&out, "%s/%s", base, rel) < 0)
+		return NULL;
+	return out;
+}
+
+/* Without p the zone directory is the config file's folder. */
+static void build_directory(cbuild_t *b, const yn_pair_t *p)
+{
+	const char *dir;
+	struct stat st;
+	char *joined;
+	int err;
+
+	if (!p) {
+		b->zonedir = strdup(b->confdir);
+		if (!b->zonedir)
+			vd_conf_nomem(b);
+		return;
+	}
+	if (vd_conf_string(b, p, "server.directory", &dir) < 0)
+		return;
+	joined = join_path(b->confdir, dir);
+	if (!joined) {
+		vd_conf_nomem(b);
+		return;
+	}
+	b->zonedir = realpath(joined, NULL);
+	err = b->zonedir ? 0 : errno;
+	if (!err && (stat(b->zonedir, &st) < 0 || !S_ISDIR(st.st_mode)))
+		err = ENOTDIR;
+	if (err) {
+		vd_conf_err(b, p->val->line, "server.directory: cannot use '%s': %s",
+			    dir, strerror(err));
+		free(b->zonedir);
+		b->zonedir = NULL;
+	}
+	free(joined);
+}
+
+/* A string that outlives the YAML tree: copied into the snapshot. */
+static void keep_string(cbuild_t *b, const yn_pair_t *p, const char *what,
+			const char **out)
+{
+	const char *s;
+
+	if (vd_conf_string(b, p, what, &s) < 0)
+		return;
+	*out = vd_arena_strdup(b->a, s);
+	if (!*out)
+		vd_conf_nomem(b);
+}
+
+static void server_pair(cbuild_t *b, const yn_pair_t *p)
+{
+	vd_server_conf_t *s = &b->snap->server;
+	const char *k = p->key->str;
+
+	if (strcmp(k, "listen") == 0)
+		build_listen(b, p);
+	else if (strcmp(k, "identity") == 0)
+		keep_string(b, p, "server.identity", &s->identity);
+	else if (strcmp(k, "hide_version") == 0)
+		vd_conf_bool(b, p, "server.hide_version", &s->hide_version);
+	else if (strcmp(k, "version") == 0)
+		keep_string(b, p, "server.version", &s->version);
+	else if (strcmp(k, "tcp_idle_timeout") == 0)
+		vd_conf_duration(b, p, "server.tcp_idle_timeout", &s->tcp_idle_timeout_ms);
+	else if (strcmp(k, "tcp_max_connections") == 0)
+		vd_conf_uint(b, p, "server.tcp_max_connections", &s->tcp_max_connections);
+	else if (strcmp(k, "upstream_timeout") == 0)
+		vd_conf_duration(b, p, "server.upstream_timeout", &s->upstream_timeout_ms);
+	else if (strcmp(k, "log_level") == 0)
+		build_log_level(b, p);
+}
+
+void vd_conf_build_server(cbuild_t *b, const ynode_t *root)
+{
+	const yn_pair_t *sp = NULL, *dp = NULL;
+	const ynode_t *s;
+
+	set_defaults(b);
+	s = vd_conf_yaml_get(root, "server", &sp);
+	if (!s) {
+		vd_conf_err(b, root->line, "missing required key 'server'");
+		build_directory(b, NULL);
+		return;
+	}
+	if (s->kind != YN_MAP) {
+		vd_conf_err(b, sp->key->line, "server must be a map");
+		build_directory(b, NULL);
+		return;
+	}
+	vd_conf_check_keys(b, s, server_keys, "server");
+	for (size_t i = 0; i < s->n; i++)
+		server_pair(b, &s->pairs[i]);
+	if (!vd_conf_yaml_get(s, "listen", NULL))
+		vd_conf_err(b, sp->key->line, "missing required key 'listen' in server");
+	vd_conf_yaml_get(s, "directory", &dp);
+	build_directory(b, dp);
+}

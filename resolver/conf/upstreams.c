@@ -1,0 +1,190 @@
+/*
+ * The "upstreams" section: named groups of upstream servers. The word
+ * "system" in a group stands for every nameserver of /etc/resolv.conf (or
+ * of the file named by VPCDNS_RESOLV_CONF, so tests never depend on the
+ * host), read at most once per build so every group sees the same list.
+ * Groups are registered even when their servers are wrong, so forward
+ * rules that name them are not reported a second time as unknown groups.
+ */
+#include "conf_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYSTEM_WORD "system"
+#define RESOLV_ENV "VPCDNS_RESOLV_CONF"
+#define RESOLV_DEFAULT "/etc/resolv.conf"
+
+/* The address of a "nameserver" line, or NULL for any other line. */
+static char *nameserver_addr(char *line)
+{
+	char *p = line, *end;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (strncmp(p, "nameserver", 10) != 0 || !isspace((unsigned char)p[10]))
+		return NULL;
+	p += 10;
+	while (isspace((unsigned char)*p))
+		p++;
+	end = p;
+	while (*end && !isspace((unsigned char)*end) && *end != '#' && *end != ';')
+		end++;
+	*end = '\0';
+	return *p ? p : NULL;
+}
+
+static int sys_push(cbuild_t *b, size_t *cap, const char *text)
+{
+	vd_upstream_t u;
+
+	/* Scoped link-local addresses (fe80::1%eth0) are not usable here. */
+	if (vd_addr_parse(text, VD_DEFAULT_PORT, &u.addr) < 0)
+		return 0;
+	u.text = vd_arena_strdup(b->a, text);
+	if (!u.text)
+		return -ENOMEM;
+	return vd_conf_arena_push(b->a, (void **)&b->sys.servers, &b->sys.n, cap,
+				  &u, sizeof(u));
+}
+
+static void read_resolv(cbuild_t *b)
+{
+	const char *path = getenv(RESOLV_ENV);
+	char *line = NULL, *addr;
+	size_t len = 0, cap = 0;
+	FILE *f;
+
+	b->sys.read = true;
+	if (!path || !*path)
+		path = RESOLV_DEFAULT;
+	b->sys.path = strdup(path);
+	if (!b->sys.path) {
+		vd_conf_nomem(b);
+		return;
+	}
+	f = fopen(path, "r");
+	if (!f) {
+		b->sys.err = -errno;
+		return;
+	}
+	while (getline(&line, &len, f) > 0) {
+		addr = nameserver_addr(line);
+		if (addr && sys_push(b, &cap, addr) < 0) {
+			vd_conf_nomem(b);
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
+static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap,
+		      const vd_upstream_t *u, unsigned long line)
+{
+	const vd_server_conf_t *s = &b->snap->server;
+
+	/* Forwarding to ourselves would loop every query until it times out. */
+	for (size_t i = 0; i < s->nlisten; i++) {
+		if (vd_addr_equal((const struct sockaddr *)&s->listen[i],
+				  (const struct sockaddr *)&u->addr)) {
+			vd_conf_err(b, line,
+				    "upstreams.%s: '%s' is one of our listen addresses (a forwarding loop)",
+				    g->name, u->text);
+			return 0;
+		}
+	}
+	return vd_conf_arena_push(b->a, (void **)&g->servers, &g->nservers, cap,
+				  u, sizeof(*u));
+}
+
+static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap, const ynode_t *item)
+{
+	if (!b->sys.read)
+		read_resolv(b);
+	if (b->sys.err) {
+		vd_conf_err(b, item->line, "upstreams.%s: 'system': cannot read %s: %s",
+			    g->name, b->sys.path, vd_strerror(b->sys.err));
+		return;
+	}
+	if (b->sys.n == 0 && b->sys.path) {
+		vd_conf_err(b, item->line, "upstreams.%s: 'system': no nameserver found in %s",
+			    g->name, b->sys.path);
+		return;
+	}
+	for (size_t i = 0; i < b->sys.n; i++) {
+		if (group_push(b, g, cap, &b->sys.servers[i], item->line) < 0) {
+			vd_conf_nomem(b);
+			return;
+		}
+	}
+}
+
+static void add_server(cbuild_t *b, vd_group_t *g, size_t *cap, const ynode_t *item)
+{
+	vd_upstream_t u;
+
+	if (strcmp(item->str, SYSTEM_WORD) == 0) {
+		add_system(b, g, cap, item);
+		return;
+	}
+	if (vd_addr_parse(item->str, VD_DEFAULT_PORT, &u.addr) < 0) {
+		vd_conf_err(b, item->line, "upstreams.%s: bad address '%s'", g->name,
+			    item->str);
+		return;
+	}
+	u.text = vd_arena_strdup(b->a, item->str);
+	if (!u.text || group_push(b, g, cap, &u, item->line) < 0)
+		vd_conf_nomem(b);
+}
+
+static void build_group(cbuild_t *b, const yn_pair_t *p)
+{
+	vd_snap_t *snap = b->snap;
+	vd_group_t *g = &snap->groups[snap->ngroups];
+	size_t cap = 0;
+
+	memset(g, 0, sizeof(*g));
+	g->name = vd_arena_strdup(b->a, p->key->str);
+	if (!g->name) {
+		vd_conf_nomem(b);
+		return;
+	}
+	g->index = (int)snap->ngroups++;
+	if (!vd_conf_is_string_list(p->val)) {
+		vd_conf_err(b, p->key->line, "upstreams.%s must be a list of strings",
+			    g->name);
+		return;
+	}
+	if (p->val->n == 0) {
+		vd_conf_err(b, p->key->line, "upstream group '%s' has no servers", g->name);
+		return;
+	}
+	for (size_t i = 0; i < p->val->n; i++)
+		add_server(b, g, &cap, p->val->items[i]);
+}
+
+void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root)
+{
+	const yn_pair_t *up = NULL;
+	const ynode_t *u;
+
+	u = vd_conf_yaml_get(root, "upstreams", &up);
+	if (!u)
+		return;
+	if (u->kind != YN_MAP) {
+		vd_conf_err(b, up->key->line,
+			    "upstreams must be a map of group names to lists of servers");
+		return;
+	}
+	b->snap->groups = vd_arena_alloc(b->a, (u->n ? u->n : 1) * sizeof(vd_group_t));
+	if (!b->snap->groups) {
+		vd_conf_nomem(b);
+		return;
+	}
+	for (size_t i = 0; i < u->n; i++)
+		build_group(b, &u->pairs[i]);
+}

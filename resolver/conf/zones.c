@@ -1,0 +1,346 @@
+/*
+ * The zones of a view: each item names a zone file or a folder of
+ * "*.zone" files, optionally with a fallback and an origin. Files are
+ * identified by their resolved path, so the same file reached through
+ * different spellings (a folder, "./x", a symlink) is the same zone. A
+ * zone is loaded once per build for each (file, fallback, origin) and
+ * shared by reference between views: a thousand views naming the same
+ * endpoint zone cost one copy of it. A failed load is cached too, so its
+ * errors are reported once however many views name it.
+ */
+#include "conf_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vpcdns/wire.h"
+
+#define ZONE_SUFFIX ".zone"
+
+static const char *const zone_keys[] = { "path", "fallback", "origin", NULL };
+
+/* One item of a zones list, as read from the config. */
+typedef struct zitem {
+	const char *path;           /* as written */
+	const char *origin;         /* NULL when not given */
+	vd_zone_fallback_t fallback;
+	unsigned long line;
+	char where[64];             /* "views[0].zones[1]" */
+} zitem_t;
+
+static bool same_origin(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, vd_zone_t *z)
+{
+	zcache_ent_t *e;
+
+	if (b->nzc == b->capzc) {
+		size_t cap = b->capzc ? b->capzc * 2 : 16;
+
+		e = realloc(b->zc, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		b->zc = e;
+		b->capzc = cap;
+	}
+	e = &b->zc[b->nzc];
+	e->real = strdup(real);
+	e->origin = zi->origin ? strdup(zi->origin) : NULL;
+	if (!e->real || (zi->origin && !e->origin)) {
+		free(e->real);
+		free(e->origin);
+		return -ENOMEM;
+	}
+	e->fallback = zi->fallback;
+	e->zone = z;
+	b->nzc++;
+	return 0;
+}
+
+/* The zone for (real, fallback, origin), loaded on first use; NULL when
+ * it failed to load (reported once, at its first use). */
+static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
+{
+	vd_zone_t *z = NULL;
+	int r;
+
+	for (size_t i = 0; i < b->nzc; i++) {
+		const zcache_ent_t *e = &b->zc[i];
+
+		if (strcmp(e->real, real) == 0 && e->fallback == zi->fallback &&
+		    same_origin(e->origin, zi->origin))
+			return e->zone;
+	}
+	r = vd_zone_load(real, zi->origin, zi->fallback, &z, b->errs);
+	if (r == -ENOMEM) {
+		vd_conf_nomem(b);
+		return NULL;
+	}
+	if (r < 0) {
+		z = NULL;
+		if (r == VD_ECONF)
+			vd_conf_err(b, zi->line, "%s: zone '%s' has errors", zi->where, real);
+		else
+			vd_conf_err(b, zi->line, "%s: cannot load zone '%s': %s", zi->where,
+				    real, vd_strerror(r));
+	}
+	if (zcache_add(b, real, zi, z) < 0) {
+		vd_zone_unref(z);
+		vd_conf_nomem(b);
+		return NULL;
+	}
+	return z;
+}
+
+void vd_conf_zcache_free(cbuild_t *b)
+{
+	for (size_t i = 0; i < b->nzc; i++) {
+		vd_zone_unref(b->zc[i].zone);
+		free(b->zc[i].real);
+		free(b->zc[i].origin);
+	}
+	free(b->zc);
+	b->zc = NULL;
+	b->nzc = b->capzc = 0;
+}
+
+static const vd_zone_t *same_apex(const vd_view_t *v, const vd_zone_t *z)
+{
+	for (size_t i = 0; i < v->nzones; i++)
+		if (vd_name_equal(vd_zone_apex(v->zones[i]), vd_zone_apex(z)))
+			return v->zones[i];
+	return NULL;
+}
+
+static void add_file(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
+		     const zitem_t *zi)
+{
+	char apex[VD_NAME_TEXT];
+	const vd_zone_t *other;
+	vd_zone_t *z;
+
+	z = zcache_get(b, real, zi);
+	if (!z)
+		return;
+	other = same_apex(v, z);
+	if (other) {
+		vd_name_to_text(vd_zone_apex(z), apex, sizeof(apex));
+		vd_conf_err(b, zi->line,
+			    "%s: two zones for '%s' in view '%s': '%s' and '%s'", zi->where,
+			    apex, v->name, vd_zone_path(other), real);
+		return;
+	}
+	if (vd_conf_arena_push(b->a, (void **)&v->zones, &v->nzones, cap, &z,
+			       sizeof(z)) < 0) {
+		vd_conf_nomem(b);
+		return;
+	}
+	vd_zone_ref(z);
+}
+
+static int zone_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name), s = strlen(ZONE_SUFFIX);
+
+	/* Hidden files (editor leftovers) are skipped. */
+	return d->d_name[0] != '.' && n > s && strcmp(d->d_name + n - s, ZONE_SUFFIX) == 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Adds the folder's entry to v when it is a regular file (symlinks
+ * followed). Returns 1 when it was a zone file. */
+static int folder_entry(cbuild_t *b, vd_view_t *v, size_t *cap, const char *dir,
+			const char *name, const zitem_t *zi)
+{
+	char *path = NULL, *real = NULL;
+	struct stat st;
+	int found = 0;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0) {
+		vd_conf_nomem(b);
+		return 0;
+	}
+	real = realpath(path, NULL);
+	if (real && stat(real, &st) == 0 && S_ISREG(st.st_mode)) {
+		add_file(b, v, cap, real, zi);
+		found = 1;
+	}
+	free(real);
+	free(path);
+	return found;
+}
+
+static void add_folder(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
+		       const zitem_t *zi)
+{
+	struct dirent **ents = NULL;
+	int n, found = 0;
+
+	if (zi->origin) {
+		vd_conf_err(b, zi->line, "%s: origin cannot be used with a folder ('%s')",
+			    zi->where, zi->path);
+		return;
+	}
+	n = scandir(real, &ents, zone_filter, by_name);
+	if (n < 0) {
+		vd_conf_err(b, zi->line, "%s: cannot read zone folder '%s': %s", zi->where,
+			    zi->path, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		found += folder_entry(b, v, cap, real, ents[i]->d_name, zi);
+		free(ents[i]);
+	}
+	free(ents);
+	if (!found)
+		vd_conf_err(b, zi->line, "%s: no .zone files in folder '%s'", zi->where,
+			    zi->path);
+}
+
+static int check_readable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static void add_item(cbuild_t *b, vd_view_t *v, size_t *cap, const zitem_t *zi)
+{
+	char *joined = NULL, *real = NULL;
+	struct stat st;
+	int err = 0;
+
+	/* A bad server.directory was reported already. */
+	if (zi->path[0] != '/' && !b->zonedir)
+		return;
+	if (zi->path[0] == '/')
+		joined = strdup(zi->path);
+	else if (asprintf(&joined, "%s/%s", b->zonedir, zi->path) < 0)
+		joined = NULL;
+	if (!joined) {
+		vd_conf_nomem(b);
+		return;
+	}
+	real = realpath(joined, NULL);
+	if (!real)
+		err = errno;
+	else if (stat(real, &st) < 0)
+		err = errno;
+	else if (S_ISDIR(st.st_mode))
+		add_folder(b, v, cap, real, zi);
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL;
+	else if (!(err = check_readable(real)))
+		add_file(b, v, cap, real, zi);
+	if (err == EINVAL)
+		vd_conf_err(b, zi->line, "%s: cannot read zone '%s': not a file or folder",
+			    zi->where, zi->path);
+	else if (err)
+		vd_conf_err(b, zi->line, "%s: cannot read zone '%s': %s", zi->where,
+			    zi->path, strerror(err));
+	free(real);
+	free(joined);
+}
+
+static int item_fallback(cbuild_t *b, const yn_pair_t *p, zitem_t *zi)
+{
+	const ynode_t *val = p->val;
+	const char *s = val->kind == YN_SCALAR ? val->str : "";
+
+	if (strcmp(s, "forward") == 0) {
+		zi->fallback = VD_ZONE_FALLBACK_FORWARD;
+	} else if (strcmp(s, "nxdomain") == 0) {
+		zi->fallback = VD_ZONE_FALLBACK_NXDOMAIN;
+	} else {
+		vd_conf_err(b, val->line, "%s.fallback must be forward or nxdomain", zi->where);
+		return -1;
+	}
+	return 0;
+}
+
+static int item_origin(cbuild_t *b, const yn_pair_t *p, zitem_t *zi)
+{
+	uint8_t wire[VD_NAME_MAX];
+	char what[80];
+	size_t len;
+
+	snprintf(what, sizeof(what), "%s.origin", zi->where);
+	if (vd_conf_string(b, p, what, &zi->origin) < 0)
+		return -1;
+	if (vd_name_from_text(zi->origin, wire, &len) < 0) {
+		vd_conf_err(b, p->val->line, "%s: bad name '%s'", what, zi->origin);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the map form of an item. Returns 0 when it is usable. */
+static int item_map(cbuild_t *b, const ynode_t *item, zitem_t *zi)
+{
+	const yn_pair_t *p = NULL;
+	char what[80];
+	int bad = 0;
+
+	vd_conf_check_keys(b, item, zone_keys, zi->where);
+	if (vd_conf_yaml_get(item, "fallback", &p))
+		bad |= item_fallback(b, p, zi);
+	if (vd_conf_yaml_get(item, "origin", &p))
+		bad |= item_origin(b, p, zi);
+	if (!vd_conf_yaml_get(item, "path", &p)) {
+		vd_conf_err(b, item->line, "missing required key 'path' in %s", zi->where);
+		return -1;
+	}
+	snprintf(what, sizeof(what), "%s.path", zi->where);
+	bad |= vd_conf_string(b, p, what, &zi->path);
+	zi->line = p->val->line;
+	return bad ? -1 : 0;
+}
+
+static int read_item(cbuild_t *b, const ynode_t *item, zitem_t *zi)
+{
+	zi->origin = NULL;
+	zi->fallback = VD_ZONE_FALLBACK_FORWARD;
+	zi->line = item->line;
+	if (item->kind == YN_MAP)
+		return item_map(b, item, zi);
+	if (item->kind == YN_SCALAR && !item->null && item->len) {
+		zi->path = item->str;
+		return 0;
+	}
+	vd_conf_err(b, item->line, "%s must be a path or a map with a path", zi->where);
+	return -1;
+}
+
+void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
+			const char *where)
+{
+	const ynode_t *list = p->val;
+	size_t cap = 0;
+	zitem_t zi;
+
+	if (list->kind != YN_SEQ) {
+		vd_conf_err(b, p->key->line, "%s.zones must be a list", where);
+		return;
+	}
+	for (size_t i = 0; i < list->n; i++) {
+		snprintf(zi.where, sizeof(zi.where), "%s.zones[%zu]", where, i);
+		if (read_item(b, list->items[i], &zi) == 0)
+			add_item(b, v, &cap, &zi);
+	}
+}

@@ -1,0 +1,760 @@
+/*
+ * Unit tests of vd_conf_load: a complete valid configuration read into a
+ * snapshot (server settings, groups, views, zones, the client table and
+ * the routing maps), defaults, zone sharing between views, "system"
+ * upstreams read from VPCDNS_RESOLV_CONF, the example configuration of the
+ * repository, listen-set comparison, and every kind of error with the
+ * exact "file:line: " it must carry. Each test works in its own folder
+ * under /tmp, with small zone files written by the fixture.
+ */
+#include "conf_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+
+#include "vpcdns/conf.h"
+#include "vpcdns/wire.h"
+
+typedef struct fixture {
+	char dir[64];
+	char path[512];          /* dir/vpcdns.yaml */
+	char resolv[512];        /* dir/resolv.conf */
+	vd_errlist_t errs;
+	vd_snap_t *snap;
+} fixture_t;
+
+static void zone_text(char *buf, size_t len, const char *apex, const char *extra)
+{
+	snprintf(buf, len,
+		 "$ORIGIN %s\n"
+		 "$TTL 60\n"
+		 "@ IN SOA ns.invalid. h.invalid. 1 3600 600 86400 60\n"
+		 "%s",
+		 apex, extra);
+}
+
+static void zone_write(const fixture_t *f, const char *name, const char *apex,
+		       const char *extra)
+{
+	char text[1024], out[512];
+
+	zone_text(text, sizeof(text), apex, extra);
+	file_write(f->dir, name, text, out);
+}
+
+static int setup(void **state)
+{
+	fixture_t *f = calloc(1, sizeof(*f));
+	char out[512];
+
+	tmpdir_new(f->dir);
+	vd_errlist_init(&f->errs);
+	snprintf(f->path, sizeof(f->path), "%s/vpcdns.yaml", f->dir);
+	file_write(f->dir, "resolv.conf",
+		   "# generated\n"
+		   "search example.com\n"
+		   "nameserver 127.0.0.1\n"
+		   "options edns0\n"
+		   "  nameserver   ::1   # second\n"
+		   "nameserver fe80::1%lo\n"
+		   "nameservers 127.0.0.9\n",
+		   f->resolv);
+	setenv("VPCDNS_RESOLV_CONF", f->resolv, 1);
+	subdir_new(f->dir, "data");
+	subdir_new(f->dir, "data/shared");
+	subdir_new(f->dir, "empty");
+	zone_write(f, "data/shared/b.example.zone", "b.example.", "x IN A 127.0.0.11\n");
+	zone_write(f, "data/shared/a.example.zone", "a.example.", "www IN A 127.0.0.10\n");
+	file_write(f->dir, "data/shared/README", "not a zone\n", out);
+	zone_write(f, "data/corp.zone", "corp.internal.", "git IN A 127.0.0.12\n");
+	zone_write(f, "a.zone", "a.example.", "");
+	zone_write(f, "a2.zone", "A.EXAMPLE.", "");
+	zone_write(f, "bad.zone", "bad.example.", "www IN A 999.1.1.1\n");
+	file_write(f->dir, "noorigin.zone",
+		   "@ 60 IN SOA ns.invalid. h.invalid. 1 3600 600 86400 60\n"
+		   "www 60 IN A 127.0.0.13\n",
+		   out);
+	file_write(f->dir, "empty/notes.txt", "nothing\n", out);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture_t *f = *state;
+
+	vd_snap_unref(f->snap);
+	vd_errlist_deinit(&f->errs);
+	tmpdir_rm(f->dir);
+	unsetenv("VPCDNS_RESOLV_CONF");
+	free(f);
+	return 0;
+}
+
+static int load(fixture_t *f, const char *text)
+{
+	char out[512];
+
+	vd_snap_unref(f->snap);
+	f->snap = NULL;
+	vd_errlist_deinit(&f->errs);
+	file_write(f->dir, "vpcdns.yaml", text, out);
+	return vd_conf_load(f->path, &f->snap, &f->errs);
+}
+
+static void load_ok(fixture_t *f, const char *text)
+{
+	int r = load(f, text);
+
+	if (r != 0) {
+		errs_print(&f->errs);
+		fail_msg("vd_conf_load: %d", r);
+	}
+	assert_non_null(f->snap);
+	assert_int_equal(f->errs.count, 0);
+}
+
+static const vd_route_entry_t *route(const vd_view_t *v, const char *name,
+				     unsigned max_labels)
+{
+	uint8_t wire[VD_NAME_MAX];
+	size_t len;
+
+	assert_int_equal(vd_name_from_text(name, wire, &len), 0);
+	vd_name_lower(wire, wire);
+	return vd_view_route(v, wire, max_labels);
+}
+
+static bool name_is(const uint8_t *wire, const char *text)
+{
+	char buf[VD_NAME_TEXT];
+
+	return strcmp(vd_name_to_text(wire, buf, sizeof(buf)), text) == 0;
+}
+
+static int match(const vd_snap_t *s, const char *addr)
+{
+	struct sockaddr_storage ss;
+
+	assert_int_equal(vd_addr_parse(addr, 53, &ss), 0);
+	return vd_view_table_match(s->view_table, (struct sockaddr *)&ss);
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+static void test_null_args(void **state)
+{
+	fixture_t *f = *state;
+	vd_snap_t *s = (vd_snap_t *)0x1;
+	char missing[600];
+
+	assert_int_equal(vd_conf_load(NULL, &s, &f->errs), -EINVAL);
+	assert_int_equal(vd_conf_load(f->path, NULL, &f->errs), -EINVAL);
+	snprintf(missing, sizeof(missing), "%s/none.yaml", f->dir);
+	assert_int_equal(vd_conf_load(missing, &s, &f->errs), VD_ECONF);
+	assert_null(s);
+	assert_err(&f->errs, missing, 0, "cannot open: No such file or directory");
+	/* No error list: still fails cleanly. */
+	assert_int_equal(vd_conf_load(missing, &s, NULL), VD_ECONF);
+	assert_int_equal(vd_conf_load(f->dir, &s, NULL), VD_ECONF);
+	vd_snap_ref(NULL);
+	vd_snap_unref(NULL);
+	assert_null(vd_view_route(NULL, (const uint8_t *)"", UINT_MAX));
+	assert_true(vd_snap_same_listen(NULL, NULL));
+}
+
+/* ---- a complete configuration ------------------------------------------ */
+
+static const char full_conf[] =
+	"server:\n"                                                      /* 1 */
+	"  listen: [\"127.0.0.1:5353\", \"[::1]:5353\", \"127.0.0.5\"]\n"
+	"  identity: test-id\n"
+	"  hide_version: yes\n"
+	"  version: \"v9\"\n"                                            /* 5 */
+	"  directory: data\n"
+	"  tcp_idle_timeout: 2m\n"
+	"  tcp_max_connections: 77\n"
+	"  upstream_timeout: 250ms\n"
+	"  log_level: debug\n"                                           /* 10 */
+	"upstreams:\n"
+	"  default: [\"system\"]\n"
+	"  corp: [\"127.0.0.1:5301\", \"[::1]:5302\", \"127.0.0.2\"]\n"
+	"views:\n"
+	"  - name: one\n"                                                /* 15 */
+	"    clients: [\"10.20.0.0/16\", \"127.0.0.1\", \"::1/128\"]\n"
+	"    zones:\n"
+	"      - \"shared/\"\n"
+	"      - path: corp.zone\n"
+	"        fallback: nxdomain\n"                                   /* 20 */
+	"    forward:\n"
+	"      \"corp.example.\": corp\n"
+	"      \"A.Example\": corp\n"
+	"      \".\": default\n"
+	"  - name: two\n"                                                /* 25 */
+	"    clients: [\"10.30.0.0/16\", \"::ffff:127.0.0.2/128\"]\n"
+	"    zones: [\"shared\"]\n";
+
+static void test_server(void **state)
+{
+	fixture_t *f = *state;
+	const vd_server_conf_t *s;
+
+	load_ok(f, full_conf);
+	s = &f->snap->server;
+	assert_string_equal(f->snap->path, f->path);
+	assert_int_equal(atomic_load(&f->snap->refs), 1);
+	assert_int_equal(s->nlisten, 3);
+	assert_int_equal(s->listen[0].ss_family, AF_INET);
+	assert_int_equal(port_of(&s->listen[0]), 5353);
+	assert_int_equal(s->listen[1].ss_family, AF_INET6);
+	assert_int_equal(port_of(&s->listen[1]), 5353);
+	assert_int_equal(s->listen[2].ss_family, AF_INET);
+	assert_int_equal(port_of(&s->listen[2]), 53);
+	assert_string_equal(s->identity, "test-id");
+	assert_true(s->hide_version);
+	assert_string_equal(s->version, "v9");
+	assert_int_equal(s->tcp_idle_timeout_ms, 120000);
+	assert_int_equal(s->tcp_max_connections, 77);
+	assert_int_equal(s->upstream_timeout_ms, 250);
+	assert_int_equal(s->log_level, VD_LOG_DEBUG);
+}
+
+static void test_groups(void **state)
+{
+	fixture_t *f = *state;
+	const vd_group_t *g;
+
+	load_ok(f, full_conf);
+	assert_int_equal(f->snap->ngroups, 2);
+	g = &f->snap->groups[0];
+	assert_string_equal(g->name, "default");
+	assert_int_equal(g->index, 0);
+	/* resolv.conf: 127.0.0.1 and ::1; the scoped address is skipped. */
+	assert_int_equal(g->nservers, 2);
+	assert_string_equal(g->servers[0].text, "127.0.0.1");
+	assert_int_equal(g->servers[0].addr.ss_family, AF_INET);
+	assert_int_equal(port_of(&g->servers[0].addr), 53);
+	assert_string_equal(g->servers[1].text, "::1");
+	assert_int_equal(g->servers[1].addr.ss_family, AF_INET6);
+	g = &f->snap->groups[1];
+	assert_string_equal(g->name, "corp");
+	assert_int_equal(g->index, 1);
+	assert_int_equal(g->nservers, 3);
+	assert_string_equal(g->servers[0].text, "127.0.0.1:5301");
+	assert_int_equal(port_of(&g->servers[0].addr), 5301);
+	assert_int_equal(port_of(&g->servers[1].addr), 5302);
+	assert_int_equal(g->servers[1].addr.ss_family, AF_INET6);
+	assert_int_equal(port_of(&g->servers[2].addr), 53);
+}
+
+static void test_views(void **state)
+{
+	fixture_t *f = *state;
+	const vd_view_t *one, *two;
+
+	load_ok(f, full_conf);
+	assert_int_equal(f->snap->nviews, 2);
+	one = &f->snap->views[0];
+	two = &f->snap->views[1];
+	assert_string_equal(one->name, "one");
+	assert_int_equal(one->index, 0);
+	assert_int_equal(one->nclients, 3);
+	assert_int_equal(one->clients[1].family, AF_INET);
+	assert_int_equal(one->clients[1].prefix, 32);
+	assert_string_equal(two->name, "two");
+	assert_int_equal(two->index, 1);
+	/* The mapped prefix is kept as the IPv4 prefix it means. */
+	assert_int_equal(two->clients[1].family, AF_INET);
+	assert_int_equal(two->clients[1].prefix, 32);
+	/* Folder files in name order; README is not a zone. */
+	assert_int_equal(one->nzones, 3);
+	assert_true(name_is(vd_zone_apex(one->zones[0]), "a.example."));
+	assert_true(name_is(vd_zone_apex(one->zones[1]), "b.example."));
+	assert_true(name_is(vd_zone_apex(one->zones[2]), "corp.internal."));
+	assert_int_equal(vd_zone_fallback(one->zones[0]), VD_ZONE_FALLBACK_FORWARD);
+	assert_int_equal(vd_zone_fallback(one->zones[2]), VD_ZONE_FALLBACK_NXDOMAIN);
+	assert_int_equal(two->nzones, 2);
+	/* The client table. */
+	assert_int_equal(match(f->snap, "10.20.1.1"), 0);
+	assert_int_equal(match(f->snap, "127.0.0.1"), 0);
+	assert_int_equal(match(f->snap, "::1"), 0);
+	assert_int_equal(match(f->snap, "10.30.255.1"), 1);
+	assert_int_equal(match(f->snap, "127.0.0.2"), 1);
+	assert_int_equal(match(f->snap, "::ffff:127.0.0.2"), 1);
+	assert_int_equal(match(f->snap, "127.0.0.3"), -1);
+	assert_int_equal(match(f->snap, "10.40.0.1"), -1);
+}
+
+static void test_zone_sharing(void **state)
+{
+	fixture_t *f = *state;
+	const vd_view_t *one, *two;
+
+	load_ok(f, full_conf);
+	one = &f->snap->views[0];
+	two = &f->snap->views[1];
+	/* "shared/" and "shared" are the same folder: loaded once. */
+	assert_ptr_equal(one->zones[0], two->zones[0]);
+	assert_ptr_equal(one->zones[1], two->zones[1]);
+
+	load_ok(f,
+		"server: { listen: [\"127.0.0.1:5353\"] }\n"
+		"views:\n"
+		"  - name: a\n"
+		"    clients: [\"10.1.0.0/16\"]\n"
+		"    zones: [\"a.zone\"]\n"
+		"  - name: b\n"
+		"    clients: [\"10.2.0.0/16\"]\n"
+		"    zones: [ { path: \"./empty/../a.zone\", fallback: forward } ]\n"
+		"  - name: c\n"
+		"    clients: [\"10.3.0.0/16\"]\n"
+		"    zones:\n"
+		"      - { path: \"a.zone\", fallback: nxdomain }\n"
+		"      - { path: \"noorigin.zone\", origin: \"n.example\" }\n"
+		"  - name: d\n"
+		"    clients: [\"10.4.0.0/16\"]\n"
+		"    zones: [ { path: \"noorigin.zone\", origin: \"m.example\" } ]\n");
+	one = &f->snap->views[0];
+	two = &f->snap->views[1];
+	/* Same resolved file, same fallback: one zone. */
+	assert_ptr_equal(one->zones[0], two->zones[0]);
+	/* Another fallback or origin is another zone. */
+	assert_ptr_not_equal(one->zones[0], f->snap->views[2].zones[0]);
+	assert_int_equal(vd_zone_fallback(f->snap->views[2].zones[0]),
+			 VD_ZONE_FALLBACK_NXDOMAIN);
+	assert_true(name_is(vd_zone_apex(f->snap->views[2].zones[1]), "n.example."));
+	assert_true(name_is(vd_zone_apex(f->snap->views[3].zones[0]), "m.example."));
+}
+
+static void test_routing(void **state)
+{
+	fixture_t *f = *state;
+	const vd_view_t *one, *two;
+	const vd_route_entry_t *e;
+
+	load_ok(f, full_conf);
+	one = &f->snap->views[0];
+	two = &f->snap->views[1];
+	assert_int_equal(one->route_max_labels, 2);
+	/* A zone and a forward rule at the same name: one entry with both. */
+	e = route(one, "www.a.example.", UINT_MAX);
+	assert_non_null(e);
+	assert_true(name_is(e->name, "a.example."));
+	assert_int_equal(e->labels, 2);
+	assert_ptr_equal(e->zone, one->zones[0]);
+	assert_int_equal(e->group, 1);
+	assert_ptr_equal(route(one, "A.EXAMPLE.", UINT_MAX), e);
+	/* A zone only. */
+	e = route(one, "deep.x.b.example.", UINT_MAX);
+	assert_ptr_equal(e->zone, one->zones[1]);
+	assert_int_equal(e->group, -1);
+	e = route(one, "git.corp.internal.", UINT_MAX);
+	assert_ptr_equal(e->zone, one->zones[2]);
+	/* A forward rule only. */
+	e = route(one, "host.corp.example.", UINT_MAX);
+	assert_true(name_is(e->name, "corp.example."));
+	assert_null(e->zone);
+	assert_int_equal(e->group, 1);
+	/* Everything else: ".". */
+	e = route(one, "www.example.com.", UINT_MAX);
+	assert_true(name_is(e->name, "."));
+	assert_int_equal(e->labels, 0);
+	assert_int_equal(e->group, 0);
+	assert_ptr_equal(route(one, "example.", UINT_MAX), e);
+	assert_ptr_equal(route(one, ".", UINT_MAX), e);
+	/* max_labels: as if the zone at b.example (2 labels) were not there. */
+	assert_ptr_equal(route(one, "x.b.example.", 1), e);
+	assert_ptr_equal(route(one, "x.b.example.", 0), e);
+	assert_ptr_equal(route(one, "x.b.example.", 2)->zone, one->zones[1]);
+	assert_ptr_equal(route(one, "a.b.c.d.e.f.corp.example.", 2)->group, 1);
+	/* A view without "." routes nothing else. */
+	assert_ptr_equal(route(two, "x.b.example.", UINT_MAX)->zone, two->zones[1]);
+	assert_null(route(two, "www.example.com.", UINT_MAX));
+	assert_null(route(two, "example.", UINT_MAX));
+	assert_null(route(two, "x.b.example.", 1));
+}
+
+static void test_defaults(void **state)
+{
+	fixture_t *f = *state;
+	const vd_server_conf_t *s;
+	char host[256];
+
+	load_ok(f,
+		"server:\n"
+		"  listen: [\"127.0.0.1:5353\"]\n"
+		"views:\n"
+		"  - name: only\n"
+		"    clients: [\"0.0.0.0/0\"]\n"
+		"    zones: [\"a.zone\"]\n");
+	s = &f->snap->server;
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	assert_string_equal(s->identity, host);
+	assert_false(s->hide_version);
+	assert_string_equal(s->version, "vpcdns " VD_VERSION);
+	assert_int_equal(s->tcp_idle_timeout_ms, 10000);
+	assert_int_equal(s->tcp_max_connections, 1000);
+	assert_int_equal(s->upstream_timeout_ms, 1500);
+	assert_int_equal(s->log_level, VD_LOG_INFO);
+	assert_int_equal(f->snap->ngroups, 0);
+	/* Zone paths are relative to the config file's folder by default. */
+	assert_int_equal(f->snap->views[0].nzones, 1);
+	assert_non_null(strstr(vd_zone_path(f->snap->views[0].zones[0]), "/a.zone"));
+	assert_int_equal(match(f->snap, "192.0.2.1"), 0);
+	assert_int_equal(match(f->snap, "2001:db8::1"), -1);
+	assert_null(route(&f->snap->views[0], "www.example.com.", UINT_MAX));
+}
+
+static void test_durations(void **state)
+{
+	static const struct {
+		const char *text;
+		uint32_t ms;
+	} cases[] = {
+		{ "1", 1000 }, { "1s", 1000 }, { "1ms", 1 }, { "3m", 180000 },
+		{ "\"45s\"", 45000 }, { "4294967ms", 4294967 }, { "71582m", 4294920000u },
+	};
+	fixture_t *f = *state;
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "server:\n"
+			 "  listen: [\"127.0.0.1:5353\"]\n"
+			 "  tcp_idle_timeout: %s\n"
+			 "  upstream_timeout: %s\n"
+			 "  hide_version: %s\n"
+			 "views: [ { name: v, clients: [\"::/0\"] } ]\n",
+			 cases[i].text, cases[i].text, i % 2 ? "no" : "true");
+		load_ok(f, text);
+		assert_int_equal(f->snap->server.tcp_idle_timeout_ms, cases[i].ms);
+		assert_int_equal(f->snap->server.upstream_timeout_ms, cases[i].ms);
+		assert_int_equal(f->snap->server.hide_version, i % 2 == 0);
+	}
+}
+
+static void test_example_config(void **state)
+{
+	fixture_t *f = *state;
+	vd_snap_t *s = NULL;
+	const vd_view_t *v;
+
+	assert_int_equal(vd_conf_load(VD_SOURCE_DIR "/conf/vpcdns.yaml", &s, &f->errs), 0);
+	assert_int_equal(s->nviews, 2);
+	v = &s->views[0];
+	assert_string_equal(v->name, "vpc-0a1b2c3d4e5f60718");
+	assert_int_equal(v->nzones, 4);
+	assert_int_equal(s->views[1].nzones, 1);
+	/* Same apex, different files: not shared. */
+	assert_ptr_not_equal(v->zones[0], s->views[1].zones[0]);
+	assert_true(name_is(route(v, "www.corp.internal.", UINT_MAX)->name, "corp.internal."));
+	assert_int_equal(route(v, "x.corp.example.", UINT_MAX)->group, 1);
+	assert_int_equal(route(&s->views[1], "www.corp.internal.", UINT_MAX)->group, 0);
+	vd_snap_unref(s);
+}
+
+static void test_refs_and_listen(void **state)
+{
+	fixture_t *f = *state;
+	vd_snap_t *a, *b;
+
+	load_ok(f,
+		"server: { listen: [\"127.0.0.1:5353\", \"[::1]:5353\"] }\n"
+		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	a = f->snap;
+	vd_snap_ref(a);
+	assert_int_equal(atomic_load(&a->refs), 2);
+	vd_snap_unref(a);
+	assert_int_equal(atomic_load(&a->refs), 1);
+	f->snap = NULL;
+	load_ok(f,
+		"server: { listen: [\"[::1]:5353\", \"127.0.0.1:5353\"] }\n"
+		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	b = f->snap;
+	assert_true(vd_snap_same_listen(a, b));
+	assert_true(vd_snap_same_listen(a, a));
+	assert_false(vd_snap_same_listen(a, NULL));
+	f->snap = NULL;
+	load_ok(f,
+		"server: { listen: [\"[::1]:5353\", \"127.0.0.1:5354\"] }\n"
+		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	assert_false(vd_snap_same_listen(a, f->snap));
+	vd_snap_unref(f->snap);
+	f->snap = NULL;
+	load_ok(f,
+		"server: { listen: [\"[::1]:5353\"] }\n"
+		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	assert_false(vd_snap_same_listen(a, f->snap));
+	assert_false(vd_snap_same_listen(f->snap, a));
+	vd_snap_unref(a);
+	vd_snap_unref(b);
+}
+
+/* ---- "system" upstreams ------------------------------------------------- */
+
+static void test_system(void **state)
+{
+	fixture_t *f = *state;
+	static const char conf[] =
+		"server: { listen: [\"127.0.0.1:5353\"] }\n"
+		"upstreams:\n"
+		"  a: [\"127.0.0.3\", \"system\"]\n"
+		"  b: [\"system\"]\n"
+		"views: [ { name: v, clients: [\"::/0\"], forward: { \".\": b } } ]\n";
+	char out[512];
+
+	load_ok(f, conf);
+	assert_int_equal(f->snap->groups[0].nservers, 3);
+	assert_string_equal(f->snap->groups[0].servers[2].text, "::1");
+	assert_int_equal(f->snap->groups[1].nservers, 2);
+	assert_int_equal(route(&f->snap->views[0], "x.", UINT_MAX)->group, 1);
+
+	file_write(f->dir, "resolv.conf", "search x\n# nameserver 127.0.0.1\n", out);
+	assert_int_equal(load(f, conf), VD_ECONF);
+	assert_null(f->snap);
+	assert_err(&f->errs, f->path, 3, "upstreams.a: 'system': no nameserver found in");
+	assert_err(&f->errs, f->path, 4, "upstreams.b: 'system': no nameserver found in");
+
+	unlink(f->resolv);
+	assert_int_equal(load(f, conf), VD_ECONF);
+	assert_err(&f->errs, f->path, 3,
+		   "'system': cannot read");
+	assert_err(&f->errs, f->path, 4, "No such file or directory");
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+#define SERVER "server:\n  listen: [\"127.0.0.1:5353\"]\n"       /* 2 lines */
+#define UPS "upstreams:\n  up: [\"127.0.0.1:5301\"]\n"           /* 2 lines */
+#define VIEW "views:\n  - name: v\n    clients: [\"10.0.0.0/8\"]\n" /* 3 lines */
+
+typedef struct err_case {
+	const char *yaml;
+	unsigned long line;
+	const char *needle;
+} err_case_t;
+
+static const err_case_t err_cases[] = {
+	/* keys */
+	{ "server:\n  listen: [\"127.0.0.1\"]\n  foo: 1\n" UPS VIEW, 3,
+	  "unknown key 'foo' in server" },
+	{ SERVER UPS VIEW "extra: 1\n", 8, "unknown key 'extra' at top level" },
+	{ SERVER UPS VIEW "    colour: red\n", 8, "unknown key 'colour' in views[0]" },
+	{ SERVER UPS VIEW "    zones:\n      - path: a.zone\n        mode: x\n", 10,
+	  "unknown key 'mode' in views[0].zones[0]" },
+	{ SERVER "  Listen: [\"127.0.0.2\"]\n" UPS VIEW, 3, "unknown key 'Listen' in server" },
+	{ "server:\n  listen: [\"127.0.0.1\"]\n  listen: [\"127.0.0.2\"]\n" VIEW, 3,
+	  "duplicate key 'listen' (first at line 2)" },
+	{ SERVER VIEW "    forward: { \".\": up, \".\": up }\n" UPS, 6,
+	  "duplicate key '.' (first at line 6)" },
+	/* missing keys, empty file, top level */
+	{ "", 1, "empty file" },
+	{ "# nothing\n", 1, "empty file" },
+	{ "- a\n- b\n", 1, "the top level must be a map" },
+	{ UPS VIEW, 1, "missing required key 'server'" },
+	{ "server:\n  identity: x\n" VIEW, 1, "missing required key 'listen' in server" },
+	{ SERVER UPS, 1, "missing required key 'views'" },
+	{ SERVER "views: []\n", 3, "views must be a non-empty list" },
+	{ SERVER "views:\n  - just-a-string\n", 4, "views[0] must be a map" },
+	{ SERVER "views:\n  - clients: [\"10.0.0.0/8\"]\n", 4,
+	  "missing required key 'name' in views[0]" },
+	{ SERVER "views:\n  - name: v\n", 4, "missing required key 'clients' in views[0]" },
+	{ SERVER VIEW "    zones:\n      - fallback: nxdomain\n", 7,
+	  "missing required key 'path' in views[0].zones[0]" },
+	/* types */
+	{ "server:\n  listen: \"127.0.0.1\"\n" VIEW, 2, "server.listen must be a list of strings" },
+	{ "server:\n  listen: [[\"127.0.0.1\"]]\n" VIEW, 2, "server.listen must be a list of strings" },
+	{ "server:\n  listen: []\n" VIEW, 2, "server.listen must not be empty" },
+	{ "server: [1]\n" VIEW, 1, "server must be a map" },
+	{ SERVER "  identity: [a]\n" VIEW, 3, "server.identity must be a string" },
+	{ SERVER "  version:\n" VIEW, 3, "server.version must be a string" },
+	{ SERVER "  hide_version: maybe\n" VIEW, 3,
+	  "server.hide_version must be true, false, yes or no" },
+	{ SERVER "  tcp_max_connections: 0\n" VIEW, 3,
+	  "server.tcp_max_connections must be an integer > 0" },
+	{ SERVER "  tcp_max_connections: 12k\n" VIEW, 3,
+	  "server.tcp_max_connections must be an integer > 0" },
+	{ SERVER "  log_level: verbose\n" VIEW, 3, "server.log_level: bad level 'verbose'" },
+	{ SERVER "upstreams: [\"127.0.0.1\"]\n" VIEW, 3,
+	  "upstreams must be a map of group names to lists of servers" },
+	{ SERVER "upstreams:\n  up: \"127.0.0.1\"\n" VIEW, 4, "upstreams.up must be a list of strings" },
+	{ SERVER "views:\n  - name: v\n    clients: \"10.0.0.0/8\"\n", 5,
+	  "views[0].clients must be a list of strings" },
+	{ SERVER "views:\n  - name: v\n    clients: []\n", 5, "views[0].clients must not be empty" },
+	{ SERVER "views:\n  - name: [v]\n    clients: [\"10.0.0.0/8\"]\n", 4,
+	  "views[0].name must be a string" },
+	{ SERVER "views:\n  - name: \"\"\n    clients: [\"10.0.0.0/8\"]\n", 4,
+	  "views[0].name must not be empty" },
+	{ SERVER VIEW "    zones: \"a.zone\"\n", 6, "views[0].zones must be a list" },
+	{ SERVER VIEW "    zones: [[\"a.zone\"]]\n", 6,
+	  "views[0].zones[0] must be a path or a map with a path" },
+	{ SERVER VIEW "    forward: [\".\"]\n", 6,
+	  "views[0].forward must be a map of names to upstream groups" },
+	{ SERVER UPS VIEW "    forward:\n      \".\": [up]\n", 9,
+	  "views[0].forward['.'] must be a group name" },
+	/* values */
+	{ "server:\n  listen:\n    - 127.0.0.1\n    - 300.1.1.1:53\n" VIEW, 4,
+	  "server.listen: bad address '300.1.1.1:53'" },
+	{ "server:\n  listen: [\"127.0.0.1\", \"127.0.0.1:53\"]\n" VIEW, 2,
+	  "server.listen: duplicate address '127.0.0.1:53' (first at line 2)" },
+	{ SERVER "  tcp_idle_timeout: 10x\n" VIEW, 3,
+	  "server.tcp_idle_timeout: bad duration '10x'" },
+	{ SERVER "  tcp_idle_timeout: 0s\n" VIEW, 3, "bad duration '0s'" },
+	{ SERVER "  upstream_timeout: 5h\n" VIEW, 3, "server.upstream_timeout: bad duration '5h'" },
+	{ SERVER "  upstream_timeout: -1\n" VIEW, 3, "bad duration '-1'" },
+	{ SERVER "  upstream_timeout: 4294968s\n" VIEW, 3, "bad duration '4294968s'" },
+	{ SERVER "  upstream_timeout: 1.5s\n" VIEW, 3, "bad duration '1.5s'" },
+	{ SERVER "  directory: nowhere\n" VIEW, 3,
+	  "server.directory: cannot use 'nowhere': No such file or directory" },
+	{ SERVER "  directory: a.zone\n" VIEW, 3, "server.directory: cannot use 'a.zone': Not a directory" },
+	{ SERVER "upstreams:\n  up:\n    - 127.0.0.1\n    - nameserver.example\n" VIEW, 6,
+	  "upstreams.up: bad address 'nameserver.example'" },
+	{ SERVER "upstreams:\n  up: [\"127.0.0.1:5301\"]\n  empty: []\n" VIEW, 5,
+	  "upstream group 'empty' has no servers" },
+	{ SERVER "upstreams:\n  self: [\"127.0.0.2\", \"127.0.0.1:5353\"]\n" VIEW, 4,
+	  "upstreams.self: '127.0.0.1:5353' is one of our listen addresses" },
+	{ SERVER "views:\n  - name: v\n    clients: [\"10.0.0.1/8\"]\n", 5,
+	  "views[0].clients: bad CIDR '10.0.0.1/8'" },
+	{ SERVER "views:\n  - name: v\n    clients:\n      - 10.0.0.0/8\n      - 2001:db8::/129\n", 7,
+	  "views[0].clients: bad CIDR '2001:db8::/129'" },
+	{ SERVER "views:\n  - name: v\n    clients: [\"10.0.0.0/8\", \"10.0.0.0/08\"]\n", 5,
+	  "views[0].clients: '10.0.0.0/08' is listed twice (first at line 5)" },
+	{ SERVER VIEW "  - name: v\n    clients: [\"10.1.0.0/16\"]\n", 6,
+	  "duplicate view name 'v' (first at line 4)" },
+	{ SERVER VIEW "  - name: w\n    clients:\n      - 10.1.0.0/16\n      - 10.0.0.0/8\n", 9,
+	  "client prefix '10.0.0.0/8' is in two views: 'v' (line 5) and 'w'" },
+	{ SERVER VIEW "  - name: w\n    clients: [\"::ffff:10.0.0.0/104\"]\n", 7,
+	  "client prefix '::ffff:10.0.0.0/104' is in two views: 'v' (line 5) and 'w'" },
+	{ SERVER UPS VIEW "    forward:\n      \".\": nope\n", 9,
+	  "unknown upstream group 'nope' in forward rule '.'" },
+	{ SERVER UPS VIEW "    forward:\n      \"a..b\": up\n", 9, "views[0].forward: bad name 'a..b'" },
+	{ SERVER UPS VIEW "    forward:\n      \"Corp.Example\": up\n      \"corp.example.\": up\n", 10,
+	  "views[0].forward: duplicate rule for 'corp.example.' (first at line 9)" },
+	{ SERVER VIEW "    zones:\n      - path: a.zone\n        fallback: never\n", 8,
+	  "views[0].zones[0].fallback must be forward or nxdomain" },
+	{ SERVER VIEW "    zones:\n      - path: a.zone\n        origin: \"a..example\"\n", 8,
+	  "views[0].zones[0].origin: bad name 'a..example'" },
+	{ SERVER VIEW "    zones:\n      - path: data/shared\n        origin: \"a.example\"\n", 7,
+	  "views[0].zones[0]: origin cannot be used with a folder ('data/shared')" },
+	/* zones */
+	{ SERVER VIEW "    zones: [\"missing.zone\"]\n", 6,
+	  "views[0].zones[0]: cannot read zone 'missing.zone': No such file or directory" },
+	{ SERVER VIEW "    zones:\n      - a.zone\n      - path: missing/\n", 8,
+	  "views[0].zones[1]: cannot read zone 'missing/': No such file or directory" },
+	{ SERVER VIEW "    zones: [\"a.zone/\"]\n", 6, "cannot read zone 'a.zone/': Not a directory" },
+	{ SERVER VIEW "    zones: [\"/dev/null\"]\n", 6,
+	  "cannot read zone '/dev/null': not a file or folder" },
+	{ SERVER VIEW "    zones:\n      - \"empty/\"\n", 7,
+	  "views[0].zones[0]: no .zone files in folder 'empty/'" },
+	{ SERVER VIEW "    zones:\n      - a.zone\n      - a2.zone\n", 8,
+	  "views[0].zones[1]: two zones for 'a.example.' in view 'v'" },
+	{ SERVER VIEW "    zones:\n      - data/shared\n      - a.zone\n", 8,
+	  "two zones for 'a.example.' in view 'v'" },
+	{ SERVER VIEW "    zones:\n      - a.zone\n      - { path: bad.zone, fallback: nxdomain }\n", 8,
+	  "views[0].zones[1]: zone '" },
+	/* syntax */
+	{ SERVER "views: [ { name: v, clients: [\"10.0.0.0/8\"] }\n", 4, "YAML syntax error: " },
+	{ SERVER "  identity: a: b\n" VIEW, 3,
+	  "YAML syntax error: mapping values are not allowed in this context" },
+	{ SERVER "\tidentity: x\n" VIEW, 3, "YAML syntax error: found character that cannot start any token" },
+};
+
+static void test_errors(void **state)
+{
+	fixture_t *f = *state;
+
+	for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
+		const err_case_t *c = &err_cases[i];
+		int r = load(f, c->yaml);
+
+		if (r != VD_ECONF || !err_has(&f->errs, f->path, c->line, c->needle)) {
+			print_message("case %zu: result %d, errors:\n", i, r);
+			errs_print(&f->errs);
+			fail_msg("expected %s:%lu: ...%s...", f->path, c->line, c->needle);
+		}
+		assert_null(f->snap);
+	}
+}
+
+static void test_zone_errors_passed(void **state)
+{
+	fixture_t *f = *state;
+	char real[600];
+
+	assert_int_equal(load(f, SERVER VIEW "    zones:\n      - bad.zone\n"
+				 "  - name: w\n    clients: [\"10.1.0.0/16\"]\n"
+				 "    zones: [\"bad.zone\"]\n"),
+			 VD_ECONF);
+	snprintf(real, sizeof(real), "%s/bad.zone", f->dir);
+	/* The zone loader's own message, with the zone file's line ... */
+	assert_err(&f->errs, real, 4, "");
+	/* ... and where the config names it, reported once for both views. */
+	assert_err(&f->errs, f->path, 7, "views[0].zones[0]: zone '");
+	assert_false(err_has(&f->errs, f->path, 10, "zone '"));
+}
+
+/* One pass reports every independent problem. */
+static void test_many_errors(void **state)
+{
+	fixture_t *f = *state;
+
+	assert_int_equal(load(f,
+			      "server:\n"
+			      "  listen: [\"127.0.0.1:99999\"]\n"
+			      "  tcp_idle_timeout: soon\n"
+			      "  bogus: 1\n"
+			      "upstreams:\n"                          /* 5 */
+			      "  up: []\n"
+			      "views:\n"
+			      "  - name: v\n"
+			      "    clients: [\"10.0.0.1/8\"]\n"
+			      "    zones: [\"missing.zone\"]\n"       /* 10 */
+			      "    forward: { \".\": up, \"x\": nope }\n"
+			      "  - name: v\n"
+			      "    clients: [\"::1\"]\n"
+			      "    extra: true\n"),
+			 VD_ECONF);
+	assert_err(&f->errs, f->path, 2, "bad address '127.0.0.1:99999'");
+	assert_err(&f->errs, f->path, 3, "bad duration 'soon'");
+	assert_err(&f->errs, f->path, 4, "unknown key 'bogus' in server");
+	assert_err(&f->errs, f->path, 6, "upstream group 'up' has no servers");
+	assert_err(&f->errs, f->path, 9, "bad CIDR '10.0.0.1/8'");
+	assert_err(&f->errs, f->path, 10, "cannot read zone 'missing.zone'");
+	assert_err(&f->errs, f->path, 11, "unknown upstream group 'nope' in forward rule 'x'");
+	assert_err(&f->errs, f->path, 12, "duplicate view name 'v' (first at line 8)");
+	assert_err(&f->errs, f->path, 14, "unknown key 'extra' in views[1]");
+	/* The group exists though it is wrong: "." is not reported again. */
+	assert_int_equal(f->errs.count, 9);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_null_args),
+		T(test_server),
+		T(test_groups),
+		T(test_views),
+		T(test_zone_sharing),
+		T(test_routing),
+		T(test_defaults),
+		T(test_durations),
+		T(test_example_config),
+		T(test_refs_and_listen),
+		T(test_system),
+		T(test_errors),
+		T(test_zone_errors_passed),
+		T(test_many_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
