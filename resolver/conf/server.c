@@ -157,7 +157,8 @@ static void build_directory(cbuild_t *b, const yn_pair_t *p)
 	free(joined);
 }
 
-/* A string that outlives the YAML tree: copied into the snapshot. */
+/* A string that outlives the YAML tree: copied into the snapshot. At most
+ * 255 bytes: both texts are answered as one TXT character-string. */
 static void keep_string(cbuild_t *b, const yn_pair_t *p, const char *what,
 			const char **out)
 {
@@ -165,6 +166,10 @@ static void keep_string(cbuild_t *b, const yn_pair_t *p, const char *what,
 
 	if (vd_conf_string(b, p, what, &s) < 0)
 		return;
+	if (p->val->len > 255) {
+		vd_conf_err(b, p->val->line, "%s must be at most 255 characters", what);
+		return;
+	}
 	*out = vd_arena_strdup(b->a, s);
 	if (!*out)
 		vd_conf_nomem(b);

@@ -537,6 +537,10 @@ static void test_system(void **state)
 #define UPS "upstreams:\n  up: [\"127.0.0.1:5301\"]\n"           /* 2 lines */
 #define VIEW "views:\n  - name: v\n    clients: [\"10.0.0.0/8\"]\n" /* 3 lines */
 
+#define LONG16 "0123456789abcdef"
+#define LONG256 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 \
+	LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16
+
 typedef struct err_case {
 	const char *yaml;
 	unsigned long line;
@@ -577,6 +581,8 @@ static const err_case_t err_cases[] = {
 	{ "server: [1]\n" VIEW, 1, "server must be a map" },
 	{ SERVER "  identity: [a]\n" VIEW, 3, "server.identity must be a string" },
 	{ SERVER "  version:\n" VIEW, 3, "server.version must be a string" },
+	{ SERVER "  identity: " LONG256 "\n" VIEW, 3,
+	  "server.identity must be at most 255 characters" },
 	{ SERVER "  hide_version: maybe\n" VIEW, 3,
 	  "server.hide_version must be true, false, yes or no" },
 	{ SERVER "  tcp_max_connections: 0\n" VIEW, 3,
