@@ -442,6 +442,52 @@ static void test_durations(void **state)
 	}
 }
 
+/* Arrays that grow past their first allocation; an absolute directory. */
+static void test_larger(void **state)
+{
+	fixture_t *f = *state;
+	char text[2048], name[64], apex[64];
+	const vd_view_t *v;
+
+	subdir_new(f->dir, "many");
+	for (int i = 9; i >= 0; i--) {
+		snprintf(name, sizeof(name), "many/z%d.zone", i);
+		snprintf(apex, sizeof(apex), "z%d.example.", i);
+		zone_write(f, name, apex, "");
+	}
+	snprintf(text, sizeof(text),
+		 "server:\n"
+		 "  listen: [\"127.0.0.1:5353\"]\n"
+		 "  directory: \"%s\"\n"
+		 "upstreams:\n"
+		 "  g: [\"127.0.0.1:1\", \"127.0.0.1:2\", \"127.0.0.1:3\", \"127.0.0.1:4\",\n"
+		 "      \"127.0.0.1:5\", \"127.0.0.1:6\", \"system\"]\n"
+		 "views:\n"
+		 "  - name: v\n"
+		 "    clients: [\"127.0.0.0/8\"]\n"
+		 "    zones: [\"many\", \"a.zone\"]\n"
+		 "    forward: { z1.example: g, z2.example: g, a.z3.example: g, x.: g, y.: g }\n",
+		 f->dir);
+	load_ok(f, text);
+	assert_int_equal(f->snap->groups[0].nservers, 8);
+	assert_int_equal(port_of(&f->snap->groups[0].servers[5].addr), 6);
+	assert_string_equal(f->snap->groups[0].servers[7].text, "::1");
+	v = &f->snap->views[0];
+	assert_int_equal(v->nzones, 11);
+	for (int i = 0; i < 10; i++) {
+		snprintf(apex, sizeof(apex), "z%d.example.", i);
+		assert_true(name_is(vd_zone_apex(v->zones[i]), apex));
+		snprintf(name, sizeof(name), "www.z%d.example.", i);
+		assert_ptr_equal(route(v, name, UINT_MAX)->zone, v->zones[i]);
+	}
+	assert_true(name_is(vd_zone_apex(v->zones[10]), "a.example."));
+	assert_int_equal(route(v, "www.z1.example.", UINT_MAX)->group, 0);
+	assert_int_equal(route(v, "www.z3.example.", UINT_MAX)->group, -1);
+	assert_int_equal(route(v, "www.a.z3.example.", UINT_MAX)->group, 0);
+	assert_null(route(v, "www.z3.example.", 1));
+	assert_int_equal(route(v, "y.", UINT_MAX)->group, 0);
+}
+
 static void test_example_config(void **state)
 {
 	fixture_t *f = *state;
@@ -619,6 +665,7 @@ static const err_case_t err_cases[] = {
 	{ SERVER "  upstream_timeout: -1\n" VIEW, 3, "bad duration '-1'" },
 	{ SERVER "  upstream_timeout: 4294968s\n" VIEW, 3, "bad duration '4294968s'" },
 	{ SERVER "  upstream_timeout: 1.5s\n" VIEW, 3, "bad duration '1.5s'" },
+	{ SERVER "  upstream_timeout: [1s]\n" VIEW, 3, "server.upstream_timeout must be a duration" },
 	{ SERVER "  directory: nowhere\n" VIEW, 3,
 	  "server.directory: cannot use 'nowhere': No such file or directory" },
 	{ SERVER "  directory: a.zone\n" VIEW, 3, "server.directory: cannot use 'a.zone': Not a directory" },
@@ -754,6 +801,7 @@ int main(void)
 		T(test_routing),
 		T(test_defaults),
 		T(test_durations),
+		T(test_larger),
 		T(test_example_config),
 		T(test_refs_and_listen),
 		T(test_system),
