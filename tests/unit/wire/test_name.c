@@ -271,6 +271,8 @@ static void test_to_text(void **state)
 	assert_int_equal(buf[6], 'Z');
 	vd_name_to_text(N("\x02" "a "), buf, 5);
 	assert_string_equal(buf, "a");
+	vd_name_to_text(N("\x02" "ab\x01" "c"), buf, 3);
+	assert_string_equal(buf, "ab");
 	vd_name_to_text(N("\0"), buf, 1);
 	assert_string_equal(buf, "");
 }

@@ -243,6 +243,9 @@ static void test_malformed_rdata(void **state)
 	/* NAPTR whose character-string overruns the rdata. */
 	one_rr(&p, 35, "\x00\x01\x00\x02\x01" "U\x09" "E2U", 10);
 	assert_int_equal(iterate(&p), VD_EMALF);
+	/* NAPTR ending before its character-strings. */
+	one_rr(&p, 35, "\x00\x01\x00\x02\x01" "U", 6);
+	assert_int_equal(iterate(&p), VD_EMALF);
 }
 
 static void test_bad_question(void **state)

@@ -292,6 +292,68 @@ static void test_compression_limits(void **state)
 	assert_int_equal(w.comp_n, 1);
 }
 
+static void test_remembered_garbage(void **state)
+{
+	/* Offsets callers remembered that do not hold a sane name must never
+	 * be followed out of bounds or used as targets. */
+	static const uint8_t junk[][4] = {
+		{ 0x41, 'a', 0x00, 0 },    /* extended label type */
+		{ 0xc0, 0x7f, 0x00, 0 },   /* forward pointer */
+		{ 0x05, 'a', 'b', 0 },     /* label past the end */
+		{ 0xc0, 0x00, 0, 0 },      /* pointer to the header */
+	};
+	uint8_t buf[512];
+	vd_wbuf_t w;
+	size_t at;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		vd_wbuf_init(&w, buf, sizeof(buf));
+		vd_wbuf_bytes(&w, "\0\0\0\0\0\0\0\0\0\0\0\0", 12);
+		at = w.len;
+		vd_wbuf_bytes(&w, junk[i], i == 2 ? 3 : 4);
+		vd_wbuf_name_remember(&w, at);
+		at = w.len;
+		vd_wbuf_name(&w, N("\x01" "a\x01" "b"));
+		assert_int_equal(w.err, 0);
+		assert_memory_equal(buf + at, "\x01" "a\x01" "b\x00", 5);
+	}
+	/* A 128-pointer chain: more hops than any name needs. */
+	vd_wbuf_init(&w, buf, sizeof(buf));
+	vd_wbuf_bytes(&w, "\x01" "b\x00", 3);
+	for (int i = 0; i < 129; i++)
+		vd_wbuf_u16(&w, (uint16_t)(0xc000 | (i ? w.len - 2 : 0)));
+	vd_wbuf_name_remember(&w, w.len - 2);
+	at = w.len;
+	vd_wbuf_name(&w, N("\x01" "b"));
+	assert_int_equal(w.err, 0);
+	assert_memory_equal(buf + at, "\x01" "b\x00", 3);
+}
+
+static void test_target_straddles_limit(void **state)
+{
+	static uint8_t big[0x4000 + 64];
+	vd_wbuf_t w;
+	size_t at;
+
+	(void)state;
+	/* A name starting below 0x4000 whose last label lies above it: only
+	 * the reachable suffixes may be used. */
+	vd_wbuf_init(&w, big, sizeof(big));
+	while (w.len < 0x4000 - 3)
+		vd_wbuf_u8(&w, 0);
+	at = w.len;
+	vd_wbuf_name(&w, N("\x02" "ab\x03" "org"));   /* "org" at 0x4000 */
+	assert_int_equal(w.comp_n, 1);
+	assert_int_equal(w.comp_off[0], at);
+	at = w.len;
+	vd_wbuf_name(&w, N("\x01" "x\x03" "org"));
+	assert_memory_equal(big + at, "\x01" "x\x03" "org\x00", 7);
+	at = w.len;
+	vd_wbuf_name(&w, N("\x02" "AB\x03" "org"));
+	assert_int_equal(vd_get16(big + at), 0xc000 | (0x4000 - 3));
+}
+
 static void test_name_raw(void **state)
 {
 	uint8_t buf[128];
@@ -391,6 +453,16 @@ static void test_opt_variants(void **state)
 	assert_int_equal(w.err, VD_ESPACE);
 	assert_int_equal(vd_hdr_arcount(buf), 0);
 	assert_int_equal(VD_F_RCODE(vd_hdr_flags(buf)), VD_RCODE_NXDOMAIN);
+
+	/* Options that cannot fit in an rdlength at all. */
+	static char huge[70000];
+	memset(huge, 'e', sizeof(huge) - 1);
+	vd_wbuf_init(&w, buf, sizeof(buf));
+	vd_wbuf_reply_start(&w, &q, VD_F_QR);
+	o.ede_text = huge;
+	vd_wbuf_opt(&w, &o);
+	assert_int_equal(w.err, VD_ESPACE);
+	assert_int_equal(w.len, 12 + 21);
 }
 
 static void test_mark_rollback(void **state)
@@ -445,6 +517,8 @@ int main(void)
 		cmocka_unit_test(test_count_inc),
 		cmocka_unit_test(test_compression),
 		cmocka_unit_test(test_compression_limits),
+		cmocka_unit_test(test_remembered_garbage),
+		cmocka_unit_test(test_target_straddles_limit),
 		cmocka_unit_test(test_name_raw),
 		cmocka_unit_test(test_opt),
 		cmocka_unit_test(test_opt_variants),
