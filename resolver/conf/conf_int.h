@@ -22,7 +22,18 @@ typedef struct zcache_ent {
 	char *origin;               /* malloc'd or NULL */
 	vd_zone_fallback_t fallback;
 	vd_zone_t *zone;            /* holds one reference; NULL: failed */
+	uint32_t hash;
 } zcache_ent_t;
+
+/* A zone folder already scanned during this build: the resolved paths of
+ * its zone files, in name order, so views naming the same folder cost no
+ * more system calls. */
+typedef struct fcache_ent {
+	char *real;                 /* malloc'd */
+	char **files;               /* malloc'd, each malloc'd */
+	size_t n;
+	int err;                    /* errno of a failed scan, else 0 */
+} fcache_ent_t;
 
 /* A client prefix already in the view table, for duplicate messages. */
 typedef struct client_ref {
@@ -51,6 +62,12 @@ typedef struct cbuild {
 	char *zonedir;              /* malloc'd; NULL when unusable */
 	zcache_ent_t *zc;           /* malloc'd */
 	size_t nzc, capzc;
+	/* Hash index over zc (entry index + 1, 0 = empty), at most half
+	 * full, so a build naming 200 000 zone files stays linear. */
+	size_t *zslots;             /* malloc'd */
+	size_t zmask;
+	fcache_ent_t *fc;           /* malloc'd */
+	size_t nfc, capfc;
 	client_ref_t *clients;      /* malloc'd */
 	size_t nclients, capclients;
 	sysns_t sys;
@@ -95,7 +112,8 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
 /* Adds the zones named by one views[].zones list to v (zones.c). */
 void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 			const char *where);
-/* Drops the build's own references on cached zones. */
+/* Drops the build's own references on cached zones and frees the zone
+ * and folder caches. */
 void vd_conf_zcache_free(cbuild_t *b);
 
 /* A forward rule of a view, before it is merged into the routing map. */

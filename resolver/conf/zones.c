@@ -3,10 +3,11 @@
  * "*.zone" files, optionally with a fallback and an origin. Files are
  * identified by their resolved path, so the same file reached through
  * different spellings (a folder, "./x", a symlink) is the same zone. A
- * zone is loaded once per build for each (file, fallback, origin) and
- * shared by reference between views: a thousand views naming the same
- * endpoint zone cost one copy of it. A failed load is cached too, so its
- * errors are reported once however many views name it.
+ * folder is scanned once per build, and a zone is loaded once per build
+ * for each (file, fallback, origin) and shared by reference between
+ * views: a thousand views naming the same endpoint folder cost one scan
+ * and one copy of each zone. A failed load is cached too, so its errors
+ * are reported once however many views name it.
  */
 #include "conf_int.h"
 
@@ -39,10 +40,69 @@ static bool same_origin(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, vd_zone_t *z)
+static uint32_t fnv(uint32_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return (h ^ 0xffu) * 16777619u;   /* terminator: "ab"+"c" != "a"+"bc" */
+}
+
+static uint32_t zkey_hash(const char *real, const zitem_t *zi)
+{
+	uint32_t h = fnv(2166136261u, real);
+
+	h = (h ^ (uint32_t)zi->fallback) * 16777619u;
+	return zi->origin ? fnv(h, zi->origin) : h;
+}
+
+/* The index slot of (real, fallback, origin): its entry or an empty slot. */
+static size_t *zslot(const cbuild_t *b, uint32_t hash, const char *real,
+		     const zitem_t *zi)
+{
+	for (size_t i = hash & b->zmask;; i = (i + 1) & b->zmask) {
+		const zcache_ent_t *e;
+
+		if (!b->zslots[i])
+			return &b->zslots[i];
+		e = &b->zc[b->zslots[i] - 1];
+		if (e->hash == hash && e->fallback == zi->fallback &&
+		    strcmp(e->real, real) == 0 && same_origin(e->origin, zi->origin))
+			return &b->zslots[i];
+	}
+}
+
+/* Doubles the index (or creates it) when it would pass half full. */
+static int zindex_grow(cbuild_t *b)
+{
+	size_t slots = b->zslots ? (b->zmask + 1) * 2 : 64;
+	size_t *old = b->zslots;
+
+	if (old && (b->nzc + 1) * 2 <= b->zmask + 1)
+		return 0;
+	b->zslots = calloc(slots, sizeof(*b->zslots));
+	if (!b->zslots) {
+		b->zslots = old;
+		return -ENOMEM;
+	}
+	b->zmask = slots - 1;
+	free(old);
+	for (size_t i = 0; i < b->nzc; i++) {
+		size_t j = b->zc[i].hash & b->zmask;
+
+		while (b->zslots[j])
+			j = (j + 1) & b->zmask;
+		b->zslots[j] = i + 1;
+	}
+	return 0;
+}
+
+static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi,
+		      uint32_t hash, vd_zone_t *z)
 {
 	zcache_ent_t *e;
 
+	if (zindex_grow(b) < 0)
+		return -ENOMEM;
 	if (b->nzc == b->capzc) {
 		size_t cap = b->capzc ? b->capzc * 2 : 16;
 
@@ -62,7 +122,9 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, vd_zone_
 	}
 	e->fallback = zi->fallback;
 	e->zone = z;
+	e->hash = hash;
 	b->nzc++;
+	*zslot(b, hash, real, zi) = b->nzc;
 	return 0;
 }
 
@@ -70,15 +132,15 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, vd_zone_
  * it failed to load (reported once, at its first use). */
 static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 {
+	uint32_t hash = zkey_hash(real, zi);
 	vd_zone_t *z = NULL;
+	size_t *slot;
 	int r;
 
-	for (size_t i = 0; i < b->nzc; i++) {
-		const zcache_ent_t *e = &b->zc[i];
-
-		if (strcmp(e->real, real) == 0 && e->fallback == zi->fallback &&
-		    same_origin(e->origin, zi->origin))
-			return e->zone;
+	if (b->zslots) {
+		slot = zslot(b, hash, real, zi);
+		if (*slot)
+			return b->zc[*slot - 1].zone;
 	}
 	r = vd_zone_load(real, zi->origin, zi->fallback, &z, b->errs);
 	if (r == -ENOMEM) {
@@ -93,24 +155,12 @@ static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 			vd_conf_err(b, zi->line, "%s: cannot load zone '%s': %s", zi->where,
 				    real, vd_strerror(r));
 	}
-	if (zcache_add(b, real, zi, z) < 0) {
+	if (zcache_add(b, real, zi, hash, z) < 0) {
 		vd_zone_unref(z);
 		vd_conf_nomem(b);
 		return NULL;
 	}
 	return z;
-}
-
-void vd_conf_zcache_free(cbuild_t *b)
-{
-	for (size_t i = 0; i < b->nzc; i++) {
-		vd_zone_unref(b->zc[i].zone);
-		free(b->zc[i].real);
-		free(b->zc[i].origin);
-	}
-	free(b->zc);
-	b->zc = NULL;
-	b->nzc = b->capzc = 0;
 }
 
 static const vd_zone_t *same_apex(const vd_view_t *v, const vd_zone_t *z)
@@ -160,52 +210,109 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Adds the folder's entry to v when it is a regular file (symlinks
- * followed). Returns 1 when it was a zone file. */
-static int folder_entry(cbuild_t *b, vd_view_t *v, size_t *cap, const char *dir,
-			const char *name, const zitem_t *zi)
+/* Appends the resolved path of dir/name to e when it is a regular file
+ * (symlinks followed). */
+static int folder_entry(fcache_ent_t *e, const char *dir, const char *name)
 {
-	char *path = NULL, *real = NULL;
+	char *path = NULL, *real = NULL, **grown;
 	struct stat st;
-	int found = 0;
 
-	if (asprintf(&path, "%s/%s", dir, name) < 0) {
-		vd_conf_nomem(b);
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	real = realpath(path, NULL);
+	free(path);
+	if (!real || stat(real, &st) < 0 || !S_ISREG(st.st_mode)) {
+		free(real);
 		return 0;
 	}
-	real = realpath(path, NULL);
-	if (real && stat(real, &st) == 0 && S_ISREG(st.st_mode)) {
-		add_file(b, v, cap, real, zi);
-		found = 1;
+	grown = realloc(e->files, (e->n + 1) * sizeof(*grown));
+	if (!grown) {
+		free(real);
+		return -ENOMEM;
 	}
-	free(real);
-	free(path);
-	return found;
+	e->files = grown;
+	e->files[e->n++] = real;
+	return 0;
+}
+
+static int folder_scan(fcache_ent_t *e)
+{
+	struct dirent **ents = NULL;
+	int n, r = 0;
+
+	n = scandir(e->real, &ents, zone_filter, by_name);
+	if (n < 0) {
+		e->err = errno;
+		return e->err == ENOMEM ? -ENOMEM : 0;
+	}
+	for (int i = 0; i < n; i++) {
+		if (r == 0)
+			r = folder_entry(e, e->real, ents[i]->d_name);
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
+}
+
+static void folder_free(fcache_ent_t *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->files[i]);
+	free(e->files);
+	free(e->real);
+}
+
+/* The scan of folder real, done on first use; NULL when out of memory. */
+static const fcache_ent_t *folder_get(cbuild_t *b, const char *real)
+{
+	fcache_ent_t *e;
+
+	for (size_t i = 0; i < b->nfc; i++)
+		if (strcmp(b->fc[i].real, real) == 0)
+			return &b->fc[i];
+	if (b->nfc == b->capfc) {
+		size_t cap = b->capfc ? b->capfc * 2 : 8;
+
+		e = realloc(b->fc, cap * sizeof(*e));
+		if (!e)
+			return NULL;
+		b->fc = e;
+		b->capfc = cap;
+	}
+	e = &b->fc[b->nfc];
+	memset(e, 0, sizeof(*e));
+	e->real = strdup(real);
+	if (!e->real || folder_scan(e) < 0) {
+		folder_free(e);
+		return NULL;
+	}
+	b->nfc++;
+	return e;
 }
 
 static void add_folder(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
 		       const zitem_t *zi)
 {
-	struct dirent **ents = NULL;
-	int n, found = 0;
+	const fcache_ent_t *e;
 
 	if (zi->origin) {
 		vd_conf_err(b, zi->line, "%s: origin cannot be used with a folder ('%s')",
 			    zi->where, zi->path);
 		return;
 	}
-	n = scandir(real, &ents, zone_filter, by_name);
-	if (n < 0) {
-		vd_conf_err(b, zi->line, "%s: cannot read zone folder '%s': %s", zi->where,
-			    zi->path, strerror(errno));
+	e = folder_get(b, real);
+	if (!e) {
+		vd_conf_nomem(b);
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		found += folder_entry(b, v, cap, real, ents[i]->d_name, zi);
-		free(ents[i]);
+	if (e->err) {
+		vd_conf_err(b, zi->line, "%s: cannot read zone folder '%s': %s", zi->where,
+			    zi->path, strerror(e->err));
+		return;
 	}
-	free(ents);
-	if (!found)
+	for (size_t i = 0; i < e->n; i++)
+		add_file(b, v, cap, e->files[i], zi);
+	if (!e->n)
 		vd_conf_err(b, zi->line, "%s: no .zone files in folder '%s'", zi->where,
 			    zi->path);
 }
@@ -343,4 +450,23 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 		if (read_item(b, list->items[i], &zi) == 0)
 			add_item(b, v, &cap, &zi);
 	}
+}
+
+void vd_conf_zcache_free(cbuild_t *b)
+{
+	for (size_t i = 0; i < b->nzc; i++) {
+		vd_zone_unref(b->zc[i].zone);
+		free(b->zc[i].real);
+		free(b->zc[i].origin);
+	}
+	for (size_t i = 0; i < b->nfc; i++)
+		folder_free(&b->fc[i]);
+	free(b->fc);
+	b->fc = NULL;
+	b->nfc = b->capfc = 0;
+	free(b->zc);
+	free(b->zslots);
+	b->zc = NULL;
+	b->zslots = NULL;
+	b->nzc = b->capzc = 0;
 }
