@@ -119,7 +119,8 @@ void vd_conf_zcache_free(cbuild_t *b);
 /* A forward rule of a view, before it is merged into the routing map. */
 typedef struct fwd_rule {
 	const uint8_t *name;        /* lower-cased wire name, in the arena */
-	int group;
+	int group;                  /* -1 only in a build that fails */
+	unsigned long line;         /* of the name, for duplicate messages */
 } fwd_rule_t;
 
 /* Builds v's routing map from its zones and forward rules (route.c).

@@ -172,24 +172,12 @@ static int find_group(const vd_snap_t *s, const char *name)
 	return -1;
 }
 
-static const yn_pair_t *earlier_rule(const ynode_t *f, size_t i, const uint8_t *name)
+/* Returns 1 when *rule was filled (its name is valid), 0 after an error.
+ * A rule with a bad group is still filled, with group -1, so later
+ * duplicates of its name are found; the build fails anyway. */
+static int forward_rule(cbuild_t *b, const yn_pair_t *p, const fwd_rule_t *prev,
+			size_t nprev, const char *where, fwd_rule_t *rule)
 {
-	uint8_t other[VD_NAME_MAX];
-	size_t len;
-
-	for (size_t j = 0; j < i; j++) {
-		if (vd_name_from_text(f->pairs[j].key->str, other, &len) == 0 &&
-		    vd_name_equal(other, name))
-			return &f->pairs[j];
-	}
-	return NULL;
-}
-
-/* Returns 1 when *rule was filled, 0 after an error. */
-static int forward_rule(cbuild_t *b, const ynode_t *f, size_t i, const char *where,
-			fwd_rule_t *rule)
-{
-	const yn_pair_t *p = &f->pairs[i], *first;
 	uint8_t wire[VD_NAME_MAX];
 	const char *gname;
 	size_t len;
@@ -199,30 +187,31 @@ static int forward_rule(cbuild_t *b, const ynode_t *f, size_t i, const char *whe
 		return 0;
 	}
 	vd_name_lower(wire, wire);
-	first = earlier_rule(f, i, wire);
-	if (first) {
-		vd_conf_err(b, p->key->line,
-			    "%s.forward: duplicate rule for '%s' (first at line %lu)", where,
-			    p->key->str, first->key->line);
+	for (size_t j = 0; j < nprev; j++) {
+		if (vd_name_equal(prev[j].name, wire)) {
+			vd_conf_err(b, p->key->line,
+				    "%s.forward: duplicate rule for '%s' (first at line %lu)",
+				    where, p->key->str, prev[j].line);
+			return 0;
+		}
+	}
+	rule->name = vd_arena_memdup(b->a, wire, len);
+	rule->line = p->key->line;
+	rule->group = -1;
+	if (!rule->name) {
+		vd_conf_nomem(b);
 		return 0;
 	}
 	if (!p->val || p->val->kind != YN_SCALAR || p->val->null) {
 		vd_conf_err(b, p->key->line, "%s.forward['%s'] must be a group name",
 			    where, p->key->str);
-		return 0;
+		return 1;
 	}
 	gname = p->val->str;
 	rule->group = find_group(b->snap, gname);
-	if (rule->group < 0) {
+	if (rule->group < 0)
 		vd_conf_err(b, p->val->line, "unknown upstream group '%s' in forward rule '%s'",
 			    gname, p->key->str);
-		return 0;
-	}
-	rule->name = vd_arena_memdup(b->a, wire, len);
-	if (!rule->name) {
-		vd_conf_nomem(b);
-		return 0;
-	}
 	return 1;
 }
 
@@ -245,7 +234,8 @@ static void view_forward(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char
 			return;
 		}
 		for (size_t i = 0; i < f->n; i++)
-			n += (size_t)forward_rule(b, f, i, where, &rules[n]);
+			n += (size_t)forward_rule(b, &f->pairs[i], rules, n, where,
+						  &rules[n]);
 	}
 	if (vd_conf_route_build(b->a, v, rules, n) < 0)
 		vd_conf_nomem(b);

@@ -692,6 +692,8 @@ static const err_case_t err_cases[] = {
 	{ SERVER UPS VIEW "    forward:\n      \"a..b\": up\n", 9, "views[0].forward: bad name 'a..b'" },
 	{ SERVER UPS VIEW "    forward:\n      \"Corp.Example\": up\n      \"corp.example.\": up\n", 10,
 	  "views[0].forward: duplicate rule for 'corp.example.' (first at line 9)" },
+	{ SERVER UPS VIEW "    forward:\n      x: nope\n      X.: up\n", 10,
+	  "views[0].forward: duplicate rule for 'X.' (first at line 9)" },
 	{ SERVER VIEW "    zones:\n      - path: a.zone\n        fallback: never\n", 8,
 	  "views[0].zones[0].fallback must be forward or nxdomain" },
 	{ SERVER VIEW "    zones:\n      - path: a.zone\n        origin: \"a..example\"\n", 8,
