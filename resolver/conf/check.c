@@ -2,7 +2,9 @@
  * Shared checks of the configuration builders: error recording, unknown
  * keys, and the readers of scalar values (strings, booleans, durations,
  * positive integers). Values are parsed strictly: a typo such as "10sec"
- * or "ture" is an error with its line, never silently a default.
+ * or "ture" is an error with its line, never silently a default. Loads
+ * run on a worker thread during reloads, so messages use vd_strerror
+ * (static strings) rather than strerror.
  */
 #include "conf_int.h"
 

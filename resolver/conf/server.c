@@ -150,7 +150,7 @@ static void build_directory(cbuild_t *b, const yn_pair_t *p)
 		err = ENOTDIR;
 	if (err) {
 		vd_conf_err(b, p->val->line, "server.directory: cannot use '%s': %s",
-			    dir, strerror(err));
+			    dir, vd_strerror(-err));
 		free(b->zonedir);
 		b->zonedir = NULL;
 	}

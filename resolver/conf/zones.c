@@ -307,7 +307,7 @@ static void add_folder(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
 	}
 	if (e->err) {
 		vd_conf_err(b, zi->line, "%s: cannot read zone folder '%s': %s", zi->where,
-			    zi->path, strerror(e->err));
+			    zi->path, vd_strerror(-e->err));
 		return;
 	}
 	for (size_t i = 0; i < e->n; i++)
@@ -360,7 +360,7 @@ static void add_item(cbuild_t *b, vd_view_t *v, size_t *cap, const zitem_t *zi)
 			    zi->where, zi->path);
 	else if (err)
 		vd_conf_err(b, zi->line, "%s: cannot read zone '%s': %s", zi->where,
-			    zi->path, strerror(err));
+			    zi->path, vd_strerror(-err));
 	free(real);
 	free(joined);
 }
