@@ -34,8 +34,11 @@
 
 #define ARENA_ALIGN 16
 #define ARENA_DEFAULT_CHUNK 16384
-/* Requests above chunk_size / LARGE_DIV get a dedicated chunk. */
+/* Requests above a quarter of the current chunk get a dedicated chunk. */
 #define LARGE_DIV 4
+/* Regular chunks double from chunk_size up to this, so a small arena (one
+ * tiny zone among thousands) stays small and a big one needs few chunks. */
+#define ARENA_MAX_CHUNK (1u << 20)
 
 struct vd_arena_chunk {
 	vd_arena_chunk_t *next;
@@ -147,13 +150,17 @@ void *vd_arena_alloc(vd_arena_t *a, size_t size)
 	if (!size)
 		size = 1;
 	step = align_up(size);
-	if (step > a->chunk_size / LARGE_DIV) {
+	c = a->head;
+	size_t cur = c && c->cap > a->chunk_size ? c->cap : a->chunk_size;
+	if (step > cur / LARGE_DIV) {
 		p = alloc_large(a, size);
 		goto out;
 	}
-	c = a->head;
 	if (!c || c->cap - c->used < step) {
-		c = chunk_new(a->chunk_size);
+		size_t cap = c ? 2 * cur : a->chunk_size;
+		if (cap > ARENA_MAX_CHUNK)
+			cap = cur > ARENA_MAX_CHUNK ? cur : ARENA_MAX_CHUNK;
+		c = chunk_new(cap);
 		if (!c)
 			return NULL;
 		c->next = a->head;

@@ -39,7 +39,7 @@ static vd_zone_t *zone_new(const char *path, vd_zone_fallback_t fallback)
 	if (!z)
 		return NULL;
 	atomic_init(&z->refs, 1);
-	vd_arena_init(&z->arena, 0);
+	vd_arena_init(&z->arena, 1024);
 	z->fallback = fallback;
 	z->path = vd_arena_strdup(&z->arena, path);
 	if (!z->path) {
