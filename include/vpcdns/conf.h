@@ -38,6 +38,11 @@ typedef struct vd_group {
 	int index;                 /* position in snap->groups */
 	vd_upstream_t *servers;
 	size_t nservers;
+	/* Identity for the cache: a hash of the name and every server (its
+	 * address and transport). Cached answers are keyed by it, so views
+	 * forwarding to the same group share them, other groups never do,
+	 * and a group whose servers change on reload starts afresh. */
+	uint64_t cache_id;
 } vd_group_t;
 
 /* One entry of a view's routing map: a name that has a zone, a forward
@@ -75,12 +80,23 @@ typedef struct vd_server_conf {
 	vd_log_level_t log_level;
 } vd_server_conf_t;
 
+/* The "cache" section: forwarded answers (see docs/configuration.md). */
+typedef struct vd_cache_conf {
+	uint64_t size;              /* bytes; 0 disables caching */
+	uint32_t min_ttl;           /* seconds, clamps every cached TTL */
+	uint32_t max_ttl;
+	uint32_t max_negative_ttl;  /* NXDOMAIN / NODATA (RFC 2308) */
+	uint32_t stale_max;         /* serve expired answers this long; 0: never */
+	bool prefetch;              /* refresh popular entries before expiry */
+} vd_cache_conf_t;
+
 typedef struct vd_snap {
 	atomic_uint refs;
 	uint64_t generation;        /* set by whoever installs it */
 	char *path;                 /* config file */
 	vd_arena_t arena;           /* owns everything below but the zones */
 	vd_server_conf_t server;
+	vd_cache_conf_t cache;
 	vd_group_t *groups;
 	size_t ngroups;
 	vd_view_t *views;

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "upstreams", "views", NULL };
+static const char *const top_keys[] = { "server", "upstreams", "cache", "views", NULL };
 
 static void snap_free(vd_snap_t *s)
 {
@@ -66,7 +66,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 {
 	if (root->kind != YN_MAP) {
 		vd_conf_err(b, root->line,
-			    "the top level must be a map (server, upstreams, views)");
+			    "the top level must be a map (server, upstreams, cache, views)");
 		return;
 	}
 	for (size_t i = 0; i < root->n; i++) {
@@ -82,6 +82,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 		return;
 	vd_conf_build_server(b, root);
 	vd_conf_build_upstreams(b, root);
+	vd_conf_build_cache(b, root);
 	vd_conf_build_views(b, root);
 }
 

@@ -127,6 +127,10 @@ int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
 		mult = 1000;
 	else if (strcmp(unit, "m") == 0)
 		mult = 60000;
+	else if (strcmp(unit, "h") == 0)
+		mult = 3600000;
+	else if (strcmp(unit, "d") == 0)
+		mult = 86400000;
 	else
 		goto bad;
 	if (v == 0 || v * mult > UINT32_MAX)
@@ -135,7 +139,7 @@ int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
 	return 0;
 bad:
 	vd_conf_err(b, p->val->line,
-		    "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, or <n> seconds)",
+		    "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, <n>h, <n>d, or <n> seconds)",
 		    what, s);
 	return -1;
 }

@@ -107,6 +107,8 @@ int vd_conf_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap,
 /* Section builders, in the order vd_conf_load runs them. */
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root);
 void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root);
+/* The "cache" section, and each group's cache identity (cache.c). */
+void vd_conf_build_cache(cbuild_t *b, const ynode_t *root);
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
 
 /* Adds the zones named by one views[].zones list to v (zones.c). */

@@ -661,7 +661,7 @@ static const err_case_t err_cases[] = {
 	{ SERVER "  tcp_idle_timeout: 10x\n" VIEW, 3,
 	  "server.tcp_idle_timeout: bad duration '10x'" },
 	{ SERVER "  tcp_idle_timeout: 0s\n" VIEW, 3, "bad duration '0s'" },
-	{ SERVER "  upstream_timeout: 5h\n" VIEW, 3, "server.upstream_timeout: bad duration '5h'" },
+	{ SERVER "  upstream_timeout: 5w\n" VIEW, 3, "server.upstream_timeout: bad duration '5w'" },
 	{ SERVER "  upstream_timeout: -1\n" VIEW, 3, "bad duration '-1'" },
 	{ SERVER "  upstream_timeout: 4294968s\n" VIEW, 3, "bad duration '4294968s'" },
 	{ SERVER "  upstream_timeout: 1.5s\n" VIEW, 3, "bad duration '1.5s'" },

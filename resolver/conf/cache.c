@@ -1,0 +1,127 @@
+/*
+ * The "cache" section (size, TTL clamps, serve-stale, prefetch) and each
+ * upstream group's cache identity. The identity hashes the group's name
+ * and its servers as configured, so a reload that keeps a group as it was
+ * keeps its cached answers, and one that changes its servers does not.
+ */
+#include "conf_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const cache_keys[] = {
+	"size", "min_ttl", "max_ttl", "max_negative_ttl", "stale_max", "prefetch",
+	NULL,
+};
+
+static void set_defaults(vd_cache_conf_t *c)
+{
+	c->size = 64ull << 20;
+	c->min_ttl = 0;
+	c->max_ttl = 86400;
+	c->max_negative_ttl = 3600;
+	c->stale_max = 86400;
+	c->prefetch = true;
+}
+
+/* "64MiB", "512KiB", "1GiB", "1000000" (bytes); "0" disables the cache. */
+static void read_size(cbuild_t *b, const yn_pair_t *p, uint64_t *out)
+{
+	static const struct { const char *unit; uint64_t mult; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "KiB", 1ull << 10 }, { "MiB", 1ull << 20 },
+		{ "GiB", 1ull << 30 }, { "k", 1000 }, { "KB", 1000 },
+		{ "MB", 1000000 }, { "GB", 1000000000 },
+	};
+	const char *s;
+	char *end;
+
+	if (vd_conf_string(b, p, "cache.size", &s) < 0)
+		return;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || s[0] == '-')
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0 && v <= (64ull << 30) / units[i].mult) {
+			*out = v * units[i].mult;
+			return;
+		}
+	}
+bad:
+	vd_conf_err(b, p->val->line,
+		    "cache.size: bad size '%s' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most 64GiB)",
+		    s);
+}
+
+/* A duration in whole seconds; "0" is allowed (no clamp / no stale). */
+static void read_seconds(cbuild_t *b, const yn_pair_t *p, const char *what,
+			 uint32_t *out)
+{
+	uint32_t ms;
+
+	if (p->val->kind == YN_SCALAR && p->val->str && strcmp(p->val->str, "0") == 0) {
+		*out = 0;
+		return;
+	}
+	if (vd_conf_duration(b, p, what, &ms) == 0)
+		*out = ms / 1000;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static void group_ids(vd_snap_t *s)
+{
+	for (size_t i = 0; i < s->ngroups; i++) {
+		vd_group_t *g = &s->groups[i];
+		uint64_t h = fnv(0xcbf29ce484222325ull, g->name, strlen(g->name) + 1);
+		for (size_t j = 0; j < g->nservers; j++) {
+			const char *t = g->servers[j].text ? g->servers[j].text : "";
+			h = fnv(h, &g->servers[j].addr, sizeof(g->servers[j].addr));
+			h = fnv(h, t, strlen(t) + 1);
+		}
+		g->cache_id = h;
+	}
+}
+
+void vd_conf_build_cache(cbuild_t *b, const ynode_t *root)
+{
+	vd_cache_conf_t *c = &b->snap->cache;
+	const yn_pair_t *cp = NULL;
+	const ynode_t *m;
+
+	set_defaults(c);
+	group_ids(b->snap);
+	m = vd_conf_yaml_get(root, "cache", &cp);
+	if (m == NULL)
+		return;
+	if (m->kind != YN_MAP) {
+		vd_conf_err(b, cp->key->line, "cache must be a map");
+		return;
+	}
+	vd_conf_check_keys(b, m, cache_keys, "cache");
+	for (size_t i = 0; i < m->n; i++) {
+		const yn_pair_t *p = &m->pairs[i];
+		const char *k = p->key->str;
+		if (strcmp(k, "size") == 0)
+			read_size(b, p, &c->size);
+		else if (strcmp(k, "min_ttl") == 0)
+			read_seconds(b, p, "cache.min_ttl", &c->min_ttl);
+		else if (strcmp(k, "max_ttl") == 0)
+			read_seconds(b, p, "cache.max_ttl", &c->max_ttl);
+		else if (strcmp(k, "max_negative_ttl") == 0)
+			read_seconds(b, p, "cache.max_negative_ttl", &c->max_negative_ttl);
+		else if (strcmp(k, "stale_max") == 0)
+			read_seconds(b, p, "cache.stale_max", &c->stale_max);
+		else if (strcmp(k, "prefetch") == 0)
+			vd_conf_bool(b, p, "cache.prefetch", &c->prefetch);
+	}
+	if (c->min_ttl > c->max_ttl)
+		vd_conf_err(b, cp->key->line, "cache.min_ttl (%us) exceeds cache.max_ttl (%us)",
+			    c->min_ttl, c->max_ttl);
+}
