@@ -1,0 +1,176 @@
+/*
+ * vpcdns-import: turns the AWS CLI's description of a VPC's endpoints into
+ * the zone files and view configuration vpcdns serves. Reads the JSON
+ * files named on the command line (or stdin), builds every output in
+ * memory, and writes only when the whole input was good; errors go to
+ * stderr, one a line, and leave the output directory untouched. The work
+ * is done by the import module; this file is the command line around it.
+ */
+#include "vpcdns/import.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PROG "vpcdns-import"
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"Usage: %s [--vpc VPC-ID]... --out DIR [FILE|-]...\n"
+		"\n"
+		"Reads the JSON printed by aws ec2 describe-vpc-endpoints,\n"
+		"describe-network-interfaces and describe-subnets (FILEs, or stdin for -\n"
+		"or no FILE) and writes, for each VPC, zone files of its interface\n"
+		"endpoints' names, its subnets with their Availability Zones and a view\n"
+		"for vpcdns.yaml, under DIR/<vpc-id>/.\n"
+		"\n"
+		"  --vpc VPC-ID  write only this VPC (repeatable; default: every VPC with\n"
+		"                an available interface endpoint)\n"
+		"  --out DIR     output directory (created if missing)\n"
+		"  --help        show this help\n"
+		"  --version     show the version\n"
+		"\n"
+		"Exit status: 0 written, 1 input or output error (nothing written on an\n"
+		"input error), 2 usage error. See vpcdns-import(1).\n",
+		PROG);
+}
+
+static void note(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s: %s\n", PROG, msg);
+}
+
+static void print_errors(const vd_errlist_t *errs)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		fprintf(stderr, "%s\n", errs->msgs[i]);
+}
+
+/* Length of dir without its trailing slashes (but "/" stays). */
+static int out_len(const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return (int)n;
+}
+
+static void print_summaries(const vd_import_t *im, const char *out)
+{
+	const vd_import_summary_t *s;
+	size_t n;
+
+	s = vd_import_summaries(im, &n);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(stderr, "%s: %s: %u endpoint%s, %u zone%s, %u record%s, %u subnet%s",
+			PROG, s[i].vpc, s[i].endpoints, s[i].endpoints == 1 ? "" : "s",
+			s[i].zones, s[i].zones == 1 ? "" : "s", s[i].records,
+			s[i].records == 1 ? "" : "s", s[i].subnets, s[i].subnets == 1 ? "" : "s");
+		if (s[i].skipped)
+			fprintf(stderr, " (%u skipped)", s[i].skipped);
+		fprintf(stderr, " -> %.*s/%s/\n", out_len(out), out, s[i].vpc);
+	}
+}
+
+typedef struct opts {
+	const char *out;
+	char **files;
+	int nfiles;
+} opts_t;
+
+/* Returns -1 to continue, or the exit status. */
+static int parse_args(int argc, char **argv, vd_import_t *im, opts_t *o)
+{
+	static const struct option longopts[] = {
+		{ "vpc", required_argument, NULL, 'V' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'V':
+			if (vd_import_add_vpc(im, optarg) != 0) {
+				fprintf(stderr, "%s: --vpc %s: not a VPC ID (vpc-…)\n", PROG, optarg);
+				return 2;
+			}
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'v':
+			printf("%s %s\n", PROG, VD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o->out || !*o->out) {
+		fprintf(stderr, "%s: --out DIR is required\n", PROG);
+		usage(stderr);
+		return 2;
+	}
+	o->files = argv + optind;
+	o->nfiles = argc - optind;
+	return -1;
+}
+
+static int run(vd_import_t *im, const opts_t *o, vd_errlist_t *errs)
+{
+	int rc = 0;
+
+	if (o->nfiles == 0)
+		rc = vd_import_load_file(im, "-", errs);
+	for (int i = 0; i < o->nfiles; i++) {
+		if (vd_import_load_file(im, o->files[i], errs) != 0)
+			rc = -1;
+	}
+	if (rc == 0)
+		rc = vd_import_build(im, o->out, note, NULL, errs);
+	if (rc != 0) {
+		print_errors(errs);
+		if (!errs->count)
+			fprintf(stderr, "%s: %s\n", PROG, vd_strerror(rc));
+		fprintf(stderr, "%s: %zu error%s; nothing written\n", PROG, errs->count,
+			errs->count == 1 ? "" : "s");
+		return 1;
+	}
+	if (vd_import_write(im, note, NULL, errs) != 0) {
+		print_errors(errs);
+		return 1;
+	}
+	print_summaries(im, o->out);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	opts_t o = { 0 };
+	vd_errlist_t errs;
+	vd_import_t *im;
+	int rc;
+
+	im = vd_import_new();
+	if (!im) {
+		fprintf(stderr, "%s: out of memory\n", PROG);
+		return 1;
+	}
+	vd_errlist_init(&errs);
+	rc = parse_args(argc, argv, im, &o);
+	if (rc < 0)
+		rc = run(im, &o, &errs);
+	vd_errlist_deinit(&errs);
+	vd_import_free(im);
+	return rc;
+}
