@@ -25,14 +25,26 @@
 #include "vpcdns/zone.h"
 
 #define VD_DEFAULT_PORT 53
+/* Default port of a DNS-over-TLS upstream (RFC 7858). */
+#define VD_TLS_PORT 853
+/* Servers in one group at most (fwd keeps a per-query bitmap of them). */
+#define VD_GROUP_MAX_SERVERS 64
 
-/* One upstream server. */
+/* One upstream server: "192.0.2.1", "192.0.2.1:5300", "[2001:db8::1]"
+ * (UDP, TCP after TC=1), or "tls://1.1.1.1:853#cloudflare-dns.com" (DNS
+ * over TLS only). Everything lives in the snapshot arena. */
 typedef struct vd_upstream {
 	struct sockaddr_storage addr;
 	const char *text;          /* as written in the config, for logs */
+	bool tls;                  /* DNS over TLS */
+	/* TLS only: the name sent as SNI and verified against the
+	 * certificate; NULL: no SNI, the address is verified against the
+	 * certificate's IP SANs instead. */
+	const char *tls_name;
 } vd_upstream_t;
 
-/* A named group of upstream servers, tried in order with failover. */
+/* A named group of upstream servers. fwd prefers the one with the lowest
+ * smoothed RTT and fails over to the others (see fwd.h). */
 typedef struct vd_group {
 	const char *name;
 	int index;                 /* position in snap->groups */
@@ -77,6 +89,11 @@ typedef struct vd_server_conf {
 	uint32_t tcp_idle_timeout_ms;
 	uint32_t tcp_max_connections;
 	uint32_t upstream_timeout_ms;  /* per attempt, before failover */
+	uint32_t query_timeout_ms;     /* whole forwarded query, all attempts */
+	uint32_t upstream_max_inflight; /* upstream queries per worker */
+	/* CA bundle (PEM) that TLS upstreams are verified against, an
+	 * absolute path; NULL: the system store. */
+	const char *tls_ca_file;
 	vd_log_level_t log_level;
 } vd_server_conf_t;
 

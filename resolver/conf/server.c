@@ -1,10 +1,12 @@
 /*
  * The "server" section: listen addresses, identity and version texts, the
- * zone directory, TCP limits, the upstream timeout and the log level. The
+ * zone directory, TCP limits, the upstream timeouts and in-flight bound,
+ * the CA bundle for TLS upstreams and the log level. The
  * zone directory is resolved here, before the views are read, because
  * every relative zone path depends on it; when it is unusable the error is
  * reported once and relative zone paths are skipped rather than each
- * reported again.
+ * reported again. The CA bundle is read here too, so a file without a
+ * single certificate fails the load instead of every TLS handshake.
  */
 #include "conf_int.h"
 
@@ -16,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #ifndef VD_VERSION
 #define VD_DEFAULT_VERSION "vpcdns"
 #else
@@ -25,6 +30,7 @@
 static const char *const server_keys[] = {
 	"listen", "identity", "hide_version", "version", "directory",
 	"tcp_idle_timeout", "tcp_max_connections", "upstream_timeout",
+	"query_timeout", "upstream_max_inflight", "tls_ca_file",
 	"log_level", NULL,
 };
 
@@ -42,6 +48,9 @@ static void set_defaults(cbuild_t *b)
 	s->tcp_idle_timeout_ms = 10000;
 	s->tcp_max_connections = 1000;
 	s->upstream_timeout_ms = 1500;
+	s->query_timeout_ms = 3000;
+	s->upstream_max_inflight = 1000;
+	s->tls_ca_file = NULL;
 	s->log_level = VD_LOG_INFO;
 	if (!s->identity)
 		vd_conf_nomem(b);
@@ -157,6 +166,49 @@ static void build_directory(cbuild_t *b, const yn_pair_t *p)
 	free(joined);
 }
 
+/* Whether the file holds at least one PEM certificate; -errno when it
+ * cannot be opened. */
+static int ca_file_check(const char *path, bool *has_cert)
+{
+	FILE *fp = fopen(path, "r");
+	X509 *x;
+
+	if (!fp)
+		return -errno;
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	*has_cert = x != NULL;
+	X509_free(x);
+	fclose(fp);
+	return 0;
+}
+
+/* Relative to the configuration file's folder, like "directory". */
+static void build_ca_file(cbuild_t *b, const yn_pair_t *p)
+{
+	const char *path;
+	char *joined;
+	bool has_cert = false;
+	int err;
+
+	if (vd_conf_string(b, p, "server.tls_ca_file", &path) < 0)
+		return;
+	joined = join_path(b->confdir, path);
+	if (!joined) {
+		vd_conf_nomem(b);
+		return;
+	}
+	err = ca_file_check(joined, &has_cert);
+	if (err < 0)
+		vd_conf_err(b, p->val->line, "server.tls_ca_file: cannot read '%s': %s",
+			    path, vd_strerror(err));
+	else if (!has_cert)
+		vd_conf_err(b, p->val->line,
+			    "server.tls_ca_file: no PEM certificate in '%s'", path);
+	else if (!(b->snap->server.tls_ca_file = vd_arena_strdup(b->a, joined)))
+		vd_conf_nomem(b);
+	free(joined);
+}
+
 /* A string that outlives the YAML tree: copied into the snapshot. At most
  * 255 bytes: both texts are answered as one TXT character-string. */
 static void keep_string(cbuild_t *b, const yn_pair_t *p, const char *what,
@@ -194,6 +246,13 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		vd_conf_uint(b, p, "server.tcp_max_connections", &s->tcp_max_connections);
 	else if (strcmp(k, "upstream_timeout") == 0)
 		vd_conf_duration(b, p, "server.upstream_timeout", &s->upstream_timeout_ms);
+	else if (strcmp(k, "query_timeout") == 0)
+		vd_conf_duration(b, p, "server.query_timeout", &s->query_timeout_ms);
+	else if (strcmp(k, "upstream_max_inflight") == 0)
+		vd_conf_uint(b, p, "server.upstream_max_inflight",
+			     &s->upstream_max_inflight);
+	else if (strcmp(k, "tls_ca_file") == 0)
+		build_ca_file(b, p);
 	else if (strcmp(k, "log_level") == 0)
 		build_log_level(b, p);
 }

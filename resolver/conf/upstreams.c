@@ -5,6 +5,10 @@
  * host), read at most once per build so every group sees the same list.
  * Groups are registered even when their servers are wrong, so forward
  * rules that name them are not reported a second time as unknown groups.
+ * A server written "tls://address[:port][#name]" is DNS over TLS: port 853
+ * unless given, and the name (when given) is what the certificate must
+ * carry; it is checked here to be a host name, since OpenSSL would
+ * otherwise fail every handshake at run time with a vaguer reason.
  */
 #include "conf_int.h"
 
@@ -17,6 +21,7 @@
 #define SYSTEM_WORD "system"
 #define RESOLV_ENV "VPCDNS_RESOLV_CONF"
 #define RESOLV_DEFAULT "/etc/resolv.conf"
+#define TLS_SCHEME "tls://"
 
 /* The address of a "nameserver" line, or NULL for any other line. */
 static char *nameserver_addr(char *line)
@@ -39,7 +44,7 @@ static char *nameserver_addr(char *line)
 
 static int sys_push(cbuild_t *b, size_t *cap, const char *text)
 {
-	vd_upstream_t u;
+	vd_upstream_t u = { .tls = false };
 
 	/* Scoped link-local addresses (fe80::1%eth0) are not usable here. */
 	if (vd_addr_parse(text, VD_DEFAULT_PORT, &u.addr) < 0)
@@ -83,7 +88,7 @@ static void read_resolv(cbuild_t *b)
 }
 
 static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap,
-		      const vd_upstream_t *u, unsigned long line)
+		      unsigned long *over, const vd_upstream_t *u, unsigned long line)
 {
 	const vd_server_conf_t *s = &b->snap->server;
 
@@ -97,11 +102,18 @@ static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap,
 			return 0;
 		}
 	}
+	if (g->nservers >= VD_GROUP_MAX_SERVERS) {
+		/* reported once, by build_group, at the first one too many */
+		if (!*over)
+			*over = line;
+		return 0;
+	}
 	return vd_conf_arena_push(b->a, (void **)&g->servers, &g->nservers, cap,
 				  u, sizeof(*u));
 }
 
-static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap, const ynode_t *item)
+static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap,
+		       unsigned long *over, const ynode_t *item)
 {
 	if (!b->sys.read)
 		read_resolv(b);
@@ -116,28 +128,95 @@ static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap, const ynode_t *i
 		return;
 	}
 	for (size_t i = 0; i < b->sys.n; i++) {
-		if (group_push(b, g, cap, &b->sys.servers[i], item->line) < 0) {
+		if (group_push(b, g, cap, over, &b->sys.servers[i], item->line) < 0) {
 			vd_conf_nomem(b);
 			return;
 		}
 	}
 }
 
-static void add_server(cbuild_t *b, vd_group_t *g, size_t *cap, const ynode_t *item)
+/* A host name as a certificate carries it: LDH labels of 1..63 bytes,
+ * at most 253 bytes, an optional final dot, not an address. */
+static bool host_name_ok(const char *s)
 {
-	vd_upstream_t u;
+	struct sockaddr_storage ss;
+	size_t label = 0, n = strlen(s);
+
+	if (n == 0 || n > 253 || s[0] == '.' || vd_addr_parse(s, 0, &ss) == 0)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '.') {
+			if (label == 0 && p[1] != '\0')
+				return false;
+			label = 0;
+		} else if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* "tls://address[:port][#name]" into u; false after reporting an error. */
+static bool parse_tls(cbuild_t *b, const vd_group_t *g, const ynode_t *item,
+		      vd_upstream_t *u)
+{
+	const char *spec = item->str + strlen(TLS_SCHEME);
+	const char *hash = strchr(spec, '#');
+	char addr[128];
+	size_t alen = hash ? (size_t)(hash - spec) : strlen(spec);
+	int err = VD_EMALF;
+
+	if (alen < sizeof(addr)) {
+		memcpy(addr, spec, alen);
+		addr[alen] = '\0';
+		err = vd_addr_parse(addr, VD_TLS_PORT, &u->addr);
+	}
+	if (err < 0) {
+		vd_conf_err(b, item->line,
+			    "upstreams.%s: bad TLS server '%s' (tls://<address>[:port][#name])",
+			    g->name, item->str);
+		return false;
+	}
+	u->tls = true;
+	u->tls_name = NULL;
+	if (!hash)
+		return true;
+	if (!host_name_ok(hash + 1)) {
+		vd_conf_err(b, item->line,
+			    "upstreams.%s: bad TLS name '%s' in '%s' (a host name; leave out '#' to verify the address)",
+			    g->name, hash + 1, item->str);
+		return false;
+	}
+	u->tls_name = vd_arena_strdup(b->a, hash + 1);
+	if (!u->tls_name) {
+		vd_conf_nomem(b);
+		return false;
+	}
+	return true;
+}
+
+static void add_server(cbuild_t *b, vd_group_t *g, size_t *cap,
+		       unsigned long *over, const ynode_t *item)
+{
+	vd_upstream_t u = { .tls = false };
 
 	if (strcmp(item->str, SYSTEM_WORD) == 0) {
-		add_system(b, g, cap, item);
+		add_system(b, g, cap, over, item);
 		return;
 	}
-	if (vd_addr_parse(item->str, VD_DEFAULT_PORT, &u.addr) < 0) {
+	if (strncmp(item->str, TLS_SCHEME, strlen(TLS_SCHEME)) == 0) {
+		if (!parse_tls(b, g, item, &u))
+			return;
+	} else if (vd_addr_parse(item->str, VD_DEFAULT_PORT, &u.addr) < 0) {
 		vd_conf_err(b, item->line, "upstreams.%s: bad address '%s'", g->name,
 			    item->str);
 		return;
 	}
 	u.text = vd_arena_strdup(b->a, item->str);
-	if (!u.text || group_push(b, g, cap, &u, item->line) < 0)
+	if (!u.text || group_push(b, g, cap, over, &u, item->line) < 0)
 		vd_conf_nomem(b);
 }
 
@@ -145,6 +224,7 @@ static void build_group(cbuild_t *b, const yn_pair_t *p)
 {
 	vd_snap_t *snap = b->snap;
 	vd_group_t *g = &snap->groups[snap->ngroups];
+	unsigned long over = 0;
 	size_t cap = 0;
 
 	memset(g, 0, sizeof(*g));
@@ -164,7 +244,10 @@ static void build_group(cbuild_t *b, const yn_pair_t *p)
 		return;
 	}
 	for (size_t i = 0; i < p->val->n; i++)
-		add_server(b, g, &cap, p->val->items[i]);
+		add_server(b, g, &cap, &over, p->val->items[i]);
+	if (over)
+		vd_conf_err(b, over, "upstreams.%s: more than %d servers", g->name,
+			    VD_GROUP_MAX_SERVERS);
 }
 
 void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root)

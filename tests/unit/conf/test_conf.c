@@ -716,6 +716,39 @@ static const err_case_t err_cases[] = {
 	  "two zones for 'a.example.' in view 'v'" },
 	{ SERVER VIEW "    zones:\n      - a.zone\n      - { path: bad.zone, fallback: nxdomain }\n", 8,
 	  "views[0].zones[1]: zone '" },
+	/* upstreams over TLS and the server keys that go with them */
+	{ SERVER "upstreams:\n  up:\n    - 127.0.0.1\n    - tls://dns.example\n" VIEW, 6,
+	  "upstreams.up: bad TLS server 'tls://dns.example' (tls://<address>[:port][#name])" },
+	{ SERVER "upstreams:\n  up: [\"tls://\"]\n" VIEW, 4, "upstreams.up: bad TLS server 'tls://'" },
+	{ SERVER "upstreams:\n  up: [\"tls://#dns.example\"]\n" VIEW, 4,
+	  "upstreams.up: bad TLS server 'tls://#dns.example'" },
+	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1:99999#dns.example\"]\n" VIEW, 4,
+	  "bad TLS server 'tls://127.0.0.1:99999#dns.example'" },
+	{ SERVER "upstreams:\n  up: [\"TLS://127.0.0.1\"]\n" VIEW, 4,
+	  "upstreams.up: bad address 'TLS://127.0.0.1'" },
+	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#\"]\n" VIEW, 4,
+	  "upstreams.up: bad TLS name '' in 'tls://127.0.0.1#'" },
+	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#dns example\"]\n" VIEW, 4,
+	  "bad TLS name 'dns example'" },
+	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#a..example\"]\n" VIEW, 4,
+	  "bad TLS name 'a..example'" },
+	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#127.0.0.1\"]\n" VIEW, 4,
+	  "bad TLS name '127.0.0.1' in 'tls://127.0.0.1#127.0.0.1' (a host name; leave out '#' to verify the address)" },
+	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#" LONG16 LONG16 LONG16 LONG16 ".example\"]\n" VIEW, 4,
+	  "bad TLS name '" LONG16 },
+	{ SERVER "upstreams:\n  self: [\"tls://127.0.0.1:5353\"]\n" VIEW, 4,
+	  "upstreams.self: 'tls://127.0.0.1:5353' is one of our listen addresses" },
+	{ SERVER "  query_timeout: 0\n" VIEW, 3, "server.query_timeout: bad duration '0'" },
+	{ SERVER "  query_timeout: [3s]\n" VIEW, 3, "server.query_timeout must be a duration" },
+	{ SERVER "  upstream_max_inflight: 0\n" VIEW, 3,
+	  "server.upstream_max_inflight must be an integer > 0" },
+	{ SERVER "  upstream_max_inflight: -5\n" VIEW, 3,
+	  "server.upstream_max_inflight must be an integer > 0" },
+	{ SERVER "  tls_ca_file: [ca.pem]\n" VIEW, 3, "server.tls_ca_file must be a string" },
+	{ SERVER "  tls_ca_file: missing.pem\n" VIEW, 3,
+	  "server.tls_ca_file: cannot read 'missing.pem': No such file or directory" },
+	{ SERVER "  tls_ca_file: a.zone\n" VIEW, 3, "server.tls_ca_file: no PEM certificate in 'a.zone'" },
+	{ SERVER "  tls_ca_file:\n    ca.pem\n" VIEW, 4, "server.tls_ca_file: cannot read 'ca.pem'" },
 	/* syntax */
 	{ SERVER "views: [ { name: v, clients: [\"10.0.0.0/8\"] }\n", 4, "YAML syntax error: " },
 	{ SERVER "  identity: a: b\n" VIEW, 3,
@@ -791,6 +824,131 @@ static void test_many_errors(void **state)
 	assert_int_equal(f->errs.count, 9);
 }
 
+/* ---- DNS over TLS upstreams and the upstream limits ------------------- */
+
+/* A throw-away self-signed certificate: only its PEM form matters here. */
+static const char test_ca_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBiDCCAS+gAwIBAgIUG3+GRCufZyOxbom40esWnajFRQAwCgYIKoZIzj0EAwIw\n"
+	"GTEXMBUGA1UEAwwOdnBjZG5zIHRlc3QgQ0EwIBcNMjYxMTI2MDQxMzQ0WhgPMjEy\n"
+	"NjExMDIwNDEzNDRaMBkxFzAVBgNVBAMMDnZwY2RucyB0ZXN0IENBMFkwEwYHKoZI\n"
+	"zj0CAQYIKoZIzj0DAQcDQgAELcIHAqoJ4Kr39mvcKxgtdYVR4SGI78PiNgeu4wbq\n"
+	"PdAf/P6qNFNBqKJrAlZM/th4H5n1bUSFWltGJAV4YnLD36NTMFEwHQYDVR0OBBYE\n"
+	"FJZkvTsaspm82AHPGmuGryJiJlCMMB8GA1UdIwQYMBaAFJZkvTsaspm82AHPGmuG\n"
+	"ryJiJlCMMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDRwAwRAIgLAjszWgk\n"
+	"1qmDL/cofj49Tof8yYIGqeOhpkyB/UiQJP4CIAZCQ4DiP8x5fVGhh3b5xaHrw/m8\n"
+	"I2RC5J0akSJHt3sK\n"
+	"-----END CERTIFICATE-----\n";
+
+static void test_tls_upstreams(void **state)
+{
+	fixture_t *f = *state;
+	const vd_upstream_t *u;
+	const vd_group_t *g;
+
+	load_ok(f,
+		"server:\n"
+		"  listen: [\"127.0.0.1:5353\"]\n"
+		"upstreams:\n"
+		"  mixed:\n"
+		"    - 127.0.0.1\n"                                  /* 5 */
+		"    - tls://127.0.0.1#dns.example\n"
+		"    - \"tls://127.0.0.2:8853#Resolver-1.Example.\"\n"
+		"    - tls://[::1]\n"
+		"    - tls://[::1]:8853\n"
+		"    - tls://127.0.0.3:853\n"                        /* 10 */
+		"  plain: [\"127.0.0.3:853\"]\n"
+		"views:\n"
+		"  - name: v\n"
+		"    clients: [\"10.0.0.0/8\"]\n");
+	g = &f->snap->groups[0];
+	assert_int_equal(g->nservers, 6);
+	u = g->servers;
+	assert_false(u[0].tls);
+	assert_null(u[0].tls_name);
+	assert_int_equal(port_of(&u[0].addr), 53);
+	/* '#' without a space before it is not a YAML comment */
+	assert_true(u[1].tls);
+	assert_string_equal(u[1].tls_name, "dns.example");
+	assert_string_equal(u[1].text, "tls://127.0.0.1#dns.example");
+	assert_int_equal(port_of(&u[1].addr), VD_TLS_PORT);
+	assert_true(u[2].tls);
+	assert_string_equal(u[2].tls_name, "Resolver-1.Example.");
+	assert_int_equal(port_of(&u[2].addr), 8853);
+	assert_true(u[3].tls);
+	assert_null(u[3].tls_name);
+	assert_int_equal(u[3].addr.ss_family, AF_INET6);
+	assert_int_equal(port_of(&u[3].addr), VD_TLS_PORT);
+	assert_int_equal(port_of(&u[4].addr), 8853);
+	assert_true(u[5].tls);
+	assert_null(u[5].tls_name);
+	/* the same address and port over TLS is another server */
+	assert_false(f->snap->groups[1].servers[0].tls);
+	assert_true(vd_addr_equal((const struct sockaddr *)&u[5].addr,
+				  (const struct sockaddr *)&f->snap->groups[1].servers[0].addr));
+	assert_int_not_equal(g->cache_id, f->snap->groups[1].cache_id);
+}
+
+static void test_upstream_limits(void **state)
+{
+	fixture_t *f = *state;
+	const vd_server_conf_t *s;
+	char out[512], want[PATH_MAX + 16], real[PATH_MAX];
+
+	file_write(f->dir, "data/ca.pem", test_ca_pem, out);
+	load_ok(f,
+		"server:\n"
+		"  listen: [\"127.0.0.1:5353\"]\n"
+		"  query_timeout: 4500ms\n"
+		"  upstream_max_inflight: 20\n"
+		"  tls_ca_file: data/ca.pem\n"
+		"views:\n"
+		"  - name: v\n"
+		"    clients: [\"10.0.0.0/8\"]\n");
+	s = &f->snap->server;
+	assert_int_equal(s->query_timeout_ms, 4500);
+	assert_int_equal(s->upstream_max_inflight, 20);
+	/* relative to the configuration file, kept absolute */
+	assert_non_null(realpath(f->dir, real));
+	snprintf(want, sizeof(want), "%s/data/ca.pem", real);
+	assert_non_null(s->tls_ca_file);
+	assert_string_equal(s->tls_ca_file, want);
+
+	load_ok(f, "server:\n  listen: [\"127.0.0.1:5353\"]\n"
+		   "views:\n  - name: v\n    clients: [\"10.0.0.0/8\"]\n");
+	s = &f->snap->server;
+	assert_int_equal(s->query_timeout_ms, 3000);
+	assert_int_equal(s->upstream_max_inflight, 1000);
+	assert_null(s->tls_ca_file);
+}
+
+/* 64 servers are fine; the 65th is reported once, at its line. */
+static void test_group_size_limit(void **state)
+{
+	fixture_t *f = *state;
+	char yaml[8192];
+	size_t off;
+	int i;
+
+	off = (size_t)snprintf(yaml, sizeof(yaml), "%s", SERVER "upstreams:\n  big:\n");
+	for (i = 0; i < VD_GROUP_MAX_SERVERS; i++)
+		off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+					"    - 127.0.1.%d\n", i + 1);
+	snprintf(yaml + off, sizeof(yaml) - off, "%s", VIEW);
+	load_ok(f, yaml);
+	assert_int_equal(f->snap->groups[0].nservers, VD_GROUP_MAX_SERVERS);
+
+	off = (size_t)snprintf(yaml, sizeof(yaml), "%s", SERVER "upstreams:\n  big:\n");
+	for (i = 0; i < VD_GROUP_MAX_SERVERS + 3; i++)
+		off += (size_t)snprintf(yaml + off, sizeof(yaml) - off,
+					"    - tls://127.0.1.%d#dns.example\n", i + 1);
+	snprintf(yaml + off, sizeof(yaml) - off, "%s", VIEW);
+	assert_int_equal(load(f, yaml), VD_ECONF);
+	/* servers start at line 5: the 65th is on line 69 */
+	assert_err(&f->errs, f->path, 5 + VD_GROUP_MAX_SERVERS, "upstreams.big: more than 64 servers");
+	assert_int_equal(f->errs.count, 1);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -810,6 +968,9 @@ int main(void)
 		T(test_errors),
 		T(test_zone_errors_passed),
 		T(test_many_errors),
+		T(test_tls_upstreams),
+		T(test_upstream_limits),
+		T(test_group_size_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
