@@ -88,6 +88,7 @@ static void reload_done(uv_work_t *w, int status)
 		vd_log_set_level(job->snap->server.log_level);
 		d->snap = job->snap;
 		vd_net_set_snap(d->net, d->snap);
+		vd_query_snap_changed(d->qctx, d->snap);
 		vd_snap_unref(old);
 		vd_log(VD_LOG_INFO, "reload: generation %llu loaded from %s in %llu ms",
 		       (unsigned long long)d->generation, d->conf_path,
@@ -208,6 +209,10 @@ static int start(daemon_t *d)
 		return 1;
 	}
 	vd_net_set_snap(d->net, d->snap);
+	if (vd_query_snap_changed(d->qctx, d->snap) != 0) {
+		vd_log(VD_LOG_ERR, "out of memory");
+		return 1;
+	}
 	for (size_t i = 0; i < d->snap->server.nlisten; i++) {
 		const struct sockaddr *sa = (const struct sockaddr *)&d->snap->server.listen[i];
 		char text[64];

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "vpcdns/cache.h"
 #include "vpcdns/conf.h"
 #include "vpcdns/fwd.h"
 
@@ -45,6 +46,11 @@ typedef struct vd_query_stats {
 	uint64_t local, forwarded, refused, formerr, notimp, servfail;
 	uint64_t dropped;
 	uint64_t nxdomain, truncated;
+	uint64_t cache_hits;       /* answered from the cache (fresh or stale) */
+	uint64_t stale;            /* stale answers served (EDE 3) */
+	uint64_t coalesced;        /* requests that joined a fetch in flight */
+	uint64_t upstream_fetches; /* upstream queries started */
+	uint64_t refreshes;        /* background refreshes (prefetch, stale) */
 } vd_query_stats_t;
 
 /* fwd is used for upstream queries and must outlive the context. */
@@ -59,6 +65,13 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 			       const uint8_t *pkt, size_t len,
 			       uint8_t *out, size_t *outlen);
 
+/* Applies a newly installed snapshot's cache settings: the size, and
+ * dropping the answers of groups that no longer exist or whose servers
+ * changed. Call with the first snapshot too (it creates the cache). */
+int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap);
+
 const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx);
+/* NULL before the first vd_query_snap_changed. */
+const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx);
 /* Requests waiting on an upstream. */
 size_t vd_query_pending(const vd_query_ctx_t *ctx);

@@ -135,6 +135,7 @@ static int setup(void **state)
 	qctx = vd_query_ctx_new(fwd);
 	net = vd_net_new(&loop, qctx);
 	assert_non_null(net);
+	assert_int_equal(vd_query_snap_changed(qctx, snap), 0);
 	vd_net_set_snap(net, snap);
 	assert_int_equal(vd_net_listen(net, (struct sockaddr *)&snap->server.listen[0]), 0);
 	return 0;

@@ -1,0 +1,248 @@
+/*
+ * Reply writers: local answers from precompiled RRsets, negative answers
+ * with the zone's SOA, replies rebuilt from upstream or cached messages,
+ * and the small replies (errors, truncation). Everything is written
+ * straight into the caller's buffer; nothing is allocated. Local
+ * resolution (the walk through a view's zones and forward rules, following
+ * CNAMEs) lives here too, because the upstream writer uses it to complete
+ * CNAME chains that lead back into local data.
+ */
+#include "query_int.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include "vpcdns/util.h"
+
+size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q)
+{
+	size_t lim = c->tcp ? UINT16_MAX
+			    : (q->edns ? q->edns_udp : VD_QUERY_NO_EDNS_UDP);
+	if (c->max_reply != 0 && lim > c->max_reply)
+		lim = c->max_reply;
+	return lim;
+}
+
+uint16_t vd_query_reply_flags(const vd_query_msg_t *q, int rcode, bool aa)
+{
+	uint16_t f = VD_F_QR | VD_F_RA | (q->flags & (VD_F_RD | VD_F_CD));
+	f |= (uint16_t)(VD_F_OPCODE(q->flags) << 11);
+	if (aa)
+		f |= VD_F_AA;
+	return f | (uint16_t)(rcode & 0xf);
+}
+
+void vd_query_put_opt(vd_wbuf_t *w, const vd_query_msg_t *q, const vd_snap_t *snap,
+		      int rcode, int ede, const char *ede_text)
+{
+	if (!q->edns)
+		return;
+	vd_opt_out_t o = {
+		.ext_rcode = (uint16_t)rcode,
+		.do_bit = q->edns_do,
+		.ede_code = ede,
+		.ede_text = ede_text,
+	};
+	if (q->edns_nsid && snap != NULL && snap->server.identity != NULL) {
+		o.nsid = (const uint8_t *)snap->server.identity;
+		o.nsid_len = strlen(snap->server.identity);
+	}
+	vd_wbuf_opt(w, &o);
+}
+
+size_t vd_query_write_empty(uint8_t *out, size_t cap, const vd_query_msg_t *q,
+			    const vd_snap_t *snap, int rcode, int ede, const char *text)
+{
+	vd_wbuf_t w;
+	vd_wbuf_init(&w, out, cap);
+	vd_wbuf_reply_start(&w, q, vd_query_reply_flags(q, rcode, false));
+	vd_query_put_opt(&w, q, snap, rcode, ede, text);
+	return w.err == 0 ? w.len : 0;
+}
+
+size_t vd_query_write_truncated(uint8_t *out, size_t cap, const vd_query_msg_t *q,
+				const vd_snap_t *snap, uint16_t flags, int ede)
+{
+	vd_wbuf_t w;
+	vd_wbuf_init(&w, out, cap);
+	vd_wbuf_reply_start(&w, q, flags | VD_F_TC);
+	vd_query_put_opt(&w, q, snap, VD_F_RCODE(flags), ede, NULL);
+	return w.err == 0 ? w.len : 0;
+}
+
+static void put_rrset(vd_query_ctx_t *ctx, vd_wbuf_t *w, int section,
+		      const uint8_t *owner, const vd_rrset_t *rs, uint32_t ttl)
+{
+	unsigned start = 0;
+	if (rs->count > 1 && (rs->type == VD_T_A || rs->type == VD_T_AAAA))
+		start = ctx->rotate++ % rs->count;
+	for (unsigned i = 0; i < rs->count; i++) {
+		unsigned k = (start + i) % rs->count;
+		vd_wbuf_rr(w, section, owner, rs->type, rs->rclass, ttl,
+			   rs->rdata[k], rs->rdlen[k]);
+	}
+}
+
+static void put_chain(vd_query_ctx_t *ctx, vd_wbuf_t *w, const vd_step_t *chain,
+		      unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		put_rrset(ctx, w, 1, chain[i].owner, chain[i].rrset,
+			  chain[i].rrset->ttl);
+}
+
+/* Negative answers carry the zone's SOA with TTL min(SOA TTL, MINIMUM). */
+static void put_local_tail(vd_query_ctx_t *ctx, vd_wbuf_t *w,
+			   const vd_resolution_t *res)
+{
+	put_chain(ctx, w, res->chain, res->nchain);
+	if (res->soa_zone != NULL)
+		put_rrset(ctx, w, 2, vd_zone_apex(res->soa_zone),
+			  vd_zone_soa(res->soa_zone), vd_zone_neg_ttl(res->soa_zone));
+}
+
+/* ---- local resolution -------------------------------------------------- */
+
+void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
+		      const uint8_t *name, uint16_t qtype, vd_resolution_t *res)
+{
+	uint8_t lc[VD_NAME_MAX];
+	unsigned max_labels = UINT_MAX;
+
+	memset(res, 0, sizeof(*res));
+	vd_name_lower(lc, name);
+	for (unsigned guard = 0; guard < 4 * VD_QUERY_CHAIN_MAX; guard++) {
+		const vd_route_entry_t *e = vd_view_route(v, lc, max_labels);
+		if (e == NULL) {
+			res->refused = res->nchain == 0;
+			return;
+		}
+		if (e->group >= 0) {
+			res->group = &snap->groups[e->group];
+			res->fwd_name = name;
+			return;
+		}
+		const vd_rrset_t *rs = NULL;
+		bool wild = false;
+		vd_zl_result_t r = vd_zone_lookup(e->zone, lc, qtype, &rs, &wild);
+		switch (r) {
+		case VD_ZL_FALLBACK:
+			/* As if the zone were not there: try shallower names. */
+			max_labels = vd_name_labels(vd_zone_apex(e->zone));
+			if (max_labels == 0) {
+				res->refused = res->nchain == 0;
+				return;
+			}
+			max_labels--;
+			continue;
+		case VD_ZL_NODATA:
+		case VD_ZL_NXDOMAIN:
+			res->rcode = r == VD_ZL_NXDOMAIN ? VD_RCODE_NXDOMAIN
+							 : VD_RCODE_NOERROR;
+			res->soa_zone = e->zone;
+			return;
+		case VD_ZL_ANSWER:
+			res->chain[res->nchain++] = (vd_step_t){ name, rs };
+			return;
+		case VD_ZL_CNAME:
+			res->chain[res->nchain++] = (vd_step_t){ name, rs };
+			if (res->nchain > VD_QUERY_CHAIN_MAX)
+				return;   /* answer with the chain so far */
+			name = rs->rdata[0];
+			vd_name_lower(lc, name);
+			max_labels = UINT_MAX;
+			for (unsigned i = 0; i + 1 < res->nchain; i++)
+				if (vd_name_equal(res->chain[i].owner, name))
+					return;   /* CNAME loop */
+			continue;
+		}
+	}
+}
+
+size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
+			    const vd_resolution_t *res, uint8_t *out)
+{
+	size_t cap = vd_query_reply_limit(rc->client, rc->q);
+	uint16_t flags = vd_query_reply_flags(rc->q, res->rcode, true);
+	vd_wbuf_t w;
+
+	vd_wbuf_init(&w, out, cap);
+	vd_wbuf_reply_start(&w, rc->q, flags);
+	put_local_tail(ctx, &w, res);
+	vd_query_put_opt(&w, rc->q, rc->snap, res->rcode, -1, NULL);
+	if (w.err == 0)
+		return w.len;
+	ctx->stats.truncated++;
+	return vd_query_write_truncated(out, cap, rc->q, rc->snap, flags, -1);
+}
+
+/* ---- replies from upstream or cached messages ------------------------- */
+
+/* Whether an upstream CNAME target is answered by this view's local data;
+ * then res holds that local resolution. */
+static bool completes_locally(const vd_rctx_t *rc, const uint8_t *target,
+			      vd_resolution_t *res)
+{
+	if (rc->view == NULL)
+		return false;
+	vd_query_resolve(rc->view, rc->snap, target, rc->q->qtype, res);
+	return res->group == NULL && !res->refused;
+}
+
+size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
+			      const uint8_t *msg, size_t len, uint32_t age,
+			      bool stale, int ede, uint8_t *out)
+{
+	const vd_query_msg_t *q = rc->q;
+	size_t cap = vd_query_reply_limit(rc->client, q);
+	uint16_t uflags = vd_hdr_flags(msg);
+	int rcode = VD_F_RCODE(uflags);
+	uint16_t flags = vd_query_reply_flags(q, rcode, false);
+	uint8_t current[VD_NAME_MAX];
+	vd_resolution_t local;
+	bool completed = false;
+	vd_rr_iter_t it;
+	vd_wbuf_t w;
+	int r;
+
+	/* AD only to clients that asked for DNSSEC-aware answers (RFC 6840). */
+	if ((uflags & VD_F_AD) && (q->edns_do || (q->flags & VD_F_AD)))
+		flags |= VD_F_AD;
+	if (vd_rr_iter_init(&it, msg, len, NULL, NULL, NULL) != 0)
+		goto malformed;
+	memcpy(current, rc->fwd_name, vd_name_len(rc->fwd_name));
+	vd_wbuf_init(&w, out, cap);
+	vd_wbuf_reply_start(&w, q, flags);
+	put_chain(ctx, &w, rc->chain, rc->nchain);
+	while ((r = vd_rr_iter_next(&it, ctx->rr)) == 1) {
+		const vd_rr_t *rr = ctx->rr;
+		if (rr->type == VD_T_OPT || completed)
+			continue;
+		uint32_t ttl = stale ? VD_CACHE_STALE_TTL : vd_cache_ttl_left(rr->ttl, age);
+		vd_wbuf_rr(&w, rr->section, rr->owner, rr->type, rr->rclass, ttl,
+			   rr->rdata, (uint16_t)rr->rdlen);
+		if (rr->section == 1 && rr->type == VD_T_CNAME &&
+		    vd_name_equal(rr->owner, current)) {
+			memcpy(current, rr->rdata, rr->rdlen);
+			completed = completes_locally(rc, current, &local);
+		}
+	}
+	if (r < 0)
+		goto malformed;
+	if (completed) {
+		/* The rest of the answer is this view's own data. */
+		put_local_tail(ctx, &w, &local);
+		rcode = local.rcode;
+		flags = (uint16_t)((flags & ~0xf) | rcode);
+		if (w.err == 0)
+			vd_set16(out + 2, flags);
+	}
+	vd_query_put_opt(&w, q, rc->snap, rcode, ede, NULL);
+	if (w.err == 0)
+		return w.len;
+	ctx->stats.truncated++;
+	return vd_query_write_truncated(out, cap, q, rc->snap, flags, ede);
+malformed:
+	return vd_query_write_empty(out, cap, q, rc->snap, VD_RCODE_SERVFAIL,
+				    VD_EDE_NETWORK_ERROR, "malformed upstream reply");
+}

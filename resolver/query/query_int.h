@@ -1,0 +1,134 @@
+/*
+ * query private: the per-loop context, local resolution results, the
+ * records of requests waiting on an upstream ("pending") and of upstream
+ * fetches shared by identical requests, and the reply writers that
+ * query.c (entry point, local answers) and forward.c (cache, fetches)
+ * share.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpcdns/cache.h"
+#include "vpcdns/query.h"
+#include "vpcdns/wire.h"
+
+/* Longest CNAME chain followed through local data (Unbound uses 11). */
+#define VD_QUERY_CHAIN_MAX 12
+/* Payload size we use for UDP replies when the client sent no EDNS. */
+#define VD_QUERY_NO_EDNS_UDP 512
+/* Buckets of the in-flight fetch table (fetches are bounded by fwd). */
+#define VD_QUERY_FETCH_BUCKETS 4096
+
+/* One step of a local answer: the RRset and the owner it is written with
+ * (the query name, a CNAME target, or the name a wildcard matched). The
+ * owner points into the client's question or into zone data. */
+typedef struct vd_step {
+	const uint8_t *owner;
+	const vd_rrset_t *rrset;
+} vd_step_t;
+
+/* What resolving a name in a view's local data produced. */
+typedef struct vd_resolution {
+	vd_step_t chain[VD_QUERY_CHAIN_MAX + 1];
+	unsigned nchain;
+	int rcode;
+	const vd_zone_t *soa_zone;   /* negative answer: SOA in authority */
+	const vd_group_t *group;     /* not NULL: forward fwd_name there */
+	const uint8_t *fwd_name;     /* name to forward (case as written) */
+	bool refused;                /* no zone and no forward rule */
+} vd_resolution_t;
+
+/* Everything needed to write one client's reply. */
+typedef struct vd_rctx {
+	const vd_snap_t *snap;
+	const vd_view_t *view;
+	const vd_query_client_t *client;
+	const vd_query_msg_t *q;
+	const vd_step_t *chain;      /* local CNAME steps before the forwarded name */
+	unsigned nchain;
+	const uint8_t *fwd_name;     /* the name that was forwarded */
+} vd_rctx_t;
+
+typedef struct vd_fetch vd_fetch_t;
+
+/* A client request waiting on an upstream fetch. Holds a snapshot
+ * reference, so its view, chain steps and zone data stay valid. */
+typedef struct vd_pending {
+	struct vd_pending *next;     /* fetch's waiters, or the free list */
+	vd_snap_t *snap;
+	const vd_view_t *view;
+	vd_query_client_t client;
+	vd_query_msg_t q;
+	vd_step_t chain[VD_QUERY_CHAIN_MAX + 1];
+	unsigned nchain;
+	uint8_t fwd_name[VD_NAME_MAX];
+} vd_pending_t;
+
+/* One upstream query, shared by every identical request (same cache key)
+ * that arrives while it is in flight; a background refresh has none. */
+struct vd_fetch {
+	struct vd_fetch *next;       /* bucket chain, or the free list */
+	vd_query_ctx_t *ctx;
+	vd_snap_t *snap;             /* own reference: the group lives there */
+	const vd_group_t *group;
+	uint8_t name_lc[VD_NAME_MAX];
+	vd_cache_key_t key;          /* key.qname_lc points at name_lc */
+	uint64_t hash;
+	bool rd;                     /* recursion desired: shared and cached */
+	bool shared;                 /* in the in-flight table */
+	vd_pending_t *waiters;
+};
+
+struct vd_query_ctx {
+	vd_fwd_t *fwd;
+	vd_cache_t *cache;
+	vd_query_stats_t stats;
+	uint32_t rotate;             /* rotation of multi-record A/AAAA sets */
+	size_t pending;
+	vd_pending_t *free_pending;
+	vd_fetch_t *free_fetch;
+	vd_fetch_t *fetches[VD_QUERY_FETCH_BUCKETS];
+	vd_rr_t *rr;                 /* scratch for re-encoding messages */
+	uint8_t *out;                /* reply buffer for pending requests */
+};
+
+/* ---- answer.c ---------------------------------------------------------- */
+
+size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q);
+uint16_t vd_query_reply_flags(const vd_query_msg_t *q, int rcode, bool aa);
+/* Appends our OPT when the client sent one (NSID when asked; ede < 0: none). */
+void vd_query_put_opt(vd_wbuf_t *w, const vd_query_msg_t *q, const vd_snap_t *snap,
+		      int rcode, int ede, const char *ede_text);
+/* A reply with no records but the question and our OPT. 0 if it fails. */
+size_t vd_query_write_empty(uint8_t *out, size_t cap, const vd_query_msg_t *q,
+			    const vd_snap_t *snap, int rcode, int ede,
+			    const char *text);
+/* Header, question and OPT with TC set: the reply did not fit. */
+size_t vd_query_write_truncated(uint8_t *out, size_t cap, const vd_query_msg_t *q,
+				const vd_snap_t *snap, uint16_t flags, int ede);
+/* Follows zones and forward rules for name (case as written) in view v. */
+void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
+		      const uint8_t *name, uint16_t qtype, vd_resolution_t *res);
+/* Writes a local answer. */
+size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
+			    const vd_resolution_t *res, uint8_t *out);
+/* Writes a reply from an upstream or cached message: the client's ID and
+ * question, the local chain first, every record but OPT re-encoded with
+ * its TTL reduced by age (or the stale TTL), and, when an upstream CNAME
+ * leads to a name this view has local data for, the rest completed from
+ * that data (Route 53 behaviour). ede >= 0 adds an Extended DNS Error. */
+size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
+			      const uint8_t *msg, size_t len, uint32_t age,
+			      bool stale, int ede, uint8_t *out);
+
+/* ---- forward.c --------------------------------------------------------- */
+
+/* Answers res's forwarded name from the cache or an upstream fetch. */
+vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
+				const vd_rctx_t *rc, const vd_resolution_t *res,
+				uint8_t *out, size_t *outlen);
+/* Cancels nothing; frees the free lists. */
+void vd_query_forward_deinit(vd_query_ctx_t *ctx);
