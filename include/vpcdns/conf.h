@@ -66,6 +66,29 @@ typedef struct vd_route_entry {
 	int group;                 /* index into snap->groups, -1 when none */
 } vd_route_entry_t;
 
+/* How a view orders endpoint addresses by Availability Zone. */
+typedef enum {
+	VD_AZ_PREFER = 0,   /* the client's AZ first, the rest after */
+	VD_AZ_ONLY,         /* only the client's AZ (all if it has none) */
+	VD_AZ_OFF,          /* all, rotated */
+} vd_az_affinity_t;
+
+/* Per-record AZ of one A/AAAA RRset as this view sees it (az[i] is an
+ * index into the view's az_ids, VD_AZ_UNKNOWN when the address is in no
+ * known subnet). */
+#define VD_AZ_UNKNOWN 0xff
+typedef struct vd_az_rrset {
+	const vd_rrset_t *rrset;
+	const uint8_t *az;
+} vd_az_rrset_t;
+
+/* Reverse data: an endpoint address and its regional vpce name. */
+typedef struct vd_ptr_entry {
+	int family;
+	uint8_t addr[16];
+	const uint8_t *name;        /* wire name in zone data */
+} vd_ptr_entry_t;
+
 typedef struct vd_view {
 	const char *name;
 	int index;
@@ -78,6 +101,22 @@ typedef struct vd_view {
 	vd_route_entry_t **route_slots;
 	size_t route_mask;         /* slots - 1, slots a power of two */
 	unsigned route_max_labels; /* deepest name in the map */
+	/* Hub and spoke: the views whose zones this one also serves (every
+	 * view reached through include, transitively; own zones win). */
+	const int *includes;
+	size_t nincludes;
+	bool explain;              /* answer CH TXT <name> with how it resolves */
+	/* Availability Zones: the IDs this view knows (own and included
+	 * views' subnets), the client's AZ by its own subnets, and the AZ of
+	 * each multi-address A/AAAA RRset's records. */
+	vd_az_affinity_t az_affinity;
+	const char **az_ids;
+	size_t naz;
+	vd_view_table_t *client_azs;   /* NULL: no subnets */
+	vd_az_rrset_t *az_slots;       /* open addressing by rrset pointer */
+	size_t az_mask;
+	vd_ptr_entry_t *ptr_slots;     /* open addressing by address */
+	size_t ptr_mask;
 } vd_view_t;
 
 typedef struct vd_server_conf {
@@ -138,6 +177,18 @@ void vd_snap_unref(vd_snap_t *s);   /* NULL is ok */
  * there"). NULL when nothing matches (the view has no "." rule). */
 const vd_route_entry_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_lc,
 				      unsigned max_labels);
+
+/* AZ index (into v->az_ids) of a client address, or -1 when the client
+ * is in none of the view's subnets. */
+int vd_view_client_az(const vd_view_t *v, const struct sockaddr *sa);
+/* Per-record AZ indexes of an A/AAAA RRset served in view v, or NULL when
+ * none of its addresses is in a known subnet. */
+const uint8_t *vd_view_rrset_azs(const vd_view_t *v, const vd_rrset_t *rs);
+/* The regional endpoint (vpce) name that owns an address in the view's
+ * zone data (family AF_INET with 4 bytes or AF_INET6 with 16), or NULL. */
+const uint8_t *vd_view_ptr(const vd_view_t *v, int family, const uint8_t *addr);
+/* A view by name, or NULL. */
+const vd_view_t *vd_snap_view(const vd_snap_t *s, const char *name);
 
 /* Whether two snapshots listen on the same set of addresses. */
 bool vd_snap_same_listen(const vd_snap_t *a, const vd_snap_t *b);

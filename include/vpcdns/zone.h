@@ -110,3 +110,11 @@ typedef enum {
 vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
 			      uint16_t qtype, const vd_rrset_t **rrset,
 			      bool *wildcard);
+
+/* Calls cb for every RRset of the zone, with its owner (lower-cased wire
+ * name; "*" labels as written), in no particular order. For building
+ * per-view tables at snapshot time, never per query. */
+void vd_zone_foreach_rrset(const vd_zone_t *z,
+			   void (*cb)(void *arg, const uint8_t *owner,
+				      const vd_rrset_t *rs),
+			   void *arg);

@@ -23,6 +23,8 @@ static void snap_free(vd_snap_t *s)
 	for (size_t i = 0; i < s->nviews; i++)
 		for (size_t j = 0; j < s->views[i].nzones; j++)
 			vd_zone_unref(s->views[i].zones[j]);
+	for (size_t i = 0; i < s->nviews; i++)
+		vd_view_table_free(s->views[i].client_azs);
 	vd_view_table_free(s->view_table);
 	vd_arena_deinit(&s->arena);
 	free(s);
@@ -128,6 +130,9 @@ int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 	vd_arena_init(&tree, 0);
 	load(&b, &tree);
 	vd_conf_zcache_free(&b);
+	for (size_t i = 0; b.vtmp && b.snap && i < b.snap->nviews; i++)
+		free(b.vtmp[i].rules);
+	free(b.vtmp);
 	vd_arena_deinit(&tree);
 	free(b.confdir);
 	free(b.zonedir);

@@ -51,6 +51,15 @@ typedef struct sysns {
 	size_t n;
 } sysns_t;
 
+/* What a view's link pass needs from its YAML, kept until every view is
+ * read (includes may name later views). */
+typedef struct view_tmp {
+	struct fwd_rule *rules;     /* malloc'd */
+	size_t nrules;
+	const yn_pair_t *include;   /* NULL: none */
+	const yn_pair_t *subnets;   /* NULL: none */
+} view_tmp_t;
+
 typedef struct cbuild {
 	const char *file;           /* config path as given, for messages */
 	vd_errlist_t *errs;
@@ -71,6 +80,7 @@ typedef struct cbuild {
 	client_ref_t *clients;      /* malloc'd */
 	size_t nclients, capclients;
 	sysns_t sys;
+	view_tmp_t *vtmp;           /* malloc'd, one per view */
 } cbuild_t;
 
 /* Records one error at line (0: no line). */
@@ -125,7 +135,10 @@ typedef struct fwd_rule {
 	unsigned long line;         /* of the name, for duplicate messages */
 } fwd_rule_t;
 
-/* Builds v's routing map from its zones and forward rules (route.c).
- * Returns 0 or -ENOMEM. */
-int vd_conf_route_build(vd_arena_t *a, vd_view_t *v, const fwd_rule_t *rules,
-			size_t nrules);
+/* Builds v's routing map from the zones it answers from (own and
+ * included) and its forward rules (route.c). Returns 0 or -ENOMEM. */
+int vd_conf_route_build_zones(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
+			      size_t nzones, const fwd_rule_t *rules, size_t nrules);
+/* After every view is read: includes, routing maps, subnets, AZ and
+ * reverse tables (endpoints.c). */
+void vd_conf_link_views(cbuild_t *b);

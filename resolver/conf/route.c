@@ -86,10 +86,10 @@ static vd_route_entry_t *entry_get(vd_arena_t *a, vd_view_t *v, const uint8_t *n
 	return e;
 }
 
-int vd_conf_route_build(vd_arena_t *a, vd_view_t *v, const fwd_rule_t *rules,
-			size_t nrules)
+int vd_conf_route_build_zones(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
+			      size_t nzones, const fwd_rule_t *rules, size_t nrules)
 {
-	size_t want = 2 * (v->nzones + nrules), slots = 1;
+	size_t want = 2 * (nzones + nrules), slots = 1;
 	vd_route_entry_t *e;
 
 	while (slots < want)
@@ -100,11 +100,12 @@ int vd_conf_route_build(vd_arena_t *a, vd_view_t *v, const fwd_rule_t *rules,
 	memset(v->route_slots, 0, slots * sizeof(*v->route_slots));
 	v->route_mask = slots - 1;
 	v->route_max_labels = 0;
-	for (size_t i = 0; i < v->nzones; i++) {
-		e = entry_get(a, v, vd_zone_apex(v->zones[i]));
+	for (size_t i = 0; i < nzones; i++) {
+		e = entry_get(a, v, vd_zone_apex(zones[i]));
 		if (!e)
 			return -ENOMEM;
-		e->zone = v->zones[i];
+		if (!e->zone)   /* the first wins: own zones come first */
+			e->zone = zones[i];
 	}
 	for (size_t i = 0; i < nrules; i++) {
 		e = entry_get(a, v, rules[i].name);

@@ -15,7 +15,10 @@
 
 #include "vpcdns/wire.h"
 
-static const char *const view_keys[] = { "name", "clients", "zones", "forward", NULL };
+static const char *const view_keys[] = {
+	"name", "clients", "zones", "forward", "include", "subnets", "az_affinity",
+	"explain", NULL,
+};
 
 /* "::ffff:10.0.0.0/104" is the IPv4 prefix 10.0.0.0/8: clients with
  * mapped addresses are matched against IPv4 prefixes. */
@@ -237,9 +240,48 @@ static void view_forward(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char
 			n += (size_t)forward_rule(b, &f->pairs[i], rules, n, where,
 						  &rules[n]);
 	}
-	if (vd_conf_route_build(b->a, v, rules, n) < 0)
-		vd_conf_nomem(b);
-	free(rules);
+	/* The routing map is built in the link pass, with included zones. */
+	b->vtmp[v->index].rules = rules;
+	b->vtmp[v->index].nrules = n;
+}
+
+static void view_az_affinity(cbuild_t *b, vd_view_t *v, const ynode_t *m,
+			     const char *where)
+{
+	static const char *const names[] = { "prefer", "only", "off" };
+	const yn_pair_t *p = NULL;
+	const char *s;
+	char what[64];
+
+	v->az_affinity = VD_AZ_PREFER;
+	if (!vd_conf_yaml_get(m, "az_affinity", &p))
+		return;
+	snprintf(what, sizeof(what), "%s.az_affinity", where);
+	if (vd_conf_string(b, p, what, &s) < 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			v->az_affinity = (vd_az_affinity_t)i;
+			return;
+		}
+	}
+	vd_conf_err(b, p->val->line, "%s: bad value '%s' (prefer, only or off)", what, s);
+}
+
+/* Keys read in the link pass, once every view is known. */
+static void view_links(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *where)
+{
+	const yn_pair_t *p = NULL;
+	char what[64];
+
+	vd_conf_yaml_get(m, "include", &b->vtmp[v->index].include);
+	vd_conf_yaml_get(m, "subnets", &b->vtmp[v->index].subnets);
+	v->explain = true;
+	if (vd_conf_yaml_get(m, "explain", &p)) {
+		snprintf(what, sizeof(what), "%s.explain", where);
+		vd_conf_bool(b, p, what, &v->explain);
+	}
+	view_az_affinity(b, v, m, where);
 }
 
 static void build_view(cbuild_t *b, const ynode_t *list, size_t i)
@@ -266,6 +308,7 @@ static void build_view(cbuild_t *b, const ynode_t *list, size_t i)
 	if (vd_conf_yaml_get(m, "zones", &zp))
 		vd_conf_view_zones(b, v, zp, where);
 	view_forward(b, v, m, where);
+	view_links(b, v, m, where);
 }
 
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
@@ -287,10 +330,12 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 		return;
 	}
 	b->snap->views = vd_arena_alloc(b->a, vs->n * sizeof(vd_view_t));
-	if (!b->snap->views) {
+	b->vtmp = calloc(vs->n, sizeof(*b->vtmp));
+	if (!b->snap->views || !b->vtmp) {
 		vd_conf_nomem(b);
 		return;
 	}
 	for (size_t i = 0; i < vs->n; i++)
 		build_view(b, vs, i);
+	vd_conf_link_views(b);
 }

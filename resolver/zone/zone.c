@@ -263,3 +263,17 @@ vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
 	}
 	return z->fallback == VD_ZONE_FALLBACK_NXDOMAIN ? VD_ZL_NXDOMAIN : VD_ZL_FALLBACK;
 }
+
+void vd_zone_foreach_rrset(const vd_zone_t *z,
+			   void (*cb)(void *arg, const uint8_t *owner,
+				      const vd_rrset_t *rs),
+			   void *arg)
+{
+	for (size_t i = 0; i <= z->mask; i++) {
+		const vd_zone_node_t *n = z->slots[i];
+		if (n == NULL)
+			continue;
+		for (uint16_t j = 0; j < n->nrrsets; j++)
+			cb(arg, n->name, &n->rrsets[j]);
+	}
+}
