@@ -56,7 +56,8 @@ static void rule(fixture_t *f, const char *name, int group)
 
 static void build(fixture_t *f)
 {
-	assert_int_equal(vd_conf_route_build(&f->a, &f->v, f->rules, f->n), 0);
+	assert_int_equal(vd_conf_route_build_zones(&f->a, &f->v, f->v.zones, f->v.nzones,
+						   f->rules, f->n), 0);
 }
 
 /* Group of the entry routing name, -2 when none does. */
