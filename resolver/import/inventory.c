@@ -604,27 +604,78 @@ static int json_failed(const char *name, const json_error_t *je, vd_errlist_t *e
 	return VD_EMALF;
 }
 
-int vd_import_load_buffer(vd_import_t *im, const char *name, const char *buf, size_t len,
-			  vd_errlist_t *errs)
+/* A UTF-8 byte order mark (PowerShell's "Out-File -Encoding utf8") is
+ * skipped; UTF-16, PowerShell 5's default for ">", gets a message saying
+ * how to avoid it rather than a puzzling parse error. */
+static int load_text(vd_import_t *im, const char *name, const char *buf, size_t len,
+		     vd_errlist_t *errs)
 {
 	json_error_t je;
 	json_t *doc;
 
-	if (!im || !name || !buf || !errs || im->built)
-		return -EINVAL;
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;
+		len -= 3;
+	}
+	if (len >= 2 && (memcmp(buf, "\xff\xfe", 2) == 0 || memcmp(buf, "\xfe\xff", 2) == 0)) {
+		vd_errlist_add(errs, name, 0, "UTF-16 text; save the AWS CLI output as UTF-8 "
+			       "(PowerShell: | Out-File -Encoding utf8)");
+		return VD_EMALF;
+	}
 	doc = json_loadb(buf, len, JSON_FLAGS, &je);
 	if (!doc)
 		return json_failed(name, &je, errs);
 	return load_doc(im, name, doc, errs);
 }
 
+int vd_import_load_buffer(vd_import_t *im, const char *name, const char *buf, size_t len,
+			  vd_errlist_t *errs)
+{
+	if (!im || !name || !buf || !errs || im->built)
+		return -EINVAL;
+	return load_text(im, name, buf, len, errs);
+}
+
+/* The whole of fp into *buf (malloc). Returns 0 or -errno. */
+static int read_all(FILE *fp, char **buf, size_t *len)
+{
+	size_t cap = 65536, n = 0, got;
+	char *b = malloc(cap), *nb;
+
+	errno = 0;
+	while (b && (got = fread(b + n, 1, cap - n, fp)) > 0) {
+		n += got;
+		if (n == cap) {
+			nb = cap < SIZE_MAX / 2 ? realloc(b, cap * 2) : NULL;
+			if (!nb) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+			cap *= 2;
+		}
+	}
+	if (!b)
+		return -ENOMEM;
+	if (ferror(fp)) {
+		int err = errno ? errno : EIO;
+
+		free(b);
+		return -err;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
 int vd_import_load_file(vd_import_t *im, const char *path, vd_errlist_t *errs)
 {
 	bool is_stdin = path && strcmp(path, "-") == 0;
 	const char *name = is_stdin ? "<stdin>" : path;
-	json_error_t je;
-	json_t *doc;
+	char *buf = NULL;
+	size_t len = 0;
 	FILE *fp;
+	int rc;
 
 	if (!im || !path || !errs || im->built)
 		return -EINVAL;
@@ -634,18 +685,20 @@ int vd_import_load_file(vd_import_t *im, const char *path, vd_errlist_t *errs)
 	}
 	fp = is_stdin ? stdin : fopen(path, "r");
 	if (!fp) {
-		int err = errno;
-
-		vd_errlist_add(errs, path, 0, "cannot open: %s", strerror(err));
-		return -err;
+		rc = -errno;
+		vd_errlist_add(errs, path, 0, "cannot open: %s", strerror(-rc));
+		return rc;
 	}
 	im->stdin_used |= is_stdin;
-	doc = json_loadf(fp, JSON_FLAGS, &je);
+	rc = read_all(fp, &buf, &len);
 	if (!is_stdin)
 		fclose(fp);
-	if (!doc)
-		return json_failed(name, &je, errs);
-	return load_doc(im, name, doc, errs);
+	if (rc == 0)
+		rc = load_text(im, name, buf, len, errs);
+	else
+		vd_errlist_add(errs, name, 0, "cannot read: %s", strerror(-rc));
+	free(buf);
+	return rc;
 }
 
 /* ---- the whole inventory -------------------------------------------------- */

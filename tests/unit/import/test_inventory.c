@@ -67,6 +67,29 @@ static void test_malformed_json(void **state)
 	vd_import_free(im);
 }
 
+static void test_encodings(void **state)
+{
+	static const char bom[] = "\xef\xbb\xbf{\"Subnets\": []}";
+	static const char utf16[] = "\xff\xfe{\0\"\0";
+	vd_import_t *im = vd_import_new();
+	vd_errlist_t e;
+
+	(void)state;
+	it_load(im, "bom.json", strdup(bom), NULL);
+	vd_errlist_init(&e);
+	assert_int_equal(vd_import_load_buffer(im, "u16.json", utf16, sizeof(utf16) - 1, &e),
+			 VD_EMALF);
+	assert_int_equal(e.count, 1);
+	assert_string_equal(e.msgs[0], "u16.json: UTF-16 text; save the AWS CLI output as UTF-8 "
+			    "(PowerShell: | Out-File -Encoding utf8)");
+	/* A directory opens but cannot be read. */
+	assert_int_equal(vd_import_load_file(im, "/", &e), -EISDIR);
+	assert_int_equal(e.count, 2);
+	assert_string_equal(e.msgs[1], "/: cannot read: Is a directory");
+	vd_errlist_deinit(&e);
+	vd_import_free(im);
+}
+
 static void test_document_kinds(void **state)
 {
 	vd_import_t *im = vd_import_new();
@@ -332,6 +355,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_invalid_args),
 		cmocka_unit_test(test_malformed_json),
+		cmocka_unit_test(test_encodings),
 		cmocka_unit_test(test_document_kinds),
 		cmocka_unit_test(test_endpoint_types),
 		cmocka_unit_test(test_missing_fields),
