@@ -104,6 +104,14 @@ const char *vd_name_to_text(const uint8_t *name, char *buf, size_t len);
  * always fully qualified. Returns 0 or VD_EMALF. */
 int vd_name_from_text(const char *text, uint8_t out[VD_NAME_MAX], size_t *outlen);
 
+/* The address a reverse name stands for: "4.3.2.1.in-addr.arpa." (four
+ * decimal labels) gives AF_INET and 4 bytes, "b.a.9.8....ip6.arpa." (32
+ * nibble labels) AF_INET6 and 16. Case-insensitive. Returns 0 or
+ * VD_ENOTFOUND for any other name (partial or malformed ones included). */
+int vd_name_reverse_addr(const uint8_t *name, int *family, uint8_t addr[16]);
+/* The reverse name of an address, into out. Returns the name's length. */
+size_t vd_name_reverse_of(int family, const uint8_t *addr, uint8_t out[VD_NAME_MAX]);
+
 /* ---- client query ----------------------------------------------------- */
 
 typedef struct vd_query_msg {

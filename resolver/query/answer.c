@@ -70,34 +70,61 @@ size_t vd_query_write_truncated(uint8_t *out, size_t cap, const vd_query_msg_t *
 	return w.err == 0 ? w.len : 0;
 }
 
-static void put_rrset(vd_query_ctx_t *ctx, vd_wbuf_t *w, int section,
-		      const uint8_t *owner, const vd_rrset_t *rs, uint32_t ttl)
+static void put_rotated(vd_wbuf_t *w, int section, const uint8_t *owner,
+			const vd_rrset_t *rs, uint32_t ttl, unsigned start,
+			const uint8_t *azs, int az, bool want)
 {
-	unsigned start = 0;
-	if (rs->count > 1 && (rs->type == VD_T_A || rs->type == VD_T_AAAA))
-		start = ctx->rotate++ % rs->count;
 	for (unsigned i = 0; i < rs->count; i++) {
 		unsigned k = (start + i) % rs->count;
+		if (azs != NULL && (azs[k] == az) != want)
+			continue;
 		vd_wbuf_rr(w, section, owner, rs->type, rs->rclass, ttl,
 			   rs->rdata[k], rs->rdlen[k]);
 	}
 }
 
-static void put_chain(vd_query_ctx_t *ctx, vd_wbuf_t *w, const vd_step_t *chain,
-		      unsigned n)
+/* An RRset; several A/AAAA records rotate between answers, and when the
+ * client's AZ is known its addresses come first ("prefer") or alone
+ * ("only", unless it has none). The AZ of each record was computed when
+ * the snapshot was built. */
+static void put_rrset(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
+		      int section, const uint8_t *owner, const vd_rrset_t *rs,
+		      uint32_t ttl)
+{
+	const uint8_t *azs = NULL;
+	unsigned start = 0, match = 0;
+
+	if (rs->count > 1 && (rs->type == VD_T_A || rs->type == VD_T_AAAA)) {
+		start = ctx->rotate++ % rs->count;
+		if (rc != NULL && rc->client_az >= 0 && rc->view->az_affinity != VD_AZ_OFF)
+			azs = vd_view_rrset_azs(rc->view, rs);
+	}
+	for (unsigned i = 0; azs != NULL && i < rs->count; i++)
+		match += azs[i] == rc->client_az;
+	if (match == 0 || match == rs->count) {
+		put_rotated(w, section, owner, rs, ttl, start, NULL, 0, true);
+		return;
+	}
+	put_rotated(w, section, owner, rs, ttl, start, azs, rc->client_az, true);
+	if (rc->view->az_affinity == VD_AZ_PREFER)
+		put_rotated(w, section, owner, rs, ttl, start, azs, rc->client_az, false);
+}
+
+static void put_chain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
+		      const vd_step_t *chain, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		put_rrset(ctx, w, 1, chain[i].owner, chain[i].rrset,
+		put_rrset(ctx, rc, w, 1, chain[i].owner, chain[i].rrset,
 			  chain[i].rrset->ttl);
 }
 
 /* Negative answers carry the zone's SOA with TTL min(SOA TTL, MINIMUM). */
-static void put_local_tail(vd_query_ctx_t *ctx, vd_wbuf_t *w,
+static void put_local_tail(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 			   const vd_resolution_t *res)
 {
-	put_chain(ctx, w, res->chain, res->nchain);
+	put_chain(ctx, rc, w, res->chain, res->nchain);
 	if (res->soa_zone != NULL)
-		put_rrset(ctx, w, 2, vd_zone_apex(res->soa_zone),
+		put_rrset(ctx, rc, w, 2, vd_zone_apex(res->soa_zone),
 			  vd_zone_soa(res->soa_zone), vd_zone_neg_ttl(res->soa_zone));
 }
 
@@ -168,7 +195,7 @@ size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 
 	vd_wbuf_init(&w, out, cap);
 	vd_wbuf_reply_start(&w, rc->q, flags);
-	put_local_tail(ctx, &w, res);
+	put_local_tail(ctx, rc, &w, res);
 	vd_query_put_opt(&w, rc->q, rc->snap, res->rcode, -1, NULL);
 	if (w.err == 0)
 		return w.len;
@@ -213,7 +240,7 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 	memcpy(current, rc->fwd_name, vd_name_len(rc->fwd_name));
 	vd_wbuf_init(&w, out, cap);
 	vd_wbuf_reply_start(&w, q, flags);
-	put_chain(ctx, &w, rc->chain, rc->nchain);
+	put_chain(ctx, rc, &w, rc->chain, rc->nchain);
 	while ((r = vd_rr_iter_next(&it, ctx->rr)) == 1) {
 		const vd_rr_t *rr = ctx->rr;
 		if (rr->type == VD_T_OPT || completed)
@@ -231,7 +258,7 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 		goto malformed;
 	if (completed) {
 		/* The rest of the answer is this view's own data. */
-		put_local_tail(ctx, &w, &local);
+		put_local_tail(ctx, rc, &w, &local);
 		rcode = local.rcode;
 		flags = (uint16_t)((flags & ~0xf) | rcode);
 		if (w.err == 0)

@@ -105,6 +105,7 @@ static void rctx_of(const vd_pending_t *p, vd_rctx_t *rc)
 	*rc = (vd_rctx_t){
 		.snap = p->snap, .view = p->view, .client = &p->client, .q = &p->q,
 		.chain = p->chain, .nchain = p->nchain, .fwd_name = p->fwd_name,
+		.client_az = p->client_az,
 	};
 }
 
@@ -269,6 +270,7 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	p->client = *rc->client;
 	p->q = *rc->q;
 	p->nchain = rc->nchain;
+	p->client_az = rc->client_az;
 	memcpy(p->chain, rc->chain, sizeof(vd_step_t) * rc->nchain);
 	memcpy(p->fwd_name, rc->fwd_name, vd_name_len(rc->fwd_name));
 	ctx->pending++;

@@ -88,17 +88,27 @@ static bool name_is(const vd_query_msg_t *q, const char *text)
 	return vd_name_from_text(text, n, &len) == 0 && vd_name_equal(q->qname_lc, n);
 }
 
-static size_t answer_chaos(const vd_snap_t *snap, const vd_query_client_t *c,
-			   const vd_query_msg_t *q, uint8_t *out)
+/* CH TXT: id.server / hostname.bind, version.bind / version.server, and
+ * for any other name (unless the view turns it off) an explanation of how
+ * the name resolves for this client. */
+static size_t answer_chaos(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out)
 {
-	size_t cap = vd_query_reply_limit(c, q);
+	const vd_snap_t *snap = rc->snap;
+	const vd_query_msg_t *q = rc->q;
+	size_t cap = vd_query_reply_limit(rc->client, q);
 	const char *text = NULL;
+	bool version = name_is(q, "version.bind") || name_is(q, "version.server");
 	if (name_is(q, "id.server") || name_is(q, "hostname.bind"))
 		text = snap->server.identity;
-	else if ((name_is(q, "version.bind") || name_is(q, "version.server")) &&
-		 !snap->server.hide_version)
+	else if (version && !snap->server.hide_version)
 		text = snap->server.version;
-	if (text == NULL || (q->qtype != VD_T_TXT && q->qtype != VD_T_ANY))
+	bool txt = q->qtype == VD_T_TXT || q->qtype == VD_T_ANY;
+	if (text == NULL && !version && txt && rc->view->explain) {
+		size_t n = vd_query_write_explain(ctx, rc, out);
+		if (n > 0)
+			return n;
+	}
+	if (text == NULL || !txt)
 		return vd_query_write_empty(out, cap, q, snap, VD_RCODE_REFUSED, -1, NULL);
 
 	uint8_t rdata[256];
@@ -175,8 +185,13 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,
 						  VD_EDE_PROHIBITED, NULL), outlen);
 	}
+	const vd_view_t *view = &snap->views[vi];
+	vd_rctx_t rc = {
+		.snap = snap, .view = view, .client = c, .q = &q,
+		.client_az = vd_view_client_az(view, (const struct sockaddr *)&c->addr),
+	};
 	if (q.qclass == VD_C_CH)
-		return reply(answer_chaos(snap, c, &q, out), outlen);
+		return reply(answer_chaos(ctx, &rc, out), outlen);
 	if (q.qtype == VD_T_AXFR || q.qtype == VD_T_IXFR || q.qclass != VD_C_IN) {
 		ctx->stats.refused++;
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,
@@ -188,12 +203,17 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 						  -1, NULL), outlen);
 	}
 
-	const vd_view_t *view = &snap->views[vi];
+	if (q.qtype == VD_T_PTR && view->ptr_slots != NULL) {
+		size_t n = vd_query_write_ptr(ctx, &rc, out);
+		if (n > 0) {
+			ctx->stats.local++;
+			return reply(n, outlen);
+		}
+	}
 	vd_query_resolve(view, snap, q.qname, q.qtype, &res);
-	vd_rctx_t rc = {
-		.snap = snap, .view = view, .client = c, .q = &q,
-		.chain = res.chain, .nchain = res.nchain, .fwd_name = res.fwd_name,
-	};
+	rc.chain = res.chain;
+	rc.nchain = res.nchain;
+	rc.fwd_name = res.fwd_name;
 	if (res.group != NULL)
 		return vd_query_forward(ctx, snap, &rc, &res, out, outlen);
 	if (res.refused) {

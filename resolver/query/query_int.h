@@ -50,6 +50,7 @@ typedef struct vd_rctx {
 	const vd_step_t *chain;      /* local CNAME steps before the forwarded name */
 	unsigned nchain;
 	const uint8_t *fwd_name;     /* the name that was forwarded */
+	int client_az;               /* index into view->az_ids, -1: none */
 } vd_rctx_t;
 
 typedef struct vd_fetch vd_fetch_t;
@@ -64,6 +65,7 @@ typedef struct vd_pending {
 	vd_query_msg_t q;
 	vd_step_t chain[VD_QUERY_CHAIN_MAX + 1];
 	unsigned nchain;
+	int client_az;
 	uint8_t fwd_name[VD_NAME_MAX];
 } vd_pending_t;
 
@@ -123,6 +125,16 @@ size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 			      const uint8_t *msg, size_t len, uint32_t age,
 			      bool stale, int ede, uint8_t *out);
+
+/* ---- explain.c --------------------------------------------------------- */
+
+/* CH TXT <name>: how an IN A query for name would be answered for this
+ * client (view, AZ, each routing step, generation), one TXT record per
+ * step. 0 if it does not fit. */
+size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
+/* A PTR answer from the view's endpoint data, or 0 when the name is not
+ * the reverse name of an endpoint address. */
+size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
 
 /* ---- forward.c --------------------------------------------------------- */
 
