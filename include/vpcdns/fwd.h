@@ -6,7 +6,26 @@
  * the query's ID, has QR set and repeats the question (name compared
  * case-insensitively, type, class); anything else is dropped and counted.
  * TC=1 retries the same server over TCP. A timeout or network error moves
- * to the group's next server. Depends on conf, wire, util, libuv.
+ * to another server of the group. Depends on conf, wire, util, libuv,
+ * OpenSSL.
+ *
+ * Servers: a vd_fwd_t keeps state per server, keyed by (address, tls,
+ * tls_name) rather than by group, so it survives reloads: a smoothed RTT
+ * (srtt = 7/8 srtt + 1/8 sample; 376 ms until measured), an exponential
+ * back-off after timeouts and network errors (1 s, 2 s, 4 s ... 2 min; one
+ * query probes the server when it ends, a success resets it), and its
+ * TCP or TLS connection. Each query goes to the fastest server not backed
+ * off (about 1 in 20 to another one at random, to keep measuring them);
+ * when every server left is backed off they are tried anyway, the one that
+ * failed longest ago first.
+ *
+ * Streams: TCP (after TC=1) and DNS over TLS (RFC 7858; every query to a
+ * tls:// server) use one connection per server, reused and pipelined
+ * (answers matched by ID and question), closed after 10 s idle, re-dialled
+ * when broken; a query caught on a reused connection that broke is retried
+ * once on a fresh one. TLS is 1.2 or later, verifies the certificate
+ * against vd_upstream_t.tls_name (also sent as SNI) or else the address,
+ * and resumes the server's last session when re-dialling.
  *
  * Threading: a vd_fwd_t and its requests belong to one loop thread.
  */
@@ -33,6 +52,19 @@ typedef struct vd_fwd_stats {
 	uint64_t tc_retries;
 	uint64_t failovers;
 	uint64_t failed;           /* every server failed */
+	/* appended with the server choice and stream transports */
+	uint64_t rejected_inflight; /* submits refused: max_inflight reached */
+	uint64_t deadlines;        /* queries stopped by query_timeout_ms */
+	uint64_t explored;         /* attempts sent to a server other than
+				    * the fastest, to measure it */
+	uint64_t probes;           /* attempts probing a backed-off server */
+	uint64_t sent_tls;         /* queries written on TLS connections */
+	uint64_t conn_opened;      /* TCP and TLS connections dialled */
+	uint64_t conn_reused;      /* queries that joined an open connection */
+	uint64_t conn_broken;      /* connections lost with queries on them */
+	uint64_t conn_retries;     /* queries retried on a fresh connection */
+	uint64_t tls_failures;     /* handshakes or verifications that failed */
+	uint64_t tls_resumed;      /* handshakes that resumed a session */
 } vd_fwd_stats_t;
 
 /* What to ask. qname is copied; group must stay valid until the callback
@@ -42,14 +74,28 @@ typedef struct vd_fwd_query {
 	const uint8_t *qname;      /* wire form; case is kept on the wire */
 	uint16_t qtype, qclass;
 	bool rd, cd, do_bit;       /* passed through from the client */
-	uint32_t timeout_ms;       /* per attempt */
+	uint32_t timeout_ms;       /* per attempt; 0: 2000 */
+	/* The whole query, every attempt included; past it the callback
+	 * gets VD_ETIMEOUT even if servers are left. 0: 3000. */
+	uint32_t query_timeout_ms;
+	/* When this many queries are already pending in this vd_fwd_t the
+	 * submit fails with VD_ELIMIT (and rejected_inflight moves).
+	 * 0: no bound. */
+	uint32_t max_inflight;
+	/* CA bundle (PEM) for verifying tls:// servers; NULL: the system
+	 * store. Must stay valid until the callback, like group. When it
+	 * differs from the one in use, TLS connections opened under the
+	 * old one are not reused and saved sessions are dropped. */
+	const char *tls_ca_file;
 } vd_fwd_query_t;
 
 /* Called exactly once per submitted query, on the loop thread.
  * status 0: resp/len hold a validated response (possibly with a SERVFAIL
  * or REFUSED rcode when every server answered so), valid only during
- * the call. status VD_ETIMEOUT: every server timed out. Other negative
- * status: network errors (refused, unreachable) or -ECANCELED at close.
+ * the call. status VD_ETIMEOUT: every server timed out, or
+ * query_timeout_ms passed. Other negative status: network errors (refused,
+ * unreachable, a TLS handshake or certificate verification that failed:
+ * -EPROTO) or -ECANCELED at close.
  * ede is the suggested Extended DNS Error code when status != 0
  * (VD_EDE_NO_REACHABLE_AUTHORITY or VD_EDE_NETWORK_ERROR). */
 typedef void (*vd_fwd_cb)(void *arg, int status, int ede, const uint8_t *resp,
@@ -58,7 +104,8 @@ typedef void (*vd_fwd_cb)(void *arg, int status, int ede, const uint8_t *resp,
 /* NULL on out of memory. */
 vd_fwd_t *vd_fwd_new(uv_loop_t *loop);
 /* Submits a query; cb is called later (never from inside this call).
- * Returns 0, or a negative error (then cb is never called). */
+ * Returns 0, or a negative error (then cb is never called): -EINVAL,
+ * -ECANCELED while closing, -ENOMEM, VD_ELIMIT past q->max_inflight. */
 int vd_fwd_submit(vd_fwd_t *f, const vd_fwd_query_t *q, vd_fwd_cb cb, void *arg);
 /* Cancels every pending query (callbacks get -ECANCELED), closes all
  * handles; close_cb runs once every handle is closed, then the vd_fwd_t
@@ -67,3 +114,7 @@ void vd_fwd_close(vd_fwd_t *f, void (*close_cb)(void *arg), void *arg);
 const vd_fwd_stats_t *vd_fwd_stats(const vd_fwd_t *f);
 /* Number of queries in flight. */
 size_t vd_fwd_pending(const vd_fwd_t *f);
+/* Replaces the clock used for RTTs, back-off and deadlines (milliseconds,
+ * monotonic); NULL restores vd_now_ms. For tests: timers still run on the
+ * loop's own clock, for the durations this clock implies. */
+void vd_fwd_set_clock(vd_fwd_t *f, uint64_t (*now_ms)(void *arg), void *arg);

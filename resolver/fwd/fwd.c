@@ -1,13 +1,15 @@
 /*
- * fwd requests: the per-query state machine. A request walks the group's
- * servers in order; each attempt is one socket plus the request's timer.
- * A valid answer finishes it; TC=1 retries the same server over TCP;
- * FORMERR retries it once without EDNS; SERVFAIL/REFUSED/NOTIMP, a timeout
- * or a network error move to the next server. Handles are only ever freed
- * from their close callbacks: a request lives until its callback has run
- * and every handle it opened has closed, and the next attempt's socket is
- * opened from the previous one's close callback so the embedded handle can
- * be reused. Requests are recycled through a small per-forwarder pool.
+ * fwd requests: the per-query state machine. A request asks the servers of
+ * its group in the order fwd_sel.c picks them; each attempt is a UDP
+ * socket or a place on the server's stream connection, plus the request's
+ * timer. A valid answer finishes it; TC=1 retries the same server over
+ * TCP; FORMERR retries it once without EDNS; SERVFAIL/REFUSED/NOTIMP, a
+ * timeout or a network error move to another server; the deadline ends
+ * it wherever it is. Handles are only ever freed from their close
+ * callbacks: a request lives until its callback has run and every handle
+ * it opened has closed, and the next attempt's socket is opened from the
+ * previous one's close callback so the embedded handle can be reused.
+ * Requests are recycled through a small per-forwarder pool.
  */
 #include "vpcdns/fwd.h"
 
@@ -19,6 +21,11 @@
 #include "vpcdns/util.h"
 
 static void timer_cb(uv_timer_t *t);
+
+uint64_t vd_fwd_now(const vd_fwd_t *f)
+{
+	return f->now_fn ? f->now_fn(f->now_arg) : vd_now_ms();
+}
 
 /* ---- request lifetime ------------------------------------------------ */
 
@@ -47,12 +54,14 @@ static void finish_close(vd_fwd_t *f)
 {
 	fwd_req_t *r;
 
-	if (!f->closing || !f->own_closed || f->active)
+	if (!f->closing || !f->own_closed || f->active || f->nconns)
 		return;
 	while ((r = f->pool)) {
 		f->pool = r->next;
 		free(r);
 	}
+	vd_fwd_servers_free(f);
+	vd_fwd_tls_free_ctx(f);
 	if (f->close_cb)
 		f->close_cb(f->close_arg);
 	free(f);
@@ -69,7 +78,8 @@ static void req_release(fwd_req_t *r)
 	if (r->next)
 		r->next->prev = r->prev;
 	free(r->saved);
-	free(r->tcp_buf);
+	for (size_t i = 0; i < r->nsrv; i++)
+		vd_fwd_server_put(f, r->srv[i]);
 	if (!f->closing && f->npool < FWD_POOL_MAX) {
 		r->next = f->pool;
 		f->pool = r;
@@ -96,11 +106,20 @@ static void timer_closed_cb(uv_handle_t *h)
 
 /* ---- attempts -------------------------------------------------------- */
 
+static void probe_release(fwd_req_t *r)
+{
+	if (r->probe) {
+		r->probe = false;
+		r->cur->probing = false;
+	}
+}
+
 static void attempt_stop(fwd_req_t *r)
 {
 	r->deferred_err = 0;
 	if (r->timer_open)
 		uv_timer_stop(&r->timer);
+	vd_fwd_conn_detach(r);
 	if (r->sock_state == FWD_SOCK_OPEN) {
 		r->sock_state = FWD_SOCK_CLOSING;
 		uv_close(&r->sock.h, vd_fwd_on_sock_closed);
@@ -108,17 +127,23 @@ static void attempt_stop(fwd_req_t *r)
 }
 
 /* Failures found while starting are reported from the timer, so that the
- * caller's callback never runs inside vd_fwd_submit. */
+ * caller's callback never runs inside vd_fwd_submit. The attempt's own
+ * timeout is cut short when the deadline comes first. */
 static void attempt_start(fwd_req_t *r)
 {
-	int err = r->tcp ? vd_fwd_io_tcp_start(r) : vd_fwd_io_udp_start(r);
+	uint64_t now = vd_fwd_now(r->f);
+	uint64_t left = r->deadline > now ? r->deadline - now : 0;
+	int err;
 
+	r->sent_at = now;
+	r->attempt_ms = left < r->timeout_ms ? (uint32_t)left : r->timeout_ms;
+	err = r->tcp ? vd_fwd_conn_send(r) : vd_fwd_io_udp_start(r);
 	if (err < 0) {
 		r->deferred_err = err;
 		uv_timer_start(&r->timer, timer_cb, 0, 0);
 		return;
 	}
-	uv_timer_start(&r->timer, timer_cb, r->timeout_ms, 0);
+	uv_timer_start(&r->timer, timer_cb, r->attempt_ms, 0);
 }
 
 /* Starts the attempt r now describes, once the previous socket is gone. */
@@ -153,6 +178,7 @@ static void finish(fwd_req_t *r, int status, int ede, const uint8_t *resp,
 	r->start_pending = false;
 	r->f->npending--;
 	attempt_stop(r);
+	probe_release(r);
 	if (r->timer_open) {
 		r->timer_open = false;
 		uv_close((uv_handle_t *)&r->timer, timer_closed_cb);
@@ -172,24 +198,58 @@ static void all_failed(fwd_req_t *r)
 		finish(r, r->last_err, VD_EDE_NETWORK_ERROR, NULL, 0);
 }
 
+static void deadline_passed(fwd_req_t *r)
+{
+	r->f->stats.deadlines++;
+	finish(r, VD_ETIMEOUT, VD_EDE_NO_REACHABLE_AUTHORITY, NULL, 0);
+}
+
+/* Makes srv[i] the server of the next attempt. */
+static void use_server(fwd_req_t *r, int i, bool probe, bool explored)
+{
+	vd_fwd_stats_t *st = &r->f->stats;
+
+	r->tried |= 1ull << i;
+	r->cur = r->srv[i];
+	r->probe = probe;
+	if (probe) {
+		r->cur->probing = true;
+		st->probes++;
+	}
+	if (explored)
+		st->explored++;
+	/* a tls:// server speaks nothing but TLS */
+	r->tcp = r->cur->tls;
+	r->edns = true;
+	r->formerr_retried = false;
+	r->conn_retried = false;
+}
+
 /* err: VD_ETIMEOUT, a negative error, or 0 when the server answered with
  * a failure rcode (already saved). */
 static void server_failed(fwd_req_t *r, int err)
 {
+	uint64_t now = vd_fwd_now(r->f);
+	bool probe, explored;
+	int i;
+
 	if (err != VD_ETIMEOUT)
 		r->all_timeouts = false;
 	if (err < 0 && err != VD_ETIMEOUT)
 		r->last_err = err;
-	if (r->si + 1 >= r->group->nservers) {
-		attempt_stop(r);
+	attempt_stop(r);
+	probe_release(r);
+	if (now >= r->deadline) {
+		deadline_passed(r);
+		return;
+	}
+	i = vd_fwd_sel_pick(r->f, r->srv, r->nsrv, r->tried, now, &probe, &explored);
+	if (i < 0) {
 		all_failed(r);
 		return;
 	}
-	r->si++;
 	r->f->stats.failovers++;
-	r->tcp = false;
-	r->edns = true;
-	r->formerr_retried = false;
+	use_server(r, i, probe, explored);
 	attempt_retry(r);
 }
 
@@ -197,13 +257,25 @@ static void timer_cb(uv_timer_t *t)
 {
 	fwd_req_t *r = t->data;
 	int err = r->deferred_err;
+	uint64_t now = vd_fwd_now(r->f);
+	bool full = r->attempt_ms >= r->timeout_ms;
 
 	if (err) {
 		r->deferred_err = 0;
 		vd_fwd_on_net_error(r, err);
 		return;
 	}
-	r->f->stats.timeouts++;
+	/* Only a full attempt says something about the server; one cut
+	 * short by the deadline does not. */
+	if (full) {
+		r->f->stats.timeouts++;
+		vd_fwd_sel_failure(r->cur, now, r->sent_at, r->timeout_ms, r->probe);
+	}
+	if (!full || now >= r->deadline) {
+		attempt_stop(r);
+		deadline_passed(r);
+		return;
+	}
 	server_failed(r, VD_ETIMEOUT);
 }
 
@@ -212,7 +284,24 @@ void vd_fwd_on_net_error(fwd_req_t *r, int err)
 	if (r->done)
 		return;
 	r->f->stats.net_errors++;
+	vd_fwd_sel_failure(r->cur, vd_fwd_now(r->f), r->sent_at, 0, r->probe);
 	server_failed(r, err);
+}
+
+void vd_fwd_on_conn_broken(fwd_req_t *r, int err, bool reused)
+{
+	if (r->done)
+		return;
+	/* The server may close a connection it thinks idle just as a query
+	 * goes out on it: that says nothing about the server, so try once
+	 * more on a connection of its own. */
+	if (reused && !r->conn_retried) {
+		r->conn_retried = true;
+		r->f->stats.conn_retries++;
+		attempt_retry(r);
+		return;
+	}
+	vd_fwd_on_net_error(r, err);
 }
 
 /* ---- responses ------------------------------------------------------- */
@@ -236,12 +325,24 @@ static void on_formerr(fwd_req_t *r)
 	if (r->edns && !r->formerr_retried) {
 		r->formerr_retried = true;
 		r->edns = false;
-		r->tcp = false;
+		r->tcp = r->cur->tls;
 		attempt_retry(r);
 		return;
 	}
-	attempt_stop(r);
 	server_failed(r, -EPROTO);
+}
+
+/* Any valid response shows the server is up. Stream attempts that had to
+ * dial first would measure the handshake too, so they give no sample. */
+static void server_answered(fwd_req_t *r)
+{
+	uint64_t now = vd_fwd_now(r->f);
+	uint32_t rtt = (uint32_t)(now - r->sent_at);
+
+	if (r->tcp && !r->conn_reused)
+		rtt = UINT32_MAX;
+	vd_fwd_sel_success(r->cur, now, rtt);
+	probe_release(r);
 }
 
 void vd_fwd_on_response(fwd_req_t *r, const uint8_t *p, size_t len)
@@ -260,6 +361,7 @@ void vd_fwd_on_response(fwd_req_t *r, const uint8_t *p, size_t len)
 	case FWD_RESP_OK:
 		break;
 	}
+	server_answered(r);
 	flags = vd_hdr_flags(p);
 	rcode = VD_F_RCODE(flags);
 	if (rcode == VD_RCODE_FORMERR) {
@@ -267,7 +369,6 @@ void vd_fwd_on_response(fwd_req_t *r, const uint8_t *p, size_t len)
 	} else if (rcode == VD_RCODE_SERVFAIL || rcode == VD_RCODE_REFUSED ||
 		   rcode == VD_RCODE_NOTIMP) {
 		save_failure(r, p, len);
-		attempt_stop(r);
 		server_failed(r, 0);
 	} else if ((flags & VD_F_TC) && !r->tcp) {
 		st->tc_retries++;
@@ -291,6 +392,8 @@ vd_fwd_t *vd_fwd_new(uv_loop_t *loop)
 	if (!f)
 		return NULL;
 	f->loop = loop;
+	f->explore_permille = FWD_EXPLORE_PERMILLE;
+	f->conn_idle_ms = FWD_CONN_IDLE_MS;
 	/* never started: it only makes close_cb run from a libuv callback */
 	uv_timer_init(loop, &f->own);
 	f->own.data = f;
@@ -300,24 +403,31 @@ vd_fwd_t *vd_fwd_new(uv_loop_t *loop)
 static bool query_valid(const vd_fwd_query_t *q)
 {
 	return q && q->qname && q->group && q->group->servers &&
-	       q->group->nservers > 0 && vd_fwd_name_check(q->qname) > 0;
+	       q->group->nservers > 0 &&
+	       q->group->nservers <= VD_GROUP_MAX_SERVERS &&
+	       vd_fwd_name_check(q->qname) > 0;
 }
 
-int vd_fwd_submit(vd_fwd_t *f, const vd_fwd_query_t *q, vd_fwd_cb cb, void *arg)
+static int req_servers(fwd_req_t *r)
 {
-	fwd_req_t *r;
+	for (size_t i = 0; i < r->group->nservers; i++) {
+		r->srv[i] = vd_fwd_server_get(r->f, &r->group->servers[i]);
+		if (!r->srv[i])
+			return -ENOMEM;
+		r->nsrv++;
+	}
+	return 0;
+}
 
-	if (!f || !cb || !query_valid(q))
-		return -EINVAL;
-	if (f->closing)
-		return -ECANCELED;
-	r = req_get(f);
-	if (!r)
-		return -ENOMEM;
+static void req_fill(fwd_req_t *r, const vd_fwd_query_t *q, vd_fwd_cb cb, void *arg)
+{
 	r->cb = cb;
 	r->arg = arg;
 	r->group = q->group;
+	r->tls_ca_file = q->tls_ca_file;
 	r->timeout_ms = q->timeout_ms ? q->timeout_ms : FWD_DEFAULT_TIMEOUT_MS;
+	r->deadline = vd_fwd_now(r->f) +
+		      (q->query_timeout_ms ? q->query_timeout_ms : FWD_DEFAULT_DEADLINE_MS);
 	r->qname_len = vd_fwd_name_check(q->qname);
 	memcpy(r->qname, q->qname, r->qname_len);
 	r->qtype = q->qtype;
@@ -325,14 +435,40 @@ int vd_fwd_submit(vd_fwd_t *f, const vd_fwd_query_t *q, vd_fwd_cb cb, void *arg)
 	r->rd = q->rd;
 	r->cd = q->cd;
 	r->do_bit = q->do_bit;
-	r->edns = true;
 	r->all_timeouts = true;
+}
+
+int vd_fwd_submit(vd_fwd_t *f, const vd_fwd_query_t *q, vd_fwd_cb cb, void *arg)
+{
+	bool probe, explored;
+	fwd_req_t *r;
+	int i;
+
+	if (!f || !cb || !query_valid(q))
+		return -EINVAL;
+	if (f->closing)
+		return -ECANCELED;
+	if (q->max_inflight && f->npending >= q->max_inflight) {
+		f->stats.rejected_inflight++;
+		return VD_ELIMIT;
+	}
+	r = req_get(f);
+	if (!r)
+		return -ENOMEM;
+	req_fill(r, q, cb, arg);
+	if (req_servers(r) < 0) {
+		r->done = true;
+		req_release(r);
+		return -ENOMEM;
+	}
 	uv_timer_init(f->loop, &r->timer);
 	r->timer.data = r;
 	r->timer_open = true;
 	r->nhandles = 1;
 	f->npending++;
 	f->stats.queries++;
+	i = vd_fwd_sel_pick(f, r->srv, r->nsrv, 0, vd_fwd_now(f), &probe, &explored);
+	use_server(r, i, probe, explored);
 	vd_fwd_msg_build(r);
 	attempt_start(r);
 	return 0;
@@ -343,6 +479,11 @@ static void own_closed_cb(uv_handle_t *h)
 	vd_fwd_t *f = h->data;
 
 	f->own_closed = true;
+	finish_close(f);
+}
+
+void vd_fwd_on_conn_freed(vd_fwd_t *f)
+{
 	finish_close(f);
 }
 
@@ -360,6 +501,7 @@ void vd_fwd_close(vd_fwd_t *f, void (*close_cb)(void *arg), void *arg)
 	for (r = f->active; r; r = r->next)
 		if (!r->done)
 			finish(r, -ECANCELED, VD_EDE_NETWORK_ERROR, NULL, 0);
+	vd_fwd_conn_close_all(f);
 	uv_close((uv_handle_t *)&f->own, own_closed_cb);
 }
 
@@ -371,4 +513,12 @@ const vd_fwd_stats_t *vd_fwd_stats(const vd_fwd_t *f)
 size_t vd_fwd_pending(const vd_fwd_t *f)
 {
 	return f ? f->npending : 0;
+}
+
+void vd_fwd_set_clock(vd_fwd_t *f, uint64_t (*now_ms)(void *arg), void *arg)
+{
+	if (!f)
+		return;
+	f->now_fn = now_ms;
+	f->now_arg = now_ms ? arg : NULL;
 }

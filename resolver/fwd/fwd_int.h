@@ -1,8 +1,10 @@
 /*
- * fwd private interface: the request and forwarder structures shared by the
- * request state machine (fwd.c), the UDP/TCP transports (fwd_io.c) and the
- * upstream message builder and validator (fwd_msg.c). Everything here runs
- * on the owning loop's thread.
+ * fwd private interface: the structures shared by the request state
+ * machine (fwd.c), the per-server table with RTT, back-off and server
+ * choice (fwd_sel.c), the UDP transport (fwd_io.c), the reused TCP and TLS
+ * connections (fwd_conn.c), the OpenSSL glue (fwd_tls.c) and the upstream
+ * message builder and validator (fwd_msg.c). Everything here runs on the
+ * owning loop's thread.
  */
 #pragma once
 
@@ -11,11 +13,15 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include <openssl/ssl.h>
+
 #include "vpcdns/fwd.h"
 #include "vpcdns/wire.h"
 
 /* Per-attempt timeout used when the caller passes 0. */
 #define FWD_DEFAULT_TIMEOUT_MS 2000
+/* Whole-query deadline used when the caller passes 0. */
+#define FWD_DEFAULT_DEADLINE_MS 3000
 /* Released requests kept for reuse per forwarder. */
 #define FWD_POOL_MAX 128
 /* Random source port tries before letting the kernel choose. */
@@ -24,6 +30,21 @@
 /* Header + longest name + type/class + OPT RR. */
 #define FWD_QUERY_MAX (VD_HDR_LEN + VD_NAME_MAX + 4 + 11)
 #define FWD_RBUF_SIZE 65536
+
+/* Server choice (see fwd.h). */
+#define FWD_SRTT_INIT_MS 376        /* a server never measured (Unbound's) */
+#define FWD_EXPLORE_PERMILLE 50     /* attempts sent to a random other one */
+#define FWD_BACKOFF_MIN_MS 1000
+#define FWD_BACKOFF_MAX_MS 120000
+/* Server table: buckets, and how many entries before unused ones (no
+ * request, no connection, idle for FWD_SERVER_FORGET_MS) are dropped. */
+#define FWD_SERVER_BUCKETS 256
+#define FWD_SERVERS_SOFT_MAX 1024
+#define FWD_SERVER_FORGET_MS (10 * 60 * 1000)
+
+/* Streams. */
+#define FWD_CONN_IDLE_MS 10000
+#define FWD_CONN_BUCKETS 64         /* requests on a connection, by ID */
 
 enum fwd_sock_state {
 	FWD_SOCK_NONE,    /* no socket handle initialised */
@@ -38,13 +59,43 @@ enum fwd_verdict {
 	FWD_RESP_MALFORMED,
 };
 
+typedef struct fwd_conn fwd_conn_t;
+
+/* What fwd knows about one upstream server. Lives in f's table while a
+ * request or a connection holds it (refs) and some time after. */
+typedef struct fwd_server {
+	struct fwd_server *hnext;       /* hash chain */
+	uint32_t hash;
+	struct sockaddr_storage addr;
+	bool tls;
+	char *tls_name;                 /* malloc'd; NULL: verify the address */
+	char *label;                    /* malloc'd "tls://addr#name", for logs */
+	unsigned refs;
+	uint64_t last_used;
+
+	/* RTT and health, in the forwarder's clock */
+	uint32_t srtt;                  /* ms; FWD_SRTT_INIT_MS until measured */
+	bool measured;
+	unsigned fails;                 /* consecutive failures; 0: healthy */
+	uint64_t failed_at;             /* last failure counted */
+	uint64_t backoff_until;
+	bool probing;                   /* a request is probing it */
+
+	/* stream transport */
+	fwd_conn_t *conn;               /* connection new queries join */
+	SSL_SESSION *session;           /* last TLS session, for resumption */
+	bool tls_logged;                /* a TLS failure was logged */
+} fwd_server_t;
+
 typedef struct fwd_req {
 	vd_fwd_t *f;
 	struct fwd_req *prev, *next;    /* f->active; next is the pool link */
 	vd_fwd_cb cb;
 	void *arg;
 	const vd_group_t *group;
+	const char *tls_ca_file;
 	uint32_t timeout_ms;
+	uint64_t deadline;              /* forwarder clock */
 
 	/* the question, as the caller gave it */
 	uint8_t qname[VD_NAME_MAX];
@@ -52,15 +103,30 @@ typedef struct fwd_req {
 	uint16_t qtype, qclass;
 	bool rd, cd, do_bit;
 
+	/* the group's servers, each holding a reference */
+	fwd_server_t *srv[VD_GROUP_MAX_SERVERS];
+	size_t nsrv;
+	uint64_t tried;                 /* bit i: srv[i] had an attempt */
+
 	/* current attempt */
-	size_t si;                      /* index in group->servers */
-	bool tcp;                       /* transport of this attempt */
+	fwd_server_t *cur;
+	bool probe;                     /* cur->probing is ours */
+	bool tcp;                       /* a stream: TCP after TC=1, or TLS */
 	bool edns;                      /* query carries an OPT RR */
 	bool formerr_retried;
+	bool conn_retried;              /* retried after a broken connection */
 	int deferred_err;               /* failure to report from timer_cb */
+	uint64_t sent_at;               /* forwarder clock, for the RTT */
+	uint32_t attempt_ms;            /* this attempt's own timeout */
 	uint16_t id;
 	uint8_t query[FWD_QUERY_MAX];
 	size_t qlen;
+
+	/* on a stream connection */
+	fwd_conn_t *conn;
+	struct fwd_req *cprev, *cnext;  /* the connection's bucket by ID */
+	bool conn_sent;                 /* query written on it */
+	bool conn_reused;               /* the connection had answered before */
 
 	/* outcome so far */
 	bool done;                      /* callback invoked */
@@ -70,28 +136,56 @@ typedef struct fwd_req {
 	uint8_t *saved;                 /* last SERVFAIL/REFUSED/NOTIMP reply */
 	size_t saved_len;
 
-	/* handles: one timer for the request, one socket per attempt */
+	/* handles: one timer for the request, one UDP socket per attempt */
 	unsigned nhandles;              /* initialised, close cb not yet run */
 	bool timer_open;
 	uv_timer_t timer;
 	enum fwd_sock_state sock_state;
 	union {
 		uv_handle_t h;
-		uv_stream_t s;
 		uv_udp_t udp;
-		uv_tcp_t tcp;
 	} sock;
 	uv_udp_send_t send_req;
-	uv_connect_t conn_req;
-	uv_write_t write_req;
-	uint8_t tcp_len[2];             /* outgoing length prefix */
-
-	/* TCP response framing */
-	uint8_t tcp_hdr[2];
-	unsigned tcp_hdr_have;
-	uint8_t *tcp_buf;               /* FWD_RBUF_SIZE bytes, on first use */
-	size_t tcp_need, tcp_have;
 } fwd_req_t;
+
+enum fwd_conn_state {
+	FWD_CONN_CONNECTING,
+	FWD_CONN_HANDSHAKE,             /* TLS */
+	FWD_CONN_READY,
+	FWD_CONN_CLOSING,
+};
+
+/* One TCP or TLS connection to a server. Freed from the close callbacks
+ * of its two handles. */
+struct fwd_conn {
+	vd_fwd_t *f;
+	fwd_conn_t *prev, *next;        /* f->conns */
+	fwd_server_t *srv;              /* holds a reference */
+	enum fwd_conn_state state;
+	bool tls;
+	bool retired;                   /* srv->conn no longer points here */
+	unsigned nhandles;
+	uv_tcp_t tcp;
+	uv_timer_t idle;
+	uv_connect_t connect_req;
+	uint64_t answered;              /* responses that matched a request */
+	int broken_err;                 /* told to the requests when broken */
+
+	/* requests attached, by ID */
+	fwd_req_t *bucket[FWD_CONN_BUCKETS];
+	size_t nreqs;
+
+	/* response framing */
+	uint8_t hdr[2];
+	unsigned hdr_have;
+	size_t need, have;
+	uint8_t *frame;                 /* 65535 bytes */
+
+	/* TLS: memory BIOs between OpenSSL and the socket */
+	SSL *ssl;
+	BIO *rbio, *wbio;               /* owned by ssl */
+	unsigned ctx_gen;               /* f->tls_gen it was made under */
+};
 
 struct vd_fwd {
 	uv_loop_t *loop;
@@ -105,11 +199,34 @@ struct vd_fwd {
 	uv_timer_t own;                 /* keeps close_cb asynchronous */
 	void (*close_cb)(void *arg);
 	void *close_arg;
+
+	/* clock, choice */
+	uint64_t (*now_fn)(void *arg);
+	void *now_arg;
+	unsigned explore_permille;      /* tests set 0 for a fixed order */
+	uint32_t conn_idle_ms;          /* tests shorten it */
+
+	/* servers and connections */
+	fwd_server_t *servers[FWD_SERVER_BUCKETS];
+	size_t nservers;
+	fwd_conn_t *conns;
+	size_t nconns;                  /* not yet freed */
+
+	/* TLS context for the CA file in use */
+	SSL_CTX *tls_ctx;
+	char *tls_ca;                   /* malloc'd; NULL: system store */
+	bool tls_ctx_ready;             /* tls_ctx/tls_ca describe a try */
+	unsigned tls_gen;               /* bumped when the context changes */
+	bool tls_ctx_logged;
+
 	/* Loop-wide scratch: the loop is single-threaded and each callback
 	 * consumes the data before returning. */
 	vd_rr_t rr;
 	uint8_t rbuf[FWD_RBUF_SIZE];
 };
+
+/* fwd.c */
+uint64_t vd_fwd_now(const vd_fwd_t *f);
 
 /* fwd_msg.c */
 /* Builds r->query for the current attempt with a new random ID. */
@@ -120,16 +237,83 @@ enum fwd_verdict vd_fwd_msg_check(fwd_req_t *r, const uint8_t *p, size_t len);
 /* Length of a valid wire name, or 0 when name is not one. */
 size_t vd_fwd_name_check(const uint8_t *name);
 
+/* fwd_sel.c: the server table */
+/* The entry for u, created when new; takes a reference. NULL: no memory. */
+fwd_server_t *vd_fwd_server_get(vd_fwd_t *f, const vd_upstream_t *u);
+void vd_fwd_server_put(vd_fwd_t *f, fwd_server_t *s);
+/* Frees every entry (at close, once no connection is left). */
+void vd_fwd_servers_free(vd_fwd_t *f);
+
+/* fwd_sel.c: server choice. Picks among srv[0..n) those whose bit in
+ * tried is clear: a server whose back-off has ended and that nobody is
+ * probing (*probe set), else the lowest SRTT among healthy ones (now and
+ * then, *explored set, another healthy one at random), else the one that
+ * failed longest ago. Returns the index, or -1 when every server was
+ * tried. */
+int vd_fwd_sel_pick(const vd_fwd_t *f, fwd_server_t *const *srv, size_t n,
+		    uint64_t tried, uint64_t now, bool *probe, bool *explored);
+/* An answer came back after rtt_ms (UINT32_MAX: no RTT sample): the
+ * server is healthy. */
+void vd_fwd_sel_success(fwd_server_t *s, uint64_t now, uint32_t rtt_ms);
+/* A timeout (timeout_ms > 0, which also counts as an RTT sample) or a
+ * network error of an attempt sent at sent_at. Failures of attempts sent
+ * before the last counted failure belong to the same outage and do not
+ * lengthen the back-off. */
+void vd_fwd_sel_failure(fwd_server_t *s, uint64_t now, uint64_t sent_at,
+			uint32_t timeout_ms, bool was_probe);
+/* The back-off after n consecutive failures. */
+uint32_t vd_fwd_sel_backoff_ms(unsigned n);
+
 /* fwd_io.c */
-/* Opens the attempt's socket and sends the query. A negative return means
- * the attempt failed at once (the socket may be open and must be closed). */
+/* Opens the attempt's UDP socket and sends the query. A negative return
+ * means the attempt failed at once (the socket may be open and must be
+ * closed). */
 int vd_fwd_io_udp_start(fwd_req_t *r);
-int vd_fwd_io_tcp_start(fwd_req_t *r);
+
+/* fwd_conn.c */
+/* Sends r's query on r->cur's connection, dialling one when there is
+ * none. Negative: the attempt failed at once (r is not attached). */
+int vd_fwd_conn_send(fwd_req_t *r);
+/* Takes r off its connection (its attempt is over); no-op when none. */
+void vd_fwd_conn_detach(fwd_req_t *r);
+/* Closes every connection (vd_fwd_close). */
+void vd_fwd_conn_close_all(vd_fwd_t *f);
+/* Stops new queries from joining TLS connections made under an older
+ * TLS context. */
+void vd_fwd_conn_retire_tls(vd_fwd_t *f);
+
+/* fwd_tls.c */
+/* Makes f->tls_ctx trust ca_file (NULL: the system store), building a new
+ * context when it differs from the one in use. 0 or a negative error
+ * (logged once per CA file). */
+int vd_fwd_tls_ctx(vd_fwd_t *f, const char *ca_file);
+/* Creates c->ssl for c->srv: SNI and name or address verification, the
+ * saved session, memory BIOs. 0 or -ENOMEM. */
+int vd_fwd_tls_new(fwd_conn_t *c);
+/* Runs the handshake on whatever arrived: 1 done, 0 waiting for the
+ * server, -EPROTO failed (logged once per server until a success). */
+int vd_fwd_tls_handshake(fwd_conn_t *c);
+/* The server closed the connection during the handshake: counted and
+ * logged like a failed handshake. */
+void vd_fwd_tls_closed(fwd_conn_t *c);
+/* Encrypts p into the write BIO. 0 or -EPROTO. */
+int vd_fwd_tls_write(fwd_conn_t *c, const uint8_t *p, size_t len);
+void vd_fwd_tls_free_ctx(vd_fwd_t *f);
+
+/* fwd_conn.c: what fwd_tls.c hands back */
+/* Sends whatever OpenSSL queued in c->wbio. 0 or a negative error. */
+int vd_fwd_conn_flush_tls(fwd_conn_t *c);
 
 /* fwd.c: what the transports report */
-/* A response arrived on the current attempt (UDP datagram or TCP frame). */
+/* A response arrived on the current attempt (UDP datagram or stream
+ * frame). */
 void vd_fwd_on_response(fwd_req_t *r, const uint8_t *p, size_t len);
 /* The current attempt failed with a network error. */
 void vd_fwd_on_net_error(fwd_req_t *r, int err);
-/* Close callback of the attempt's socket. */
+/* r's connection broke (r is already detached). reused: it had answered
+ * queries before r joined, so the server probably just closed it. */
+void vd_fwd_on_conn_broken(fwd_req_t *r, int err, bool reused);
+/* Close callback of the attempt's UDP socket. */
 void vd_fwd_on_sock_closed(uv_handle_t *h);
+/* A connection was freed: the forwarder may finish closing. */
+void vd_fwd_on_conn_freed(vd_fwd_t *f);

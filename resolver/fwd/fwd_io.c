@@ -1,25 +1,23 @@
 /*
- * fwd transports: one attempt's socket. UDP uses a fresh socket bound to a
- * random source port from the CSPRNG and connected to the server; TCP
- * connects, writes the length-prefixed query and reassembles the framed
- * response across partial reads. Both read into the forwarder's shared
- * receive buffer (the loop is single-threaded) and report to fwd.c through
- * vd_fwd_on_response / vd_fwd_on_net_error. Callbacks that arrive after the
- * attempt's socket was closed (cancelled sends, connects, writes) are
- * ignored: the request has already moved on.
+ * fwd UDP transport: one attempt's socket, fresh for every attempt, bound
+ * to a random source port from the CSPRNG and connected to the server. It
+ * reads into the forwarder's shared receive buffer (the loop is
+ * single-threaded) and reports to fwd.c through vd_fwd_on_response /
+ * vd_fwd_on_net_error. Callbacks that arrive after the attempt's socket
+ * was closed (cancelled sends) are ignored: the request has already moved
+ * on. TCP and TLS live in fwd_conn.c, on connections shared by requests.
  */
 #include "fwd_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "vpcdns/util.h"
 
 static const struct sockaddr *server_addr(const fwd_req_t *r)
 {
-	return (const struct sockaddr *)&r->group->servers[r->si].addr;
+	return (const struct sockaddr *)&r->cur->addr;
 }
 
 static void sock_opened(fwd_req_t *r)
@@ -148,103 +146,4 @@ int vd_fwd_io_udp_start(fwd_req_t *r)
 	if (!err)
 		r->f->stats.sent_udp++;
 	return err;
-}
-
-/* ---- TCP ------------------------------------------------------------- */
-
-static void tcp_feed(fwd_req_t *r, const uint8_t *p, size_t n)
-{
-	/* A completed frame may finish or fail the attempt, which closes
-	 * the socket: stop there and drop whatever else was read. */
-	while (n > 0 && r->sock_state == FWD_SOCK_OPEN) {
-		size_t take;
-
-		if (r->tcp_hdr_have < 2) {
-			r->tcp_hdr[r->tcp_hdr_have++] = *p++;
-			n--;
-			if (r->tcp_hdr_have < 2)
-				continue;
-			r->tcp_need = vd_get16(r->tcp_hdr);
-			r->tcp_have = 0;
-		}
-		take = r->tcp_need - r->tcp_have;
-		if (take > n)
-			take = n;
-		memcpy(r->tcp_buf + r->tcp_have, p, take);
-		r->tcp_have += take;
-		p += take;
-		n -= take;
-		if (r->tcp_have == r->tcp_need) {
-			r->tcp_hdr_have = 0;
-			vd_fwd_on_response(r, r->tcp_buf, r->tcp_need);
-		}
-	}
-}
-
-static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	fwd_req_t *r = s->data;
-
-	if (r->sock_state != FWD_SOCK_OPEN)
-		return;
-	/* includes UV_EOF: the server closed before a full answer */
-	if (nread < 0) {
-		vd_fwd_on_net_error(r, (int)nread);
-		return;
-	}
-	tcp_feed(r, (const uint8_t *)buf->base, (size_t)nread);
-}
-
-static void tcp_write_cb(uv_write_t *w, int status)
-{
-	fwd_req_t *r = w->data;
-
-	if (status < 0 && r->sock_state == FWD_SOCK_OPEN)
-		vd_fwd_on_net_error(r, status);
-}
-
-static void tcp_connect_cb(uv_connect_t *c, int status)
-{
-	fwd_req_t *r = c->data;
-	uv_buf_t b[2];
-	int err;
-
-	if (r->sock_state != FWD_SOCK_OPEN)
-		return;
-	if (status < 0) {
-		vd_fwd_on_net_error(r, status);
-		return;
-	}
-	vd_set16(r->tcp_len, (uint16_t)r->qlen);
-	b[0] = uv_buf_init((char *)r->tcp_len, 2);
-	b[1] = uv_buf_init((char *)r->query, (unsigned)r->qlen);
-	r->write_req.data = r;
-	err = uv_write(&r->write_req, &r->sock.s, b, 2, tcp_write_cb);
-	if (!err)
-		err = uv_read_start(&r->sock.s, alloc_cb, tcp_read_cb);
-	if (err < 0) {
-		vd_fwd_on_net_error(r, err);
-		return;
-	}
-	r->f->stats.sent_tcp++;
-}
-
-int vd_fwd_io_tcp_start(fwd_req_t *r)
-{
-	const struct sockaddr *srv = server_addr(r);
-	int err;
-
-	if (srv->sa_family != AF_INET && srv->sa_family != AF_INET6)
-		return UV_EAFNOSUPPORT;
-	/* a frame holds at most 65535 bytes */
-	if (!r->tcp_buf && !(r->tcp_buf = malloc(65535)))
-		return -ENOMEM;
-	err = uv_tcp_init_ex(r->f->loop, &r->sock.tcp, srv->sa_family);
-	if (err < 0)
-		return err;
-	sock_opened(r);
-	r->tcp_hdr_have = 0;
-	r->tcp_need = r->tcp_have = 0;
-	r->conn_req.data = r;
-	return uv_tcp_connect(&r->conn_req, &r->sock.tcp, srv, tcp_connect_cb);
 }
