@@ -64,6 +64,11 @@ typedef struct vd_route_entry {
 	unsigned labels;
 	vd_zone_t *zone;           /* NULL when none */
 	int group;                 /* index into snap->groups, -1 when none */
+	/* Included views' zones with the same apex (two VPCs' endpoint
+	 * names under one vpce.amazonaws.com apex), consulted in order when
+	 * the zones before do not hold the name. */
+	vd_zone_t **alt;
+	size_t nalt;
 } vd_route_entry_t;
 
 /* How a view orders endpoint addresses by Availability Zone. */
@@ -189,6 +194,13 @@ const uint8_t *vd_view_rrset_azs(const vd_view_t *v, const vd_rrset_t *rs);
 const uint8_t *vd_view_ptr(const vd_view_t *v, int family, const uint8_t *addr);
 /* A view by name, or NULL. */
 const vd_view_t *vd_snap_view(const vd_snap_t *s, const char *name);
+
+/* Looks qname_lc up in an entry's zone and then its alternates; the first
+ * result other than VD_ZL_FALLBACK wins, and *zone_out is the zone that
+ * gave it (e->zone when every one fell back). Allocation-free. */
+vd_zl_result_t vd_route_lookup(const vd_route_entry_t *e, const uint8_t *qname_lc,
+			       uint16_t qtype, const vd_rrset_t **rrset, bool *wildcard,
+			       const vd_zone_t **zone_out);
 
 /* Whether two snapshots listen on the same set of addresses. */
 bool vd_snap_same_listen(const vd_snap_t *a, const vd_snap_t *b);

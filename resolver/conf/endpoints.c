@@ -136,16 +136,17 @@ out:
 
 /* ---- routing with included zones --------------------------------------- */
 
-static bool has_apex(vd_zone_t *const *zones, size_t n, const vd_zone_t *z)
+static bool has_zone(vd_zone_t *const *zones, size_t n, const vd_zone_t *z)
 {
 	for (size_t i = 0; i < n; i++)
-		if (vd_name_equal(vd_zone_apex(zones[i]), vd_zone_apex(z)))
+		if (zones[i] == z)
 			return true;
 	return false;
 }
 
-/* The zones a view answers from: its own, then each included view's for
- * apexes not already served (own zones win). Returned malloc'd. */
+/* The zones a view answers from: its own, then each included view's (a
+ * zone shared by several only once). For the same apex, the routing map
+ * consults them in this order, so own zones win. Returned malloc'd. */
 static vd_zone_t **effective_zones(const vd_snap_t *s, const vd_view_t *v, size_t *n)
 {
 	size_t cap = v->nzones;
@@ -159,7 +160,7 @@ static vd_zone_t **effective_zones(const vd_snap_t *s, const vd_view_t *v, size_
 	for (size_t k = 0; k < v->nincludes; k++) {
 		const vd_view_t *inc = &s->views[v->includes[k]];
 		for (size_t j = 0; j < inc->nzones; j++)
-			if (!has_apex(zs, *n, inc->zones[j]))
+			if (!has_zone(zs, *n, inc->zones[j]))
 				zs[(*n)++] = inc->zones[j];
 	}
 	return zs;

@@ -80,6 +80,8 @@ static vd_route_entry_t *entry_get(vd_arena_t *a, vd_view_t *v, const uint8_t *n
 	e->labels = labels;
 	e->zone = NULL;
 	e->group = -1;
+	e->alt = NULL;
+	e->nalt = 0;
 	*slot = e;
 	if (labels > v->route_max_labels)
 		v->route_max_labels = labels;
@@ -104,8 +106,14 @@ int vd_conf_route_build_zones(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zon
 		e = entry_get(a, v, vd_zone_apex(zones[i]));
 		if (!e)
 			return -ENOMEM;
-		if (!e->zone)   /* the first wins: own zones come first */
+		if (!e->zone) {   /* own zones come first */
 			e->zone = zones[i];
+		} else {
+			size_t cap = e->nalt;
+			if (vd_conf_arena_push(a, (void **)&e->alt, &e->nalt, &cap,
+					       &zones[i], sizeof(zones[i])) < 0)
+				return -ENOMEM;
+		}
 	}
 	for (size_t i = 0; i < nrules; i++) {
 		e = entry_get(a, v, rules[i].name);
@@ -141,4 +149,18 @@ const vd_route_entry_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_l
 		s += 1 + *s;
 		k--;
 	}
+}
+
+vd_zl_result_t vd_route_lookup(const vd_route_entry_t *e, const uint8_t *qname_lc,
+			       uint16_t qtype, const vd_rrset_t **rrset, bool *wildcard,
+			       const vd_zone_t **zone_out)
+{
+	vd_zl_result_t r = vd_zone_lookup(e->zone, qname_lc, qtype, rrset, wildcard);
+	*zone_out = e->zone;
+	for (size_t i = 0; r == VD_ZL_FALLBACK && i < e->nalt; i++) {
+		r = vd_zone_lookup(e->alt[i], qname_lc, qtype, rrset, wildcard);
+		if (r != VD_ZL_FALLBACK)
+			*zone_out = e->alt[i];
+	}
+	return r;
 }

@@ -150,8 +150,9 @@ void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
 			return;
 		}
 		const vd_rrset_t *rs = NULL;
+		const vd_zone_t *zone = NULL;
 		bool wild = false;
-		vd_zl_result_t r = vd_zone_lookup(e->zone, lc, qtype, &rs, &wild);
+		vd_zl_result_t r = vd_route_lookup(e, lc, qtype, &rs, &wild, &zone);
 		switch (r) {
 		case VD_ZL_FALLBACK:
 			/* As if the zone were not there: try shallower names. */
@@ -166,7 +167,7 @@ void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
 		case VD_ZL_NXDOMAIN:
 			res->rcode = r == VD_ZL_NXDOMAIN ? VD_RCODE_NXDOMAIN
 							 : VD_RCODE_NOERROR;
-			res->soa_zone = e->zone;
+			res->soa_zone = zone;
 			return;
 		case VD_ZL_ANSWER:
 			res->chain[res->nchain++] = (vd_step_t){ name, rs };

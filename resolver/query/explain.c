@@ -121,9 +121,10 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 			break;
 		}
 		const vd_rrset_t *rs = NULL;
+		const vd_zone_t *zone = NULL;
 		bool wild = false;
-		vd_zl_result_t r = vd_zone_lookup(e->zone, lc, VD_T_A, &rs, &wild);
-		explain_zone(&w, rc, name, e->zone, r, rs, wild);
+		vd_zl_result_t r = vd_route_lookup(e, lc, VD_T_A, &rs, &wild, &zone);
+		explain_zone(&w, rc, name, zone, r, rs, wild);
 		if (r == VD_ZL_FALLBACK) {
 			max_labels = vd_name_labels(vd_zone_apex(e->zone));
 			if (max_labels-- == 0)

@@ -495,9 +495,13 @@ static void test_example_config(void **state)
 	const vd_view_t *v;
 
 	assert_int_equal(vd_conf_load(VD_SOURCE_DIR "/conf/vpcdns.yaml", &s, &f->errs), 0);
-	assert_int_equal(s->nviews, 2);
+	assert_int_equal(s->nviews, 3);
 	v = &s->views[0];
 	assert_string_equal(v->name, "vpc-0a1b2c3d4e5f60718");
+	/* The on-premises view serves the first VPC's zones through include. */
+	assert_int_equal(s->views[2].nincludes, 1);
+	assert_ptr_equal(route(&s->views[2], "ec2.us-east-1.amazonaws.com.", UINT_MAX)->zone,
+			 route(v, "ec2.us-east-1.amazonaws.com.", UINT_MAX)->zone);
 	assert_int_equal(v->nzones, 4);
 	assert_int_equal(s->views[1].nzones, 1);
 	/* Same apex, different files: not shared. */
