@@ -252,7 +252,14 @@ static int setup(void **state)
 		 "    zones: [\"a.zone\", {path: priv.zone, fallback: nxdomain}]\n"
 		 "    forward: {\".\": up}\n"
 		 "  - name: two\n    clients: [\"127.0.0.2/32\"]\n"
-		 "    zones: [\"b.zone\"]\n    forward: {\".\": up}\n",
+		 "    zones: [\"b.zone\"]\n    forward: {\".\": up}\n"
+		 "  - name: three\n    clients: [\"127.0.0.3/32\", \"127.0.0.4/32\"]\n"
+		 "    zones: [\"a.zone\"]\n    az_affinity: only\n"
+		 "    subnets:\n      - {cidr: 10.0.0.1/32, az_id: az-a}\n"
+		 "      - {cidr: 10.0.0.2/32, az_id: az-b}\n"
+		 "      - {cidr: 10.0.0.3/32, az_id: az-c}\n"
+		 "      - {cidr: 127.0.0.3/32, az_id: az-b}\n"
+		 "      - {cidr: 127.0.0.4/32, az_id: az-d}\n",
 		 upstream_port);
 	write_file("vpcdns.yaml", conf);
 
@@ -343,6 +350,21 @@ static void test_rotation(void **state)
 	}
 	assert_true(firsts[0] != firsts[1] && firsts[1] != firsts[2] &&
 		    firsts[0] != firsts[2]);
+}
+
+static void test_az_only(void **state)
+{
+	(void)state;
+	parsed_t r;
+	qspec_t s = { .id = 1, .qtype = VD_T_A, .name = "example.com" };
+	for (int i = 0; i < 3; i++) {
+		ask("127.0.0.3", &s, &r);   /* in az-b: only 10.0.0.2 */
+		assert_int_equal(r.count[0], 1);
+		assert_int_equal(r.rdata[0][0][3], 2);
+	}
+	/* A client in an AZ without addresses gets them all. */
+	ask("127.0.0.4", &s, &r);
+	assert_int_equal(r.count[0], 3);
 }
 
 static void test_nodata_ent_and_soa_ttl(void **state)
@@ -519,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_refused_outside_views),
 		cmocka_unit_test(test_local_answer_per_view),
 		cmocka_unit_test(test_rotation),
+		cmocka_unit_test(test_az_only),
 		cmocka_unit_test(test_nodata_ent_and_soa_ttl),
 		cmocka_unit_test(test_nxdomain_fallback),
 		cmocka_unit_test(test_wildcard_and_cname),
