@@ -25,7 +25,8 @@
 #include "vpcdns/wire.h"
 
 #define MAXQ 32
-#define MAXCONN 4
+#define MAXCONN 8
+#define MAXHOLD 8
 #define TIMEOUT_SHORT 150
 
 /* "www.Example.COM": mixed case must reach the upstream as given */
@@ -54,6 +55,10 @@ enum {
 	TCP_SILENT,
 	TCP_WRONG_FIRST,    /* a wrong-ID frame, then the answer, one write */
 	TCP_HANGUP,         /* closes the connection without answering */
+	TCP_HOLD,           /* keeps hold_n queries, answers in reverse order */
+	TCP_CLOSE_AFTER,    /* answers, then closes the connection */
+	TCP_HANGUP_SECOND,  /* answers a connection's first query only */
+	TCP_ANSWER_ONCE,    /* answers the first query it gets, no other */
 };
 
 #define UDP_ANSWERS 2
@@ -65,12 +70,15 @@ typedef struct fake_conn {
 	struct fake_srv *srv;
 	uv_tcp_t tcp;
 	uv_timer_t delay;
-	uv_write_t w1, w2;
-	uint8_t in[1024];
+	uint8_t in[4096];
 	size_t inlen;
 	uint8_t out[4096];
 	size_t outlen;
 	bool used;
+	int nq;                     /* queries read on this connection */
+	int eof;                    /* the client closed it */
+	uint8_t held[MAXHOLD][512];
+	int nheld;
 } fake_conn_t;
 
 typedef struct fake_srv {
@@ -81,6 +89,10 @@ typedef struct fake_srv {
 	struct sockaddr_storage addr;
 	int mode, tcp_mode;
 	int nudp, ntcp;
+	int naccept;
+	int hold_n;
+	uint64_t step;              /* advances the fake clock per UDP query */
+	uint16_t tcp_ids[MAXQ];
 	uint16_t ports[MAXQ], ids[MAXQ];
 	uint8_t query[512];         /* last query received over UDP */
 	size_t qlen;
@@ -100,6 +112,7 @@ typedef struct result {
 
 typedef struct env {
 	uv_loop_t loop;
+	uint64_t clock;             /* the forwarder's clock, when injected */
 	uv_timer_t tick;            /* keeps uv_run(ONCE) from blocking */
 	vd_fwd_t *f;
 	bool f_closed;
@@ -324,6 +337,7 @@ static void srv_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 		s->ids[s->nudp] = vd_hdr_id(s->query);
 	}
 	s->nudp++;
+	g_env->clock += s->step;
 	srv_reply(s, addr);
 }
 
@@ -338,72 +352,128 @@ static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	buf->len = sizeof(c->in) - c->inlen;
 }
 
-static void conn_written(uv_write_t *w, int status)
-{
-	(void)w;
-	(void)status;
-}
-
-static void conn_write(fake_conn_t *c, uv_write_t *w, size_t from, size_t to)
+/* Loopback takes a few KiB at once. */
+static void conn_write(fake_conn_t *c, size_t from, size_t to)
 {
 	uv_buf_t b = uv_buf_init((char *)c->out + from, (unsigned)(to - from));
 
-	assert_int_equal(uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, conn_written), 0);
+	assert_int_equal(uv_try_write((uv_stream_t *)&c->tcp, &b, 1), (int)(to - from));
 }
 
 static void conn_second_half(uv_timer_t *t)
 {
 	fake_conn_t *c = t->data;
 
-	conn_write(c, &c->w2, 5, c->outlen);
+	conn_write(c, 5, c->outlen);
 }
 
-static void conn_answer(fake_conn_t *c)
+static void conn_hangup(fake_conn_t *c)
 {
-	size_t n = vd_get16(c->in);
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	uv_close((uv_handle_t *)&c->tcp, NULL);
+}
 
-	size_t off = 0;
-
-	c->srv->ntcp++;
-	if (c->srv->tcp_mode == TCP_SILENT)
-		return;
-	if (c->srv->tcp_mode == TCP_HANGUP) {
-		uv_close((uv_handle_t *)&c->tcp, NULL);
-		return;
-	}
-	if (c->srv->tcp_mode == TCP_WRONG_FIRST) {
-		rspec_t o = { .id_xor = 1, .nans = 1 };
-
-		off = 2 + build_resp(c->in + 2, n, &o, c->out + 2);
-		vd_set16(c->out, (uint16_t)(off - 2));
-	}
-	c->outlen = off + 2 + answer(c->in + 2, n, TCP_ANSWERS, c->out + off + 2);
+/* Writes the framed answer to the query q (length n) at c->out + off. */
+static void conn_frame(fake_conn_t *c, const uint8_t *q, size_t n, size_t off)
+{
+	c->outlen = off + 2 + answer(q, n, TCP_ANSWERS, c->out + off + 2);
 	vd_set16(c->out + off, (uint16_t)(c->outlen - off - 2));
 	memcpy(c->srv->sent, c->out + off + 2, c->outlen - off - 2);
 	c->srv->sent_len = c->outlen - off - 2;
+}
+
+static void conn_release_held(fake_conn_t *c)
+{
+	for (int i = c->nheld - 1; i >= 0; i--) {
+		conn_frame(c, c->held[i] + 2, vd_get16(c->held[i]), 0);
+		conn_write(c, 0, c->outlen);
+	}
+	c->nheld = 0;
+}
+
+/* Modes that decide whether to answer at all; true when handled. */
+static bool conn_special(fake_conn_t *c, const uint8_t *frame, size_t n)
+{
+	fake_srv_t *s = c->srv;
+
+	switch (s->tcp_mode) {
+	case TCP_SILENT:
+		return true;
+	case TCP_HANGUP:
+		conn_hangup(c);
+		return true;
+	case TCP_HANGUP_SECOND:
+		if (c->nq < 2)
+			return false;
+		conn_hangup(c);
+		return true;
+	case TCP_ANSWER_ONCE:
+		if (s->ntcp == 1)
+			return false;
+		conn_hangup(c);
+		return true;
+	case TCP_HOLD:
+		assert_true(c->nheld < MAXHOLD && n + 2 <= sizeof(c->held[0]));
+		memcpy(c->held[c->nheld++], frame, n + 2);
+		if (c->nheld == s->hold_n)
+			conn_release_held(c);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* frame: length prefix and query */
+static void conn_answer(fake_conn_t *c, const uint8_t *frame)
+{
+	size_t n = vd_get16(frame), off = 0;
+	const uint8_t *q = frame + 2;
+
+	if (c->srv->ntcp < MAXQ)
+		c->srv->tcp_ids[c->srv->ntcp] = vd_hdr_id(q);
+	c->srv->ntcp++;
+	c->nq++;
+	if (conn_special(c, frame, n))
+		return;
+	if (c->srv->tcp_mode == TCP_WRONG_FIRST) {
+		rspec_t o = { .id_xor = 1, .nans = 1 };
+
+		off = 2 + build_resp(q, n, &o, c->out + 2);
+		vd_set16(c->out, (uint16_t)(off - 2));
+	}
+	conn_frame(c, q, n, off);
 	if (c->srv->tcp_mode != TCP_SPLIT) {
-		conn_write(c, &c->w1, 0, c->outlen);
+		conn_write(c, 0, c->outlen);
+		if (c->srv->tcp_mode == TCP_CLOSE_AFTER)
+			conn_hangup(c);
 		return;
 	}
 	/* length prefix and part of the header now, the rest later */
-	conn_write(c, &c->w1, 0, 5);
+	conn_write(c, 0, 5);
 	assert_int_equal(uv_timer_start(&c->delay, conn_second_half, 30, 0), 0);
 }
 
 static void conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	fake_conn_t *c = st->data;
+	size_t used = 0;
 
 	(void)buf;
 	if (nread < 0) {
+		c->eof++;
 		uv_read_stop(st);
 		return;
 	}
 	c->inlen += (size_t)nread;
-	if (c->inlen >= 2 && c->inlen >= 2 + (size_t)vd_get16(c->in)) {
-		conn_answer(c);
-		c->inlen = 0;
+	/* several queries may come in one read (pipelining) */
+	while (c->inlen - used >= 2 &&
+	       c->inlen - used >= 2 + (size_t)vd_get16(c->in + used) &&
+	       !uv_is_closing((uv_handle_t *)&c->tcp)) {
+		conn_answer(c, c->in + used);
+		used += 2 + (size_t)vd_get16(c->in + used);
 	}
+	memmove(c->in, c->in + used, c->inlen - used);
+	c->inlen -= used;
 }
 
 static void srv_accept(uv_stream_t *l, int status)
@@ -420,6 +490,7 @@ static void srv_accept(uv_stream_t *l, int status)
 	c->used = true;
 	c->srv = s;
 	c->inlen = 0;
+	s->naccept++;
 	assert_int_equal(uv_tcp_init(l->loop, &c->tcp), 0);
 	assert_int_equal(uv_timer_init(l->loop, &c->delay), 0);
 	c->tcp.data = c;
@@ -1206,6 +1277,340 @@ static void test_submit_from_callback(void **state)
 	assert_int_equal(vd_fwd_stats(e->f)->answered, 2);
 }
 
+/* ---- streams: reuse, pipelining, idle, broken connections ------------- */
+
+static void test_tcp_reuse(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+	int i;
+
+	srv_start(e, SRV_TC, TCP_WHOLE);
+	for (i = 0; i < 3; i++) {
+		ask(e, 1000, &res);
+		assert_answer_from(&res, &e->srv[0]);
+		assert_int_equal(vd_hdr_ancount(res.resp), TCP_ANSWERS);
+	}
+	assert_int_equal(e->srv[0].naccept, 1);
+	assert_int_equal(e->srv[0].ntcp, 3);
+	assert_int_equal(st->conn_opened, 1);
+	assert_int_equal(st->conn_reused, 2);
+	assert_int_equal(st->sent_tcp, 3);
+	assert_int_equal(e->f->nconns, 1);
+	/* each query has its own ID on the connection */
+	assert_int_equal(count_distinct(e->srv[0].tcp_ids, 3), 3);
+}
+
+/* Five queries on one connection, answered in reverse order: each gets
+ * its own answer, matched by ID and question. */
+static void test_tcp_pipelined(void **state)
+{
+	static const uint16_t types[] = { VD_T_A, VD_T_AAAA, VD_T_TXT, VD_T_MX,
+					  VD_T_NS };
+	env_t *e = *state;
+	result_t res[5];
+	vd_fwd_query_t q;
+	size_t qend;
+	int i;
+
+	srv_start(e, SRV_TC, TCP_HOLD);
+	e->srv[0].hold_n = 5;
+	q = make_query(e, 2000);
+	memset(res, 0, sizeof(res));
+	for (i = 0; i < 5; i++) {
+		q.qtype = types[i];
+		assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[i]), 0);
+	}
+	for (i = 0; i < 5; i++)
+		run_until(e, &res[i].calls, 1);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(res[i].status, 0);
+		assert_int_equal(vd_hdr_ancount(res[i].resp), TCP_ANSWERS);
+		qend = question_end(res[i].resp, res[i].len);
+		assert_int_equal(vd_get16(res[i].resp + qend - 4), types[i]);
+	}
+	assert_int_equal(e->srv[0].naccept, 1);
+	assert_int_equal(e->srv[0].ntcp, 5);
+	assert_int_equal(count_distinct(e->srv[0].tcp_ids, 5), 5);
+	assert_int_equal(vd_fwd_stats(e->f)->conn_opened, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->conn_reused, 4);
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 0);
+}
+
+static void run_until_no_conns(env_t *e)
+{
+	uint64_t end = vd_now_ms() + 5000;
+
+	while (e->f->nconns > 0 && vd_now_ms() < end)
+		uv_run(&e->loop, UV_RUN_ONCE);
+	assert_int_equal(e->f->nconns, 0);
+}
+
+static void test_tcp_idle_closed(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	e->f->conn_idle_ms = 50;
+	srv_start(e, SRV_TC, TCP_WHOLE);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(e->f->nconns, 1);
+	run_until(e, &e->srv[0].conns[0].eof, 1);
+	run_until_no_conns(e);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(e->srv[0].naccept, 2);
+	assert_int_equal(vd_fwd_stats(e->f)->conn_opened, 2);
+}
+
+/* The server closes after each answer: the next query dials again. */
+static void test_tcp_redial_after_close(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	srv_start(e, SRV_TC, TCP_CLOSE_AFTER);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	run_until_no_conns(e);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(e->srv[0].naccept, 2);
+	assert_int_equal(st->conn_opened, 2);
+	/* nobody was on it when it closed */
+	assert_int_equal(st->conn_broken, 0);
+	assert_int_equal(st->net_errors + st->failovers + st->conn_retries, 0);
+}
+
+/* A reused connection breaks under a query: retried once on a fresh one,
+ * which answers; the server is not blamed. */
+static void test_tcp_broken_retried(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	srv_start(e, SRV_TC, TCP_HANGUP_SECOND);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(e->srv[0].naccept, 2);
+	assert_int_equal(e->srv[0].ntcp, 3);
+	assert_int_equal(st->conn_broken, 1);
+	assert_int_equal(st->conn_retries, 1);
+	assert_int_equal(st->net_errors + st->failovers, 0);
+	/* the retry had a new ID */
+	assert_int_not_equal(e->srv[0].tcp_ids[1], e->srv[0].tcp_ids[2]);
+}
+
+/* Only once: the fresh connection breaks too, so the next server. */
+static void test_tcp_broken_retried_once(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	srv_start(e, SRV_TC, TCP_ANSWER_ONCE);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(e->srv[0].naccept, 2);
+	assert_int_equal(e->srv[0].ntcp, 3);
+	assert_int_equal(st->conn_broken, 2);
+	assert_int_equal(st->conn_retries, 1);
+	assert_int_equal(st->net_errors, 1);
+	assert_int_equal(st->failovers, 1);
+}
+
+/* ---- the in-flight bound ---------------------------------------------- */
+
+static void test_inflight_bound(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	vd_fwd_query_t q;
+	result_t res[4];
+
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	q = make_query(e, 5000);
+	q.max_inflight = 2;
+	memset(res, 0, sizeof(res));
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[0]), 0);
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[1]), 0);
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[2]), VD_ELIMIT);
+	assert_int_equal(st->rejected_inflight, 1);
+	assert_int_equal(st->queries, 2);
+	assert_int_equal(vd_fwd_pending(e->f), 2);
+	/* 0: no bound */
+	q.max_inflight = 0;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[3]), 0);
+	q.max_inflight = 3;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[2]), VD_ELIMIT);
+	assert_int_equal(st->rejected_inflight, 2);
+	run_until(e, &e->srv[0].nudp, 3);
+	vd_fwd_close(e->f, fwd_closed, e);
+	e->f_closed = true;
+	assert_int_equal(res[0].calls + res[1].calls + res[3].calls, 3);
+	assert_int_equal(res[2].calls, 0);
+	run_until(e, &e->close_calls, 1);
+}
+
+/* ---- deadline and server choice ---------------------------------------- */
+
+static uint64_t env_clock(void *arg)
+{
+	return ((env_t *)arg)->clock;
+}
+
+static void use_fake_clock(env_t *e)
+{
+	e->clock = 1000000;
+	vd_fwd_set_clock(e->f, env_clock, e);
+}
+
+/* Three silent servers, 100 ms each, 250 ms for the query: the third
+ * attempt is cut short. */
+static void test_deadline(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	vd_fwd_query_t q;
+	result_t res = { 0 };
+	uint64_t t0;
+
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	q = make_query(e, 100);
+	q.query_timeout_ms = 250;
+	t0 = vd_now_ms();
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), 0);
+	run_until(e, &res.calls, 1);
+	assert_true(vd_now_ms() - t0 >= 240);
+	assert_true(vd_now_ms() - t0 < 2000);
+	assert_int_equal(res.status, VD_ETIMEOUT);
+	assert_int_equal(res.ede, VD_EDE_NO_REACHABLE_AUTHORITY);
+	assert_int_equal(e->srv[2].nudp, 1);
+	assert_int_equal(st->deadlines, 1);
+	/* the cut attempt says nothing about its server */
+	assert_int_equal(st->timeouts, 2);
+	assert_int_equal(st->failed, 0);
+}
+
+/* The deadline passes during the first attempt: no other server is asked
+ * though two are left that would answer. */
+static void test_deadline_servers_left(void **state)
+{
+	env_t *e = *state;
+	vd_fwd_query_t q;
+	result_t res = { 0 };
+
+	use_fake_clock(e);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	e->srv[0].step = 5000;
+	q = make_query(e, TIMEOUT_SHORT);
+	q.query_timeout_ms = 1000;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), 0);
+	run_until(e, &res.calls, 1);
+	assert_int_equal(res.status, VD_ETIMEOUT);
+	assert_int_equal(res.ede, VD_EDE_NO_REACHABLE_AUTHORITY);
+	assert_int_equal(e->srv[1].nudp + e->srv[2].nudp, 0);
+	assert_int_equal(vd_fwd_stats(e->f)->deadlines, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->failovers, 0);
+}
+
+static void test_prefers_fastest(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+	int i;
+
+	use_fake_clock(e);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	e->srv[0].step = 500;      /* slower than a server never measured */
+	e->srv[1].step = 5;
+	for (i = 0; i < 10; i++) {
+		ask(e, 1000, &res);
+		assert_int_equal(res.status, 0);
+	}
+	assert_int_equal(e->srv[0].nudp, 1);
+	assert_int_equal(e->srv[1].nudp, 9);
+	assert_int_equal(st->failovers + st->explored, 0);
+	/* an exploring query goes to the other one */
+	e->f->explore_permille = 1000;
+	ask(e, 1000, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(st->explored, 1);
+}
+
+/* A server that timed out is skipped for a second, then one query probes
+ * it; once it answers it is used again. */
+static void test_backoff_and_probe(void **state)
+{
+	env_t *e = *state;
+	const vd_fwd_stats_t *st = vd_fwd_stats(e->f);
+	result_t res;
+
+	use_fake_clock(e);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	e->srv[1].step = 200;
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(st->timeouts, 1);
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, &e->srv[1]);
+	assert_int_equal(e->srv[0].nudp, 1);
+	assert_int_equal(st->timeouts, 1);
+	/* a second after the failure the back-off is over */
+	e->clock += 1000;
+	e->srv[0].mode = SRV_ANSWER;
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(st->probes, 1);
+	/* healthy and faster (150 ms measured by its timeout, then 0) */
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, &e->srv[0]);
+	assert_int_equal(st->probes, 1);
+	assert_int_equal(e->srv[0].nudp, 3);
+	assert_int_equal(e->srv[1].nudp, 2);
+}
+
+/* Every server backed off: still tried, the first to fail first. */
+static void test_all_backed_off_tried(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	use_fake_clock(e);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	srv_start(e, SRV_SILENT, TCP_OFF);
+	ask(e, TIMEOUT_SHORT, &res);
+	assert_int_equal(res.status, VD_ETIMEOUT);
+	memset(&res, 0, sizeof(res));
+	{
+		vd_fwd_query_t q = make_query(e, TIMEOUT_SHORT);
+
+		assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), 0);
+	}
+	run_until(e, &e->srv[0].nudp, 2);
+	assert_int_equal(e->srv[1].nudp, 1);
+	run_until(e, &res.calls, 1);
+	assert_int_equal(res.status, VD_ETIMEOUT);
+	assert_int_equal(e->srv[1].nudp, 2);
+	assert_int_equal(vd_fwd_stats(e->f)->probes, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1241,6 +1646,18 @@ int main(void)
 		T(test_close_idle),
 		T(test_submit_from_callback),
 		T(test_request_reuse),
+		T(test_tcp_reuse),
+		T(test_tcp_pipelined),
+		T(test_tcp_idle_closed),
+		T(test_tcp_redial_after_close),
+		T(test_tcp_broken_retried),
+		T(test_tcp_broken_retried_once),
+		T(test_inflight_bound),
+		T(test_deadline),
+		T(test_deadline_servers_left),
+		T(test_prefers_fastest),
+		T(test_backoff_and_probe),
+		T(test_all_backed_off_tried),
 #undef T
 	};
 
