@@ -11,6 +11,7 @@ answers never go upstream.
 import os
 import sys
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vdtest as vt  # noqa: E402
 from vdtest import A, AAAA, TXT, CNAME, SOA, NS, MX, ANY, check, eq  # noqa: E402

@@ -13,6 +13,7 @@ import re
 import socket
 import sys
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vdtest as vt  # noqa: E402
 from vdtest import check, eq  # noqa: E402
@@ -235,6 +236,40 @@ def missing_zone_file():
         check("missing.zone" in err, "error does not name the missing file", err)
     finally:
         S.pop("zone_override")
+
+
+@suite.case
+def duplicate_listen_address():
+    expect_error(conf(edit(2, '  listen: ["127.0.0.1:5399", "127.0.0.1:5399"]')), 2)
+
+
+@suite.case
+def forwarding_to_ourselves():
+    expect_error(conf(edit(6, '  up: ["127.0.0.1:5301", "127.0.0.1:@PORT@"]')), 6)
+
+
+@suite.case
+def bad_forward_name():
+    expect_error(conf(edit(12, '      "a..b.": up')), 12)
+
+
+@suite.case
+def two_zones_same_apex_in_a_view():
+    other = vt.write(os.path.join(S["wd"], "other", "ok.test.zone"),
+                     GOOD_ZONE.replace("192.0.2.1", "192.0.2.2"))
+    expect_error(conf(edit(10, '    zones: ["@ZONE@", "%s"]' % other)), 10)
+
+
+@suite.case
+def system_upstream_without_nameservers():
+    empty = vt.write(os.path.join(S["wd"], "empty-resolv.conf"), "# nothing here\n")
+    env = S["env"]
+    S["env"] = dict(env, VPCDNS_RESOLV_CONF=empty)
+    try:
+        err = expect_error(conf(edit(6, '  up: ["system"]')), 6)
+        check("empty-resolv.conf" in err, "error does not name the resolv.conf used", err)
+    finally:
+        S["env"] = env
 
 
 @suite.case

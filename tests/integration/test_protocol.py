@@ -14,6 +14,7 @@ import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vdtest as vt  # noqa: E402
 from vdtest import A, TXT, check, eq  # noqa: E402
@@ -21,13 +22,14 @@ from vdtest import A, TXT, check, eq  # noqa: E402
 suite = vt.Suite("protocol")
 S = {}
 IDENTITY = "vpcdns-proto-id"
-BIG, MEDIUM = 30, 5
+BIG, MEDIUM, HUGE = 30, 5, 400
 IDLE_S = 1.0
 LIMIT = 4
 
 
 def zone_text():
     big = "\n".join('big IN TXT "%03d-%s"' % (i, "b" * 96) for i in range(BIG))
+    big += "\n" + "\n".join('huge IN TXT "%03d-%s"' % (i, "h" * 96) for i in range(HUGE))
     med = "\n".join('medium IN TXT "%03d-%s"' % (i, "m" * 96) for i in range(MEDIUM))
     return ("$ORIGIN proto.test.\n$TTL 60\n"
             "@ IN SOA ns.proto.test. hostmaster.proto.test. 1 3600 600 86400 60\n"
@@ -63,6 +65,7 @@ def setup():
     S["up"] = vt.FakeUpstream(slow_handler).start()
     srv = vt.Vpcdns(wd, None, v6=S["v6"])
     srv.set_config(config(srv, z, S["up"], tcp_idle_timeout="%dms" % int(IDLE_S * 1000),
+                          upstream_timeout="2s",
                           hide_version=False))
     S["srv"] = srv.start()
     hid = vt.Vpcdns(wd, None, name="hidden", v6=S["v6"])
@@ -374,6 +377,51 @@ def tcp_carries_the_whole_answer():
     check("Truncated, retrying in TCP mode" in r.text, "dig never saw TC over UDP", r.text[:400])
     r = vt.kdig(port(), "+tcp", "big.proto.test", "TXT")
     eq(len(r.rdata("TXT")), BIG, "kdig +tcp")
+
+
+@suite.case
+def tcp_answer_over_32k():
+    m = S["srv"].tcp("huge.proto.test", TXT, timeout=3)
+    check(m is not None and not m.tc, "no complete TCP reply for a ~42 KB RRset", m)
+    eq(len(m.values(TXT)), HUGE, "records over TCP")
+    check(len(m.raw) > 32768, "reply only %d bytes" % len(m.raw))
+    m = uq("huge.proto.test", TXT, edns={"udp": 65535})
+    check(m.tc or len(m.values(TXT)) == HUGE, "UDP reply neither TC nor complete", m)
+
+
+@suite.case
+def client_gone_before_forwarded_answer():
+    for i in range(5):   # TCP: the client closes while the upstream is slow
+        c = vt.TcpConn(port())
+        c.send_msg(vt.make_query("gone%d.slow.test" % i)[0])
+        c.close()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)   # UDP: socket closed
+    s.connect(("127.0.0.1", port()))
+    s.send(vt.make_query("udpgone.slow.test")[0])
+    s.close()
+    time.sleep(0.9)   # the upstream answers after 0.6 s
+    check(S["srv"].alive(), "server exited")
+    m = S["srv"].tcp("www.proto.test")
+    check(m is not None and m.values(A) == ["192.0.2.1"], "no answer afterwards", m)
+
+
+@suite.case
+def many_tcp_connections_pipelined():
+    conns = [vt.TcpConn(port()) for _ in range(30)]
+    try:
+        for k, c in enumerate(conns):
+            c.send_raw(b"".join(frame(vt.make_query("www.proto.test", qid=k * 10 + j)[0])
+                                for j in range(5)))
+        for k, c in enumerate(conns):
+            ids = set()
+            for _ in range(5):
+                d = c.recv_msg(3)
+                check(d is not None, "connection %d: missing replies (have %s)" % (k, ids))
+                ids.add(vt.Msg.parse(d).id)
+            eq(ids, {k * 10 + j for j in range(5)}, "IDs on connection %d" % k)
+    finally:
+        for c in conns:
+            c.close()
 
 
 # ---- NSID and CHAOS ------------------------------------------------------

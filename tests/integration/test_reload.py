@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vdtest as vt  # noqa: E402
 from vdtest import A, check, eq  # noqa: E402
@@ -47,7 +48,7 @@ def slow_handler(m, transport):
         m, answers=[vt.rr_wire(name, A, 30, vt.rdata_a("198.51.100.5"))]))]
 
 
-def make_config(with_slow=True, extra_line=None, port=None):
+def make_config(with_slow=True, extra_line=None, port=None, clients=("127.0.0.1/32",)):
     srv = S["srv"]
     fwd = {".": "up"}
     if with_slow:
@@ -56,7 +57,7 @@ def make_config(with_slow=True, extra_line=None, port=None):
         "server": vt.server_block(port or srv.port, upstream_timeout="2s"),
         "upstreams": {"up": ["127.0.0.1:%d" % S["nsd"].port],
                       "slow": ["127.0.0.1:%d" % S["slow"].port]},
-        "views": [{"name": "r", "clients": ["127.0.0.1/32"],
+        "views": [{"name": "r", "clients": list(clients),
                    "zones": [S["zdir"] + "/"], "forward": fwd}],
     }
     text = vt.to_yaml(cfg) + "\n"
@@ -244,8 +245,9 @@ def generation_increases():
 def sighup_burst_coalesces():
     bump("10.0.2.1")
     off = S["srv"].log_size()
-    for _ in range(10):
+    for _ in range(10):   # spread over a fraction of one reload's time
         S["srv"].sighup()
+        time.sleep(0.002)
     wait_answer("10.0.2.1")
     time.sleep(1.5)   # let any queued reload run
     check(S["srv"].alive(), "server died under a SIGHUP burst")
@@ -277,6 +279,26 @@ def in_flight_query_survives_reload():
         vt.write(S["srv"].conf_path, make_config())
         S["srv"].sighup()
         time.sleep(0.5)
+
+
+@suite.case
+def client_joins_and_leaves_a_view():
+    srv = S["srv"]
+
+    def from5():
+        return vt.udp_query("www.rl.test", port=srv.port, src="127.0.0.5", edns=True)[0]
+    m = from5()
+    check(m is not None and m.rcode == vt.REFUSED, "127.0.0.5 is in no view yet", m)
+    vt.write(srv.conf_path, make_config(clients=("127.0.0.1/32", "127.0.0.5/32")))
+    srv.sighup()
+    check(vt.wait_until(lambda: (from5() or m).rcode == vt.NOERROR, 8.0),
+          "127.0.0.5 not served after joining the view")
+    vt.write(srv.conf_path, make_config())
+    srv.sighup()
+    check(vt.wait_until(lambda: (from5() or m).rcode == vt.REFUSED, 8.0),
+          "127.0.0.5 still served after leaving the view")
+    m = from5()
+    check(vt.EDE_PROHIBITED in m.ede_codes(), "no EDE 18 after the reload", m)
 
 
 @suite.case

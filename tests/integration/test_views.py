@@ -10,6 +10,7 @@ import os
 import random
 import sys
 
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vdtest as vt  # noqa: E402
 from vdtest import A, check, eq  # noqa: E402
