@@ -47,8 +47,10 @@ static void conn_handle_closed(uv_handle_t *h)
 		c->next->prev = c->prev;
 	f->nconns--;
 	vd_fwd_server_put(f, c->srv);
-	if (c->ssl)
+	if (c->ssl) {
+		vd_fwd_tls_end(c);
 		SSL_free(c->ssl);
+	}
 	free(c->frame);
 	free(c);
 	vd_fwd_on_conn_freed(f);
@@ -74,7 +76,14 @@ static void close_handles(fwd_conn_t *c)
 
 static void idle_cb(uv_timer_t *t)
 {
-	close_handles(t->data);
+	fwd_conn_t *c = t->data;
+
+	/* a polite close_notify; the socket closes whatever happens */
+	if (c->tls) {
+		vd_fwd_tls_notify_close(c);
+		vd_fwd_conn_flush_tls(c);
+	}
+	close_handles(c);
 }
 
 static fwd_req_t **bucket_of(fwd_conn_t *c, uint16_t id)
@@ -264,6 +273,7 @@ static void frame_feed(fwd_conn_t *c, const uint8_t *p, size_t n)
 static void conn_ready(fwd_conn_t *c)
 {
 	c->state = FWD_CONN_READY;
+	c->established = true;
 	for (size_t i = 0; i < FWD_CONN_BUCKETS; i++) {
 		for (fwd_req_t *r = c->bucket[i]; r; r = r->cnext) {
 			int err = r->conn_sent ? 0 : req_write(c, r);
@@ -303,6 +313,8 @@ static void tls_read_all(fwd_conn_t *c)
 		e = SSL_get_error(c->ssl, n);
 		if (e == SSL_ERROR_WANT_READ)
 			break;
+		if (e != SSL_ERROR_ZERO_RETURN)
+			c->tls_error = true;
 		conn_break(c, e == SSL_ERROR_ZERO_RETURN ? UV_EOF : -EPROTO);
 		return;
 	}

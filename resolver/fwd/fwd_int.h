@@ -164,6 +164,8 @@ struct fwd_conn {
 	enum fwd_conn_state state;
 	bool tls;
 	bool retired;                   /* srv->conn no longer points here */
+	bool established;               /* connected (and TLS handshake done) */
+	bool tls_error;                 /* OpenSSL failed on it after that */
 	unsigned nhandles;
 	uv_tcp_t tcp;
 	uv_timer_t idle;
@@ -296,6 +298,13 @@ int vd_fwd_tls_handshake(fwd_conn_t *c);
 /* The server closed the connection during the handshake: counted and
  * logged like a failed handshake. */
 void vd_fwd_tls_closed(fwd_conn_t *c);
+/* Before c->ssl is freed: unless TLS itself failed on an established
+ * connection, its session stays resumable (OpenSSL would otherwise drop
+ * every session of a connection that ended without a close_notify, which
+ * is how DNS servers often close idle ones). */
+void vd_fwd_tls_end(fwd_conn_t *c);
+/* Queues a close_notify (sent by the next flush). */
+void vd_fwd_tls_notify_close(fwd_conn_t *c);
 /* Encrypts p into the write BIO. 0 or -EPROTO. */
 int vd_fwd_tls_write(fwd_conn_t *c, const uint8_t *p, size_t len);
 void vd_fwd_tls_free_ctx(vd_fwd_t *f);

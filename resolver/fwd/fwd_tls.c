@@ -232,5 +232,21 @@ int vd_fwd_tls_handshake(fwd_conn_t *c)
 int vd_fwd_tls_write(fwd_conn_t *c, const uint8_t *p, size_t len)
 {
 	ERR_clear_error();
-	return SSL_write(c->ssl, p, (int)len) == (int)len ? 0 : -EPROTO;
+	if (SSL_write(c->ssl, p, (int)len) == (int)len)
+		return 0;
+	c->tls_error = true;
+	return -EPROTO;
+}
+
+void vd_fwd_tls_notify_close(fwd_conn_t *c)
+{
+	ERR_clear_error();
+	if (SSL_shutdown(c->ssl) < 0)
+		ERR_clear_error();
+}
+
+void vd_fwd_tls_end(fwd_conn_t *c)
+{
+	if (c->established && !c->tls_error)
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 }
