@@ -3,7 +3,8 @@ NODATA and empty non-terminals with the SOA at min(SOA TTL, MINIMUM),
 RFC 4592 wildcards, CNAME chains (local, across zones, to NXDOMAIN, into
 upstream with AA cleared, loops), RFC 8482 ANY, absent names forwarded or
 NXDOMAIN per zone, rotation of several A/AAAA records, 0x20 case and ID
-echo, checked with raw packets and with dig and kdig. The "." upstream is
+echo, escaped and mixed-case owners, a 255-octet name, checked with raw
+packets and with dig and kdig. The "." upstream is
 a Python fake that counts queries, so the tests also prove that local
 answers never go upstream.
 """
@@ -51,6 +52,11 @@ loop2\tIN CNAME\tloop1
 mixed\tIN A\t192.0.2.60
 mixed\tIN TXT\t"mixed"
 mixed\tIN MX\t10 mail.local.test.
+MiXeD-CaSe\tIN A\t192.0.2.80
+esc\\.dot\tIN A\t192.0.2.81
+*.w3\tIN A\t192.0.2.90
+a.b.w3\tIN A\t192.0.2.91
+*.long\tIN A\t192.0.2.95
 """
 
 NX_ZONE = """; fallback: nxdomain zone with SOA TTL below MINIMUM
@@ -447,6 +453,61 @@ def dig_wildcard_and_cname():
     eq(r.rdata("CNAME"), ["www.local.test."], "kdig CNAME")
     eq(r.rdata("A"), ["192.0.2.1"], "kdig chain end")
     check("aa" in r.flags, "kdig flags %s" % r.flags)
+
+
+@suite.case
+def owner_case_in_zone_file_ignored():
+    for name in ("mixed-case.local.test", "MIXED-CASE.LOCAL.TEST"):
+        m, sent = qs(name, A)
+        local_ok(m, sent)
+        eq(m.values(A), ["192.0.2.80"], "answer for %s" % name)
+
+
+@suite.case
+def escaped_dot_in_label():
+    m, sent = qs([b"esc.dot", b"local", b"test"], A)
+    local_ok(m, sent)
+    eq(m.values(A), ["192.0.2.81"], "answer for the label 'esc.dot'")
+    m, sent = qs("dot.local.test", A)   # "esc.dot" is one label: no ENT "dot"
+    check(not m.aa or m.rcode != vt.NOERROR or m.values(A) != ["192.0.2.81"],
+          "the escaped label was split", m)
+
+
+@suite.case
+def wildcard_rfc4592_empty_non_terminal():
+    # *.w3 and a.b.w3 exist: b.w3 is an empty non-terminal (NODATA, not
+    # the wildcard); below b.w3 the closest encloser is b.w3, which has no
+    # "*" child, so c.b.w3 does not exist (and is forwarded); z.w3 matches.
+    m, sent = qs("b.w3.local.test", A)
+    local_ok(m, sent)
+    neg_soa(m, "local.test.", 120)
+    m, sent = qs("c.b.w3.local.test", A)
+    check(not m.aa and m.values(A) == [], "c.b.w3 must not match *.w3", m)
+    check(upstream_saw("c.b.w3.local.test.") >= 1, "c.b.w3 not forwarded")
+    m, sent = qs("z.w3.local.test", A)
+    local_ok(m, sent)
+    eq(m.values(A), ["192.0.2.90"], "wildcard answer")
+
+
+@suite.case
+def longest_possible_name():
+    # 255 octets in wire form, answered by *.long.local.test
+    suffix = [b"long", b"local", b"test"]
+    room = 255 - len(vt.name_to_wire(suffix))
+    labels = []
+    while room > 1:
+        n = min(63, room - 1)
+        labels.append(b"x" * n)
+        room -= n + 1
+    name = labels + suffix
+    eq(len(vt.name_to_wire(name)), 255, "test name length")
+    for tcp in (False, True):
+        fn = vt.tcp_query if tcp else vt.udp_query
+        m, sent = fn(name, A, port=S["srv"].port, edns=True)
+        check(m is not None, "no reply for a 255-octet name (tcp=%s)" % tcp)
+        local_ok(m, sent)
+        eq(m.values(A), ["192.0.2.95"], "wildcard answer")
+        eq(len(vt.name_to_wire(m.answer[0].name)), 255, "owner length")
 
 
 @suite.case

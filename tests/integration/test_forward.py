@@ -7,9 +7,11 @@ target's own route with AA cleared; failover on ICMP refused, on timeout
 and on a REFUSED answer, whichever server is picked first; SERVFAIL with
 EDE 22 or 23 when every server
 fails; TC from upstream retried over TCP (ldns-testns); responses with the
-wrong ID, source port, question or QR bit are ignored; 0x20 case, RD, CD
-and DO are kept; IDs and source ports are random; big upstream answers are
-truncated for small clients.
+wrong ID (also from ldns-testns), source port, question or QR bit are
+ignored; 0x20 case, RD, CD and DO are kept, also when several clients ask
+the same question at once; IDs and source ports are random; EDNS and size
+follow each client, not the one whose query filled the cache; odd label
+bytes reach the upstream intact; in-flight queries do not block SIGTERM.
 """
 
 import os
@@ -54,6 +56,16 @@ SECTION QUESTION
 www.tc.test. IN A
 SECTION ANSWER
 www.tc.test. 60 IN A 198.51.100.60
+ENTRY_END
+
+; no copy_id: the reply carries the wrong ID and must be ignored
+ENTRY_BEGIN
+MATCH opcode qtype
+REPLY QR AA NOERROR
+SECTION QUESTION
+www.wrongid.test. IN A
+SECTION ANSWER
+www.wrongid.test. 60 IN A 198.51.100.111
 ENTRY_END
 """
 
@@ -143,6 +155,9 @@ def setup():
     S["mm"] = vt.FakeUpstream(mm_handler).start()
     S["silent1"] = vt.FakeUpstream(vt.silent_handler).start()
     S["silent2"] = vt.FakeUpstream(vt.silent_handler).start()
+    S["icmp_fast"] = vt.FakeUpstream(lambda m, t: [answer_a(m, "198.51.100.121")]).start()
+    S["icmp_slow"] = vt.FakeUpstream(
+        lambda m, t: [("delay", 0.05, answer_a(m, "198.51.100.122"))]).start()
     for mode in ("timeout", "refused"):
         for me in ("a", "b"):
             S["ab_%s_%s" % (mode, me)] = vt.FakeUpstream(ab_handler(me, mode)).start()
@@ -165,6 +180,8 @@ def setup():
             "dead22": up(S["silent1"].port, S["silent2"].port),
             "dead23": up(closed[1], closed[2]),
             "tc": up(S["testns"].port),
+            "wid": up(S["testns"].port),
+            "icmp": up(S["icmp_fast"].port, S["icmp_slow"].port),
             "mm": up(S["mm"].port),
         },
         "views": [{
@@ -191,6 +208,8 @@ def setup():
                 "dead22.test.": "dead22",
                 "dead23.test.": "dead23",
                 "tc.test.": "tc",
+                "wrongid.test.": "wid",
+                "icmp.test.": "icmp",
                 "mm.test.": "mm",
                 "flags.test.": "mm",
             },
@@ -203,7 +222,7 @@ def teardown():
     try:
         vt.teardown_server(S.get("srv"))
     finally:
-        for k in ("nsd1", "nsd2", "testns", "mm", "silent1", "silent2", "ab_timeout_a",
+        for k in ("nsd1", "nsd2", "testns", "mm", "silent1", "silent2", "icmp_slow", "ab_timeout_a",
                   "ab_timeout_b", "ab_refused_a", "ab_refused_b"):
             if k in S:
                 S[k].stop()
@@ -319,6 +338,20 @@ def ab_round(domain, mode):
 
 
 @suite.case
+def failover_on_icmp_refused_is_immediate():
+    for i in range(4):   # let the forwarder learn that icmp_fast is fastest
+        fq("warm%d.icmp.test" % i)
+    S["icmp_fast"].stop()   # its port now answers with ICMP port unreachable
+    for i in range(4):
+        t0 = time.monotonic()
+        forwarded_ok(fq("after%d.icmp.test" % i), ["198.51.100.122"])
+        el = time.monotonic() - t0
+        check(el < TIMEOUT_MS / 1000 * 0.8,
+              "answer took %.2fs: the ICMP error was not acted on before the %d ms "
+              "timeout" % (el, TIMEOUT_MS))
+
+
+@suite.case
 def failover_on_timeout():
     ab_round("abto.test", "timeout")
 
@@ -372,6 +405,16 @@ def tc_from_upstream_retried_over_tcp():
 def mismatched_responses_ignored():
     m = fq("www.mm.test", timeout=4)
     forwarded_ok(m, ["198.51.100.70"])
+
+
+@suite.case
+def wrong_id_from_ldns_testns_ignored():
+    # ldns-testns (no copy_id) answers with a fixed ID: the forwarder must
+    # drop that answer and, with no other server, time out.
+    m = fq("www.wrongid.test", edns=True, timeout=4)
+    eq(m.values(A), [], "answer taken from a reply with the wrong ID")
+    eq(m.rcode_name(), "SERVFAIL", "rcode")
+    check(vt.EDE_NO_REACHABLE in m.ede_codes(), "EDE %s, want 22" % m.ede_codes(), m)
 
 
 @suite.case
@@ -477,6 +520,37 @@ def pipelined_forwarded_queries_match_up():
             eq(m.values(A), ["198.51.100.91"], "slow answer")
         else:
             eq(m.rcode_name(), "NXDOMAIN", "rcode for %s" % want[qid])
+
+
+@suite.case
+def same_question_from_many_clients_at_once():
+    # Concurrent identical questions (different case, IDs and sockets) may
+    # share one upstream fetch, but each reply carries its own ID and case.
+    socks, want = [], {}
+    try:
+        for i in range(12):
+            name = "".join(c.upper() if (i >> (k % 4)) & 1 else c
+                           for k, c in enumerate("shared.slow.mm.test"))
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.connect(("127.0.0.1", S["srv"].port))
+            pkt, qid = vt.make_query(name, qid=3000 + i, edns=(i % 3 == 0))
+            s.send(pkt)
+            socks.append(s)
+            want[i] = (qid, vt.Msg.parse(pkt).raw_question, i % 3 == 0)
+        for i, s in enumerate(socks):
+            s.settimeout(3)
+            try:
+                m = vt.Msg.parse(s.recv(65535))
+            except socket.timeout:
+                raise AssertionError("client %d got no reply" % i)
+            qid, rq, edns = want[i]
+            eq(m.id, qid, "ID for client %d" % i)
+            eq(m.raw_question, rq, "question for client %d" % i)
+            eq(m.opt is not None, edns, "OPT presence for client %d" % i)
+            eq(m.values(A), ["198.51.100.91"], "answer for client %d" % i)
+    finally:
+        for s in socks:
+            s.close()
 
 
 @suite.case

@@ -202,6 +202,22 @@ def tcp_answers_as_they_complete():
 
 
 @suite.case
+def tcp_half_close_still_answered():
+    c = vt.TcpConn(port())
+    try:
+        pkt, qid = vt.make_query("www.proto.test", qid=77)
+        c.send_msg(pkt)
+        c.sock.shutdown(socket.SHUT_WR)   # the client is done sending
+        d = c.recv_msg(2)
+        check(d is not None, "no answer after the client half-closed")
+        eq(vt.Msg.parse(d).id, 77, "ID")
+    except vt.Closed:
+        raise AssertionError("connection closed without the answer after a half-close")
+    finally:
+        c.close()
+
+
+@suite.case
 def tcp_idle_timeout_closes():
     c = vt.TcpConn(port())
     try:

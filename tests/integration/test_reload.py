@@ -48,14 +48,15 @@ def slow_handler(m, transport):
         m, answers=[vt.rr_wire(name, A, 30, vt.rdata_a("198.51.100.5"))]))]
 
 
-def make_config(with_slow=True, extra_line=None, port=None, clients=("127.0.0.1/32",)):
+def make_config(with_slow=True, extra_line=None, port=None, clients=("127.0.0.1/32",),
+                up_port=None, identity="vpcdns-test"):
     srv = S["srv"]
     fwd = {".": "up"}
     if with_slow:
         fwd["slow.test."] = "slow"
     cfg = {
-        "server": vt.server_block(port or srv.port, upstream_timeout="2s"),
-        "upstreams": {"up": ["127.0.0.1:%d" % S["nsd"].port],
+        "server": vt.server_block(port or srv.port, upstream_timeout="2s", identity=identity),
+        "upstreams": {"up": ["127.0.0.1:%d" % (up_port or S["nsd"].port)],
                       "slow": ["127.0.0.1:%d" % S["slow"].port]},
         "views": [{"name": "r", "clients": list(clients),
                    "zones": [S["zdir"] + "/"], "forward": fwd}],
@@ -84,6 +85,8 @@ def setup():
                            "@ IN SOA ns hm 1 3600 600 86400 60\n@ IN NS ns\n"
                            "ns IN A 192.0.2.53\nname IN A 198.51.100.1\n"}).start()
     S["slow"] = vt.FakeUpstream(slow_handler).start()
+    S["alt"] = vt.FakeUpstream(lambda m, t: [vt.build_response(m, answers=[vt.rr_wire(
+        m.question[0][0], A, 300, vt.rdata_a("198.51.100.77"))])]).start()
     S["serial"] = 1
     write_zone("10.0.0.1", 1)
     big = ["$ORIGIN big.test.", "$TTL 60",
@@ -101,7 +104,7 @@ def teardown():
     try:
         vt.teardown_server(S.get("srv"))
     finally:
-        for k in ("nsd", "slow"):
+        for k in ("nsd", "slow", "alt"):
             if k in S:
                 S[k].stop()
 
@@ -299,6 +302,30 @@ def client_joins_and_leaves_a_view():
           "127.0.0.5 still served after leaving the view")
     m = from5()
     check(vt.EDE_PROHIBITED in m.ede_codes(), "no EDE 18 after the reload", m)
+
+
+@suite.case
+def new_upstream_servers_take_effect():
+    # The group keeps its name but gets another server: answers cached from
+    # the old server must not be served for it.
+    srv = S["srv"]
+
+    def fwd():
+        m = srv.udp("name.fwd.test", timeout=2)
+        return m.values(A) if m is not None else None
+    eq(fwd(), ["198.51.100.1"], "answer from nsd")
+    vt.write(srv.conf_path, make_config(up_port=S["alt"].port, identity="second-identity"))
+    srv.sighup()
+    try:
+        check(vt.wait_until(lambda: fwd() == ["198.51.100.77"], 8.0),
+              "still %s after the group's server changed" % fwd())
+        m = srv.udp("id.server", vt.TXT, qclass=vt.CH)
+        eq(m.values(vt.TXT), [[b"second-identity"]], "identity after reload")
+    finally:
+        vt.write(srv.conf_path, make_config())
+        srv.sighup()
+    check(vt.wait_until(lambda: fwd() == ["198.51.100.1"], 8.0),
+          "old server's answer not back after restoring the config: %s" % fwd())
 
 
 @suite.case

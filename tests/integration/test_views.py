@@ -59,6 +59,10 @@ def setup():
             {"name": "v3", "clients": ["127.0.0.0/24"],
              "zones": [v3_shared], "forward": {".": "ga"}},
             {"name": "empty", "clients": ["127.0.2.0/24"]},
+            {"name": "v26", "clients": ["127.0.3.64/26"], "zones": [v3_shared],
+             "forward": {".": "ga"}},
+            {"name": "v25", "clients": ["127.0.3.0/25"], "zones": [v2_shared],
+             "forward": {".": "gb"}},
         ],
     })
     S["srv"] = srv.start()
@@ -170,6 +174,17 @@ def empty_view_exposes_nothing():
         got = set(m.values(A))
         eq(sorted(got & leaked), [], "data seen by a view with no zones or rules")
         check(m.rcode != vt.NOERROR or not m.answer, "answer from an empty view", m)
+
+
+@suite.case
+def prefix_boundaries():
+    # 127.0.3.64/26 (v26, 10.3.0.1) inside 127.0.3.0/25 (v25, 10.2.0.1)
+    for src, want in (("127.0.3.0", "10.2.0.1"), ("127.0.3.63", "10.2.0.1"),
+                      ("127.0.3.64", "10.3.0.1"), ("127.0.3.127", "10.3.0.1")):
+        m = ask(src, "www.shared.test")
+        eq(m.values(A), [want], "answer for %s" % src)
+    m = ask("127.0.3.128", "www.shared.test", edns=True)
+    eq(m.rcode_name(), "REFUSED", "127.0.3.128 is outside both prefixes")
 
 
 @suite.case
