@@ -19,6 +19,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -157,6 +158,7 @@ typedef struct tls_srv {
 	struct sockaddr_storage addr;
 	SSL_CTX *ctx;
 	bool no_tls;                /* accept, then close at once */
+	bool mute;                  /* accept, then never say a word */
 	int close_after;            /* answers per connection; 0: no limit */
 	pthread_t thread;
 	pthread_t conn_threads[MAXCONN];
@@ -251,6 +253,8 @@ static void *conn_main(void *arg)
 	SSL *ssl = SSL_new(s->ctx);
 
 	setsockopt(a->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (s->mute && !atomic_load(&s->stop))
+		usleep(10000);
 	SSL_set_fd(ssl, a->fd);
 	if (!ssl_accept_loop(s, ssl)) {
 		atomic_fetch_add(&s->failed, 1);
@@ -611,6 +615,28 @@ static void test_hangup_in_handshake(void **state)
 	assert_int_equal(vd_fwd_stats(e->f)->tls_failures, 1);
 }
 
+/* A server that accepts and never answers the handshake: the query times
+ * out, and the connection nobody waits for any more is given up. */
+static void test_mute_server(void **state)
+{
+	env_t *e = *state;
+	vd_fwd_query_t q;
+	result_t res = { 0 };
+
+	e->srv[0].mute = true;
+	add_server(e, 0, "127.0.0.1", NAME, 0);
+	q = make_query(e);
+	q.timeout_ms = 200;
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), 0);
+	run_until(e, called, &res);
+	assert_int_equal(res.status, VD_ETIMEOUT);
+	assert_int_equal(res.ede, VD_EDE_NO_REACHABLE_AUTHORITY);
+	assert_int_equal(vd_fwd_stats(e->f)->timeouts, 1);
+	assert_int_equal(vd_fwd_stats(e->f)->sent_tls, 0);
+	run_until(e, no_conns, NULL);
+	assert_int_equal(atomic_load(&e->srv[0].accepted), 1);
+}
+
 /* The first server's name is wrong: the second one answers, and the
  * first is left alone afterwards (backed off). */
 static void test_failover_from_bad_certificate(void **state)
@@ -751,6 +777,7 @@ int main(void)
 		T(test_untrusted_ca_refused),
 		T(test_system_store_refuses_test_ca),
 		T(test_hangup_in_handshake),
+		T(test_mute_server),
 		T(test_failover_from_bad_certificate),
 		T(test_reuse_and_pipelining),
 		T(test_session_resumed_tls13),
@@ -759,5 +786,7 @@ int main(void)
 #undef T
 	};
 
+	/* writes to a peer that hung up fail with EPIPE, as in the daemon */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, pki_setup, pki_teardown);
 }
