@@ -219,7 +219,6 @@ struct vd_fwd {
 	char *tls_ca;                   /* malloc'd; NULL: system store */
 	bool tls_ctx_ready;             /* tls_ctx/tls_ca describe a try */
 	unsigned tls_gen;               /* bumped when the context changes */
-	bool tls_ctx_logged;
 
 	/* Loop-wide scratch: the loop is single-threaded and each callback
 	 * consumes the data before returning. */
