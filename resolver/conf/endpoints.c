@@ -155,7 +155,8 @@ static vd_zone_t **effective_zones(const vd_snap_t *s, const vd_view_t *v, size_
 	vd_zone_t **zs = malloc((cap ? cap : 1) * sizeof(*zs));
 	if (!zs)
 		return NULL;
-	memcpy(zs, v->zones, v->nzones * sizeof(*zs));
+	if (v->nzones)   /* zones is NULL for a view without zones */
+		memcpy(zs, v->zones, v->nzones * sizeof(*zs));
 	*n = v->nzones;
 	for (size_t k = 0; k < v->nincludes; k++) {
 		const vd_view_t *inc = &s->views[v->includes[k]];

@@ -229,6 +229,9 @@ static vd_fetch_t *fetch_start(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		.cd = k->cd,
 		.do_bit = k->do_bit,
 		.timeout_ms = snap->server.upstream_timeout_ms,
+		.query_timeout_ms = snap->server.query_timeout_ms,
+		.max_inflight = snap->server.upstream_max_inflight,
+		.tls_ca_file = snap->server.tls_ca_file,
 	};
 	if (vd_fwd_submit(ctx->fwd, &fq, on_fetch, f) != 0) {
 		f->next = ctx->free_fetch;
