@@ -275,6 +275,11 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	p->nchain = rc->nchain;
 	p->client_az = rc->client_az;
 	memcpy(p->chain, rc->chain, sizeof(vd_step_t) * rc->nchain);
+	/* The first owner is the client's question, which lived on the
+	 * caller's stack: point at the copy. Later owners are zone data. */
+	for (unsigned i = 0; i < p->nchain; i++)
+		if (p->chain[i].owner == rc->q->qname)
+			p->chain[i].owner = p->q.qname;
 	memcpy(p->fwd_name, rc->fwd_name, vd_name_len(rc->fwd_name));
 	ctx->pending++;
 	return p;
