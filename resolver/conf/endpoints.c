@@ -191,7 +191,8 @@ static int az_index(vd_view_t *v, cbuild_t *b, const char *az_id)
 	const char **grown = vd_arena_alloc(b->a, (v->naz + 1) * sizeof(*grown));
 	if (!grown)
 		return -1;
-	memcpy(grown, v->az_ids, v->naz * sizeof(*grown));
+	if (v->naz)
+		memcpy(grown, v->az_ids, v->naz * sizeof(*grown));
 	grown[v->naz] = az_id;
 	v->az_ids = grown;
 	return (int)v->naz++;
@@ -259,22 +260,15 @@ static void subnet_list(cbuild_t *b, const char *file, const ynode_t *list,
 		subnet_item(b, file, list->items[i], out);
 }
 
-/* subnets: "file.yaml" (a file with a top-level "subnets:" list, as
- * vpcdns-import writes it) or an inline list. */
-static void read_subnets(cbuild_t *b, size_t vi, subnets_t *out)
+/* One subnets file (a top-level "subnets:" list, as vpcdns-import writes
+ * it); messages about its contents name the file itself. */
+static void read_subnet_file(cbuild_t *b, const ynode_t *name, subnets_t *out)
 {
-	const yn_pair_t *p = b->vtmp[vi].subnets;
+	const char *rel = name->str;
 	char *path = NULL;
 	vd_arena_t tree;
 	const ynode_t *root = NULL;
 
-	if (p == NULL)
-		return;
-	if (p->val->kind != YN_SCALAR || p->val->null) {
-		subnet_list(b, b->file, p->val, p->key->line, out);
-		return;
-	}
-	const char *rel = p->val->str;
 	if (rel[0] != '/' && !b->zonedir)
 		return;   /* server.directory is unusable: reported already */
 	if (rel[0] == '/')
@@ -286,23 +280,48 @@ static void read_subnets(cbuild_t *b, size_t vi, subnets_t *out)
 		return;
 	}
 	vd_arena_init(&tree, 0);
-	unsigned before = (unsigned)b->errs->count;
+	size_t before = b->errs->count;
 	int r = vd_conf_yaml_read(path, rel, &tree, &root, b->errs);
-	if (r == -ENOMEM)
+	if (r == -ENOMEM) {
 		vd_conf_nomem(b);
-	else if (r < 0 || b->errs->count > before) {
+	} else if (r < 0 || b->errs->count > before) {
 		b->nerr++;
-		vd_conf_err(b, p->val->line, "cannot use subnets file '%s'", rel);
+		vd_conf_err(b, name->line, "cannot use subnets file '%s'", rel);
 	} else {
-		/* Messages about its contents name the file itself. */
 		char *file = vd_arena_strdup(b->a, rel);
-		const yn_pair_t *sp = NULL;
-		const ynode_t *list = vd_conf_yaml_get(root, "subnets", &sp);
+		const ynode_t *list = vd_conf_yaml_get(root, "subnets", NULL);
 		if (file)
 			subnet_list(b, file, list, root ? root->line : 1, out);
+		else
+			vd_conf_nomem(b);
 	}
 	vd_arena_deinit(&tree);
 	free(path);
+}
+
+/* subnets: a file name, or a list whose items are {cidr, az_id} maps or
+ * file names (imported subnets plus a few of your own). */
+static void read_subnets(cbuild_t *b, size_t vi, subnets_t *out)
+{
+	const yn_pair_t *p = b->vtmp[vi].subnets;
+
+	if (p == NULL)
+		return;
+	if (p->val->kind == YN_SCALAR && !p->val->null) {
+		read_subnet_file(b, p->val, out);
+		return;
+	}
+	if (p->val->kind != YN_SEQ) {
+		subnet_list(b, b->file, p->val, p->key->line, out);
+		return;
+	}
+	for (size_t i = 0; i < p->val->n; i++) {
+		const ynode_t *item = p->val->items[i];
+		if (item->kind == YN_SCALAR && !item->null)
+			read_subnet_file(b, item, out);
+		else
+			subnet_item(b, b->file, item, out);
+	}
 }
 
 static void check_same_az(cbuild_t *b, const subnets_t *sn, size_t i,

@@ -326,6 +326,19 @@ static void test_subnet_errors(void **state)
 	assert_err(&errs, "bad-subnets.yaml", 4, "subnet listed with AZ 'use1-az1' and 'use1-az2'");
 	vd_errlist_deinit(&errs);
 
+	/* A list may mix files and inline subnets. */
+	assert_int_equal(load(HEAD "views:\n"
+			      "  - name: a\n    clients: [\"10.0.0.0/16\", \"127.0.0.0/8\"]\n"
+			      "    subnets: [subnets.yaml, {cidr: 127.0.0.5/32, az_id: use1-az2}]\n",
+			      &s, &errs, path), 0);
+	struct sockaddr_storage c = ip("127.0.0.5");
+	const vd_view_t *a = vd_snap_view(s, "a");
+	assert_string_equal(a->az_ids[vd_view_client_az(a, (struct sockaddr *)&c)], "use1-az2");
+	c = ip("10.0.3.1");
+	assert_string_equal(a->az_ids[vd_view_client_az(a, (struct sockaddr *)&c)], "use1-az4");
+	vd_snap_unref(s);
+	vd_errlist_deinit(&errs);
+
 	assert_int_equal(load(HEAD "views:\n"
 			      "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
 			      "    subnets: missing.yaml\n",
