@@ -34,7 +34,7 @@ typedef struct daemon {
 	vd_fwd_t *fwd;
 	vd_query_ctx_t *qctx;
 	vd_net_t *net;
-	uv_signal_t sighup, sigterm, sigint;
+	uv_signal_t sighup, sigterm, sigint, sigusr1;
 	bool reloading, reload_again, stopping;
 	reload_job_t job;
 } daemon_t;
@@ -52,7 +52,7 @@ static void usage(FILE *f)
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n"
 		"\n"
-		"Signals: SIGHUP reloads, SIGTERM and SIGINT stop.\n");
+		"Signals: SIGHUP reloads, SIGUSR1 logs statistics, SIGTERM and SIGINT stop.\n");
 }
 
 static void print_errors(const vd_errlist_t *errs)
@@ -135,6 +135,64 @@ static void on_sighup(uv_signal_t *s, int signum)
 	reload_start(s->data);
 }
 
+/* ---- statistics -------------------------------------------------------- */
+
+/* SIGUSR1: one log line per component with its counters, so operators
+ * (and tests) can see cache use, upstream health and drops. */
+static void on_sigusr1(uv_signal_t *s, int signum)
+{
+	daemon_t *d = s->data;
+	const vd_query_stats_t *q = vd_query_stats(d->qctx);
+	const vd_cache_stats_t *c = vd_query_cache_stats(d->qctx);
+	const vd_fwd_stats_t *f = vd_fwd_stats(d->fwd);
+	const vd_net_stats_t *n = vd_net_stats(d->net);
+	(void)signum;
+
+	vd_log(VD_LOG_INFO, "stats: generation=%llu queries=%llu udp=%llu tcp=%llu "
+	       "local=%llu forwarded=%llu cache_hits=%llu stale=%llu coalesced=%llu "
+	       "upstream_fetches=%llu refreshes=%llu refused=%llu formerr=%llu "
+	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu",
+	       (unsigned long long)d->generation, (unsigned long long)q->queries,
+	       (unsigned long long)q->udp, (unsigned long long)q->tcp,
+	       (unsigned long long)q->local, (unsigned long long)q->forwarded,
+	       (unsigned long long)q->cache_hits, (unsigned long long)q->stale,
+	       (unsigned long long)q->coalesced, (unsigned long long)q->upstream_fetches,
+	       (unsigned long long)q->refreshes, (unsigned long long)q->refused,
+	       (unsigned long long)q->formerr, (unsigned long long)q->notimp,
+	       (unsigned long long)q->servfail, (unsigned long long)q->dropped,
+	       (unsigned long long)q->truncated, vd_query_pending(d->qctx));
+	if (c != NULL)
+		vd_log(VD_LOG_INFO, "stats: cache entries=%llu bytes=%llu max_bytes=%llu "
+		       "hits=%llu misses=%llu stale_hits=%llu inserts=%llu evictions=%llu "
+		       "expired=%llu not_cacheable=%llu",
+		       (unsigned long long)c->entries, (unsigned long long)c->bytes,
+		       (unsigned long long)c->max_bytes, (unsigned long long)c->hits,
+		       (unsigned long long)c->misses, (unsigned long long)c->stale_hits,
+		       (unsigned long long)c->inserts, (unsigned long long)c->evictions,
+		       (unsigned long long)c->expired, (unsigned long long)c->not_cacheable);
+	vd_log(VD_LOG_INFO, "stats: upstream queries=%llu udp=%llu tcp=%llu tls=%llu "
+	       "answered=%llu dropped_mismatch=%llu dropped_malformed=%llu "
+	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu failed=%llu "
+	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu conn_reused=%llu "
+	       "tls_failures=%llu tls_resumed=%llu",
+	       (unsigned long long)f->queries, (unsigned long long)f->sent_udp,
+	       (unsigned long long)f->sent_tcp, (unsigned long long)f->sent_tls,
+	       (unsigned long long)f->answered, (unsigned long long)f->dropped_mismatch,
+	       (unsigned long long)f->dropped_malformed, (unsigned long long)f->timeouts,
+	       (unsigned long long)f->net_errors, (unsigned long long)f->tc_retries,
+	       (unsigned long long)f->failovers, (unsigned long long)f->failed,
+	       (unsigned long long)f->rejected_inflight, (unsigned long long)f->deadlines,
+	       (unsigned long long)f->conn_opened, (unsigned long long)f->conn_reused,
+	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed);
+	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
+	       "tcp_accepted=%llu tcp_rejected=%llu tcp_idle_closed=%llu tcp_queries=%llu "
+	       "tcp_open=%llu",
+	       (unsigned long long)n->udp_recv, (unsigned long long)n->udp_sent,
+	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->tcp_accepted,
+	       (unsigned long long)n->tcp_rejected, (unsigned long long)n->tcp_idle_closed,
+	       (unsigned long long)n->tcp_queries, (unsigned long long)n->tcp_open);
+}
+
 /* ---- shutdown ---------------------------------------------------------- */
 
 static void net_closed(void *arg)
@@ -161,6 +219,7 @@ static void on_stop(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigusr1, NULL);
 	vd_fwd_close(d->fwd, fwd_closed, d);
 }
 
@@ -227,10 +286,12 @@ static int start(daemon_t *d)
 	uv_signal_init(d->loop, &d->sighup);
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
-	d->sighup.data = d->sigterm.data = d->sigint.data = d;
+	uv_signal_init(d->loop, &d->sigusr1);
+	d->sighup.data = d->sigterm.data = d->sigint.data = d->sigusr1.data = d;
 	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
 	uv_signal_start(&d->sigterm, on_stop, SIGTERM);
 	uv_signal_start(&d->sigint, on_stop, SIGINT);
+	uv_signal_start(&d->sigusr1, on_sigusr1, SIGUSR1);
 	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views", VD_VERSION,
 	       d->snap->nviews);
 	return 0;
