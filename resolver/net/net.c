@@ -1,8 +1,9 @@
 /*
- * UDP and TCP listeners on one libuv loop. UDP datagrams are read into a
- * per-loop buffer and answered from another with uv_udp_try_send, so a
- * local answer costs no allocation; only a send that would block copies
- * the reply. TCP connections (RFC 7766) keep a growing read buffer, split
+ * UDP and TCP listeners on one libuv loop. UDP datagrams are read in
+ * batches (recvmmsg) into a per-loop buffer, and the batch's replies are
+ * written into per-loop slots and sent together (sendmmsg), so a local
+ * answer costs no allocation and a busy loop few system calls; only a
+ * send that would block copies the reply. TCP connections (RFC 7766) keep a growing read buffer, split
  * it into length-prefixed messages, answer each as it completes, and are
  * closed when idle or when the connection limit is exceeded.
  */
@@ -10,11 +11,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "vpcdns/util.h"
 #include "vpcdns/wire.h"
 
 #define UDP_BUF 65536
+/* Datagrams read per recvmmsg call (libuv reads up to 20, 64 KiB each). */
+#define UDP_BATCH 16
 #define TCP_MSG_MAX (2 + 65535)
 #define TCP_BACKLOG 256
 
@@ -70,8 +74,13 @@ struct vd_net {
 	void (*close_cb)(void *);
 	void *close_arg;
 	vd_net_stats_t stats;
-	uint8_t rbuf[UDP_BUF];
+	uint8_t rbuf[UDP_BATCH * UDP_BUF];
 	uint8_t sbuf[UDP_BUF];
+	/* Replies to one recvmmsg batch, sent together with sendmmsg. */
+	unsigned nbatch;
+	struct sockaddr_storage batch_to[UDP_BATCH];
+	size_t batch_len[UDP_BATCH];
+	uint8_t batch_buf[UDP_BATCH][UDP_BUF];
 };
 
 vd_net_t *vd_net_new(uv_loop_t *loop, vd_query_ctx_t *qctx)
@@ -155,6 +164,41 @@ static void udp_send(udp_listener_t *l, const struct sockaddr *to,
 	n->stats.udp_sent++;
 }
 
+/* Sends the replies queued while a batch of datagrams was read: one
+ * sendmmsg call, and whatever it could not send one by one (which queues
+ * a copy when the socket buffer is full). */
+static void udp_flush(udp_listener_t *l)
+{
+	vd_net_t *n = l->net;
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	uv_os_fd_t fd;
+	int sent = 0;
+
+	if (n->nbatch == 0)
+		return;
+	if (uv_fileno((uv_handle_t *)&l->h, &fd) == 0) {
+		memset(msgs, 0, sizeof(msgs[0]) * n->nbatch);
+		for (unsigned i = 0; i < n->nbatch; i++) {
+			iov[i].iov_base = n->batch_buf[i];
+			iov[i].iov_len = n->batch_len[i];
+			msgs[i].msg_hdr.msg_name = &n->batch_to[i];
+			msgs[i].msg_hdr.msg_namelen =
+				vd_addr_len((struct sockaddr *)&n->batch_to[i]);
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		sent = sendmmsg(fd, msgs, n->nbatch, MSG_DONTWAIT);
+		if (sent < 0)
+			sent = 0;
+		n->stats.udp_sent += (uint64_t)sent;
+	}
+	for (unsigned i = (unsigned)sent; i < n->nbatch; i++)
+		udp_send(l, (struct sockaddr *)&n->batch_to[i], n->batch_buf[i],
+			 n->batch_len[i]);
+	n->nbatch = 0;
+}
+
 static void udp_respond(void *token, const vd_query_client_t *c,
 			const uint8_t *pkt, size_t len)
 {
@@ -169,9 +213,17 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 {
 	udp_listener_t *l = h->data;
 	vd_net_t *n = l->net;
+	/* With recvmmsg, chunks arrive one by one (UV_UDP_MMSG_CHUNK) and a
+	 * final call hands the buffer back: then the batch's replies go out. */
+	if (flags & UV_UDP_MMSG_FREE) {
+		udp_flush(l);
+		return;
+	}
 	if (nread <= 0 || addr == NULL || (flags & UV_UDP_PARTIAL))
 		return;
 	n->stats.udp_recv++;
+	bool batched = (flags & UV_UDP_MMSG_CHUNK) && n->nbatch < UDP_BATCH;
+	uint8_t *out = batched ? n->batch_buf[n->nbatch] : n->sbuf;
 
 	vd_query_client_t c = {
 		.tcp = false,
@@ -183,9 +235,15 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	size_t outlen = 0;
 	vd_qh_result_t r = vd_query_handle(n->qctx, n->snap, &c,
 					   (const uint8_t *)buf->base,
-					   (size_t)nread, n->sbuf, &outlen);
-	if (r == VD_QH_REPLY)
-		udp_send(l, addr, n->sbuf, outlen);
+					   (size_t)nread, out, &outlen);
+	if (r != VD_QH_REPLY)
+		return;
+	if (!batched) {
+		udp_send(l, addr, out, outlen);
+		return;
+	}
+	memcpy(&n->batch_to[n->nbatch], addr, vd_addr_len(addr));
+	n->batch_len[n->nbatch++] = outlen;
 }
 
 /* ---- TCP connections --------------------------------------------------- */
@@ -466,7 +524,8 @@ int vd_net_listen(vd_net_t *n, const struct sockaddr *addr)
 	u->net = t->net = n;
 	u->h.data = u;
 	t->h.data = t;
-	uv_udp_init(n->loop, &u->h);
+	/* recvmmsg: one system call reads a batch of datagrams under load. */
+	uv_udp_init_ex(n->loop, &u->h, AF_UNSPEC | UV_UDP_RECVMMSG);
 	uv_tcp_init(n->loop, &t->h);
 	u->next = n->udp;
 	n->udp = u;
