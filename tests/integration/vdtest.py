@@ -783,6 +783,29 @@ class Vpcdns:
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
 
+    def stats(self, timeout=3.0):
+        """Sends SIGUSR1 and returns the counters the server logs, as
+        {"query": {...}, "cache": {...}, "upstream": {...}, "net": {...}}
+        of ints ("cache" is absent when the server has no cache)."""
+        off = self.log_size()
+        self.signal(signal.SIGUSR1)
+        if not self.wait_log(r"stats: net .*\n", since=off, timeout=timeout):
+            raise AssertionError("no stats lines after SIGUSR1; log:\n%s"
+                                 % self.log_since(off)[-1500:])
+        return parse_stats(self.log_since(off))
+
+    def reload(self, timeout=8.0):
+        """SIGHUP, then waits for the reload's outcome. Returns True when a
+        new generation was loaded, False when the reload failed."""
+        off = self.log_size()
+        self.sighup()
+        m = self.wait_log(r"reload: (generation \d+ loaded|failed)", since=off,
+                          timeout=timeout)
+        if not m:
+            raise AssertionError("no reload outcome in the log after SIGHUP:\n%s"
+                                 % self.log_since(off)[-1500:])
+        return m.group(1).startswith("generation")
+
     def sighup(self):
         self.signal(signal.SIGHUP)
 
@@ -805,6 +828,19 @@ class Vpcdns:
 
     def tcp(self, qname, qtype=A, **kw):
         return tcp_query(qname, qtype, port=self.port, **kw)[0]
+
+
+def parse_stats(text):
+    """The counters of the last SIGUSR1 report in text: one dict per
+    "stats:" line, keyed "query" (the line without a section word),
+    "cache", "upstream" and "net"."""
+    out = {}
+    for line in text.splitlines():
+        m = re.search(r"stats: (?:([a-z]+) )?((?:[a-z_]+=\d+ ?)+)$", line)
+        if not m:
+            continue
+        out[m.group(1) or "query"] = {k: int(v) for k, v in re.findall(r"([a-z_]+)=(\d+)", m.group(2))}
+    return out
 
 
 def server_block(port, v6=False, **extra):
@@ -860,6 +896,16 @@ class Nsd:
             write(os.path.join(self.wd, fn), text)
             conf += ["zone:", '  name: "%s"' % origin, '  zonefile: "%s"' % fn]
         self.conf_path = write(os.path.join(self.wd, "nsd.conf"), "\n".join(conf) + "\n")
+
+    def server_options(self, *lines):
+        """Adds lines ("rrl-ratelimit: 0") to the server: clause of the
+        configuration; call before start()."""
+        with open(self.conf_path) as f:
+            text = f.read()
+        text = text.replace("server:\n", "server:\n" + "".join(
+            "  %s\n" % l for l in lines), 1)
+        write(self.conf_path, text)
+        return self
 
     def start(self):
         self.proc = start_process(["nsd", "-d", "-c", self.conf_path], self.log_path)
