@@ -294,6 +294,7 @@ def config_passes_check():
     rc, out, err = vt.check_run([vt.binary(), "--check", "-c", S["srv"].conf_path],
                                 env=vt.server_env(S["wd"]))
     eq(rc, 0, "vpcdns --check exit status (%s)" % (out + err))
+    check(not vt.SANITIZER_RE.search(out + err), "sanitizer report from --check", out + err)
 
 
 @suite.case
@@ -315,6 +316,7 @@ def include_errors_are_reported():
                                     env=vt.server_env(S["wd"]))
         eq(rc, 1, "--check exit status with include %s" % change)
         check(re.search(want, out + err), "no '%s' in --check output" % want, out + err)
+        check(not vt.SANITIZER_RE.search(out + err), "sanitizer report from --check", out + err)
 
 
 # ---- answers ordered by AZ -------------------------------------------------
@@ -631,6 +633,26 @@ def explain_off_is_refused():
     # id.server still answers there
     m = ask(QUIET, "id.server", TXT, qclass=CH)
     eq(m.rcode_name(), "NOERROR", "id.server in a view with explain: false")
+
+
+# ---- statistics ----------------------------------------------------------
+
+@suite.case
+def sigusr1_logs_statistics():
+    srv = S["srv"]
+    local(AZ4, "ec2.us-east-1.amazonaws.com")
+    off = srv.log_size()
+    srv.signal(signal.SIGUSR1)
+    m = srv.wait_log(r"stats: net udp_recv=(\d+)", since=off)
+    check(m, "no statistics in the log after SIGUSR1", srv.log_since(off))
+    text = srv.log_since(off)
+    for pat in (r"stats: generation=\d+ queries=\d+ ", r"stats: cache entries=\d+ ",
+                r"stats: upstream queries=\d+ "):
+        check(re.search(pat, text), "no /%s/ after SIGUSR1" % pat, text)
+    q = re.search(r"stats: generation=\d+ queries=(\d+) .* local=(\d+) ", text)
+    check(q and int(q.group(2)) > 0 and int(q.group(1)) >= int(q.group(2)),
+          "local answers not counted", text)
+    check(srv.alive(), "the server exited on SIGUSR1")
 
 
 # ---- import again, reload ----------------------------------------------------
