@@ -12,8 +12,9 @@ names and wildcards with AA, A and AAAA as DnsRecordIpType says, unlisted
 names falling through to the upstream, the inbound-only S3 recipe, hub and
 spoke precedence and two VPCs included by one on-prem view, forward rules
 not inherited through include, PTR for endpoint addresses, explain over CH
-TXT (and REFUSED where a view turns it off), and a re-import with a new
-endpoint picked up by SIGHUP. Environment: VPCDNS, VPCDNS_IMPORT,
+TXT (and REFUSED where a view turns it off), include errors reported by
+--check, SIGUSR1 statistics, and a re-import with a new endpoint picked up
+by SIGHUP. Environment: VPCDNS, VPCDNS_IMPORT,
 VD_SOURCE_DIR. Exit 77 when a binary or a tool is missing.
 """
 
@@ -670,7 +671,8 @@ def sqs_inventory():
           "IpAddressType": "ipv4", "DnsOptions": {"DnsRecordIpType": "ipv4"},
           "PrivateDnsEnabled": True, "RequesterManaged": False,
           "NetworkInterfaceIds": [e[0] for e in SQS_ENIS],
-          "DnsEntries": [{"DnsName": n, "HostedZoneId": "Z7HUB22UULQXV"} for n in names("q1w2e3r4")],
+          "DnsEntries": [{"DnsName": n, "HostedZoneId": "Z7HUB22UULQXV"}
+                         for n in names("q1w2e3r4")],
           "CreationTimestamp": "2026-11-26T10:00:00.000Z", "Tags": [], "OwnerId": "111122223333"}
     enis = [{"AvailabilityZone": az, "AvailabilityZoneId": azid,
              "Description": "VPC Endpoint Interface " + SQS, "InterfaceType": "vpc_endpoint",
