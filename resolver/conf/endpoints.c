@@ -474,6 +474,10 @@ static void on_rrset(void *arg, const uint8_t *owner, const vd_rrset_t *rs)
 		return;
 	if (w->addr_azs && rs->count > 1)
 		add_azs(w, rs);
+	/* S3's endpoint names are wildcards (*.vpce-….s3.<region>.vpce…):
+	 * the name below the "*" names the endpoint. */
+	if (owner[0] == 1 && owner[1] == '*')
+		owner += 2;
 	if (regional_vpce(owner))
 		add_ptr(w, owner, rs);
 }
