@@ -703,10 +703,13 @@ def cache_survives_sighup_unless_servers_change():
         for name in ("www.one.test", "www.two.test"):
             eq(fq(name, srv=srv).values(A), ["198.51.100.41"], "%s after SIGHUP" % name)
         eq(u1.count(), 2, "upstream queries after a reload with the same groups")
+        eq(srv.stats()["cache"]["entries"], 2, "cache entries after the first reload")
         # g2 gets another server: its entries go, g1's stay
         cfg3 = dict(cfg2, upstreams={"g1": up(u1), "g2": up(u2)})
         srv.set_config(cfg3)
         check(srv.reload(), "reload failed: %s" % srv.log()[-800:])
+        eq(srv.stats()["cache"]["entries"], 1, "cache entries once g2's servers changed "
+           "(its entry dropped, not left to age out)")
         eq(fq("www.one.test", srv=srv).values(A), ["198.51.100.41"], "unchanged group")
         eq(u1.count(), 2, "upstream queries of the unchanged group")
         eq(fq("www.two.test", srv=srv).values(A), ["198.51.100.42"],
