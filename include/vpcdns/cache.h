@@ -91,6 +91,12 @@ int vd_cache_store(vd_cache_t *c, const vd_cache_key_t *k, const uint8_t *resp,
 vd_cache_result_t vd_cache_lookup(vd_cache_t *c, const vd_cache_key_t *k,
 				  const vd_cache_policy_t *p, vd_cache_hit_t *hit);
 
+/* Like vd_cache_lookup, but leaves statistics, popularity and recency
+ * alone: for answering the requests that waited on the fetch that just
+ * stored the entry, with exactly the TTLs later hits will see. */
+vd_cache_result_t vd_cache_peek(vd_cache_t *c, const vd_cache_key_t *k,
+				const vd_cache_policy_t *p, vd_cache_hit_t *hit);
+
 /* Records that refreshing the entry failed now (see failed_recently). */
 void vd_cache_mark_failed(vd_cache_t *c, const vd_cache_key_t *k);
 

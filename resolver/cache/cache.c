@@ -389,12 +389,12 @@ int vd_cache_store(vd_cache_t *c, const vd_cache_key_t *k, const uint8_t *resp,
 
 /* ---- lookup and write -------------------------------------------------- */
 
-vd_cache_result_t vd_cache_lookup(vd_cache_t *c, const vd_cache_key_t *k,
-				  const vd_cache_policy_t *p, vd_cache_hit_t *hit)
+static vd_cache_result_t lookup(vd_cache_t *c, const vd_cache_key_t *k,
+				const vd_cache_policy_t *p, vd_cache_hit_t *hit, bool use)
 {
 	entry_t *e = find(c, k, NULL);
 	if (e == NULL) {
-		c->stats.misses++;
+		c->stats.misses += use;
 		return VD_CACHE_MISS;
 	}
 	uint64_t t = now(c);
@@ -403,7 +403,7 @@ vd_cache_result_t vd_cache_lookup(vd_cache_t *c, const vd_cache_key_t *k,
 	if (age_ms >= ttl_ms && age_ms - ttl_ms > (uint64_t)p->stale_max * 1000) {
 		remove_entry(c, e);
 		c->stats.expired++;
-		c->stats.misses++;
+		c->stats.misses += use;
 		return VD_CACHE_MISS;
 	}
 	hit->entry = e;
@@ -414,6 +414,8 @@ vd_cache_result_t vd_cache_lookup(vd_cache_t *c, const vd_cache_key_t *k,
 	hit->has_cname = e->has_cname;
 	hit->failed_recently = e->fail_ms && t - e->fail_ms < VD_CACHE_FAIL_RECHECK_MS;
 	hit->prefetch = false;
+	if (!use)
+		return age_ms >= ttl_ms ? VD_CACHE_STALE : VD_CACHE_HIT;
 	lru_unlink(c, e);
 	lru_push_front(c, e);
 	if (age_ms >= ttl_ms) {
@@ -426,6 +428,18 @@ vd_cache_result_t vd_cache_lookup(vd_cache_t *c, const vd_cache_key_t *k,
 	 * names never miss (Unbound's prefetch rule). */
 	hit->prefetch = p->prefetch && e->hits >= 2 && (ttl_ms - age_ms) * 10 < ttl_ms;
 	return VD_CACHE_HIT;
+}
+
+vd_cache_result_t vd_cache_lookup(vd_cache_t *c, const vd_cache_key_t *k,
+				  const vd_cache_policy_t *p, vd_cache_hit_t *hit)
+{
+	return lookup(c, k, p, hit, true);
+}
+
+vd_cache_result_t vd_cache_peek(vd_cache_t *c, const vd_cache_key_t *k,
+				const vd_cache_policy_t *p, vd_cache_hit_t *hit)
+{
+	return lookup(c, k, p, hit, false);
 }
 
 void vd_cache_mark_failed(vd_cache_t *c, const vd_cache_key_t *k)

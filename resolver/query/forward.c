@@ -149,17 +149,20 @@ static bool upstream_failed(int status, const uint8_t *resp, size_t len)
 	return rcode == VD_RCODE_SERVFAIL || rcode == VD_RCODE_REFUSED;
 }
 
-/* The reply for one waiter once the fetch is over. */
+/* The reply for one waiter once the fetch is over: from the entry the
+ * response just became (so the first clients see the same clamped TTLs
+ * as later hits), from a stale entry when the upstreams failed, else from
+ * the response itself. */
 static size_t answer_waiter(vd_query_ctx_t *ctx, vd_pending_t *p, int status, int ede,
-			    const uint8_t *resp, size_t len, bool failed,
-			    const vd_cache_hit_t *stale)
+			    const uint8_t *resp, size_t len,
+			    const vd_cache_hit_t *cached, bool stale)
 {
 	vd_rctx_t rc;
 	rctx_of(p, &rc);
-	if (failed && stale != NULL) {
+	if (cached != NULL && stale)
 		ctx->stats.stale++;
-		return write_hit(ctx, &rc, stale, true, ctx->out);
-	}
+	if (cached != NULL)
+		return write_hit(ctx, &rc, cached, stale, ctx->out);
 	if (status != 0) {
 		ctx->stats.servfail++;
 		return vd_query_write_empty(ctx->out, vd_query_reply_limit(&p->client, &p->q),
@@ -173,19 +176,26 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 	vd_fetch_t *f = arg;
 	vd_query_ctx_t *ctx = f->ctx;
 	bool failed = upstream_failed(status, resp, len);
-	vd_cache_hit_t hit, *stale = NULL;
+	vd_cache_hit_t hit, *cached = NULL;
 	vd_cache_policy_t pol;
+	bool stale = false;
 
 	fetch_unlink(ctx, f);
 	if (status != -ECANCELED && cache_on(ctx, f->snap)) {
 		policy_of(f->snap, &pol);
-		if (!failed && f->rd)
-			vd_cache_store(ctx->cache, &f->key, resp, len, &pol);
+		if (!failed && f->rd &&
+		    vd_cache_store(ctx->cache, &f->key, resp, len, &pol) == 0 &&
+		    vd_cache_peek(ctx->cache, &f->key, &pol, &hit) == VD_CACHE_HIT)
+			cached = &hit;
 		if (failed) {
 			vd_cache_mark_failed(ctx->cache, &f->key);
-			if (pol.stale_max > 0 &&
-			    vd_cache_lookup(ctx->cache, &f->key, &pol, &hit) != VD_CACHE_MISS)
-				stale = &hit;
+			/* A failed refresh of a still fresh entry serves it as it
+			 * is; an expired one within stale_max is served stale. */
+			vd_cache_result_t r = vd_cache_lookup(ctx->cache, &f->key, &pol, &hit);
+			if (r != VD_CACHE_MISS) {
+				cached = &hit;
+				stale = r == VD_CACHE_STALE;
+			}
 		}
 	}
 	while (f->waiters) {
@@ -194,7 +204,7 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 		if (status == -ECANCELED) {
 			p->client.respond(p->client.token, &p->client, NULL, 0);
 		} else {
-			size_t n = answer_waiter(ctx, p, status, ede, resp, len, failed, stale);
+			size_t n = answer_waiter(ctx, p, status, ede, resp, len, cached, stale);
 			p->client.respond(p->client.token, &p->client, n ? ctx->out : NULL, n);
 		}
 		pending_release(ctx, p);
