@@ -287,6 +287,25 @@ def positive_answer_cached_ttl_counts_down():
 
 
 @suite.case
+def queries_without_rd_use_but_never_fill_the_cache():
+    f = S["fake"]
+    # RD=0 on a miss: asked upstream with RD=0, and not stored.
+    m = fq("norec.pos.test", flags=0)
+    eq(m.values(A), ["198.51.100.10"], "answer without RD")
+    check(not m.rd, "RD echoed as set", m)
+    eq(asked(f, "norec.pos.test"), 1, "upstream queries after the RD=0 miss")
+    got = [q[1] for q in f.queries if q[1] is not None and q[1].question
+           and q[1].question[0][0].lower() == "norec.pos.test."]
+    check(got and not got[-1].rd, "the upstream saw RD set for an RD=0 client")
+    m = fq("norec.pos.test")
+    eq(asked(f, "norec.pos.test"), 2, "an RD=1 query after an RD=0 one went upstream")
+    # Now cached (RD=1 filled it): an RD=0 client is answered from it.
+    m = fq("norec.pos.test", flags=0)
+    eq(m.values(A), ["198.51.100.10"], "cached answer for an RD=0 client")
+    eq(asked(f, "norec.pos.test"), 2, "upstream queries after the RD=0 hit")
+
+
+@suite.case
 def negative_answers_cached_for_soa_minimum():
     p = S["pN"]
     names = (("gone.neg.test", A, "NXDOMAIN"), ("host.neg.test", TXT, "NOERROR"))
