@@ -1,9 +1,12 @@
 /*
  * vpcdns: the process. Parses the command line, loads the first snapshot
- * (any error is fatal at startup), opens the listeners, and runs one libuv
- * loop. SIGHUP rebuilds the configuration on the thread pool and swaps the
- * new snapshot in on the loop; a failed build is logged and the old
- * snapshot keeps serving. SIGTERM and SIGINT close everything and exit.
+ * (any error is fatal at startup), and starts the workers: each is a
+ * thread with its own libuv loop, listeners (SO_REUSEPORT when there are
+ * several), upstream sockets and cache. The main loop only handles
+ * signals: SIGHUP rebuilds the configuration on the thread pool and hands
+ * the new snapshot to every worker (a mailbox and uv_async_send), a failed
+ * build is logged and the old snapshot keeps serving; SIGUSR1 asks every
+ * worker to log its counters; SIGTERM and SIGINT stop the workers and exit.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -18,26 +21,48 @@
 #include "vpcdns/query.h"
 #include "vpcdns/util.h"
 
+typedef struct daemon daemon_t;
+
+/* One worker. Everything but the mailbox belongs to its thread once the
+ * thread runs; the mailbox is what other threads may touch, under lock. */
+typedef struct worker {
+	int index;
+	uv_loop_t loop;
+	uv_thread_t thread;
+	bool ready;                  /* loop, lock and wake initialised */
+	bool started;                /* thread running */
+	uv_async_t wake;
+	vd_fwd_t *fwd;
+	vd_query_ctx_t *qctx;
+	vd_net_t *net;
+	vd_snap_t *snap;             /* installed; the worker's own reference */
+	bool stopping;
+	/* mailbox */
+	uv_mutex_t lock;
+	vd_snap_t *next_snap;        /* to install (holds a reference) */
+	bool want_stats, want_stop;
+} worker_t;
+
 typedef struct reload_job {
 	uv_work_t work;
+	daemon_t *d;
 	vd_snap_t *snap;             /* the new snapshot, on success */
 	vd_errlist_t errs;
 	int rc;
 	uint64_t started_ms;
 } reload_job_t;
 
-typedef struct daemon {
-	uv_loop_t *loop;
+struct daemon {
+	uv_loop_t *loop;             /* the main loop: signals and reloads */
 	const char *conf_path;
 	vd_snap_t *snap;             /* current; the daemon holds one reference */
 	uint64_t generation;
-	vd_fwd_t *fwd;
-	vd_query_ctx_t *qctx;
-	vd_net_t *net;
+	worker_t *workers;
+	size_t nworkers;
 	uv_signal_t sighup, sigterm, sigint, sigusr1;
 	bool reloading, reload_again, stopping;
 	reload_job_t job;
-} daemon_t;
+};
 
 static void usage(FILE *f)
 {
@@ -61,38 +86,237 @@ static void print_errors(const vd_errlist_t *errs)
 		vd_log(VD_LOG_ERR, "%s", errs->msgs[i]);
 }
 
+/* ---- statistics -------------------------------------------------------- */
+
+/* SIGUSR1: one log line per component of each worker with its counters,
+ * so operators (and tests) can see cache use, upstream health and drops.
+ * Runs on the worker's own thread. */
+static void log_stats(const worker_t *w)
+{
+	const vd_query_stats_t *q = vd_query_stats(w->qctx);
+	const vd_cache_stats_t *c = vd_query_cache_stats(w->qctx);
+	const vd_fwd_stats_t *f = vd_fwd_stats(w->fwd);
+	const vd_net_stats_t *n = vd_net_stats(w->net);
+
+	vd_log(VD_LOG_INFO, "stats: generation=%llu queries=%llu udp=%llu tcp=%llu "
+	       "local=%llu forwarded=%llu cache_hits=%llu stale=%llu coalesced=%llu "
+	       "upstream_fetches=%llu refreshes=%llu refused=%llu formerr=%llu "
+	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu worker=%d",
+	       (unsigned long long)w->snap->generation,
+	       (unsigned long long)q->queries,
+	       (unsigned long long)q->udp, (unsigned long long)q->tcp,
+	       (unsigned long long)q->local, (unsigned long long)q->forwarded,
+	       (unsigned long long)q->cache_hits, (unsigned long long)q->stale,
+	       (unsigned long long)q->coalesced, (unsigned long long)q->upstream_fetches,
+	       (unsigned long long)q->refreshes, (unsigned long long)q->refused,
+	       (unsigned long long)q->formerr, (unsigned long long)q->notimp,
+	       (unsigned long long)q->servfail, (unsigned long long)q->dropped,
+	       (unsigned long long)q->truncated, vd_query_pending(w->qctx), w->index);
+	if (c != NULL)
+		vd_log(VD_LOG_INFO, "stats: cache entries=%llu bytes=%llu max_bytes=%llu "
+		       "hits=%llu misses=%llu stale_hits=%llu inserts=%llu evictions=%llu "
+		       "expired=%llu not_cacheable=%llu worker=%d",
+		       (unsigned long long)c->entries, (unsigned long long)c->bytes,
+		       (unsigned long long)c->max_bytes, (unsigned long long)c->hits,
+		       (unsigned long long)c->misses, (unsigned long long)c->stale_hits,
+		       (unsigned long long)c->inserts, (unsigned long long)c->evictions,
+		       (unsigned long long)c->expired, (unsigned long long)c->not_cacheable,
+		       w->index);
+	vd_log(VD_LOG_INFO, "stats: upstream queries=%llu udp=%llu tcp=%llu tls=%llu "
+	       "answered=%llu dropped_mismatch=%llu dropped_malformed=%llu "
+	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu failed=%llu "
+	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu conn_reused=%llu "
+	       "tls_failures=%llu tls_resumed=%llu worker=%d",
+	       (unsigned long long)f->queries, (unsigned long long)f->sent_udp,
+	       (unsigned long long)f->sent_tcp, (unsigned long long)f->sent_tls,
+	       (unsigned long long)f->answered, (unsigned long long)f->dropped_mismatch,
+	       (unsigned long long)f->dropped_malformed, (unsigned long long)f->timeouts,
+	       (unsigned long long)f->net_errors, (unsigned long long)f->tc_retries,
+	       (unsigned long long)f->failovers, (unsigned long long)f->failed,
+	       (unsigned long long)f->rejected_inflight, (unsigned long long)f->deadlines,
+	       (unsigned long long)f->conn_opened, (unsigned long long)f->conn_reused,
+	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed,
+	       w->index);
+	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
+	       "tcp_accepted=%llu tcp_rejected=%llu tcp_idle_closed=%llu tcp_queries=%llu "
+	       "tcp_open=%llu worker=%d",
+	       (unsigned long long)n->udp_recv, (unsigned long long)n->udp_sent,
+	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->tcp_accepted,
+	       (unsigned long long)n->tcp_rejected, (unsigned long long)n->tcp_idle_closed,
+	       (unsigned long long)n->tcp_queries, (unsigned long long)n->tcp_open,
+	       w->index);
+}
+
+
+/* ---- workers ----------------------------------------------------------- */
+
+static void worker_closed_wake(uv_handle_t *h)
+{
+	(void)h;   /* the last handle: uv_run returns */
+}
+
+static void worker_net_closed(void *arg)
+{
+	worker_t *w = arg;
+	w->net = NULL;
+	uv_close((uv_handle_t *)&w->wake, worker_closed_wake);
+}
+
+static void worker_fwd_closed(void *arg)
+{
+	worker_t *w = arg;
+	w->fwd = NULL;
+	/* Pending requests have all been answered or dropped: close sockets. */
+	vd_net_close(w->net, worker_net_closed, w);
+}
+
+/* Runs on the worker's thread when another thread posted to its mailbox. */
+static void worker_wake(uv_async_t *a)
+{
+	worker_t *w = a->data;
+	uv_mutex_lock(&w->lock);
+	vd_snap_t *snap = w->next_snap;
+	bool stats = w->want_stats, stop = w->want_stop;
+	w->next_snap = NULL;
+	w->want_stats = false;
+	uv_mutex_unlock(&w->lock);
+
+	if (snap != NULL && !w->stopping) {
+		vd_net_set_snap(w->net, snap);
+		vd_query_snap_changed(w->qctx, snap);
+		vd_snap_unref(w->snap);
+		w->snap = snap;
+	} else {
+		vd_snap_unref(snap);
+	}
+	if (stats && !w->stopping)
+		log_stats(w);
+	if (stop && !w->stopping) {
+		w->stopping = true;
+		if (w->fwd != NULL)
+			vd_fwd_close(w->fwd, worker_fwd_closed, w);
+		else if (w->net != NULL)
+			vd_net_close(w->net, worker_net_closed, w);
+		else
+			uv_close((uv_handle_t *)&w->wake, worker_closed_wake);
+	}
+}
+
+static void worker_post(worker_t *w, vd_snap_t *snap, bool stats, bool stop)
+{
+	uv_mutex_lock(&w->lock);
+	if (snap != NULL) {
+		vd_snap_ref(snap);
+		vd_snap_unref(w->next_snap);   /* a newer one replaces it */
+		w->next_snap = snap;
+	}
+	w->want_stats |= stats;
+	w->want_stop |= stop;
+	uv_mutex_unlock(&w->lock);
+	uv_async_send(&w->wake);
+}
+
+static void worker_run(void *arg)
+{
+	worker_t *w = arg;
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+/* Builds a worker on the main thread: its loop, upstream client, query
+ * context with its share of the cache, listeners. Returns 0 or logs why. */
+static int worker_init(daemon_t *d, worker_t *w, int index)
+{
+	const vd_server_conf_t *sc = &d->snap->server;
+	w->index = index;
+	if (uv_loop_init(&w->loop) != 0 || uv_mutex_init(&w->lock) != 0)
+		goto nomem;
+	w->ready = true;
+	/* First, so that a worker that fails to start can still be closed. */
+	uv_async_init(&w->loop, &w->wake, worker_wake);
+	w->wake.data = w;
+	w->fwd = vd_fwd_new(&w->loop);
+	w->qctx = w->fwd ? vd_query_ctx_new(w->fwd) : NULL;
+	w->net = w->qctx ? vd_net_new(&w->loop, w->qctx) : NULL;
+	if (w->net == NULL)
+		goto nomem;
+	vd_query_set_cache_share(w->qctx, (unsigned)d->nworkers);
+	vd_snap_ref(d->snap);
+	w->snap = d->snap;
+	vd_net_set_snap(w->net, w->snap);
+	if (vd_query_snap_changed(w->qctx, w->snap) != 0)
+		goto nomem;
+	vd_net_set_reuseport(w->net, d->nworkers > 1);
+	for (size_t i = 0; i < sc->nlisten; i++) {
+		const struct sockaddr *sa = (const struct sockaddr *)&sc->listen[i];
+		char text[64];
+		int rc = vd_net_listen(w->net, sa);
+		vd_addr_fmt(sa, text, sizeof(text));
+		if (rc != 0) {
+			vd_log(VD_LOG_ERR, "cannot listen on %s: %s", text, uv_strerror(rc));
+			return -1;
+		}
+		if (index == 0)
+			vd_log(VD_LOG_INFO, "listening on %s (UDP and TCP)", text);
+	}
+	return 0;
+nomem:
+	vd_log(VD_LOG_ERR, "out of memory");
+	return -1;
+}
+
+static void worker_deinit(worker_t *w)
+{
+	if (!w->ready)
+		return;
+	if (w->started)
+		uv_thread_join(&w->thread);
+	vd_query_ctx_free(w->qctx);
+	vd_snap_unref(w->snap);
+	vd_snap_unref(w->next_snap);
+	uv_loop_close(&w->loop);
+	uv_mutex_destroy(&w->lock);
+}
+
 /* ---- reload ------------------------------------------------------------ */
 
-static void reload_work(uv_work_t *w)
+static void reload_work(uv_work_t *work)
 {
-	reload_job_t *job = w->data;
-	daemon_t *d = (daemon_t *)((char *)job - offsetof(daemon_t, job));
-	job->rc = vd_conf_load(d->conf_path, &job->snap, &job->errs);
+	reload_job_t *job = work->data;
+	job->rc = vd_conf_load(job->d->conf_path, &job->snap, &job->errs);
 }
 
 static void reload_start(daemon_t *d);
 
-static void reload_done(uv_work_t *w, int status)
+static void install(daemon_t *d, vd_snap_t *snap, uint64_t ms)
 {
-	reload_job_t *job = w->data;
-	daemon_t *d = (daemon_t *)((char *)job - offsetof(daemon_t, job));
+	vd_snap_t *old = d->snap;
+	snap->generation = ++d->generation;
+	if (!vd_snap_same_listen(old, snap))
+		vd_log(VD_LOG_WARN, "reload: listen addresses changed; "
+		       "restart vpcdns to apply them (still serving the old ones)");
+	if (snap->server.workers != old->server.workers)
+		vd_log(VD_LOG_WARN, "reload: server.workers changed; restart vpcdns "
+		       "to apply it (still running %zu)", d->nworkers);
+	vd_log_set_level(snap->server.log_level);
+	d->snap = snap;
+	for (size_t i = 0; i < d->nworkers; i++)
+		worker_post(&d->workers[i], snap, false, false);
+	vd_snap_unref(old);
+	vd_log(VD_LOG_INFO, "reload: generation %llu loaded from %s in %llu ms",
+	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms);
+}
+
+static void reload_done(uv_work_t *work, int status)
+{
+	reload_job_t *job = work->data;
+	daemon_t *d = job->d;
 	uint64_t ms = vd_now_ms() - job->started_ms;
 
 	d->reloading = false;
-	if (status == 0 && job->rc == 0 && !d->stopping) {
-		vd_snap_t *old = d->snap;
-		job->snap->generation = ++d->generation;
-		if (!vd_snap_same_listen(old, job->snap))
-			vd_log(VD_LOG_WARN, "reload: listen addresses changed; "
-			       "restart vpcdns to apply them (still serving the old ones)");
-		vd_log_set_level(job->snap->server.log_level);
-		d->snap = job->snap;
-		vd_net_set_snap(d->net, d->snap);
-		vd_query_snap_changed(d->qctx, d->snap);
-		vd_snap_unref(old);
-		vd_log(VD_LOG_INFO, "reload: generation %llu loaded from %s in %llu ms",
-		       (unsigned long long)d->generation, d->conf_path,
-		       (unsigned long long)ms);
+	if (d->stopping) {
+		vd_snap_unref(job->snap);
+	} else if (status == 0 && job->rc == 0) {
+		install(d, job->snap, ms);
 	} else {
 		print_errors(&job->errs);
 		vd_snap_unref(job->snap);
@@ -118,6 +342,7 @@ static void reload_start(daemon_t *d)
 	reload_job_t *job = &d->job;
 	memset(job, 0, sizeof(*job));
 	job->work.data = job;
+	job->d = d;
 	job->started_ms = vd_now_ms();
 	vd_errlist_init(&job->errs);
 	d->reloading = true;
@@ -129,84 +354,20 @@ static void reload_start(daemon_t *d)
 	}
 }
 
+/* ---- signals ----------------------------------------------------------- */
+
 static void on_sighup(uv_signal_t *s, int signum)
 {
 	(void)signum;
 	reload_start(s->data);
 }
 
-/* ---- statistics -------------------------------------------------------- */
-
-/* SIGUSR1: one log line per component with its counters, so operators
- * (and tests) can see cache use, upstream health and drops. */
 static void on_sigusr1(uv_signal_t *s, int signum)
 {
 	daemon_t *d = s->data;
-	const vd_query_stats_t *q = vd_query_stats(d->qctx);
-	const vd_cache_stats_t *c = vd_query_cache_stats(d->qctx);
-	const vd_fwd_stats_t *f = vd_fwd_stats(d->fwd);
-	const vd_net_stats_t *n = vd_net_stats(d->net);
 	(void)signum;
-
-	vd_log(VD_LOG_INFO, "stats: generation=%llu queries=%llu udp=%llu tcp=%llu "
-	       "local=%llu forwarded=%llu cache_hits=%llu stale=%llu coalesced=%llu "
-	       "upstream_fetches=%llu refreshes=%llu refused=%llu formerr=%llu "
-	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu",
-	       (unsigned long long)d->generation, (unsigned long long)q->queries,
-	       (unsigned long long)q->udp, (unsigned long long)q->tcp,
-	       (unsigned long long)q->local, (unsigned long long)q->forwarded,
-	       (unsigned long long)q->cache_hits, (unsigned long long)q->stale,
-	       (unsigned long long)q->coalesced, (unsigned long long)q->upstream_fetches,
-	       (unsigned long long)q->refreshes, (unsigned long long)q->refused,
-	       (unsigned long long)q->formerr, (unsigned long long)q->notimp,
-	       (unsigned long long)q->servfail, (unsigned long long)q->dropped,
-	       (unsigned long long)q->truncated, vd_query_pending(d->qctx));
-	if (c != NULL)
-		vd_log(VD_LOG_INFO, "stats: cache entries=%llu bytes=%llu max_bytes=%llu "
-		       "hits=%llu misses=%llu stale_hits=%llu inserts=%llu evictions=%llu "
-		       "expired=%llu not_cacheable=%llu",
-		       (unsigned long long)c->entries, (unsigned long long)c->bytes,
-		       (unsigned long long)c->max_bytes, (unsigned long long)c->hits,
-		       (unsigned long long)c->misses, (unsigned long long)c->stale_hits,
-		       (unsigned long long)c->inserts, (unsigned long long)c->evictions,
-		       (unsigned long long)c->expired, (unsigned long long)c->not_cacheable);
-	vd_log(VD_LOG_INFO, "stats: upstream queries=%llu udp=%llu tcp=%llu tls=%llu "
-	       "answered=%llu dropped_mismatch=%llu dropped_malformed=%llu "
-	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu failed=%llu "
-	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu conn_reused=%llu "
-	       "tls_failures=%llu tls_resumed=%llu",
-	       (unsigned long long)f->queries, (unsigned long long)f->sent_udp,
-	       (unsigned long long)f->sent_tcp, (unsigned long long)f->sent_tls,
-	       (unsigned long long)f->answered, (unsigned long long)f->dropped_mismatch,
-	       (unsigned long long)f->dropped_malformed, (unsigned long long)f->timeouts,
-	       (unsigned long long)f->net_errors, (unsigned long long)f->tc_retries,
-	       (unsigned long long)f->failovers, (unsigned long long)f->failed,
-	       (unsigned long long)f->rejected_inflight, (unsigned long long)f->deadlines,
-	       (unsigned long long)f->conn_opened, (unsigned long long)f->conn_reused,
-	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed);
-	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
-	       "tcp_accepted=%llu tcp_rejected=%llu tcp_idle_closed=%llu tcp_queries=%llu "
-	       "tcp_open=%llu",
-	       (unsigned long long)n->udp_recv, (unsigned long long)n->udp_sent,
-	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->tcp_accepted,
-	       (unsigned long long)n->tcp_rejected, (unsigned long long)n->tcp_idle_closed,
-	       (unsigned long long)n->tcp_queries, (unsigned long long)n->tcp_open);
-}
-
-/* ---- shutdown ---------------------------------------------------------- */
-
-static void net_closed(void *arg)
-{
-	daemon_t *d = arg;
-	d->net = NULL;
-}
-
-static void fwd_closed(void *arg)
-{
-	daemon_t *d = arg;
-	d->fwd = NULL;
-	/* Pending requests have all been answered or dropped: close sockets. */
-	vd_net_close(d->net, net_closed, d);
+	for (size_t i = 0; i < d->nworkers; i++)
+		worker_post(&d->workers[i], NULL, true, false);
 }
 
 static void on_stop(uv_signal_t *s, int signum)
@@ -220,7 +381,8 @@ static void on_stop(uv_signal_t *s, int signum)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigusr1, NULL);
-	vd_fwd_close(d->fwd, fwd_closed, d);
+	for (size_t i = 0; i < d->nworkers; i++)
+		worker_post(&d->workers[i], NULL, false, true);
 }
 
 /* ---- startup ----------------------------------------------------------- */
@@ -245,6 +407,13 @@ static int check_only(const char *path)
 	return rc == 0 ? 0 : 1;
 }
 
+static void signal_watch(daemon_t *d, uv_signal_t *s, uv_signal_cb cb, int signum)
+{
+	uv_signal_init(d->loop, s);
+	s->data = d;
+	uv_signal_start(s, cb, signum);
+}
+
 static int start(daemon_t *d)
 {
 	vd_errlist_t errs;
@@ -260,41 +429,41 @@ static int start(daemon_t *d)
 	vd_log_set_level(d->snap->server.log_level);
 
 	d->loop = uv_default_loop();
-	d->fwd = vd_fwd_new(d->loop);
-	d->qctx = d->fwd ? vd_query_ctx_new(d->fwd) : NULL;
-	d->net = d->qctx ? vd_net_new(d->loop, d->qctx) : NULL;
-	if (d->net == NULL) {
-		vd_log(VD_LOG_ERR, "out of memory");
+	d->nworkers = d->snap->server.workers ? d->snap->server.workers : 1;
+	d->workers = calloc(d->nworkers, sizeof(*d->workers));
+	if (d->workers == NULL)
 		return 1;
-	}
-	vd_net_set_snap(d->net, d->snap);
-	if (vd_query_snap_changed(d->qctx, d->snap) != 0) {
-		vd_log(VD_LOG_ERR, "out of memory");
-		return 1;
-	}
-	for (size_t i = 0; i < d->snap->server.nlisten; i++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&d->snap->server.listen[i];
-		char text[64];
-		rc = vd_net_listen(d->net, sa);
-		vd_addr_fmt(sa, text, sizeof(text));
-		if (rc != 0) {
-			vd_log(VD_LOG_ERR, "cannot listen on %s: %s", text, uv_strerror(rc));
+	for (size_t i = 0; i < d->nworkers; i++)
+		if (worker_init(d, &d->workers[i], (int)i) != 0)
+			return 1;
+	for (size_t i = 0; i < d->nworkers; i++) {
+		if (uv_thread_create(&d->workers[i].thread, worker_run, &d->workers[i]) != 0) {
+			vd_log(VD_LOG_ERR, "cannot start worker %zu", i);
 			return 1;
 		}
-		vd_log(VD_LOG_INFO, "listening on %s (UDP and TCP)", text);
+		d->workers[i].started = true;
 	}
-	uv_signal_init(d->loop, &d->sighup);
-	uv_signal_init(d->loop, &d->sigterm);
-	uv_signal_init(d->loop, &d->sigint);
-	uv_signal_init(d->loop, &d->sigusr1);
-	d->sighup.data = d->sigterm.data = d->sigint.data = d->sigusr1.data = d;
-	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
-	uv_signal_start(&d->sigterm, on_stop, SIGTERM);
-	uv_signal_start(&d->sigint, on_stop, SIGINT);
-	uv_signal_start(&d->sigusr1, on_sigusr1, SIGUSR1);
-	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views", VD_VERSION,
-	       d->snap->nviews);
+	signal_watch(d, &d->sighup, on_sighup, SIGHUP);
+	signal_watch(d, &d->sigterm, on_stop, SIGTERM);
+	signal_watch(d, &d->sigint, on_stop, SIGINT);
+	signal_watch(d, &d->sigusr1, on_sigusr1, SIGUSR1);
+	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
+	       VD_VERSION, d->snap->nviews, d->nworkers);
 	return 0;
+}
+
+/* After a failed start: stop every worker, running or not (one that never
+ * ran is closed on this thread), so that nothing is left open. */
+static void abandon(daemon_t *d)
+{
+	for (size_t i = 0; d->workers && i < d->nworkers; i++) {
+		worker_t *w = &d->workers[i];
+		if (!w->ready)
+			continue;
+		worker_post(w, NULL, false, true);
+		if (!w->started)
+			uv_run(&w->loop, UV_RUN_DEFAULT);
+	}
 }
 
 int main(int argc, char **argv)
@@ -330,13 +499,19 @@ int main(int argc, char **argv)
 		return check_only(d.conf_path);
 
 	signal(SIGPIPE, SIG_IGN);
-	if (start(&d) != 0)
-		return 1;
-	uv_run(d.loop, UV_RUN_DEFAULT);
+	int rc = start(&d);
+	if (rc != 0)
+		abandon(&d);
+	else
+		uv_run(d.loop, UV_RUN_DEFAULT);
 
-	vd_query_ctx_free(d.qctx);
+	for (size_t i = 0; d.workers && i < d.nworkers; i++)
+		worker_deinit(&d.workers[i]);
+	free(d.workers);
 	vd_snap_unref(d.snap);
-	uv_loop_close(d.loop);
-	vd_log(VD_LOG_INFO, "stopped");
-	return 0;
+	if (d.loop != NULL)
+		uv_loop_close(d.loop);
+	if (rc == 0)
+		vd_log(VD_LOG_INFO, "stopped");
+	return rc;
 }

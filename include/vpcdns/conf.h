@@ -139,6 +139,7 @@ typedef struct vd_server_conf {
 	 * absolute path; NULL: the system store. */
 	const char *tls_ca_file;
 	vd_log_level_t log_level;
+	uint32_t workers;           /* loops (threads) serving the listeners */
 } vd_server_conf_t;
 
 /* The "cache" section: forwarded answers (see docs/configuration.md). */

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -33,6 +34,10 @@ vd_net_t *vd_net_new(uv_loop_t *loop, vd_query_ctx_t *qctx);
  * its own reference and drops the previous one. TCP limits are read from
  * the current snapshot when a connection is accepted or goes idle. */
 void vd_net_set_snap(vd_net_t *n, vd_snap_t *snap);
+/* With on, listeners are opened with SO_REUSEPORT so that several workers
+ * (each with its own vd_net_t and loop) serve the same addresses and the
+ * kernel spreads clients across them. Call before vd_net_listen. */
+void vd_net_set_reuseport(vd_net_t *n, bool on);
 /* Opens UDP and TCP listeners on addr. Returns 0 or a libuv error. */
 int vd_net_listen(vd_net_t *n, const struct sockaddr *addr);
 /* Closes listeners and connections; close_cb runs when every handle is

@@ -70,6 +70,10 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
  * changed. Call with the first snapshot too (it creates the cache). */
 int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap);
 
+/* With several workers, each one's cache gets an equal share of
+ * cache.size (default: 1, the whole budget). */
+void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers);
+
 const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx);
 /* NULL before the first vd_query_snap_changed. */
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx);

@@ -30,7 +30,7 @@
 static const char *const server_keys[] = {
 	"listen", "identity", "hide_version", "version", "directory",
 	"tcp_idle_timeout", "tcp_max_connections", "upstream_timeout",
-	"query_timeout", "upstream_max_inflight", "tls_ca_file",
+	"query_timeout", "upstream_max_inflight", "tls_ca_file", "workers",
 	"log_level", NULL,
 };
 
@@ -50,6 +50,7 @@ static void set_defaults(cbuild_t *b)
 	s->upstream_timeout_ms = 1500;
 	s->query_timeout_ms = 3000;
 	s->upstream_max_inflight = 1000;
+	s->workers = 1;
 	s->tls_ca_file = NULL;
 	s->log_level = VD_LOG_INFO;
 	if (!s->identity)
@@ -227,6 +228,21 @@ static void keep_string(cbuild_t *b, const yn_pair_t *p, const char *what,
 		vd_conf_nomem(b);
 }
 
+/* Each worker is a thread with its own loop, listeners (SO_REUSEPORT),
+ * upstream sockets and cache. */
+static void build_workers(cbuild_t *b, const yn_pair_t *p)
+{
+	uint32_t n = 0;
+
+	if (vd_conf_uint(b, p, "server.workers", &n) < 0)
+		return;
+	if (n > 256) {
+		vd_conf_err(b, p->val->line, "server.workers must be at most 256");
+		return;
+	}
+	b->snap->server.workers = n;
+}
+
 static void server_pair(cbuild_t *b, const yn_pair_t *p)
 {
 	vd_server_conf_t *s = &b->snap->server;
@@ -248,6 +264,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		vd_conf_duration(b, p, "server.upstream_timeout", &s->upstream_timeout_ms);
 	else if (strcmp(k, "query_timeout") == 0)
 		vd_conf_duration(b, p, "server.query_timeout", &s->query_timeout_ms);
+	else if (strcmp(k, "workers") == 0)
+		build_workers(b, p);
 	else if (strcmp(k, "upstream_max_inflight") == 0)
 		vd_conf_uint(b, p, "server.upstream_max_inflight",
 			     &s->upstream_max_inflight);

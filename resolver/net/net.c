@@ -9,9 +9,12 @@
  */
 #include "vpcdns/net.h"
 
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "vpcdns/util.h"
 #include "vpcdns/wire.h"
@@ -71,6 +74,7 @@ struct vd_net {
 	size_t alive;                /* allocated (open or closing) */
 	size_t handles;              /* listener handles not yet closed */
 	bool closing;
+	bool reuseport;              /* one socket per worker on each address */
 	void (*close_cb)(void *);
 	void *close_arg;
 	vd_net_stats_t stats;
@@ -510,9 +514,63 @@ static void tcp_accept(uv_stream_t *server, int status)
 
 /* ---- listeners --------------------------------------------------------- */
 
+/* A socket bound with SO_REUSEPORT, so every worker has its own socket on
+ * the same address and the kernel spreads clients across them. Returns
+ * the descriptor or a negative errno. */
+static int reuseport_socket(const struct sockaddr *addr, int type)
+{
+	int one = 1;
+	int fd = socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (type == SOCK_STREAM &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+	    (addr->sa_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, addr, vd_addr_len(addr)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int bind_udp(vd_net_t *n, udp_listener_t *u, const struct sockaddr *addr)
+{
+	if (!n->reuseport)
+		return uv_udp_bind(&u->h, addr,
+				   addr->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+	int fd = reuseport_socket(addr, SOCK_DGRAM);
+	if (fd < 0)
+		return fd;
+	int rc = uv_udp_open(&u->h, fd);
+	if (rc != 0)
+		close(fd);
+	return rc;
+}
+
+static int bind_tcp(vd_net_t *n, tcp_listener_t *t, const struct sockaddr *addr)
+{
+	if (!n->reuseport)
+		return uv_tcp_bind(&t->h, addr,
+				   addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+	int fd = reuseport_socket(addr, SOCK_STREAM);
+	if (fd < 0)
+		return fd;
+	int rc = uv_tcp_open(&t->h, fd);
+	if (rc != 0)
+		close(fd);
+	return rc;
+}
+
+void vd_net_set_reuseport(vd_net_t *n, bool on)
+{
+	n->reuseport = on;
+}
+
 int vd_net_listen(vd_net_t *n, const struct sockaddr *addr)
 {
-	bool v6 = addr->sa_family == AF_INET6;
 	int rc;
 	udp_listener_t *u = calloc(1, sizeof(*u));
 	tcp_listener_t *t = calloc(1, sizeof(*t));
@@ -533,11 +591,11 @@ int vd_net_listen(vd_net_t *n, const struct sockaddr *addr)
 	n->tcp = t;
 	n->handles += 2;
 
-	rc = uv_udp_bind(&u->h, addr, v6 ? UV_UDP_IPV6ONLY : 0);
+	rc = bind_udp(n, u, addr);
 	if (rc == 0)
 		rc = uv_udp_recv_start(&u->h, udp_alloc, udp_recv);
 	if (rc == 0)
-		rc = uv_tcp_bind(&t->h, addr, v6 ? UV_TCP_IPV6ONLY : 0);
+		rc = bind_tcp(n, t, addr);
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&t->h, TCP_BACKLOG, tcp_accept);
 	return rc;

@@ -18,6 +18,7 @@ vd_query_ctx_t *vd_query_ctx_new(vd_fwd_t *fwd)
 	if (ctx == NULL)
 		return NULL;
 	ctx->fwd = fwd;
+	ctx->cache_share = 1;
 	ctx->rr = malloc(sizeof(*ctx->rr));
 	ctx->out = malloc(UINT16_MAX);
 	if (ctx->rr == NULL || ctx->out == NULL) {
@@ -38,16 +39,22 @@ void vd_query_ctx_free(vd_query_ctx_t *ctx)
 	free(ctx);
 }
 
+void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers)
+{
+	ctx->cache_share = workers ? workers : 1;
+}
+
 int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 {
 	uint64_t ids[256];
+	size_t size = snap->cache.size / ctx->cache_share;
 	if (ctx->cache == NULL) {
-		ctx->cache = vd_cache_new(snap->cache.size, NULL, NULL);
+		ctx->cache = vd_cache_new(size, NULL, NULL);
 		if (ctx->cache == NULL)
 			return -1;
 		return 0;
 	}
-	vd_cache_set_size(ctx->cache, snap->cache.size);
+	vd_cache_set_size(ctx->cache, size);
 	if (snap->ngroups <= sizeof(ids) / sizeof(ids[0])) {
 		for (size_t i = 0; i < snap->ngroups; i++)
 			ids[i] = snap->groups[i].cache_id;

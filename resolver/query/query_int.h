@@ -87,6 +87,7 @@ struct vd_fetch {
 struct vd_query_ctx {
 	vd_fwd_t *fwd;
 	vd_cache_t *cache;
+	unsigned cache_share;        /* workers sharing cache.size (>= 1) */
 	vd_query_stats_t stats;
 	uint32_t rotate;             /* rotation of multi-record A/AAAA sets */
 	size_t pending;
