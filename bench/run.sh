@@ -13,8 +13,8 @@
 #   local  vpcdns: a name from its local zone data; Unbound: local-data
 # Everything listens on 127.0.0.1; each dnsperf run is bounded in time
 # (BENCH_SECONDS, default 10) and every process is stopped by its PID.
-# On a machine with two or more CPUs the servers run on the last CPU and
-# dnsperf on the first, and each figure is the median of BENCH_RUNS runs
+# On a machine with two or more CPUs the server under test runs on the last
+# CPU, and dnsperf and nsd on the first, and each figure is the median of BENCH_RUNS runs
 # (default 3), alternating between the two servers.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,7 +72,7 @@ zone:
   name: bench.example.net
   zonefile: bench.example.net.zone
 CONF
-nsd -d -c "$tmp/nsd.conf" 2>"$tmp/nsd.log" & pids+=($!)
+"${cli_pin[@]}" nsd -d -c "$tmp/nsd.conf" 2>"$tmp/nsd.log" & pids+=($!)
 
 # ---- Unbound: forwarding cache ---------------------------------------------
 cat > "$tmp/unbound.conf" <<CONF
