@@ -80,11 +80,15 @@ typedef enum {
 
 /* Per-record AZ of one A/AAAA RRset as this view sees it (az[i] is an
  * index into the view's az_ids, VD_AZ_UNKNOWN when the address is in no
- * known subnet). */
+ * known subnet), and the answer order for a client in each AZ, computed
+ * when the snapshot is built: row k of order (count entries) lists the
+ * records in AZ k first (nown[k] of them), then the others. */
 #define VD_AZ_UNKNOWN 0xff
 typedef struct vd_az_rrset {
 	const vd_rrset_t *rrset;
 	const uint8_t *az;
+	const uint16_t *order;      /* naz rows of rrset->count indexes */
+	const uint16_t *nown;       /* naz counts */
 } vd_az_rrset_t;
 
 /* Reverse data: an endpoint address and its regional vpce name. */
@@ -187,8 +191,11 @@ const vd_route_entry_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_l
 /* AZ index (into v->az_ids) of a client address, or -1 when the client
  * is in none of the view's subnets. */
 int vd_view_client_az(const vd_view_t *v, const struct sockaddr *sa);
-/* Per-record AZ indexes of an A/AAAA RRset served in view v, or NULL when
- * none of its addresses is in a known subnet. */
+/* The AZ data of an A/AAAA RRset served in view v (per-record AZs and the
+ * precomputed order per client AZ), or NULL when none of its addresses is
+ * in a known subnet. */
+const vd_az_rrset_t *vd_view_rrset_az(const vd_view_t *v, const vd_rrset_t *rs);
+/* Just the per-record AZ indexes, or NULL. */
 const uint8_t *vd_view_rrset_azs(const vd_view_t *v, const vd_rrset_t *rs);
 /* The regional endpoint (vpce) name that owns an address in the view's
  * zone data (family AF_INET with 4 bytes or AF_INET6 with 16), or NULL. */

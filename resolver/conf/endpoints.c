@@ -451,20 +451,36 @@ static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
 		w->naz_sets++;
 		return;
 	}
-	uint8_t *az = vd_arena_alloc(w->b->a, rs->count);
-	if (!az) {
-		vd_conf_nomem(w->b);
-		return;
-	}
-	for (uint16_t i = 0; i < rs->count; i++)
-		az[i] = record_az(w->addr_azs, rs->type, rs->rdata[i]);
 	size_t slot = rrset_hash(rs) & w->v->az_mask;
 	while (w->v->az_slots[slot].rrset != NULL) {
 		if (w->v->az_slots[slot].rrset == rs)
 			return;   /* the same zone reached twice */
 		slot = (slot + 1) & w->v->az_mask;
 	}
-	w->v->az_slots[slot] = (vd_az_rrset_t){ rs, az };
+	size_t naz = w->v->naz, n = rs->count;
+	uint8_t *az = vd_arena_alloc(w->b->a, n);
+	uint16_t *order = vd_arena_alloc(w->b->a, naz * n * sizeof(*order));
+	uint16_t *nown = vd_arena_alloc(w->b->a, naz * sizeof(*nown));
+	if (!az || !order || !nown) {
+		vd_conf_nomem(w->b);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		az[i] = record_az(w->addr_azs, rs->type, rs->rdata[i]);
+	/* For a client in AZ k: its AZ's records first, then the rest, each
+	 * group in zone order (queries rotate within each group). */
+	for (size_t k = 0; k < naz; k++) {
+		uint16_t *row = order + k * n;
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (az[i] == k)
+				row[m++] = (uint16_t)i;
+		nown[k] = (uint16_t)m;
+		for (size_t i = 0; i < n; i++)
+			if (az[i] != k)
+				row[m++] = (uint16_t)i;
+	}
+	w->v->az_slots[slot] = (vd_az_rrset_t){ rs, az, order, nown };
 }
 
 static void on_rrset(void *arg, const uint8_t *owner, const vd_rrset_t *rs)
@@ -590,17 +606,23 @@ int vd_view_client_az(const vd_view_t *v, const struct sockaddr *sa)
 	return vd_view_table_match(v->client_azs, sa);
 }
 
-const uint8_t *vd_view_rrset_azs(const vd_view_t *v, const vd_rrset_t *rs)
+const vd_az_rrset_t *vd_view_rrset_az(const vd_view_t *v, const vd_rrset_t *rs)
 {
 	if (v == NULL || v->az_slots == NULL)
 		return NULL;
 	for (size_t slot = rrset_hash(rs) & v->az_mask;; slot = (slot + 1) & v->az_mask) {
 		const vd_az_rrset_t *e = &v->az_slots[slot];
 		if (e->rrset == rs)
-			return e->az;
+			return e;
 		if (e->rrset == NULL)
 			return NULL;
 	}
+}
+
+const uint8_t *vd_view_rrset_azs(const vd_view_t *v, const vd_rrset_t *rs)
+{
+	const vd_az_rrset_t *e = vd_view_rrset_az(v, rs);
+	return e ? e->az : NULL;
 }
 
 const uint8_t *vd_view_ptr(const vd_view_t *v, int family, const uint8_t *addr)

@@ -70,44 +70,41 @@ size_t vd_query_write_truncated(uint8_t *out, size_t cap, const vd_query_msg_t *
 	return w.err == 0 ? w.len : 0;
 }
 
-static void put_rotated(vd_wbuf_t *w, int section, const uint8_t *owner,
-			const vd_rrset_t *rs, uint32_t ttl, unsigned start,
-			const uint8_t *azs, int az, bool want)
+static void put_record(vd_wbuf_t *w, int section, const uint8_t *owner,
+		       const vd_rrset_t *rs, uint32_t ttl, unsigned k)
 {
-	for (unsigned i = 0; i < rs->count; i++) {
-		unsigned k = (start + i) % rs->count;
-		if (azs != NULL && (azs[k] == az) != want)
-			continue;
-		vd_wbuf_rr(w, section, owner, rs->type, rs->rclass, ttl,
-			   rs->rdata[k], rs->rdlen[k]);
-	}
+	vd_wbuf_rr(w, section, owner, rs->type, rs->rclass, ttl, rs->rdata[k], rs->rdlen[k]);
 }
 
 /* An RRset; several A/AAAA records rotate between answers, and when the
  * client's AZ is known its addresses come first ("prefer") or alone
- * ("only", unless it has none). The AZ of each record was computed when
- * the snapshot was built. */
+ * ("only", unless it has none). The order for each AZ was computed when
+ * the snapshot was built; a query only rotates within its two parts. */
 static void put_rrset(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 		      int section, const uint8_t *owner, const vd_rrset_t *rs,
 		      uint32_t ttl)
 {
-	const uint8_t *azs = NULL;
-	unsigned start = 0, match = 0;
+	const vd_az_rrset_t *e = NULL;
+	unsigned n = rs->count, start = 0;
 
-	if (rs->count > 1 && (rs->type == VD_T_A || rs->type == VD_T_AAAA)) {
-		start = ctx->rotate++ % rs->count;
+	if (n > 1 && (rs->type == VD_T_A || rs->type == VD_T_AAAA)) {
+		start = ctx->rotate++;
 		if (rc != NULL && rc->client_az >= 0 && rc->view->az_affinity != VD_AZ_OFF)
-			azs = vd_view_rrset_azs(rc->view, rs);
+			e = vd_view_rrset_az(rc->view, rs);
 	}
-	for (unsigned i = 0; azs != NULL && i < rs->count; i++)
-		match += azs[i] == rc->client_az;
-	if (match == 0 || match == rs->count) {
-		put_rotated(w, section, owner, rs, ttl, start, NULL, 0, true);
+	unsigned own = e ? e->nown[rc->client_az] : 0;
+	if (own == 0 || own == n) {
+		for (unsigned i = 0; i < n; i++)
+			put_record(w, section, owner, rs, ttl, (start + i) % n);
 		return;
 	}
-	put_rotated(w, section, owner, rs, ttl, start, azs, rc->client_az, true);
-	if (rc->view->az_affinity == VD_AZ_PREFER)
-		put_rotated(w, section, owner, rs, ttl, start, azs, rc->client_az, false);
+	const uint16_t *row = e->order + (size_t)rc->client_az * n;
+	for (unsigned i = 0; i < own; i++)
+		put_record(w, section, owner, rs, ttl, row[(start + i) % own]);
+	if (rc->view->az_affinity == VD_AZ_ONLY)
+		return;
+	for (unsigned i = 0; i < n - own; i++)
+		put_record(w, section, owner, rs, ttl, row[own + (start + i) % (n - own)]);
 }
 
 static void put_chain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,

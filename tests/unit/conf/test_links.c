@@ -251,6 +251,16 @@ static void test_subnets_and_azs(void **state)
 			 rs->rdata[i][2] == 2 ? '2' : '4');
 		assert_string_equal(hub->az_ids[azs[i]], want);
 	}
+	/* The precomputed order for a client in each AZ: its record first,
+	 * then the two others. */
+	const vd_az_rrset_t *e = vd_view_rrset_az(hub, rs);
+	assert_non_null(e);
+	for (size_t k = 0; k < hub->naz; k++) {
+		const uint16_t *row = e->order + k * rs->count;
+		assert_int_equal(e->nown[k], 1);
+		assert_int_equal(azs[row[0]], k);
+		assert_true(row[1] != row[0] && row[2] != row[0] && row[1] != row[2]);
+	}
 	/* The spoke sees the hub's addresses by the hub's subnets, and its
 	 * own client subnet by its own: the same AZ ID matches across them. */
 	const uint8_t *sazs = vd_view_rrset_azs(spoke, rs);
