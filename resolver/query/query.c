@@ -88,11 +88,9 @@ size_t vd_query_pending(const vd_query_ctx_t *ctx)
 
 /* ---- CH class: server identity ---------------------------------------- */
 
-static bool name_is(const vd_query_msg_t *q, const char *text)
+static bool name_is(const vd_query_msg_t *q, const uint8_t *name)
 {
-	uint8_t n[VD_NAME_MAX];
-	size_t len;
-	return vd_name_from_text(text, n, &len) == 0 && vd_name_equal(q->qname_lc, n);
+	return vd_name_equal(q->qname_lc, name);
 }
 
 /* CH TXT: id.server / hostname.bind, version.bind / version.server, and
@@ -104,8 +102,12 @@ static size_t answer_chaos(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *ou
 	const vd_query_msg_t *q = rc->q;
 	size_t cap = vd_query_reply_limit(rc->client, q);
 	const char *text = NULL;
-	bool version = name_is(q, "version.bind") || name_is(q, "version.server");
-	if (name_is(q, "id.server") || name_is(q, "hostname.bind"))
+	static const uint8_t id_server[] = "\2id\6server";
+	static const uint8_t hostname_bind[] = "\10hostname\4bind";
+	static const uint8_t version_bind[] = "\7version\4bind";
+	static const uint8_t version_server[] = "\7version\6server";
+	bool version = name_is(q, version_bind) || name_is(q, version_server);
+	if (name_is(q, id_server) || name_is(q, hostname_bind))
 		text = snap->server.identity;
 	else if (version && !snap->server.hide_version)
 		text = snap->server.version;
