@@ -15,29 +15,13 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "vpcdns/conf.h"
-#include "vpcdns/fwd.h"
-#include "vpcdns/query.h"
-#include "vpcdns/wire.h"
+#include "query_fixture.h"
 
-static char dir[64];
-static vd_snap_t *snap;
-static uv_loop_t loop;
-static vd_fwd_t *fwd;
-static vd_query_ctx_t *ctx;
-static uv_udp_t upstream;
-static int upstream_port;
+static qfix_t fx;
+#define snap (fx.snap)
+#define ctx (fx.ctx)
+#define loop (fx.loop)
 static uint8_t reply_buf[65535];
-
-static void write_file(const char *name, const char *text)
-{
-	char path[256];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 /* ---- packets ----------------------------------------------------------- */
 
@@ -172,56 +156,15 @@ static vd_qh_result_t ask(const char *ip, const qspec_t *s, parsed_t *r)
 	return res;
 }
 
-/* ---- fake upstream: answers A 192.0.2.1 with TTL 300 ------------------- */
-
-static uint8_t up_rbuf[65536];
-static void up_alloc(uv_handle_t *h, size_t s, uv_buf_t *b)
-{
-	(void)h;
-	(void)s;
-	b->base = (char *)up_rbuf;
-	b->len = sizeof(up_rbuf);
-}
-
-static void up_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
-		    const struct sockaddr *addr, unsigned flags)
-{
-	(void)flags;
-	if (n <= 0 || addr == NULL)
-		return;
-	uint8_t *p = (uint8_t *)b->base;
-	vd_query_msg_t q;
-	assert_int_equal(vd_query_msg_parse(p, (size_t)n, &q), VD_QP_OK);
-	static uint8_t out[512];
-	vd_wbuf_t w;
-	vd_wbuf_init(&w, out, sizeof(out));
-	vd_wbuf_reply_start(&w, &q, VD_F_QR | VD_F_AA | VD_F_RD | VD_F_RA);
-	uint8_t a[4] = { 192, 0, 2, 1 };
-	vd_wbuf_rr(&w, 1, q.qname, VD_T_A, VD_C_IN, 300, a, 4);
-	assert_int_equal(w.err, 0);
-	uv_buf_t sb = uv_buf_init((char *)out, (unsigned)w.len);
-	uv_udp_try_send(h, &sb, 1, addr);
-}
-
 /* ---- fixtures ---------------------------------------------------------- */
 
 static int setup(void **state)
 {
 	(void)state;
-	strcpy(dir, "/tmp/vd-query-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	static const uint8_t answer[4] = { 192, 0, 2, 1 };
+	qfix_start(&fx, answer, 300);
 
-	assert_int_equal(uv_loop_init(&loop), 0);
-	struct sockaddr_in sin;
-	uv_ip4_addr("127.0.0.1", 0, &sin);
-	uv_udp_init(&loop, &upstream);
-	assert_int_equal(uv_udp_bind(&upstream, (struct sockaddr *)&sin, 0), 0);
-	int len = sizeof(sin);
-	uv_udp_getsockname(&upstream, (struct sockaddr *)&sin, &len);
-	upstream_port = ntohs(sin.sin_port);
-	uv_udp_recv_start(&upstream, up_alloc, up_recv);
-
-	write_file("a.zone",
+	qfix_write(&fx, "a.zone",
 		   "$ORIGIN example.com.\n$TTL 60\n"
 		   "@ IN SOA ns hm 1 3600 600 86400 30\n"
 		   "@ IN A 10.0.0.1\n@ IN A 10.0.0.2\n@ IN A 10.0.0.3\n"
@@ -237,10 +180,10 @@ static int setup(void **state)
 		   "big IN TXT \"5123456789012345678901234567890123456789012345678901234567890123456789\"\n"
 		   "big IN TXT \"6123456789012345678901234567890123456789012345678901234567890123456789\"\n"
 		   "big IN TXT \"7123456789012345678901234567890123456789012345678901234567890123456789\"\n");
-	write_file("b.zone",
+	qfix_write(&fx, "b.zone",
 		   "$ORIGIN example.com.\n$TTL 60\n"
 		   "@ IN SOA ns hm 1 3600 600 86400 30\n@ IN A 10.1.0.1\n");
-	write_file("priv.zone",
+	qfix_write(&fx, "priv.zone",
 		   "$ORIGIN corp.test.\n$TTL 300\n"
 		   "@ IN SOA ns hm 1 3600 600 86400 120\nhost IN A 10.5.0.1\n");
 	char conf[1024];
@@ -260,46 +203,15 @@ static int setup(void **state)
 		 "      - {cidr: 10.0.0.3/32, az_id: az-c}\n"
 		 "      - {cidr: 127.0.0.3/32, az_id: az-b}\n"
 		 "      - {cidr: 127.0.0.4/32, az_id: az-d}\n",
-		 upstream_port);
-	write_file("vpcdns.yaml", conf);
-
-	char path[256];
-	vd_errlist_t errs;
-	vd_errlist_init(&errs);
-	snprintf(path, sizeof(path), "%s/vpcdns.yaml", dir);
-	int rc = vd_conf_load(path, &snap, &errs);
-	for (size_t i = 0; i < errs.count; i++)
-		fprintf(stderr, "%s\n", errs.msgs[i]);
-	vd_errlist_deinit(&errs);
-	assert_int_equal(rc, 0);
-	fwd = vd_fwd_new(&loop);
-	ctx = vd_query_ctx_new(fwd);
-	assert_non_null(ctx);
-	assert_int_equal(vd_query_snap_changed(ctx, snap), 0);
+		 fx.upstream_port);
+	qfix_load(&fx, conf);
 	return 0;
-}
-
-static void fwd_closed(void *arg)
-{
-	(void)arg;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	vd_fwd_close(fwd, fwd_closed, NULL);
-	uv_close((uv_handle_t *)&upstream, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
-	vd_query_ctx_free(ctx);
-	vd_snap_unref(snap);
-	const char *files[] = { "a.zone", "b.zone", "priv.zone", "vpcdns.yaml" };
-	for (size_t i = 0; i < 4; i++) {
-		char path[256];
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
-	}
-	rmdir(dir);
+	qfix_stop(&fx);
 	return 0;
 }
 
