@@ -9,7 +9,6 @@
  * worker to log its counters; SIGTERM and SIGINT stop the workers and exit.
  */
 #include <getopt.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,9 +186,6 @@ static void worker_wake(uv_async_t *a)
 		vd_query_snap_changed(w->qctx, snap);
 		vd_snap_unref(w->snap);
 		w->snap = snap;
-		/* The old snapshot is usually freed by now: give its memory
-		 * back to the system rather than keep twice the data. */
-		malloc_trim(0);
 	} else {
 		vd_snap_unref(snap);
 	}
