@@ -502,12 +502,38 @@ static void srv_accept(uv_stream_t *l, int status)
 
 /* ---- environment ------------------------------------------------------ */
 
+/* A port free for both UDP and TCP on addr, as a DNS server needs: the
+ * kernel's ephemeral UDP port may already be some TCP connection's local
+ * port. 0 when none was found. */
+static uint16_t dual_port(const struct sockaddr *addr)
+{
+	for (int i = 0; i < 50; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		uint16_t port = 0;
+		int t = socket(addr->sa_family, SOCK_STREAM, 0);
+		int u = socket(addr->sa_family, SOCK_DGRAM, 0);
+		memcpy(&ss, addr, vd_addr_len(addr));
+		if (t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&ss, vd_addr_len(addr)) == 0 &&
+		    getsockname(t, (struct sockaddr *)&ss, &len) == 0 &&
+		    bind(u, (struct sockaddr *)&ss, len) == 0)
+			port = ntohs(ss.ss_family == AF_INET6
+					     ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					     : ((struct sockaddr_in *)&ss)->sin_port);
+		close(t);
+		close(u);
+		if (port != 0)
+			return port;
+	}
+	return 0;
+}
+
 /* Starts a fake server on ip ("127.0.0.1" or "::1"); false when that
  * address cannot be bound (no IPv6 on this host). */
 static bool srv_start_on(env_t *e, const char *ip, int mode, int tcp_mode)
 {
 	fake_srv_t *s = &e->srv[e->nsrv];
-	struct sockaddr_storage any;
+	struct sockaddr_storage any, spoof_any;
 	int len = sizeof(s->addr);
 
 	memset(s, 0, sizeof(*s));
@@ -517,13 +543,23 @@ static bool srv_start_on(env_t *e, const char *ip, int mode, int tcp_mode)
 		assert_int_equal(uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&any), 0);
 	else
 		assert_int_equal(uv_ip4_addr(ip, 0, (struct sockaddr_in *)&any), 0);
+	spoof_any = any;   /* the spoofer takes any free port */
+	if (tcp_mode != TCP_OFF) {
+		uint16_t port = dual_port((struct sockaddr *)&any);
+		if (port == 0)
+			return false;
+		if (any.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&any)->sin6_port = htons(port);
+		else
+			((struct sockaddr_in *)&any)->sin_port = htons(port);
+	}
 	assert_int_equal(uv_udp_init(&e->loop, &s->udp), 0);
 	assert_int_equal(uv_udp_init(&e->loop, &s->spoof), 0);
 	s->udp.data = s;
 	s->spoof.data = s;
 	if (uv_udp_bind(&s->udp, (struct sockaddr *)&any, 0) != 0)
 		return false;
-	assert_int_equal(uv_udp_bind(&s->spoof, (struct sockaddr *)&any, 0), 0);
+	assert_int_equal(uv_udp_bind(&s->spoof, (struct sockaddr *)&spoof_any, 0), 0);
 	assert_int_equal(uv_udp_getsockname(&s->udp, (struct sockaddr *)&s->addr, &len), 0);
 	assert_int_equal(uv_udp_recv_start(&s->udp, srv_alloc, srv_recv), 0);
 	if (tcp_mode != TCP_OFF) {
