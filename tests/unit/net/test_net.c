@@ -43,16 +43,27 @@ static void write_file(const char *name, const char *text)
 	fclose(f);
 }
 
+/* A port free on 127.0.0.1 for both UDP and TCP (the listeners take
+ * both): the kernel's ephemeral UDP port may be a TCP connection's. */
 static int free_port(void)
 {
-	int s = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(s, (struct sockaddr *)&sin, sizeof(sin));
-	getsockname(s, (struct sockaddr *)&sin, &len);
-	close(s);
-	return ntohs(sin.sin_port);
+	for (int i = 0; i < 50; i++) {
+		int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		socklen_t len = sizeof(sin);
+		int port = 0;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+		    getsockname(t, (struct sockaddr *)&sin, &len) == 0 &&
+		    bind(u, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+			port = ntohs(sin.sin_port);
+		close(t);
+		close(u);
+		if (port)
+			return port;
+	}
+	fail_msg("no port free for UDP and TCP");
+	return 0;
 }
 
 static size_t make_query(uint16_t id, const char *name, uint8_t *p)
