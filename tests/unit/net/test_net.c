@@ -51,16 +51,16 @@ static int free_port(void)
 		int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
 		struct sockaddr_in sin = { .sin_family = AF_INET };
 		socklen_t len = sizeof(sin);
-		int port = 0;
+		int found = 0;
 		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		if (bind(t, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
 		    getsockname(t, (struct sockaddr *)&sin, &len) == 0 &&
 		    bind(u, (struct sockaddr *)&sin, sizeof(sin)) == 0)
-			port = ntohs(sin.sin_port);
+			found = ntohs(sin.sin_port);
 		close(t);
 		close(u);
-		if (port)
-			return port;
+		if (found)
+			return found;
 	}
 	fail_msg("no port free for UDP and TCP");
 	return 0;
