@@ -86,19 +86,24 @@ static void put_rrset(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 {
 	const vd_az_rrset_t *e = NULL;
 	unsigned n = rs->count, start = 0;
+	int az = -1;
 
 	if (n > 1 && (rs->type == VD_T_A || rs->type == VD_T_AAAA)) {
 		start = ctx->rotate++;
-		if (rc != NULL && rc->client_az >= 0 && rc->view->az_affinity != VD_AZ_OFF)
-			e = vd_view_rrset_az(rc->view, rs);
+		/* The client's AZ is looked up only for an RRset that has AZ
+		 * data, so other answers never pay for it. */
+		if (rc != NULL && rc->view->az_affinity != VD_AZ_OFF &&
+		    (e = vd_view_rrset_az(rc->view, rs)) != NULL)
+			az = vd_view_client_az(rc->view,
+					       (const struct sockaddr *)&rc->client->addr);
 	}
-	unsigned own = e ? e->nown[rc->client_az] : 0;
+	unsigned own = az >= 0 ? e->nown[az] : 0;
 	if (own == 0 || own == n) {
 		for (unsigned i = 0; i < n; i++)
 			put_record(w, section, owner, rs, ttl, (start + i) % n);
 		return;
 	}
-	const uint16_t *row = e->order + (size_t)rc->client_az * n;
+	const uint16_t *row = e->order + (size_t)az * n;
 	for (unsigned i = 0; i < own; i++)
 		put_record(w, section, owner, rs, ttl, row[(start + i) % own]);
 	if (rc->view->az_affinity == VD_AZ_ONLY)

@@ -96,9 +96,11 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 
 	vd_wbuf_init(&w, out, vd_query_reply_limit(rc->client, q));
 	vd_wbuf_reply_start(&w, q, vd_query_reply_flags(q, VD_RCODE_NOERROR, true));
-	vd_addr_fmt((const struct sockaddr *)&rc->client->addr, addr, sizeof(addr));
+	const struct sockaddr *sa = (const struct sockaddr *)&rc->client->addr;
+	int az = vd_view_client_az(v, sa);
+	vd_addr_fmt(sa, addr, sizeof(addr));
 	put_line(&w, q, "view %s; client %s; az %s (az_affinity %s); generation %llu",
-		 v->name, addr, rc->client_az >= 0 ? v->az_ids[rc->client_az] : "none",
+		 v->name, addr, az >= 0 ? v->az_ids[az] : "none",
 		 aff[v->az_affinity], (unsigned long long)rc->snap->generation);
 
 	const uint8_t *cur = q->qname;

@@ -105,7 +105,6 @@ static void rctx_of(const vd_pending_t *p, vd_rctx_t *rc)
 	*rc = (vd_rctx_t){
 		.snap = p->snap, .view = p->view, .client = &p->client, .q = &p->q,
 		.chain = p->chain, .nchain = p->nchain, .fwd_name = p->fwd_name,
-		.client_az = p->client_az,
 	};
 }
 
@@ -283,7 +282,6 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	p->client = *rc->client;
 	p->q = *rc->q;
 	p->nchain = rc->nchain;
-	p->client_az = rc->client_az;
 	memcpy(p->chain, rc->chain, sizeof(vd_step_t) * rc->nchain);
 	/* The first owner is the client's question, which lived on the
 	 * caller's stack: point at the copy. Later owners are zone data. */
@@ -303,15 +301,17 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	uint8_t lc[VD_NAME_MAX];
 	bool rd = (q->flags & VD_F_RD) != 0;
 	vd_cache_key_t key = {
-		.group = res->group->cache_id, .qname_lc = lc, .qtype = q->qtype,
+		.group = res->group->cache_id, .qname_lc = q->qname_lc, .qtype = q->qtype,
 		.qclass = q->qclass, .do_bit = q->edns_do, .cd = (q->flags & VD_F_CD) != 0,
 	};
 	vd_cache_hit_t hit;
 	vd_cache_result_t cr = VD_CACHE_MISS;
 	vd_cache_policy_t pol;
 
-	vd_name_lower(lc, res->fwd_name);
-	uint64_t h = fetch_hash(&key);
+	if (res->fwd_name != q->qname) {   /* a local CNAME's target */
+		vd_name_lower(lc, res->fwd_name);
+		key.qname_lc = lc;
+	}
 	if (cache_on(ctx, snap)) {
 		policy_of(snap, &pol);
 		cr = vd_cache_lookup(ctx->cache, &key, &pol, &hit);
@@ -319,7 +319,8 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 			bool stale = cr == VD_CACHE_STALE;
 			*outlen = write_hit(ctx, rc, &hit, stale, out);
 			if (stale || hit.prefetch)
-				refresh(ctx, snap, res->group, res->fwd_name, &key, h);
+				refresh(ctx, snap, res->group, res->fwd_name, &key,
+					fetch_hash(&key));
 			ctx->stats.cache_hits++;
 			if (stale)
 				ctx->stats.stale++;
@@ -327,6 +328,7 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		}
 	}
 
+	uint64_t h = fetch_hash(&key);
 	vd_fetch_t *f = rd ? fetch_find(ctx, &key, h) : NULL;
 	if (f != NULL)
 		ctx->stats.coalesced++;

@@ -197,7 +197,6 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	const vd_view_t *view = &snap->views[vi];
 	vd_rctx_t rc = {
 		.snap = snap, .view = view, .client = c, .q = &q,
-		.client_az = vd_view_client_az(view, (const struct sockaddr *)&c->addr),
 	};
 	if (q.qclass == VD_C_CH)
 		return reply(answer_chaos(ctx, &rc, out), outlen);

@@ -50,7 +50,6 @@ typedef struct vd_rctx {
 	const vd_step_t *chain;      /* local CNAME steps before the forwarded name */
 	unsigned nchain;
 	const uint8_t *fwd_name;     /* the name that was forwarded */
-	int client_az;               /* index into view->az_ids, -1: none */
 } vd_rctx_t;
 
 typedef struct vd_fetch vd_fetch_t;
@@ -65,7 +64,6 @@ typedef struct vd_pending {
 	vd_query_msg_t q;
 	vd_step_t chain[VD_QUERY_CHAIN_MAX + 1];
 	unsigned nchain;
-	int client_az;
 	uint8_t fwd_name[VD_NAME_MAX];
 } vd_pending_t;
 
