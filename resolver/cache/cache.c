@@ -200,17 +200,28 @@ void vd_cache_set_size(vd_cache_t *c, size_t max_bytes)
 	evict_to(c, max_bytes);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 void vd_cache_retain_groups(vd_cache_t *c, const uint64_t *ids, size_t n)
 {
+	/* Sorted, so a reload of a thousand groups over a million entries
+	 * costs a binary search per entry, not a scan of every group. */
+	uint64_t *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	if (sorted == NULL)
+		return;   /* keep everything: stale groups age out by LRU */
+	memcpy(sorted, ids, n * sizeof(*sorted));
+	qsort(sorted, n, sizeof(*sorted), cmp_u64);
 	entry_t *e = c->lru_head, *next;
 	for (; e; e = next) {
-		bool keep = false;
 		next = e->lnext;
-		for (size_t i = 0; i < n && !keep; i++)
-			keep = ids[i] == e->group;
-		if (!keep)
+		if (bsearch(&e->group, sorted, n, sizeof(*sorted), cmp_u64) == NULL)
 			remove_entry(c, e);
 	}
+	free(sorted);
 }
 
 const vd_cache_stats_t *vd_cache_stats(const vd_cache_t *c)

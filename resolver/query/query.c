@@ -46,28 +46,20 @@ void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers)
 
 int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 {
-	uint64_t ids[256];
 	size_t size = snap->cache.size / ctx->cache_share;
 	if (ctx->cache == NULL) {
 		ctx->cache = vd_cache_new(size, NULL, NULL);
-		if (ctx->cache == NULL)
-			return -1;
-		return 0;
+		return ctx->cache == NULL ? -1 : 0;
 	}
 	vd_cache_set_size(ctx->cache, size);
-	if (snap->ngroups <= sizeof(ids) / sizeof(ids[0])) {
-		for (size_t i = 0; i < snap->ngroups; i++)
-			ids[i] = snap->groups[i].cache_id;
-		vd_cache_retain_groups(ctx->cache, ids, snap->ngroups);
-	} else {
-		uint64_t *many = malloc(snap->ngroups * sizeof(*many));
-		if (many == NULL)
-			return -1;
-		for (size_t i = 0; i < snap->ngroups; i++)
-			many[i] = snap->groups[i].cache_id;
-		vd_cache_retain_groups(ctx->cache, many, snap->ngroups);
-		free(many);
-	}
+	/* Reload time, not query time: one small array of the groups' ids. */
+	uint64_t *ids = malloc((snap->ngroups ? snap->ngroups : 1) * sizeof(*ids));
+	if (ids == NULL)
+		return -1;
+	for (size_t i = 0; i < snap->ngroups; i++)
+		ids[i] = snap->groups[i].cache_id;
+	vd_cache_retain_groups(ctx->cache, ids, snap->ngroups);
+	free(ids);
 	return 0;
 }
 

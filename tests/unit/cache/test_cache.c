@@ -310,12 +310,26 @@ static void test_key_separation(void **state)
 	other.qtype = VD_T_AAAA;
 	assert_int_equal(vd_cache_lookup(c, &other, &policy, &h), VD_CACHE_MISS);
 
-	/* Reload: keeping group 1 keeps it, dropping it drops it. */
-	uint64_t keep = 1, drop = 3;
-	vd_cache_retain_groups(c, &keep, 1);
+	/* Reload: groups still configured keep their entries (ids in any
+	 * order), the others lose theirs. */
+	vd_cache_key_t k4 = key_of("k4.example", VD_T_A, 4);
+	n = build_resp(&(resp_spec_t){ .qname = "k4.example", .qtype = VD_T_A,
+				       .nanswers = 1, .ttl = 60 }, buf, sizeof(buf));
+	assert_int_equal(vd_cache_store(c, &k4, buf, n, &policy), 0);
+	uint64_t keep[3] = { 9, 4, 1 }, drop = 3;
+	vd_cache_retain_groups(c, keep, 3);
+	k = key_of("k.example", VD_T_A, 1);
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
-	vd_cache_retain_groups(c, &drop, 1);
+	k4 = key_of("k4.example", VD_T_A, 4);
+	assert_int_equal(vd_cache_lookup(c, &k4, &policy, &h), VD_CACHE_HIT);
+	uint64_t only4 = 4;
+	vd_cache_retain_groups(c, &only4, 1);
+	k = key_of("k.example", VD_T_A, 1);
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_MISS);
+	k4 = key_of("k4.example", VD_T_A, 4);
+	assert_int_equal(vd_cache_lookup(c, &k4, &policy, &h), VD_CACHE_HIT);
+	vd_cache_retain_groups(c, &drop, 1);
+	assert_int_equal(vd_cache_lookup(c, &k4, &policy, &h), VD_CACHE_MISS);
 	vd_cache_free(c);
 }
 
