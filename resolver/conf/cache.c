@@ -63,8 +63,14 @@ static void read_seconds(cbuild_t *b, const yn_pair_t *p, const char *what,
 		*out = 0;
 		return;
 	}
-	if (vd_conf_duration(b, p, what, &ms) == 0)
-		*out = ms / 1000;
+	if (vd_conf_duration(b, p, what, &ms) < 0)
+		return;
+	if (ms % 1000 != 0) {
+		vd_conf_err(b, p->val->line, "%s: '%s' is not a whole number of seconds "
+			    "(DNS TTLs are in seconds)", what, p->val->str);
+		return;
+	}
+	*out = ms / 1000;
 }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -112,8 +118,14 @@ void vd_conf_build_cache(cbuild_t *b, const ynode_t *root)
 			read_size(b, p, &c->size);
 		else if (strcmp(k, "min_ttl") == 0)
 			read_seconds(b, p, "cache.min_ttl", &c->min_ttl);
-		else if (strcmp(k, "max_ttl") == 0)
+		else if (strcmp(k, "max_ttl") == 0) {
 			read_seconds(b, p, "cache.max_ttl", &c->max_ttl);
+			/* 0 would make every positive answer uncacheable while
+			 * negative ones are still cached: say what was meant. */
+			if (c->max_ttl == 0)
+				vd_conf_err(b, p->val->line, "cache.max_ttl must be at least "
+					    "1s (to turn the cache off, set cache.size: 0)");
+		}
 		else if (strcmp(k, "max_negative_ttl") == 0)
 			read_seconds(b, p, "cache.max_negative_ttl", &c->max_negative_ttl);
 		else if (strcmp(k, "stale_max") == 0)

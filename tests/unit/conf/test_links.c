@@ -405,6 +405,15 @@ static void test_cache_section(void **state)
 	assert_err(&errs, path, 5, "cache.min_ttl (7200s) exceeds cache.max_ttl (3600s)");
 	assert_err(&errs, path, 9, "unknown key 'ttl' in cache");
 	vd_errlist_deinit(&errs);
+
+	/* max_ttl 0 would cache negative answers only; sub-second TTLs do
+	 * not exist. Both are errors that say what to write instead. */
+	assert_int_equal(load(HEAD "cache:\n  max_ttl: 0\n  min_ttl: 1500ms\n"
+			      "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
+			      &s, &errs, path), VD_ECONF);
+	assert_err(&errs, path, 6, "cache.max_ttl must be at least 1s (to turn the cache off, set cache.size: 0)");
+	assert_err(&errs, path, 7, "cache.min_ttl: '1500ms' is not a whole number of seconds");
+	vd_errlist_deinit(&errs);
 }
 
 int main(void)
