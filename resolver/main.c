@@ -59,6 +59,11 @@ struct daemon {
 	uint64_t generation;
 	worker_t *workers;
 	size_t nworkers;
+	/* What the sockets were opened with: a reload is compared with this
+	 * (what runs), not with the previous file, to say what needs a
+	 * restart. Own copy; listen points into running_listen. */
+	vd_server_conf_t running;
+	struct sockaddr_storage *running_listen;
 	uv_signal_t sighup, sigterm, sigint, sigusr1;
 	bool reloading, reload_again, stopping;
 	reload_job_t job;
@@ -78,6 +83,36 @@ static void usage(FILE *f)
 		"  -h, --help         print this help and exit\n"
 		"\n"
 		"Signals: SIGHUP reloads, SIGUSR1 logs statistics, SIGTERM and SIGINT stop.\n");
+}
+
+/* -v: debug logging whatever server.log_level says. */
+static bool verbose;
+
+static void apply_log_level(const vd_snap_t *snap)
+{
+	vd_log_set_level(verbose ? VD_LOG_DEBUG : snap->server.log_level);
+}
+
+/* At debug level, what a snapshot holds: one line per view and group, so
+ * an operator can see what a reload changed without reading every file. */
+static void log_snapshot(const vd_snap_t *snap)
+{
+	if (vd_log_get_level() < VD_LOG_DEBUG)
+		return;
+	for (size_t i = 0; i < snap->ngroups; i++) {
+		const vd_group_t *g = &snap->groups[i];
+		for (size_t j = 0; j < g->nservers; j++)
+			vd_log(VD_LOG_DEBUG, "generation %llu: upstream group %s server %s",
+			       (unsigned long long)snap->generation, g->name,
+			       g->servers[j].text);
+	}
+	for (size_t i = 0; i < snap->nviews; i++) {
+		const vd_view_t *v = &snap->views[i];
+		vd_log(VD_LOG_DEBUG, "generation %llu: view %s: %zu client prefixes, "
+		       "%zu zones, %zu included views, %zu availability zones%s",
+		       (unsigned long long)snap->generation, v->name, v->nclients,
+		       v->nzones, v->nincludes, v->naz, v->explain ? ", explain on" : "");
+	}
 }
 
 static void print_errors(const vd_errlist_t *errs)
@@ -291,13 +326,14 @@ static void install(daemon_t *d, vd_snap_t *snap, uint64_t ms)
 {
 	vd_snap_t *old = d->snap;
 	snap->generation = ++d->generation;
-	if (!vd_snap_same_listen(old, snap))
-		vd_log(VD_LOG_WARN, "reload: listen addresses changed; "
-		       "restart vpcdns to apply them (still serving the old ones)");
-	if (snap->server.workers != old->server.workers)
+	if (!vd_conf_same_listen(&d->running, &snap->server))
+		vd_log(VD_LOG_WARN, "reload: listen addresses differ from the running "
+		       "ones; restart vpcdns to apply them (still serving the old ones)");
+	if (snap->server.workers != d->nworkers)
 		vd_log(VD_LOG_WARN, "reload: server.workers changed; restart vpcdns "
 		       "to apply it (still running %zu)", d->nworkers);
-	vd_log_set_level(snap->server.log_level);
+	apply_log_level(snap);
+	log_snapshot(snap);
 	d->snap = snap;
 	for (size_t i = 0; i < d->nworkers; i++)
 		worker_post(&d->workers[i], snap, false, false);
@@ -337,6 +373,7 @@ static void reload_start(daemon_t *d)
 {
 	if (d->reloading) {
 		d->reload_again = true;   /* coalesce: one more after this one */
+		vd_log(VD_LOG_DEBUG, "reload: already running; one more will follow");
 		return;
 	}
 	reload_job_t *job = &d->job;
@@ -426,10 +463,18 @@ static int start(daemon_t *d)
 		return 1;
 	}
 	d->snap->generation = d->generation = 1;
-	vd_log_set_level(d->snap->server.log_level);
+	apply_log_level(d->snap);
+	log_snapshot(d->snap);
 
 	d->loop = uv_default_loop();
 	d->nworkers = d->snap->server.workers ? d->snap->server.workers : 1;
+	d->running.nlisten = d->snap->server.nlisten;
+	d->running_listen = calloc(d->running.nlisten + 1, sizeof(*d->running_listen));
+	if (d->running_listen == NULL)
+		return 1;
+	memcpy(d->running_listen, d->snap->server.listen,
+	       d->running.nlisten * sizeof(*d->running_listen));
+	d->running.listen = d->running_listen;
 	d->workers = calloc(d->nworkers, sizeof(*d->workers));
 	if (d->workers == NULL)
 		return 1;
@@ -485,7 +530,10 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': d.conf_path = optarg; break;
 		case 'k': check = true; break;
-		case 'v': vd_log_set_level(VD_LOG_DEBUG); break;
+		case 'v':
+			verbose = true;
+			vd_log_set_level(VD_LOG_DEBUG);
+			break;
 		case 'V': printf("vpcdns %s\n", VD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -508,6 +556,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; d.workers && i < d.nworkers; i++)
 		worker_deinit(&d.workers[i]);
 	free(d.workers);
+	free(d.running_listen);
 	vd_snap_unref(d.snap);
 	if (d.loop != NULL)
 		uv_loop_close(d.loop);

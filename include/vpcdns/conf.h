@@ -210,5 +210,6 @@ vd_zl_result_t vd_route_lookup(const vd_route_entry_t *e, const uint8_t *qname_l
 			       uint16_t qtype, const vd_rrset_t **rrset, bool *wildcard,
 			       const vd_zone_t **zone_out);
 
-/* Whether two snapshots listen on the same set of addresses. */
-bool vd_snap_same_listen(const vd_snap_t *a, const vd_snap_t *b);
+/* Whether two server settings name the same set of listen addresses
+ * (in any order). */
+bool vd_conf_same_listen(const vd_server_conf_t *a, const vd_server_conf_t *b);

@@ -170,26 +170,22 @@ void vd_snap_unref(vd_snap_t *s)
 		snap_free(s);
 }
 
-static bool listen_has(const vd_snap_t *s, const struct sockaddr_storage *ss)
+static bool listen_has(const vd_server_conf_t *s, const struct sockaddr_storage *ss)
 {
-	for (size_t i = 0; i < s->server.nlisten; i++)
-		if (vd_addr_equal((const struct sockaddr *)&s->server.listen[i],
+	for (size_t i = 0; i < s->nlisten; i++)
+		if (vd_addr_equal((const struct sockaddr *)&s->listen[i],
 				  (const struct sockaddr *)ss))
 			return true;
 	return false;
 }
 
-bool vd_snap_same_listen(const vd_snap_t *a, const vd_snap_t *b)
+bool vd_conf_same_listen(const vd_server_conf_t *a, const vd_server_conf_t *b)
 {
-	if (a == b)
-		return true;
-	if (!a || !b)
-		return false;
-	for (size_t i = 0; i < a->server.nlisten; i++)
-		if (!listen_has(b, &a->server.listen[i]))
+	for (size_t i = 0; i < a->nlisten; i++)
+		if (!listen_has(b, &a->listen[i]))
 			return false;
-	for (size_t i = 0; i < b->server.nlisten; i++)
-		if (!listen_has(a, &b->server.listen[i]))
+	for (size_t i = 0; i < b->nlisten; i++)
+		if (!listen_has(a, &b->listen[i]))
 			return false;
 	return true;
 }

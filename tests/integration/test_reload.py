@@ -338,6 +338,10 @@ def listen_change_needs_restart():
         check(srv.alive(), "server exited", text)
         m = vt.udp_query("www.rl.test", port=srv.port)[0]
         check(m is not None, "old listen address stopped answering")
+        # Reverted: what runs is what the file says, so no warning.
+        vt.write(srv.conf_path, make_config())
+        text = hup_and_wait(r"generation \d+ loaded")
+        check("restart" not in text, "restart still asked for after reverting", text)
     finally:
         vt.write(srv.conf_path, make_config())
         srv.sighup()

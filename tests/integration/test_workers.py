@@ -164,6 +164,13 @@ def worker_count_change_needs_restart():
     check(srv.reload(), "reload failed")
     check(re.search(r"server.workers changed; restart", srv.log_since(off)),
           "no restart warning for a new worker count")
+    # Reverted: the running count again, so no warning.
+    srv.set_config(config(srv.port, workers=WORKERS))
+    off = srv.log_size()
+    check(srv.reload(), "reload failed")
+    check("restart" not in srv.log_since(off),
+          "restart still asked for after reverting the worker count",
+          srv.log_since(off))
     st = worker_stats()
     eq(sorted(st), list(range(WORKERS)), "still the same workers")
 
