@@ -18,7 +18,7 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s [--vpc VPC-ID]... --out DIR [FILE|-]...\n"
+		"Usage: %s [--vpc VPC-ID]... -o DIR [FILE|-]...\n"
 		"\n"
 		"Reads the JSON printed by aws ec2 describe-vpc-endpoints,\n"
 		"describe-network-interfaces and describe-subnets (FILEs, or stdin for -\n"
@@ -28,8 +28,8 @@ static void usage(FILE *fp)
 		"\n"
 		"  --vpc VPC-ID  write only this VPC (repeatable; default: every VPC with\n"
 		"                an available interface endpoint)\n"
-		"  --out DIR     output directory (created if missing)\n"
-		"  --help        show this help\n"
+		"  -o, --out DIR output directory (created if missing)\n"
+		"  -h, --help    show this help\n"
 		"  --version     show the version\n"
 		"\n"
 		"Exit status: 0 written, 1 input or output error (nothing written on an\n"

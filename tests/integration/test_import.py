@@ -230,7 +230,8 @@ def usage():
     tmp = tempfile.mkdtemp(prefix="vd-import-")
     try:
         rc, out, _ = run(["--help"], tmp)
-        check(rc == 0 and "--vpc VPC-ID" in out and "--out DIR" in out, out)
+        check(rc == 0 and "--vpc VPC-ID" in out and "-o, --out DIR" in out
+              and "-h, --help" in out, out)
         rc, out, _ = run(["--version"], tmp)
         check(rc == 0 and out.startswith("vpcdns-import "), out)
         rc, _, err = run(["in.json"], tmp)
