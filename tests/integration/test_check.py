@@ -292,5 +292,25 @@ def serving_a_bad_config_fails_fast():
     check(re.search(r"check\d+\.yaml:4\b", text), "startup error lacks file:line", text)
 
 
+@suite.case
+def verbose_logs_debug_whatever_the_config_says():
+    """-v wins over server.log_level: info, and a debug line per view and
+    upstream server says what the loaded generation holds."""
+    for args, want in (([], False), (["-v"], True)):
+        srv = vt.Vpcdns(S["wd"], BASE.replace("@ZONE@", S["zone"]),
+                        name="verbose%d" % len(args), args=args)
+        srv.start()
+        try:
+            text = srv.log()
+            view = re.search(r"debug: generation 1: view a: 2 client prefixes, 1 zones", text)
+            up = re.search(r"debug: generation 1: upstream group up server 127\.0\.0\.1:5302",
+                           text)
+            check(bool(view) == want and bool(up) == want,
+                  "debug lines %s with args %s" % ("missing" if want else "present", args),
+                  text)
+        finally:
+            srv.stop()
+
+
 if __name__ == "__main__":
     suite.main(setup)

@@ -714,8 +714,9 @@ class Vpcdns:
     """The server under test, with its config in wd/NAME.yaml and its
     stderr in wd/NAME.log."""
 
-    def __init__(self, wd, config, name="vpcdns", port=None, v6=False):
+    def __init__(self, wd, config, name="vpcdns", port=None, v6=False, args=()):
         self.wd, self.name = wd, name
+        self.args = list(args)
         self.port = port or free_port(v6)
         self.conf_path = os.path.join(wd, name + ".yaml")
         self.log_path = os.path.join(wd, name + ".log")
@@ -728,7 +729,8 @@ class Vpcdns:
 
     def start(self, timeout=5.0):
         open(self.log_path, "a").close()
-        self.proc = start_process([binary(), "-c", self.conf_path], self.log_path,
+        self.proc = start_process([binary(), "-c", self.conf_path] + self.args,
+                                  self.log_path,
                                   env=server_env(self.wd))
         if not self.wait_ready(timeout):
             rc = self.proc.poll()
