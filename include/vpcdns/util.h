@@ -28,6 +28,20 @@ enum {
 /* Static string for any error code above (or -errno). Never NULL. */
 const char *vd_strerror(int err);
 
+/* ---- invariants --------------------------------------------------------
+ * VD_REQUIRE(cond) is always on, in release builds too: for invariants
+ * whose violation would corrupt memory (a reference count going below
+ * zero, a write cursor past its buffer). It logs the condition with its
+ * file and line and aborts. Never use it for input a client or a file
+ * controls: those get an error, not a crash.
+ */
+_Noreturn void vd_require_failed(const char *cond, const char *file, int line);
+#define VD_REQUIRE(cond)                                                    \
+	do {                                                                \
+		if (__builtin_expect(!(cond), 0))                           \
+			vd_require_failed(#cond, __FILE__, __LINE__);       \
+	} while (0)
+
 /* ---- logging -----------------------------------------------------------
  * Lines go to stderr as "YYYY-mm-ddTHH:MM:SSZ level: message\n". Thread-safe
  * (one fprintf per line). The level is a process global set at start.

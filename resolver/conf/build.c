@@ -166,7 +166,11 @@ void vd_snap_unref(vd_snap_t *s)
 {
 	/* acq_rel: the freeing thread must see every other holder's reads
 	 * finished before the memory goes. */
-	if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+	if (!s)
+		return;
+	unsigned before = atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel);
+	VD_REQUIRE(before > 0);   /* one unref too many: a use after free */
+	if (before == 1)
 		snap_free(s);
 }
 

@@ -10,7 +10,18 @@
 #endif
 #include "vpcdns/util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+void vd_require_failed(const char *cond, const char *file, int line)
+{
+	/* No vd_log: it may be the broken part. One write, then abort so a
+	 * core (or the sanitizer's stack) shows where. */
+	fprintf(stderr, "vpcdns: internal error: %s:%d: requirement failed: %s\n",
+		file, line, cond);
+	abort();
+}
 
 const char *vd_strerror(int err)
 {

@@ -34,6 +34,7 @@ void vd_wbuf_bytes(vd_wbuf_t *w, const void *p, size_t n)
 		w->err = -EINVAL;
 		return;
 	}
+	VD_REQUIRE(w->len <= w->cap);   /* else cap - len wraps around */
 	if (n > w->cap - w->len) {
 		w->err = VD_ESPACE;
 		return;

@@ -137,7 +137,11 @@ void vd_zone_ref(vd_zone_t *z)
 
 void vd_zone_unref(vd_zone_t *z)
 {
-	if (!z || atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel) != 1)
+	if (!z)
+		return;
+	unsigned before = atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel);
+	VD_REQUIRE(before > 0);   /* one unref too many: a use after free */
+	if (before != 1)
 		return;
 	vd_arena_deinit(&z->arena);
 	free(z);
