@@ -26,6 +26,14 @@ typedef struct vd_net_stats {
 	uint64_t udp_recv, udp_sent, udp_send_errors;
 	uint64_t tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_queries;
 	uint64_t tcp_open;
+	/* Idle connections closed to admit a new one (the table was full);
+	 * connections refused by tcp_max_connections_per_client. */
+	uint64_t tcp_evicted, tcp_client_rejected;
+	/* Closed because a message did not arrive in full, or queued
+	 * replies made no progress, within tcp_io_timeout. */
+	uint64_t tcp_read_timeouts, tcp_write_timeouts;
+	/* Times reading stopped because a client did not read its replies. */
+	uint64_t tcp_paused;
 } vd_net_stats_t;
 
 /* qctx must outlive the vd_net_t. NULL on out of memory. */
