@@ -138,11 +138,13 @@ static void log_stats(const worker_t *w)
 	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed,
 	       w->index);
 	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
-	       "tcp_accepted=%llu tcp_rejected=%llu tcp_idle_closed=%llu tcp_queries=%llu "
+	       "udp_queued=%llu udp_queue_dropped=%llu tcp_accepted=%llu tcp_rejected=%llu "
+	       "tcp_idle_closed=%llu tcp_queries=%llu "
 	       "tcp_open=%llu tcp_evicted=%llu tcp_client_rejected=%llu "
 	       "tcp_read_timeouts=%llu tcp_write_timeouts=%llu tcp_paused=%llu worker=%d",
 	       (unsigned long long)n->udp_recv, (unsigned long long)n->udp_sent,
-	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->tcp_accepted,
+	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->udp_queued,
+	       (unsigned long long)n->udp_queue_dropped, (unsigned long long)n->tcp_accepted,
 	       (unsigned long long)n->tcp_rejected, (unsigned long long)n->tcp_idle_closed,
 	       (unsigned long long)n->tcp_queries, (unsigned long long)n->tcp_open,
 	       (unsigned long long)n->tcp_evicted, (unsigned long long)n->tcp_client_rejected,

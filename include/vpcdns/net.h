@@ -24,6 +24,10 @@ typedef struct vd_net vd_net_t;
 
 typedef struct vd_net_stats {
 	uint64_t udp_recv, udp_sent, udp_send_errors;
+	/* Replies that found the socket buffer full: bytes queued now (copies
+	 * and their requests, at most 256 KiB per worker), and replies dropped
+	 * because the queue was at that bound. */
+	uint64_t udp_queued, udp_queue_dropped;
 	uint64_t tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_queries;
 	uint64_t tcp_open;
 	/* Idle connections closed to admit a new one (the table was full);

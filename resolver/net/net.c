@@ -3,7 +3,8 @@
  * batches (recvmmsg) into a per-loop buffer, and the batch's replies are
  * written into per-loop slots and sent together (sendmmsg), so a local
  * answer costs no allocation and a busy loop few system calls; only a
- * send that would block copies the reply. TCP connections (RFC 7766) keep a
+ * send that would block copies the reply, and at most UDP_QUEUED_MAX
+ * bytes of such copies are kept. TCP connections (RFC 7766) keep a
  * growing read buffer, split it into length-prefixed messages and answer
  * each as it completes. A connection's memory is bounded: it stops
  * reading while it owes its client too many replies, a message must
@@ -29,6 +30,10 @@
 #define UDP_BATCH 16
 #define TCP_MSG_MAX (2 + 65535)
 #define TCP_BACKLOG 256
+/* Bytes of UDP replies (with their requests) queued per loop because the
+ * socket buffer was full; replies beyond are dropped, as the kernel would
+ * drop them. */
+#define UDP_QUEUED_MAX (256 * 1024)
 /* Reading from a TCP connection stops while it owes this many replies
  * (queued or being answered) or this many bytes of queued replies, and
  * resumes when the client has read enough of them. */
@@ -78,6 +83,8 @@ typedef struct write_req {
 
 typedef struct udp_send_req {
 	uv_udp_send_t req;
+	vd_net_t *net;
+	size_t size;                 /* of this allocation */
 	uint8_t data[];
 } udp_send_req_t;
 
@@ -152,8 +159,10 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void udp_sent(uv_udp_send_t *req, int status)
 {
+	udp_send_req_t *r = (udp_send_req_t *)req;
 	(void)status;
-	free(req);
+	r->net->stats.udp_queued -= r->size;
+	free(r);
 }
 
 static void udp_send(udp_listener_t *l, const struct sockaddr *to,
@@ -170,12 +179,20 @@ static void udp_send(udp_listener_t *l, const struct sockaddr *to,
 		n->stats.udp_send_errors++;
 		return;
 	}
-	/* The socket buffer is full: queue a copy rather than drop. */
-	udp_send_req_t *r = malloc(sizeof(*r) + len);
+	/* The socket buffer is full: queue a copy rather than drop, up to a
+	 * bound. */
+	size_t size = sizeof(udp_send_req_t) + len;
+	if (n->stats.udp_queued + size > UDP_QUEUED_MAX) {
+		n->stats.udp_queue_dropped++;
+		return;
+	}
+	udp_send_req_t *r = malloc(size);
 	if (r == NULL) {
 		n->stats.udp_send_errors++;
 		return;
 	}
+	r->net = n;
+	r->size = size;
 	memcpy(r->data, pkt, len);
 	b = uv_buf_init((char *)r->data, (unsigned)len);
 	if (uv_udp_send(&r->req, &l->h, &b, 1, to, udp_sent) != 0) {
@@ -183,6 +200,7 @@ static void udp_send(udp_listener_t *l, const struct sockaddr *to,
 		n->stats.udp_send_errors++;
 		return;
 	}
+	n->stats.udp_queued += size;
 	n->stats.udp_sent++;
 }
 
