@@ -7,12 +7,15 @@
  * the new snapshot to every worker (a mailbox and uv_async_send), a failed
  * build is logged and the old snapshot keeps serving; SIGUSR1 asks every
  * worker to log its counters; SIGTERM and SIGINT stop the workers and exit.
+ * At start and after each reload the soft limit on open files is raised
+ * to what the configuration can hold open, up to the hard limit.
  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "vpcdns/conf.h"
@@ -161,7 +164,7 @@ static void log_stats(const worker_t *w)
 	       "answered=%llu dropped_mismatch=%llu dropped_malformed=%llu "
 	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu failed=%llu "
 	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu conn_reused=%llu "
-	       "tls_failures=%llu tls_resumed=%llu worker=%d",
+	       "tls_failures=%llu tls_resumed=%llu socket_failures=%llu worker=%d",
 	       (unsigned long long)f->queries, (unsigned long long)f->sent_udp,
 	       (unsigned long long)f->sent_tcp, (unsigned long long)f->sent_tls,
 	       (unsigned long long)f->answered, (unsigned long long)f->dropped_mismatch,
@@ -171,17 +174,71 @@ static void log_stats(const worker_t *w)
 	       (unsigned long long)f->rejected_inflight, (unsigned long long)f->deadlines,
 	       (unsigned long long)f->conn_opened, (unsigned long long)f->conn_reused,
 	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed,
-	       w->index);
+	       (unsigned long long)f->socket_failures, w->index);
 	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
-	       "tcp_accepted=%llu tcp_rejected=%llu tcp_idle_closed=%llu tcp_queries=%llu "
-	       "tcp_open=%llu worker=%d",
+	       "udp_queued=%llu udp_queue_dropped=%llu tcp_accepted=%llu tcp_rejected=%llu "
+	       "tcp_idle_closed=%llu tcp_queries=%llu "
+	       "tcp_open=%llu tcp_evicted=%llu tcp_client_rejected=%llu "
+	       "tcp_read_timeouts=%llu tcp_write_timeouts=%llu tcp_paused=%llu worker=%d",
 	       (unsigned long long)n->udp_recv, (unsigned long long)n->udp_sent,
-	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->tcp_accepted,
+	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->udp_queued,
+	       (unsigned long long)n->udp_queue_dropped, (unsigned long long)n->tcp_accepted,
 	       (unsigned long long)n->tcp_rejected, (unsigned long long)n->tcp_idle_closed,
 	       (unsigned long long)n->tcp_queries, (unsigned long long)n->tcp_open,
-	       w->index);
+	       (unsigned long long)n->tcp_evicted, (unsigned long long)n->tcp_client_rejected,
+	       (unsigned long long)n->tcp_read_timeouts, (unsigned long long)n->tcp_write_timeouts,
+	       (unsigned long long)n->tcp_paused, w->index);
 }
 
+
+/* ---- file descriptors -------------------------------------------------- */
+
+/* Each worker's loop, wake-up and thread-pool descriptors, and a few for
+ * TCP/TLS upstream connections; then the process's own (stdio, the main
+ * loop, signals, files read on reload). */
+#define FD_WORKER_MARGIN 32
+#define FD_PROCESS_MARGIN 64
+
+/* Descriptors the configuration can hold open at once: per worker, every
+ * TCP client and every upstream query (a UDP socket each) at their
+ * bounds, and a UDP and a TCP listener per address. */
+static rlim_t fds_needed(const vd_snap_t *snap, size_t nworkers)
+{
+	const vd_server_conf_t *s = &snap->server;
+	rlim_t per = (rlim_t)s->tcp_max_connections + s->upstream_max_inflight +
+		     2 * (rlim_t)s->nlisten + FD_WORKER_MARGIN;
+	return per * nworkers + FD_PROCESS_MARGIN;
+}
+
+/* Raises the soft RLIMIT_NOFILE to what snap needs, up to the hard limit,
+ * and warns, naming the keys, when the hard limit is too low. */
+static void fit_fd_limit(const vd_snap_t *snap, size_t nworkers)
+{
+	rlim_t need = fds_needed(snap, nworkers);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	rlim_t was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		vd_log(VD_LOG_INFO, "open files limit raised from %llu to %llu",
+		       (unsigned long long)was, (unsigned long long)rl.rlim_cur);
+	else
+		rl.rlim_cur = was;
+	if (rl.rlim_cur >= need)
+		return;
+	vd_log(VD_LOG_WARN, "open files limit is %llu (hard limit %llu) but the "
+	       "configuration may need %llu: server.tcp_max_connections (%u) + "
+	       "server.upstream_max_inflight (%u) per worker (server.workers: %zu), "
+	       "plus listeners and a margin; raise the hard limit (ulimit -Hn, "
+	       "LimitNOFILE=) or lower those keys, else upstream queries fail "
+	       "when descriptors run out",
+	       (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+	       (unsigned long long)need, snap->server.tcp_max_connections,
+	       snap->server.upstream_max_inflight, nworkers);
+}
 
 /* ---- workers ----------------------------------------------------------- */
 
@@ -334,6 +391,7 @@ static void install(daemon_t *d, vd_snap_t *snap, uint64_t ms)
 		       "to apply it (still running %zu)", d->nworkers);
 	apply_log_level(snap);
 	log_snapshot(snap);
+	fit_fd_limit(snap, d->nworkers);
 	d->snap = snap;
 	for (size_t i = 0; i < d->nworkers; i++)
 		worker_post(&d->workers[i], snap, false, false);
@@ -475,6 +533,7 @@ static int start(daemon_t *d)
 	memcpy(d->running_listen, d->snap->server.listen,
 	       d->running.nlisten * sizeof(*d->running_listen));
 	d->running.listen = d->running_listen;
+	fit_fd_limit(d->snap, d->nworkers);
 	d->workers = calloc(d->nworkers, sizeof(*d->workers));
 	if (d->workers == NULL)
 		return 1;

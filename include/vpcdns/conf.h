@@ -135,7 +135,13 @@ typedef struct vd_server_conf {
 	bool hide_version;          /* no CH TXT version.bind answer */
 	const char *version;        /* text of the version answer */
 	uint32_t tcp_idle_timeout_ms;
-	uint32_t tcp_max_connections;
+	uint32_t tcp_max_connections;   /* per worker */
+	/* Open TCP connections per client address (a /32 or a /64), per
+	 * worker. */
+	uint32_t tcp_max_connections_per_client;
+	/* A TCP message must arrive in full, and a queued reply make
+	 * progress, within this long; else the connection is closed. */
+	uint32_t tcp_io_timeout_ms;
 	uint32_t upstream_timeout_ms;  /* per attempt, before failover */
 	uint32_t query_timeout_ms;     /* whole forwarded query, all attempts */
 	uint32_t upstream_max_inflight; /* upstream queries per worker */

@@ -65,6 +65,8 @@ typedef struct vd_fwd_stats {
 	uint64_t conn_retries;     /* queries retried on a fresh connection */
 	uint64_t tls_failures;     /* handshakes or verifications that failed */
 	uint64_t tls_resumed;      /* handshakes that resumed a session */
+	uint64_t socket_failures;  /* attempts whose socket could not be
+				    * opened (EMFILE, ENFILE, ENOBUFS, ENOMEM) */
 } vd_fwd_stats_t;
 
 /* What to ask. qname is copied; group must stay valid until the callback

@@ -24,8 +24,20 @@ typedef struct vd_net vd_net_t;
 
 typedef struct vd_net_stats {
 	uint64_t udp_recv, udp_sent, udp_send_errors;
+	/* Replies that found the socket buffer full: bytes queued now (copies
+	 * and their requests, at most 256 KiB per worker), and replies dropped
+	 * because the queue was at that bound. */
+	uint64_t udp_queued, udp_queue_dropped;
 	uint64_t tcp_accepted, tcp_rejected, tcp_idle_closed, tcp_queries;
 	uint64_t tcp_open;
+	/* Idle connections closed to admit a new one (the table was full);
+	 * connections refused by tcp_max_connections_per_client. */
+	uint64_t tcp_evicted, tcp_client_rejected;
+	/* Closed because a message did not arrive in full, or queued
+	 * replies made no progress, within tcp_io_timeout. */
+	uint64_t tcp_read_timeouts, tcp_write_timeouts;
+	/* Times reading stopped because a client did not read its replies. */
+	uint64_t tcp_paused;
 } vd_net_stats_t;
 
 /* qctx must outlive the vd_net_t. NULL on out of memory. */

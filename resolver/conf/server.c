@@ -1,6 +1,7 @@
 /*
  * The "server" section: listen addresses, identity and version texts, the
- * zone directory, TCP limits, the upstream timeouts and in-flight bound,
+ * zone directory, TCP limits (connections, per client, idle and I/O
+ * timeouts), the upstream timeouts and in-flight bound,
  * the CA bundle for TLS upstreams and the log level. The
  * zone directory is resolved here, before the views are read, because
  * every relative zone path depends on it; when it is unusable the error is
@@ -29,7 +30,8 @@
 
 static const char *const server_keys[] = {
 	"listen", "identity", "hide_version", "version", "directory",
-	"tcp_idle_timeout", "tcp_max_connections", "upstream_timeout",
+	"tcp_idle_timeout", "tcp_max_connections",
+	"tcp_max_connections_per_client", "tcp_io_timeout", "upstream_timeout",
 	"query_timeout", "upstream_max_inflight", "tls_ca_file", "workers",
 	"log_level", NULL,
 };
@@ -47,6 +49,8 @@ static void set_defaults(cbuild_t *b)
 	s->hide_version = false;
 	s->tcp_idle_timeout_ms = 10000;
 	s->tcp_max_connections = 1000;
+	s->tcp_max_connections_per_client = 100;
+	s->tcp_io_timeout_ms = 2000;
 	s->upstream_timeout_ms = 1500;
 	s->query_timeout_ms = 3000;
 	s->upstream_max_inflight = 1000;
@@ -260,6 +264,11 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		vd_conf_duration(b, p, "server.tcp_idle_timeout", &s->tcp_idle_timeout_ms);
 	else if (strcmp(k, "tcp_max_connections") == 0)
 		vd_conf_uint(b, p, "server.tcp_max_connections", &s->tcp_max_connections);
+	else if (strcmp(k, "tcp_max_connections_per_client") == 0)
+		vd_conf_uint(b, p, "server.tcp_max_connections_per_client",
+			     &s->tcp_max_connections_per_client);
+	else if (strcmp(k, "tcp_io_timeout") == 0)
+		vd_conf_duration(b, p, "server.tcp_io_timeout", &s->tcp_io_timeout_ms);
 	else if (strcmp(k, "upstream_timeout") == 0)
 		vd_conf_duration(b, p, "server.upstream_timeout", &s->upstream_timeout_ms);
 	else if (strcmp(k, "query_timeout") == 0)

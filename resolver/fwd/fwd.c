@@ -126,6 +126,27 @@ static void attempt_stop(fwd_req_t *r)
 	}
 }
 
+#define FWD_SOCK_LOG_MS 10000
+
+/* Out of descriptors (or socket memory) is the operator's problem, not
+ * the server's: say so, at most once every FWD_SOCK_LOG_MS, and count. */
+static void socket_failed(vd_fwd_t *f, int err)
+{
+	uint64_t now = vd_now_ms();
+
+	f->stats.socket_failures++;
+	f->sock_fail_unlogged++;
+	if (f->sock_fail_logged_ms != 0 && now < f->sock_fail_logged_ms + FWD_SOCK_LOG_MS)
+		return;
+	vd_log(VD_LOG_ERR, "upstream: cannot open a socket: %s (%llu times since the "
+	       "last such message); raise the open files limit (ulimit -n, "
+	       "LimitNOFILE=) or lower server.tcp_max_connections or "
+	       "server.upstream_max_inflight", uv_strerror(err),
+	       (unsigned long long)f->sock_fail_unlogged);
+	f->sock_fail_logged_ms = now;
+	f->sock_fail_unlogged = 0;
+}
+
 /* Failures found while starting are reported from the timer, so that the
  * caller's callback never runs inside vd_fwd_submit. The attempt's own
  * timeout is cut short when the deadline comes first. */
@@ -138,6 +159,8 @@ static void attempt_start(fwd_req_t *r)
 	r->sent_at = now;
 	r->attempt_ms = left < r->timeout_ms ? (uint32_t)left : r->timeout_ms;
 	err = r->tcp ? vd_fwd_conn_send(r) : vd_fwd_io_udp_start(r);
+	if (err == UV_EMFILE || err == UV_ENFILE || err == UV_ENOBUFS || err == UV_ENOMEM)
+		socket_failed(r->f, err);
 	if (err < 0) {
 		r->deferred_err = err;
 		uv_timer_start(&r->timer, timer_cb, 0, 0);

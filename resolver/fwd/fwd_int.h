@@ -202,6 +202,11 @@ struct vd_fwd {
 	void (*close_cb)(void *arg);
 	void *close_arg;
 
+	/* sockets that could not be opened: logged at most every
+	 * FWD_SOCK_LOG_MS, with the count of those not logged */
+	uint64_t sock_fail_logged_ms;
+	uint64_t sock_fail_unlogged;
+
 	/* clock, choice */
 	uint64_t (*now_fn)(void *arg);
 	void *now_arg;

@@ -3,9 +3,15 @@
  * batches (recvmmsg) into a per-loop buffer, and the batch's replies are
  * written into per-loop slots and sent together (sendmmsg), so a local
  * answer costs no allocation and a busy loop few system calls; only a
- * send that would block copies the reply. TCP connections (RFC 7766) keep a growing read buffer, split
- * it into length-prefixed messages, answer each as it completes, and are
- * closed when idle or when the connection limit is exceeded.
+ * send that would block copies the reply, and at most UDP_QUEUED_MAX
+ * bytes of such copies are kept. TCP connections (RFC 7766) keep a
+ * growing read buffer, split it into length-prefixed messages and answer
+ * each as it completes. A connection's memory is bounded: it stops
+ * reading while it owes its client too many replies, a message must
+ * arrive in full and queued replies must make progress within
+ * tcp_io_timeout, and an idle connection is closed. When the table is
+ * full the connection idle longest is closed to admit a new one, and one
+ * client address holds at most tcp_max_connections_per_client.
  */
 #include "vpcdns/net.h"
 
@@ -24,6 +30,15 @@
 #define UDP_BATCH 16
 #define TCP_MSG_MAX (2 + 65535)
 #define TCP_BACKLOG 256
+/* Bytes of UDP replies (with their requests) queued per loop because the
+ * socket buffer was full; replies beyond are dropped, as the kernel would
+ * drop them. */
+#define UDP_QUEUED_MAX (256 * 1024)
+/* Reading from a TCP connection stops while it owes this many replies
+ * (queued or being answered) or this many bytes of queued replies, and
+ * resumes when the client has read enough of them. */
+#define TCP_PENDING_MAX 32
+#define TCP_QUEUED_MAX 65536
 
 typedef struct udp_listener {
 	uv_udp_t h;
@@ -39,16 +54,24 @@ typedef struct tcp_listener {
 
 typedef struct conn {
 	uv_tcp_t h;
-	uv_timer_t idle;
+	uv_timer_t timer;            /* idle, message and write deadlines */
 	vd_net_t *net;
-	struct conn *prev, *next;    /* open connections */
+	struct conn *prev, *next;    /* open, most recently active first */
 	struct sockaddr_storage peer;
 	uint8_t *buf;                /* unconsumed bytes read so far */
 	size_t len, cap;
 	unsigned refs;               /* 1 while open + 1 per pending write/query */
 	unsigned handles;            /* handles not yet closed */
 	unsigned inflight;           /* queries waiting on an upstream */
-	bool closing, eof;
+	unsigned queued;             /* replies not yet fully written */
+	uint64_t active_ms;          /* last message read or reply written */
+	uint64_t msg_ms;             /* when the message being read began */
+	uint64_t write_ms;           /* last progress of the queued replies */
+	bool closing;                /* handles closing */
+	bool ending;                 /* closing once the replies are written */
+	bool eof;                    /* nothing more to read */
+	bool paused;                 /* reading stopped: too many replies owed */
+	bool busy;                   /* in conn_process */
 	uv_shutdown_t shutdown;
 } conn_t;
 
@@ -60,6 +83,8 @@ typedef struct write_req {
 
 typedef struct udp_send_req {
 	uv_udp_send_t req;
+	vd_net_t *net;
+	size_t size;                 /* of this allocation */
 	uint8_t data[];
 } udp_send_req_t;
 
@@ -69,7 +94,7 @@ struct vd_net {
 	vd_snap_t *snap;
 	udp_listener_t *udp;
 	tcp_listener_t *tcp;
-	conn_t *conns;
+	conn_t *conns, *conns_tail;
 	size_t nconns;               /* open */
 	size_t alive;                /* allocated (open or closing) */
 	size_t handles;              /* listener handles not yet closed */
@@ -134,8 +159,10 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void udp_sent(uv_udp_send_t *req, int status)
 {
+	udp_send_req_t *r = (udp_send_req_t *)req;
 	(void)status;
-	free(req);
+	r->net->stats.udp_queued -= r->size;
+	free(r);
 }
 
 static void udp_send(udp_listener_t *l, const struct sockaddr *to,
@@ -152,12 +179,20 @@ static void udp_send(udp_listener_t *l, const struct sockaddr *to,
 		n->stats.udp_send_errors++;
 		return;
 	}
-	/* The socket buffer is full: queue a copy rather than drop. */
-	udp_send_req_t *r = malloc(sizeof(*r) + len);
+	/* The socket buffer is full: queue a copy rather than drop, up to a
+	 * bound. */
+	size_t size = sizeof(udp_send_req_t) + len;
+	if (n->stats.udp_queued + size > UDP_QUEUED_MAX) {
+		n->stats.udp_queue_dropped++;
+		return;
+	}
+	udp_send_req_t *r = malloc(size);
 	if (r == NULL) {
 		n->stats.udp_send_errors++;
 		return;
 	}
+	r->net = n;
+	r->size = size;
 	memcpy(r->data, pkt, len);
 	b = uv_buf_init((char *)r->data, (unsigned)len);
 	if (uv_udp_send(&r->req, &l->h, &b, 1, to, udp_sent) != 0) {
@@ -165,6 +200,7 @@ static void udp_send(udp_listener_t *l, const struct sockaddr *to,
 		n->stats.udp_send_errors++;
 		return;
 	}
+	n->stats.udp_queued += size;
 	n->stats.udp_sent++;
 }
 
@@ -252,6 +288,46 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 
 /* ---- TCP connections --------------------------------------------------- */
 
+/* Unlinks c from the list of open connections. */
+static void conn_unlink(conn_t *c)
+{
+	vd_net_t *n = c->net;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		n->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		n->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Puts c at the head of the list: the list runs from the most recently
+ * active connection to the one idle longest, which is closed first when
+ * the table is full (RFC 7766 section 6.2.3). */
+static void conn_push(conn_t *c)
+{
+	vd_net_t *n = c->net;
+	c->prev = NULL;
+	c->next = n->conns;
+	if (n->conns != NULL)
+		n->conns->prev = c;
+	else
+		n->conns_tail = c;
+	n->conns = c;
+}
+
+/* A complete message read or a reply written. */
+static void conn_touch(conn_t *c)
+{
+	c->active_ms = uv_now(c->net->loop);
+	if (c->net->conns != c) {
+		conn_unlink(c);
+		conn_push(c);
+	}
+}
+
 static void conn_unref(conn_t *c)
 {
 	if (--c->refs > 0)
@@ -277,16 +353,11 @@ static void conn_close(conn_t *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		n->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	conn_unlink(c);
 	n->nconns--;
 	n->stats.tcp_open = n->nconns;
 	uv_close((uv_handle_t *)&c->h, conn_handle_closed);
-	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
 
 static void conn_shutdown_done(uv_shutdown_t *req, int status)
@@ -297,11 +368,12 @@ static void conn_shutdown_done(uv_shutdown_t *req, int status)
 	conn_unref(c);
 }
 
-/* Closes after queued replies are written. */
+/* Closes after queued replies are written (or the write timeout). */
 static void conn_end(conn_t *c)
 {
-	if (c->closing)
+	if (c->closing || c->ending)
 		return;
+	c->ending = true;
 	if (uv_stream_get_write_queue_size((uv_stream_t *)&c->h) == 0) {
 		conn_close(c);
 		return;
@@ -314,29 +386,91 @@ static void conn_end(conn_t *c)
 	}
 }
 
-static uint32_t idle_ms(const vd_net_t *n)
+static uint64_t idle_ms(const vd_net_t *n)
 {
 	return n->snap->server.tcp_idle_timeout_ms;
 }
 
-static void conn_idle(uv_timer_t *t)
+static uint64_t io_ms(const vd_net_t *n)
+{
+	return n->snap->server.tcp_io_timeout_ms;
+}
+
+/* Whether the connection owes the client enough that reading more
+ * queries must wait until the client reads its replies. */
+static bool conn_full(conn_t *c)
+{
+	return c->queued + c->inflight >= TCP_PENDING_MAX ||
+	       uv_stream_get_write_queue_size((uv_stream_t *)&c->h) >= TCP_QUEUED_MAX;
+}
+
+static void conn_timer(uv_timer_t *t);
+
+/* One timer per connection, at the nearest of its deadlines: replies
+ * queued make no progress (write timeout), a message started but not
+ * complete (message timeout), nothing owed and nothing asked (idle). */
+static void conn_arm(conn_t *c)
+{
+	vd_net_t *n = c->net;
+	uint64_t now = uv_now(n->loop), at = UINT64_MAX;
+
+	if (c->closing)
+		return;
+	if (c->queued > 0)
+		at = c->write_ms + io_ms(n);
+	if (!c->paused && !c->ending && c->len > 0 && c->msg_ms + io_ms(n) < at)
+		at = c->msg_ms + io_ms(n);
+	if (c->inflight == 0 && c->queued == 0 && c->active_ms + idle_ms(n) < at)
+		at = c->active_ms + idle_ms(n);
+	if (at == UINT64_MAX)   /* waiting on an upstream: bounded there */
+		at = now + idle_ms(n);
+	uv_timer_start(&c->timer, conn_timer, at > now ? at - now : 0, 0);
+}
+
+static void conn_timer(uv_timer_t *t)
 {
 	conn_t *c = t->data;
-	if (c->inflight > 0) {
-		uv_timer_start(&c->idle, conn_idle, idle_ms(c->net), 0);
+	vd_net_t *n = c->net;
+	uint64_t now = uv_now(n->loop);
+
+	if (c->closing)
+		return;
+	if (c->queued > 0 && now >= c->write_ms + io_ms(n)) {
+		/* A client that does not read: uv_shutdown would wait forever. */
+		n->stats.tcp_write_timeouts++;
+		conn_close(c);
 		return;
 	}
-	c->net->stats.tcp_idle_closed++;
-	conn_end(c);
+	if (!c->paused && !c->ending && c->len > 0 && now >= c->msg_ms + io_ms(n)) {
+		n->stats.tcp_read_timeouts++;
+		conn_close(c);
+		return;
+	}
+	if (c->inflight == 0 && c->queued == 0 && now >= c->active_ms + idle_ms(n)) {
+		n->stats.tcp_idle_closed++;
+		conn_end(c);
+		return;
+	}
+	conn_arm(c);
 }
+
+static void conn_process(conn_t *c);
+static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void conn_written(uv_write_t *req, int status)
 {
 	write_req_t *w = (write_req_t *)req;
 	conn_t *c = w->c;
 	free(w);
-	if (status < 0)
+	c->queued--;
+	if (status < 0) {
 		conn_close(c);
+	} else if (!c->closing) {
+		c->write_ms = uv_now(c->net->loop);
+		conn_touch(c);
+		conn_process(c);
+	}
 	conn_unref(c);
 }
 
@@ -357,10 +491,14 @@ static void tcp_send(conn_t *c, const uint8_t *pkt, size_t len)
 		}
 		if (done < 0)
 			done = 0;
-		if ((size_t)done == len + 2)
+		if ((size_t)done == len + 2) {
+			conn_touch(c);
 			return;
+		}
 	}
-	/* Queue what try_write could not send, in order, as one copy. */
+	/* Queue what try_write could not send, in order, as one copy. The
+	 * reader stops before this grows past TCP_QUEUED_MAX plus the
+	 * replies of the queries in progress. */
 	size_t rest = len + 2 - (size_t)done;
 	write_req_t *w = malloc(sizeof(*w) + rest);
 	if (w == NULL) {
@@ -376,6 +514,8 @@ static void tcp_send(conn_t *c, const uint8_t *pkt, size_t len)
 		conn_close(c);
 		return;
 	}
+	if (c->queued++ == 0)
+		c->write_ms = uv_now(c->net->loop);
 	c->refs++;
 }
 
@@ -389,6 +529,7 @@ static void tcp_respond(void *token, const vd_query_client_t *cl,
 		tcp_send(c, pkt, len);
 	if (c->eof && c->inflight == 0)
 		conn_end(c);
+	conn_process(c);
 	conn_unref(c);
 }
 
@@ -412,6 +553,47 @@ static void conn_message(conn_t *c, const uint8_t *msg, size_t len)
 		c->refs++;
 		c->inflight++;
 	}
+}
+
+/* Answers the complete messages read so far while the connection owes
+ * fewer than its cap of replies, keeps the rest, and stops or resumes
+ * reading accordingly; then re-arms the timer. The caller holds a
+ * reference. */
+static void conn_process(conn_t *c)
+{
+	size_t off = 0;
+
+	if (c->closing || c->busy)
+		return;
+	c->busy = true;
+	while (!c->closing && !conn_full(c) && c->len - off >= 2) {
+		size_t mlen = vd_get16(c->buf + off);
+		if (c->len - off < 2 + mlen)
+			break;
+		conn_touch(c);
+		conn_message(c, c->buf + off + 2, mlen);
+		off += 2 + mlen;
+	}
+	c->busy = false;
+	if (c->closing)
+		return;
+	if (off > 0) {
+		memmove(c->buf, c->buf + off, c->len - off);
+		c->len -= off;
+		c->msg_ms = uv_now(c->net->loop);   /* the next one starts */
+	}
+	if (!c->eof && !c->ending) {
+		bool full = conn_full(c);
+		if (full && !c->paused) {
+			c->net->stats.tcp_paused++;
+			uv_read_stop((uv_stream_t *)&c->h);
+		} else if (!full && c->paused) {
+			c->msg_ms = uv_now(c->net->loop);
+			uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read);
+		}
+		c->paused = full;
+	}
+	conn_arm(c);
 }
 
 static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -442,33 +624,62 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	conn_t *c = s->data;
 	(void)buf;
+	if (nread == 0)
+		return;
 	if (nread == UV_EOF && c->inflight > 0) {
 		/* Half-closed: answer what is pending, then close. */
 		c->eof = true;
 		uv_read_stop(s);
+		conn_arm(c);
 		return;
 	}
 	if (nread < 0) {
+		c->eof = true;
 		conn_end(c);
+		conn_arm(c);
 		return;
 	}
+	/* Bytes alone are not activity: a message trickling in must be
+	 * complete within tcp_io_timeout of its first byte. */
+	if (c->len == 0)
+		c->msg_ms = uv_now(c->net->loop);
 	c->len += (size_t)nread;
-	uv_timer_start(&c->idle, conn_idle, idle_ms(c->net), 0);
-
-	size_t off = 0;
 	c->refs++;   /* a reply may fail and close the connection */
-	while (!c->closing && c->len - off >= 2) {
-		size_t mlen = vd_get16(c->buf + off);
-		if (c->len - off < 2 + mlen)
-			break;
-		conn_message(c, c->buf + off + 2, mlen);
-		off += 2 + mlen;
-	}
-	if (off > 0 && !c->closing) {
-		memmove(c->buf, c->buf + off, c->len - off);
-		c->len -= off;
-	}
+	conn_process(c);
 	conn_unref(c);
+}
+
+/* Whether a and b are the same client for the per-client limit: the
+ * same IPv4 address, or the same IPv6 /64. */
+static bool same_client(const struct sockaddr_storage *a,
+			const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr, 8) == 0;
+	return false;
+}
+
+static size_t client_conns(const vd_net_t *n, const conn_t *c)
+{
+	size_t k = 0;
+	for (const conn_t *o = n->conns; o != NULL; o = o->next)
+		k += o != c && same_client(&o->peer, &c->peer);
+	return k;
+}
+
+/* The connection idle longest that owes its client nothing. */
+static conn_t *oldest_idle(const vd_net_t *n, const conn_t *except)
+{
+	for (conn_t *o = n->conns_tail; o != NULL; o = o->prev)
+		if (o != except && o->inflight == 0 && o->queued == 0)
+			return o;
+	return NULL;
 }
 
 static void tcp_accept(uv_stream_t *server, int status)
@@ -484,14 +695,12 @@ static void tcp_accept(uv_stream_t *server, int status)
 	c->refs = 1;
 	c->handles = 2;
 	c->h.data = c;
-	c->idle.data = c;
+	c->timer.data = c;
+	c->active_ms = uv_now(n->loop);
 	n->alive++;
 	uv_tcp_init(n->loop, &c->h);
-	uv_timer_init(n->loop, &c->idle);
-	c->next = n->conns;
-	if (n->conns != NULL)
-		n->conns->prev = c;
-	n->conns = c;
+	uv_timer_init(n->loop, &c->timer);
+	conn_push(c);
 	n->nconns++;
 	n->stats.tcp_open = n->nconns;
 
@@ -501,14 +710,25 @@ static void tcp_accept(uv_stream_t *server, int status)
 		conn_close(c);
 		return;
 	}
-	if (n->nconns > n->snap->server.tcp_max_connections) {
-		n->stats.tcp_rejected++;
+	const vd_server_conf_t *sc = &n->snap->server;
+	if (client_conns(n, c) >= sc->tcp_max_connections_per_client) {
+		n->stats.tcp_client_rejected++;
 		conn_close(c);
 		return;
 	}
+	if (n->nconns > sc->tcp_max_connections) {
+		conn_t *old = oldest_idle(n, c);
+		if (old == NULL) {
+			n->stats.tcp_rejected++;
+			conn_close(c);
+			return;
+		}
+		n->stats.tcp_evicted++;
+		conn_close(old);
+	}
 	n->stats.tcp_accepted++;
 	uv_tcp_nodelay(&c->h, 1);
-	uv_timer_start(&c->idle, conn_idle, idle_ms(n), 0);
+	conn_arm(c);
 	uv_read_start((uv_stream_t *)&c->h, conn_alloc, conn_read);
 }
 

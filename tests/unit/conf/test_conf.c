@@ -402,6 +402,8 @@ static void test_defaults(void **state)
 	assert_string_equal(s->version, "vpcdns " VD_VERSION);
 	assert_int_equal(s->tcp_idle_timeout_ms, 10000);
 	assert_int_equal(s->tcp_max_connections, 1000);
+	assert_int_equal(s->tcp_max_connections_per_client, 100);
+	assert_int_equal(s->tcp_io_timeout_ms, 2000);
 	assert_int_equal(s->upstream_timeout_ms, 1500);
 	assert_int_equal(s->log_level, VD_LOG_INFO);
 	assert_int_equal(f->snap->ngroups, 0);
@@ -637,6 +639,10 @@ static const err_case_t err_cases[] = {
 	  "server.tcp_max_connections must be an integer > 0" },
 	{ SERVER "  tcp_max_connections: 12k\n" VIEW, 3,
 	  "server.tcp_max_connections must be an integer > 0" },
+	{ SERVER "  tcp_max_connections_per_client: 0\n" VIEW, 3,
+	  "server.tcp_max_connections_per_client must be an integer > 0" },
+	{ SERVER "  tcp_io_timeout: 0s\n" VIEW, 3,
+	  "server.tcp_io_timeout: bad duration '0s'" },
 	{ SERVER "  log_level: verbose\n" VIEW, 3, "server.log_level: bad level 'verbose'" },
 	{ SERVER "upstreams: [\"127.0.0.1\"]\n" VIEW, 3,
 	  "upstreams must be a map of group names to lists of servers" },

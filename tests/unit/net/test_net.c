@@ -2,7 +2,7 @@
  * Unit tests of the listeners: a real vd_net_t on 127.0.0.1 with a
  * snapshot built from a temporary config, driven by the test's own libuv
  * loop, queried over UDP and TCP by plain sockets (partial writes,
- * pipelining, idle timeout, connection limit).
+ * pipelining, idle timeout, connection limit closing the oldest idle).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -242,19 +242,35 @@ static void test_tcp_idle_timeout(void **state)
 	assert_true(vd_net_stats(net)->tcp_idle_closed >= 1);
 }
 
+static void pump(int times)
+{
+	for (int i = 0; i < times; i++)
+		uv_run(&loop, UV_RUN_NOWAIT);
+}
+
 static void test_tcp_connection_limit(void **state)
 {
 	(void)state;
-	int s1 = tcp_connect(), s2 = tcp_connect(), s3 = tcp_connect();
-	uint8_t r[16];
-	/* The third connection is over the limit of 2 and is closed. */
-	assert_int_equal(pump_recv(s3, r, sizeof(r)), 0);
-	assert_true(vd_net_stats(net)->tcp_rejected >= 1);
+	int s1 = tcp_connect();
+	pump(20);
+	int s2 = tcp_connect();
+	pump(20);
+	int s3 = tcp_connect();
+	uint8_t q[512], r[512];
+	/* The table holds 2: the third connection closes the one idle
+	 * longest (s1) and is served (RFC 7766 section 6.2.3). */
+	assert_int_equal(pump_recv(s1, r, sizeof(r)), 0);
+	assert_true(vd_net_stats(net)->tcp_evicted >= 1);
+	size_t a = make_query(3, "example.com", q + 2);
+	vd_set16(q, (uint16_t)a);
+	assert_int_equal(send(s3, q, a + 2, 0), (ssize_t)(a + 2));
+	assert_true(pump_read_exact(s3, r, 2));
+	assert_true(pump_read_exact(s3, r, vd_get16(r)));
+	assert_int_equal(vd_hdr_id(r), 3);
 	close(s1);
 	close(s2);
 	close(s3);
-	for (int i = 0; i < 50; i++)
-		uv_run(&loop, UV_RUN_NOWAIT);
+	pump(50);
 }
 
 int main(void)
