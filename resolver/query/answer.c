@@ -14,10 +14,16 @@
 
 #include "vpcdns/util.h"
 
+/* Over UDP, the client's buffer but never more than we advertise in our
+ * own OPT: a 40-byte query must not buy a 64 KB answer (amplification);
+ * TC sends a client that needs more to TCP. */
 size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q)
 {
-	size_t lim = c->tcp ? UINT16_MAX
-			    : (q->edns ? q->edns_udp : VD_QUERY_NO_EDNS_UDP);
+	size_t lim = UINT16_MAX;
+	if (!c->tcp)
+		lim = q->edns ? q->edns_udp : VD_QUERY_NO_EDNS_UDP;
+	if (!c->tcp && lim > VD_EDNS_ADVERTISE)
+		lim = VD_EDNS_ADVERTISE;
 	if (c->max_reply != 0 && lim > c->max_reply)
 		lim = c->max_reply;
 	return lim;

@@ -98,6 +98,10 @@ struct vd_query_ctx {
 
 /* ---- answer.c ---------------------------------------------------------- */
 
+/* The largest reply for this client: 65535 over TCP; over UDP the
+ * client's EDNS buffer (512 without EDNS), at most VD_EDNS_ADVERTISE
+ * whatever the client says; never more than c->max_reply. Every reply
+ * writer sizes its buffer with it. */
 size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q);
 uint16_t vd_query_reply_flags(const vd_query_msg_t *q, int rcode, bool aa);
 /* Appends our OPT when the client sent one (NSID when asked; ede < 0: none). */
