@@ -103,6 +103,9 @@ struct vd_query_ctx {
  * whatever the client says; never more than c->max_reply. Every reply
  * writer sizes its buffer with it. */
 size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q);
+/* Reply flags: QR, the query's opcode, RA, RD and CD copied, AA if aa,
+ * the low 4 bits of rcode. For an opcode other than QUERY only QR, the
+ * opcode and rcode. */
 uint16_t vd_query_reply_flags(const vd_query_msg_t *q, int rcode, bool aa);
 /* Appends our OPT when the client sent one (NSID when asked; ede < 0: none). */
 void vd_query_put_opt(vd_wbuf_t *w, const vd_query_msg_t *q, const vd_snap_t *snap,

@@ -6,7 +6,8 @@ unknown options ignored, DO copied, small payloads read as 512), UDP
 truncation with TC and the full answer over TCP, UDP answers capped at
 the advertised 1232 bytes whatever the client's buffer, NSID (RFC 5001), CH TXT
 id.server / hostname.bind / version.bind / version.server (and
-hide_version), NOTIMP for other opcodes, silence for QR=1.
+hide_version), NOTIMP for other opcodes (no RA, RD, CD or AD in it), silence
+for QR=1.
 """
 
 import os
@@ -508,6 +509,26 @@ def other_opcodes_notimp():
         eq(m.opcode, opcode, "opcode echoed")
     m, sent = vt.tcp_query("www.proto.test", A, port=port(), opcode=4)
     check(m is not None and m.rcode == vt.NOTIMP, "NOTIFY over TCP", m)
+
+
+@suite.case
+def notimp_carries_no_query_flags():
+    # ISC genreport's opcode/opcodeflg tests: a NOTIMP reply to an unknown
+    # opcode sets none of RA, RD, CD, AD (nor AA or TC), whatever the
+    # query's flags were.
+    sent_flags = (0, vt.F_RD, vt.F_RD | vt.F_CD | vt.F_AD, vt.F_TC | vt.F_AD | vt.F_CD)
+    for opcode in (1, 3, 15):
+        for flags in sent_flags:
+            for edns in (None, True):
+                pkt, qid = vt.make_query("www.proto.test", A, flags=flags,
+                                         opcode=opcode, edns=edns)
+                data = vt.udp_exchange(pkt, port(), expect_id=qid)
+                check(data is not None, "no reply to opcode %d flags %#x" % (opcode, flags))
+                m = vt.Msg.parse(data)
+                eq((m.opcode, m.rcode_name()), (opcode, "NOTIMP"), "opcode and rcode")
+                extra = m.flags & (vt.F_RA | vt.F_RD | vt.F_CD | vt.F_AD | vt.F_AA | vt.F_TC)
+                eq(extra, 0, "flags of NOTIMP to opcode %d, query flags %#x" % (opcode, flags))
+                check(m.qr, "QR", m)
 
 
 @suite.case
