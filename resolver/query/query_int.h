@@ -136,7 +136,7 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 
 /* CH TXT <name>: how an IN A query for name would be answered for this
  * client (view, AZ, each routing step, generation), one TXT record per
- * step. 0 if it does not fit. */
+ * step. A reply with TC when it does not fit the client's size. */
 size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
 /* A PTR answer from the view's endpoint data, or 0 when the name is not
  * the reverse name of an endpoint address. */

@@ -6,7 +6,7 @@ unknown options ignored, DO copied, small payloads read as 512), UDP
 truncation with TC and the full answer over TCP, UDP answers capped at
 the advertised 1232 bytes whatever the client's buffer, NSID (RFC 5001), CH TXT
 id.server / hostname.bind / version.bind / version.server (and
-hide_version), NOTIMP for other opcodes (no RA, RD, CD or AD in it), silence
+hide_version), explanations too long for UDP truncated, NOTIMP for other opcodes (no RA, RD, CD or AD in it), silence
 for QR=1.
 """
 
@@ -25,6 +25,7 @@ suite = vt.Suite("protocol")
 S = {}
 IDENTITY = "vpcdns-proto-id"
 BIG, MEDIUM, HUGE = 30, 5, 400
+CHAIN = 6
 IDLE_S = 1.0
 LIMIT = 4
 
@@ -33,10 +34,13 @@ def zone_text():
     big = "\n".join('big IN TXT "%03d-%s"' % (i, "b" * 96) for i in range(BIG))
     big += "\n" + "\n".join('huge IN TXT "%03d-%s"' % (i, "h" * 96) for i in range(HUGE))
     med = "\n".join('medium IN TXT "%03d-%s"' % (i, "m" * 96) for i in range(MEDIUM))
+    # A CNAME chain whose explanation (one TXT per step) exceeds 512 bytes.
+    chain = "\n".join("chain%d IN CNAME chain%d" % (i, i + 1) for i in range(CHAIN))
+    chain += "\nchain%d IN A 192.0.2.9" % CHAIN
     return ("$ORIGIN proto.test.\n$TTL 60\n"
             "@ IN SOA ns.proto.test. hostmaster.proto.test. 1 3600 600 86400 60\n"
             "@ IN NS ns\nns IN A 192.0.2.53\nwww IN A 192.0.2.1\n"
-            "w2 IN A 192.0.2.2\n%s\n%s\n" % (big, med))
+            "w2 IN A 192.0.2.2\n%s\n%s\n%s\n" % (big, med, chain))
 
 
 def slow_handler(m, transport):
@@ -494,6 +498,29 @@ def chaos_version():
         eq(m.answer, [], "answer with hide_version")
     m = uq("id.server", TXT, srv="hid", qclass=vt.CH)
     eq(m.values(TXT), [[IDENTITY.encode()]], "id.server still answered with hide_version")
+
+
+@suite.case
+def chaos_explain_truncated_not_refused():
+    # An explanation too long for the client's UDP size is truncated (TC,
+    # then the client retries over TCP), not refused.
+    m = uq("chain0.proto.test", TXT, qclass=vt.CH)
+    eq(m.rcode_name(), "NOERROR", "rcode of a long explanation over UDP")
+    check(m.tc, "no TC on an explanation over 512 bytes", m)
+    check(len(m.raw) <= 512 and m.answer == [], "truncated reply: %d bytes" % len(m.raw), m)
+    for kw in ({"tcp": True}, {"edns": {"udp": 1232}}):
+        if kw.get("tcp"):
+            m = S["srv"].tcp("chain0.proto.test", TXT, qclass=vt.CH)
+        else:
+            m = uq("chain0.proto.test", TXT, qclass=vt.CH, **kw)
+        check(m is not None and not m.tc, "explanation truncated (%s)" % kw, m)
+        eq(m.rcode_name(), "NOERROR", "rcode (%s)" % kw)
+        eq(len(m.values(TXT)), CHAIN + 2, "explanation lines (%s)" % kw)
+        check(len(m.raw) > 512, "explanation only %d bytes" % len(m.raw))
+    r = vt.dig(port(), "+noedns", "-c", "CH", "-t", "TXT", "chain0.proto.test")
+    eq(r.status, "NOERROR", "dig status")
+    check("Truncated, retrying in TCP mode" in r.text, "dig never saw TC", r.text[:400])
+    eq(len(r.rdata("TXT")), CHAIN + 2, "dig after its TCP retry")
 
 
 # ---- opcodes and QR ------------------------------------------------------
