@@ -150,6 +150,7 @@ typedef struct vd_server_conf {
 	const char *tls_ca_file;
 	vd_log_level_t log_level;
 	uint32_t workers;           /* loops (threads) serving the listeners */
+	uint64_t zone_file_max_size; /* bytes; larger zone files are errors */
 } vd_server_conf_t;
 
 /* The "cache" section: forwarded answers (see docs/configuration.md). */

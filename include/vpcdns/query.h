@@ -29,7 +29,8 @@ typedef struct vd_query_ctx vd_query_ctx_t;
 typedef struct vd_query_client {
 	struct sockaddr_storage addr;
 	bool tcp;
-	size_t max_reply;          /* transport limit: 65535 TCP, 65535 UDP */
+	size_t max_reply;          /* transport limit (0: none); UDP replies are
+				      * capped at VD_EDNS_ADVERTISE anyway */
 	void (*respond)(void *token, const struct vd_query_client *c,
 			const uint8_t *pkt, size_t len);
 	void *token;

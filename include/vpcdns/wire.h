@@ -26,7 +26,7 @@ enum {
 	VD_T_A = 1, VD_T_NS = 2, VD_T_CNAME = 5, VD_T_SOA = 6, VD_T_PTR = 12,
 	VD_T_HINFO = 13, VD_T_MX = 15, VD_T_TXT = 16, VD_T_AAAA = 28,
 	VD_T_SRV = 33, VD_T_DNAME = 39, VD_T_OPT = 41, VD_T_DS = 43,
-	VD_T_RRSIG = 46, VD_T_NSEC = 47, VD_T_DNSKEY = 48, VD_T_IXFR = 251,
+	VD_T_RRSIG = 46, VD_T_NSEC = 47, VD_T_DNSKEY = 48, VD_T_TSIG = 250, VD_T_IXFR = 251,
 	VD_T_AXFR = 252, VD_T_ANY = 255,
 };
 enum { VD_C_IN = 1, VD_C_CH = 3, VD_C_ANY = 255 };
@@ -141,7 +141,8 @@ typedef enum {
 
 /* Parses a client query. FORMERR cases: QDCOUNT != 1, ANCOUNT or NSCOUNT
  * non-zero, a bad name, the packet ending inside the question, more than
- * one OPT, an OPT not owned by the root, a malformed option list, trailing
+ * one OPT, an OPT not owned by the root, a malformed option list, a TSIG
+ * that is not the last additional record (RFC 8945 5.2), trailing
  * garbage after the declared records. id/flags are always filled when the
  * result is not VD_QP_DROP. An EDNS payload size below 512 is read as 512.
  * Unknown EDNS options are ignored. */

@@ -64,6 +64,21 @@ typedef struct vd_zone vd_zone_t;
  */
 int vd_zone_load(const char *path, const char *origin_text,
 		 vd_zone_fallback_t fallback, vd_zone_t **out, vd_errlist_t *errs);
+
+/* Default of server.zone_file_max_size: the largest zone file read. */
+#define VD_ZONE_FILE_MAX_SIZE (64ull << 20)
+
+/* vd_zone_load with a limit on the file's size (vd_zone_load uses
+ * VD_ZONE_FILE_MAX_SIZE). The file is opened with O_NONBLOCK and checked
+ * with fstat on that descriptor before anything is parsed: anything but a
+ * regular file ("path: not a regular file": a FIFO, a device, a
+ * directory) and a file larger than max_size ("path: file is N bytes,
+ * more than the limit of M (server.zone_file_max_size)") are VD_ECONF at
+ * once, without blocking and without reading; so is a file that grows
+ * past max_size while it is read. */
+int vd_zone_load_max(const char *path, const char *origin_text,
+		     vd_zone_fallback_t fallback, uint64_t max_size, vd_zone_t **out,
+		     vd_errlist_t *errs);
 void vd_zone_ref(vd_zone_t *z);
 void vd_zone_unref(vd_zone_t *z);   /* frees at the last unref; NULL is ok */
 

@@ -25,34 +25,6 @@ static void set_defaults(vd_cache_conf_t *c)
 	c->prefetch = true;
 }
 
-/* "64MiB", "512KiB", "1GiB", "1000000" (bytes); "0" disables the cache. */
-static void read_size(cbuild_t *b, const yn_pair_t *p, uint64_t *out)
-{
-	static const struct { const char *unit; uint64_t mult; } units[] = {
-		{ "", 1 }, { "B", 1 }, { "KiB", 1ull << 10 }, { "MiB", 1ull << 20 },
-		{ "GiB", 1ull << 30 }, { "k", 1000 }, { "KB", 1000 },
-		{ "MB", 1000000 }, { "GB", 1000000000 },
-	};
-	const char *s;
-	char *end;
-
-	if (vd_conf_string(b, p, "cache.size", &s) < 0)
-		return;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s || s[0] == '-')
-		goto bad;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit) == 0 && v <= (64ull << 30) / units[i].mult) {
-			*out = v * units[i].mult;
-			return;
-		}
-	}
-bad:
-	vd_conf_err(b, p->val->line,
-		    "cache.size: bad size '%s' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most 64GiB)",
-		    s);
-}
-
 /* A duration in whole seconds; "0" is allowed (no clamp / no stale). */
 static void read_seconds(cbuild_t *b, const yn_pair_t *p, const char *what,
 			 uint32_t *out)
@@ -115,7 +87,7 @@ void vd_conf_build_cache(cbuild_t *b, const ynode_t *root)
 		const yn_pair_t *p = &m->pairs[i];
 		const char *k = p->key->str;
 		if (strcmp(k, "size") == 0)
-			read_size(b, p, &c->size);
+			vd_conf_size(b, p, "cache.size", 64ull << 30, &c->size);
 		else if (strcmp(k, "min_ttl") == 0)
 			read_seconds(b, p, "cache.min_ttl", &c->min_ttl);
 		else if (strcmp(k, "max_ttl") == 0) {

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 void vd_conf_err(cbuild_t *b, unsigned long line, const char *fmt, ...)
@@ -141,6 +142,35 @@ bad:
 	vd_conf_err(b, p->val->line,
 		    "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, <n>h, <n>d, or <n> seconds)",
 		    what, s);
+	return -1;
+}
+
+int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what,
+		 uint64_t max, uint64_t *out)
+{
+	static const struct { const char *unit; uint64_t mult; } units[] = {
+		{ "", 1 }, { "B", 1 }, { "KiB", 1ull << 10 }, { "MiB", 1ull << 20 },
+		{ "GiB", 1ull << 30 }, { "k", 1000 }, { "KB", 1000 },
+		{ "MB", 1000000 }, { "GB", 1000000000 },
+	};
+	const char *s;
+	char *end;
+
+	if (vd_conf_string(b, p, what, &s) < 0)
+		return -1;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || s[0] == '-')
+		goto bad;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0 && v <= max / units[i].mult) {
+			*out = v * units[i].mult;
+			return 0;
+		}
+	}
+bad:
+	vd_conf_err(b, p->val->line,
+		    "%s: bad size '%s' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most %lluGiB)",
+		    what, s, (unsigned long long)(max >> 30));
 	return -1;
 }
 

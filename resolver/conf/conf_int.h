@@ -106,6 +106,10 @@ int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
 		     uint32_t *ms);
 int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what,
 		 uint32_t *out);
+/* A byte count: "1000000", "512KiB", "64MiB", "1GiB" (also B, k, KB, MB,
+ * GB), at most max (a whole number of GiB, named in the message). */
+int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what,
+		 uint64_t max, uint64_t *out);
 /* Whether v is a sequence whose items are all non-null scalars. */
 bool vd_conf_is_string_list(const ynode_t *v);
 

@@ -1,8 +1,8 @@
 /*
  * The "server" section: listen addresses, identity and version texts, the
  * zone directory, TCP limits (connections, per client, idle and I/O
- * timeouts), the upstream timeouts and in-flight bound,
- * the CA bundle for TLS upstreams and the log level. The
+ * timeouts), the upstream timeouts and in-flight bound, the CA bundle for
+ * TLS upstreams, the log level and the zone file size limit. The
  * zone directory is resolved here, before the views are read, because
  * every relative zone path depends on it; when it is unusable the error is
  * reported once and relative zone paths are skipped rather than each
@@ -33,7 +33,7 @@ static const char *const server_keys[] = {
 	"tcp_idle_timeout", "tcp_max_connections",
 	"tcp_max_connections_per_client", "tcp_io_timeout", "upstream_timeout",
 	"query_timeout", "upstream_max_inflight", "tls_ca_file", "workers",
-	"log_level", NULL,
+	"log_level", "zone_file_max_size", NULL,
 };
 
 static void set_defaults(cbuild_t *b)
@@ -55,6 +55,7 @@ static void set_defaults(cbuild_t *b)
 	s->query_timeout_ms = 3000;
 	s->upstream_max_inflight = 1000;
 	s->workers = 1;
+	s->zone_file_max_size = VD_ZONE_FILE_MAX_SIZE;
 	s->tls_ca_file = NULL;
 	s->log_level = VD_LOG_INFO;
 	if (!s->identity)
@@ -247,6 +248,21 @@ static void build_workers(cbuild_t *b, const yn_pair_t *p)
 	b->snap->server.workers = n;
 }
 
+/* The largest zone file read; each file's size is checked before it is
+ * parsed, so one huge file cannot make a reload eat the memory. */
+static void build_zone_file_max_size(cbuild_t *b, const yn_pair_t *p)
+{
+	uint64_t n = 0;
+
+	if (vd_conf_size(b, p, "server.zone_file_max_size", 64ull << 30, &n) < 0)
+		return;
+	if (n == 0) {
+		vd_conf_err(b, p->val->line, "server.zone_file_max_size must be > 0");
+		return;
+	}
+	b->snap->server.zone_file_max_size = n;
+}
+
 static void server_pair(cbuild_t *b, const yn_pair_t *p)
 {
 	vd_server_conf_t *s = &b->snap->server;
@@ -282,6 +298,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		build_ca_file(b, p);
 	else if (strcmp(k, "log_level") == 0)
 		build_log_level(b, p);
+	else if (strcmp(k, "zone_file_max_size") == 0)
+		build_zone_file_max_size(b, p);
 }
 
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root)

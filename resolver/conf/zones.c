@@ -142,7 +142,8 @@ static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 		if (*slot)
 			return b->zc[*slot - 1].zone;
 	}
-	r = vd_zone_load(real, zi->origin, zi->fallback, &z, b->errs);
+	r = vd_zone_load_max(real, zi->origin, zi->fallback,
+			     b->snap->server.zone_file_max_size, &z, b->errs);
 	if (r == -ENOMEM) {
 		vd_conf_nomem(b);
 		return NULL;

@@ -14,10 +14,16 @@
 
 #include "vpcdns/util.h"
 
+/* Over UDP, the client's buffer but never more than we advertise in our
+ * own OPT: a 40-byte query must not buy a 64 KB answer (amplification);
+ * TC sends a client that needs more to TCP. */
 size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q)
 {
-	size_t lim = c->tcp ? UINT16_MAX
-			    : (q->edns ? q->edns_udp : VD_QUERY_NO_EDNS_UDP);
+	size_t lim = UINT16_MAX;
+	if (!c->tcp)
+		lim = q->edns ? q->edns_udp : VD_QUERY_NO_EDNS_UDP;
+	if (!c->tcp && lim > VD_EDNS_ADVERTISE)
+		lim = VD_EDNS_ADVERTISE;
 	if (c->max_reply != 0 && lim > c->max_reply)
 		lim = c->max_reply;
 	return lim;
@@ -25,8 +31,12 @@ size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q)
 
 uint16_t vd_query_reply_flags(const vd_query_msg_t *q, int rcode, bool aa)
 {
-	uint16_t f = VD_F_QR | VD_F_RA | (q->flags & (VD_F_RD | VD_F_CD));
-	f |= (uint16_t)(VD_F_OPCODE(q->flags) << 11);
+	uint16_t op = (uint16_t)(VD_F_OPCODE(q->flags) << 11);
+	/* An opcode we do not implement: its flag bits may mean something
+	 * else, so echo none and claim nothing (RA, AA) about the answer. */
+	if (VD_F_OPCODE(q->flags) != VD_OPCODE_QUERY)
+		return VD_F_QR | op | (uint16_t)(rcode & 0xf);
+	uint16_t f = VD_F_QR | VD_F_RA | (q->flags & (VD_F_RD | VD_F_CD)) | op;
 	if (aa)
 		f |= VD_F_AA;
 	return f | (uint16_t)(rcode & 0xf);

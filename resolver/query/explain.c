@@ -89,13 +89,14 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 	const vd_view_t *v = rc->view;
 	const vd_query_msg_t *q = rc->q;
 	static const char *const aff[] = { "prefer", "only", "off" };
+	size_t cap = vd_query_reply_limit(rc->client, q);
+	uint16_t flags = vd_query_reply_flags(q, VD_RCODE_NOERROR, true);
 	char addr[64], name[VD_NAME_TEXT];
 	uint8_t lc[VD_NAME_MAX];
 	vd_wbuf_t w;
-	(void)ctx;
 
-	vd_wbuf_init(&w, out, vd_query_reply_limit(rc->client, q));
-	vd_wbuf_reply_start(&w, q, vd_query_reply_flags(q, VD_RCODE_NOERROR, true));
+	vd_wbuf_init(&w, out, cap);
+	vd_wbuf_reply_start(&w, q, flags);
 	const struct sockaddr *sa = (const struct sockaddr *)&rc->client->addr;
 	int az = vd_view_client_az(v, sa);
 	vd_addr_fmt(sa, addr, sizeof(addr));
@@ -140,7 +141,11 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 		max_labels = UINT_MAX;
 	}
 	vd_query_put_opt(&w, q, rc->snap, VD_RCODE_NOERROR, -1, NULL);
-	return w.err == 0 ? w.len : 0;
+	if (w.err == 0)
+		return w.len;
+	/* Too long for this client's UDP size: TC sends it to TCP. */
+	ctx->stats.truncated++;
+	return vd_query_write_truncated(out, cap, q, rc->snap, flags, -1);
 }
 
 size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out)

@@ -98,7 +98,14 @@ struct vd_query_ctx {
 
 /* ---- answer.c ---------------------------------------------------------- */
 
+/* The largest reply for this client: 65535 over TCP; over UDP the
+ * client's EDNS buffer (512 without EDNS), at most VD_EDNS_ADVERTISE
+ * whatever the client says; never more than c->max_reply. Every reply
+ * writer sizes its buffer with it. */
 size_t vd_query_reply_limit(const vd_query_client_t *c, const vd_query_msg_t *q);
+/* Reply flags: QR, the query's opcode, RA, RD and CD copied, AA if aa,
+ * the low 4 bits of rcode. For an opcode other than QUERY only QR, the
+ * opcode and rcode. */
 uint16_t vd_query_reply_flags(const vd_query_msg_t *q, int rcode, bool aa);
 /* Appends our OPT when the client sent one (NSID when asked; ede < 0: none). */
 void vd_query_put_opt(vd_wbuf_t *w, const vd_query_msg_t *q, const vd_snap_t *snap,
@@ -129,7 +136,7 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 
 /* CH TXT <name>: how an IN A query for name would be answered for this
  * client (view, AZ, each routing step, generation), one TXT record per
- * step. 0 if it does not fit. */
+ * step. A reply with TC when it does not fit the client's size. */
 size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
 /* A PTR answer from the view's endpoint data, or 0 when the name is not
  * the reverse name of an endpoint address. */

@@ -62,8 +62,9 @@ static int parse_opt(const uint8_t *rr, size_t owner_len, vd_query_msg_t *q)
 	return parse_options(rr + RR_FIXED, vd_get16(rr + 8), q);
 }
 
-/* Additional section: one OPT at most; other records (TSIG, ...) are
- * checked for framing and otherwise ignored. */
+/* Additional section: one OPT at most, a TSIG only as the last record
+ * (RFC 8945 5.2); other records are checked for framing and otherwise
+ * ignored (a last TSIG too: we hold no keys). */
 static int parse_additional(const uint8_t *pkt, size_t len, vd_query_msg_t *q)
 {
 	uint8_t owner[VD_NAME_MAX];
@@ -77,8 +78,10 @@ static int parse_additional(const uint8_t *pkt, size_t len, vd_query_msg_t *q)
 		rdlen = vd_get16(pkt + off + 8);
 		if (len - off - RR_FIXED < rdlen)
 			return VD_EMALF;
-		if (vd_get16(pkt + off) == VD_T_OPT &&
-		    parse_opt(pkt + off, owner_len, q) < 0)
+		uint16_t type = vd_get16(pkt + off);
+		if (type == VD_T_OPT && parse_opt(pkt + off, owner_len, q) < 0)
+			return VD_EMALF;
+		if (type == VD_T_TSIG && i + 1 != count)
 			return VD_EMALF;
 		off += RR_FIXED + rdlen;
 	}

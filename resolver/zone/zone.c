@@ -13,8 +13,11 @@
 #include "zone_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void vd_zone_error(vd_zone_ctx_t *c, unsigned line, const char *fmt, ...)
 {
@@ -85,10 +88,62 @@ static int zone_fill(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin)
 	return ret;
 }
 
+/*
+ * Opens path for reading without ever blocking: O_NONBLOCK, so a FIFO (or
+ * a device) put in the file's place does not wait for a writer, and the
+ * type and size checked with fstat on the descriptor that will be read,
+ * so a file swapped after a check by name cannot slip through. Regular
+ * files ignore O_NONBLOCK. Returns the stream, or NULL (reported).
+ */
+static FILE *open_zone_file(vd_zone_ctx_t *c)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	fd = open(c->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		vd_zone_error(c, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0) {
+		vd_zone_error(c, 0, "cannot stat: %s", strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		vd_zone_error(c, 0, "not a regular file");
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > c->max_size) {
+		vd_zone_error(c, 0, "file is %llu bytes, more than the limit of %llu "
+			      "(server.zone_file_max_size)",
+			      (unsigned long long)st.st_size,
+			      (unsigned long long)c->max_size);
+		goto fail;
+	}
+	fp = fdopen(fd, "r");
+	if (!fp) {
+		vd_zone_error(c, 0, "cannot open: %s", strerror(errno));
+		goto fail;
+	}
+	return fp;
+fail:
+	close(fd);
+	return NULL;
+}
+
 int vd_zone_load(const char *path, const char *origin_text,
 		 vd_zone_fallback_t fallback, vd_zone_t **out, vd_errlist_t *errs)
 {
-	vd_zone_ctx_t c = { .path = path, .errs = errs };
+	return vd_zone_load_max(path, origin_text, fallback, VD_ZONE_FILE_MAX_SIZE,
+				out, errs);
+}
+
+int vd_zone_load_max(const char *path, const char *origin_text,
+		     vd_zone_fallback_t fallback, uint64_t max_size, vd_zone_t **out,
+		     vd_errlist_t *errs)
+{
+	vd_zone_ctx_t c = { .path = path, .errs = errs, .max_size = max_size };
 	uint8_t origin[VD_NAME_MAX];
 	FILE *fp = NULL;
 	size_t len;
@@ -106,9 +161,8 @@ int vd_zone_load(const char *path, const char *origin_text,
 	c.z = zone_new(path, fallback);
 	if (!c.z)
 		return -ENOMEM;
-	fp = fopen(path, "r");
+	fp = open_zone_file(&c);
 	if (!fp) {
-		vd_zone_error(&c, 0, "cannot open: %s", strerror(errno));
 		ret = VD_ECONF;
 		goto fail;
 	}

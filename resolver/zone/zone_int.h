@@ -92,6 +92,7 @@ typedef struct vd_zone_ctx {
 	uint8_t *blob;
 	size_t blob_len;
 	size_t blob_cap;
+	uint64_t max_size;          /* bytes of the file read at most */
 } vd_zone_ctx_t;
 
 /* Adds "path:line: reason" (line 0: "path: reason") and counts it. */

@@ -139,7 +139,8 @@ def setup():
         "example.org.": zone("example.org.",
                              "www IN A 198.51.100.1\ntarget IN A 198.51.100.7\n"
                              "e1 IN A 198.51.100.2\ne2 IN A 198.51.100.3\n" + big + "\n" +
-                             big.replace("bigtxt IN", "bigtxt2 IN")),
+                             big.replace("bigtxt IN", "bigtxt2 IN") + "\n" +
+                             big.replace("bigtxt IN", "bigtxt3 IN")),
         "ff.test.": zone("ff.test.", "gone IN A 198.51.100.50\nhere IN A 198.51.100.52"),
         "fn.test.": zone("fn.test.", "gone IN A 198.51.100.51"),
         "deep.corp.example.": zone("deep.corp.example.", "x IN A 198.51.100.30"),
@@ -588,6 +589,19 @@ def edns_and_size_follow_each_client_not_the_first():
           % (m.tc, len(m.raw)))
     m = fq("bigtxt2.example.org", TXT, edns={"udp": 1232})
     check(m.tc and len(m.raw) <= 1232, "EDNS 1232 reply: tc=%s len=%d" % (m.tc, len(m.raw)))
+
+
+@suite.case
+def forwarded_udp_capped_at_advertised_size():
+    # First the fetch (the answer comes from the upstream's response), then
+    # a cache hit: neither exceeds the 1232 bytes we advertise over UDP,
+    # whatever buffer the client claims.
+    for what in ("forwarded", "cached"):
+        m = fq("bigtxt3.example.org", TXT, edns={"udp": 65535})
+        check(m.tc and len(m.raw) <= 1232, "%s reply at EDNS 65535: tc=%s len=%d"
+              % (what, m.tc, len(m.raw)))
+    m = fq("bigtxt3.example.org", TXT, tcp=True)
+    eq(len(m.values(TXT)), BIG_TXT, "TCP answer")
 
 
 @suite.case

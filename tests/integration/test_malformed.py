@@ -138,6 +138,9 @@ def hdr(qid=0xBEEF, flags=vt.F_RD, qd=1, an=0, ns=0, ar=0):
 QTAIL = struct.pack("!HH", A, 1)
 GOOD_NAME = vt.name_to_wire("www.mal.test")
 
+# A TSIG record (RFC 8945), well-formed in framing; its content is not
+# checked by a server that has no keys.
+TSIG = vt.name_to_wire("key.example") + struct.pack("!HHIH", 250, 255, 0, 6) + b"hmac-x"
 # (label, packet, expected): expected is None (silence) or an rcode.
 HANDMADE = [
     ("empty datagram", b"", None),
@@ -172,6 +175,8 @@ HANDMADE = [
     ("truncated option header", hdr(ar=1) + GOOD_NAME + QTAIL +
      vt.opt_rr(rdata=b"\x00\x0a\x00"), vt.FORMERR),
     ("OPT in answer section", hdr(an=1) + GOOD_NAME + QTAIL + vt.opt_rr(), vt.FORMERR),
+    ("TSIG before OPT", hdr(ar=2) + GOOD_NAME + QTAIL + TSIG + vt.opt_rr(), vt.FORMERR),
+    ("two TSIG records", hdr(ar=2) + GOOD_NAME + QTAIL + TSIG + TSIG, vt.FORMERR),
     ("opcode IQUERY", hdr(flags=(1 << 11)) + GOOD_NAME + QTAIL, vt.NOTIMP),
     ("opcode NOTIFY", hdr(flags=(4 << 11)) + GOOD_NAME + QTAIL, vt.NOTIMP),
     ("opcode UPDATE", hdr(flags=(5 << 11)) + GOOD_NAME + QTAIL, vt.NOTIMP),
@@ -204,6 +209,28 @@ def handmade_malformed_queries():
             problems.append("%s: answer records in an error reply" % label)
     eq(problems, [], "hand-made packets with the wrong outcome")
     still_answers("hand-made packets")
+
+
+@suite.case
+def tsig_not_last_is_formerr_not_forwarded():
+    # RFC 8945 5.2: a TSIG must be the last additional record; a query with
+    # one elsewhere is FORMERR and never reaches an upstream.
+    name = "tsig-order.fwd.test"
+    for label, extra, ar in (("before OPT", TSIG + vt.opt_rr(), 2),
+                             ("twice", TSIG + TSIG, 2),
+                             ("before a TXT", TSIG + b"\x00" + struct.pack("!HHIH", 16, 1, 0, 1)
+                              + b"\x00", 2)):
+        pkt = hdr(qid=0x7517, ar=ar) + vt.name_to_wire(name) + QTAIL + extra
+        data = send_one(pkt, timeout=1.0)
+        check(data is not None, "no reply to a TSIG %s" % label)
+        m = vt.Msg.parse(data)
+        eq((m.rcode_name(), m.id, m.answer), ("FORMERR", 0x7517, []), "TSIG %s" % label)
+    time.sleep(0.2)
+    check(not S["up"].asked(name), "query with a misplaced TSIG forwarded upstream")
+    # A TSIG that is last is not a framing error: the query is answered.
+    pkt = hdr(qid=0x7518, ar=2) + GOOD_NAME + QTAIL + vt.opt_rr() + TSIG
+    m = vt.Msg.parse(send_one(pkt, timeout=1.0) or b"")
+    eq((m.rcode_name(), m.values(A)), ("NOERROR", ["192.0.2.1"]), "TSIG last")
 
 
 @suite.case

@@ -3,9 +3,11 @@ partial writes, several messages per segment, pipelining with answers as
 they complete, idle timeout that activity resets, a connection limit),
 EDNS per RFC 6891 (OPT only when asked, payload 1232 advertised, BADVERS,
 unknown options ignored, DO copied, small payloads read as 512), UDP
-truncation with TC and the full answer over TCP, NSID (RFC 5001), CH TXT
+truncation with TC and the full answer over TCP, UDP answers capped at
+the advertised 1232 bytes whatever the client's buffer, NSID (RFC 5001), CH TXT
 id.server / hostname.bind / version.bind / version.server (and
-hide_version), NOTIMP for other opcodes, silence for QR=1.
+hide_version), explanations too long for UDP truncated, NOTIMP for other opcodes (no RA, RD, CD or AD in it), silence
+for QR=1.
 """
 
 import os
@@ -23,6 +25,7 @@ suite = vt.Suite("protocol")
 S = {}
 IDENTITY = "vpcdns-proto-id"
 BIG, MEDIUM, HUGE = 30, 5, 400
+CHAIN = 6
 IDLE_S = 1.0
 LIMIT = 4
 
@@ -31,10 +34,13 @@ def zone_text():
     big = "\n".join('big IN TXT "%03d-%s"' % (i, "b" * 96) for i in range(BIG))
     big += "\n" + "\n".join('huge IN TXT "%03d-%s"' % (i, "h" * 96) for i in range(HUGE))
     med = "\n".join('medium IN TXT "%03d-%s"' % (i, "m" * 96) for i in range(MEDIUM))
+    # A CNAME chain whose explanation (one TXT per step) exceeds 512 bytes.
+    chain = "\n".join("chain%d IN CNAME chain%d" % (i, i + 1) for i in range(CHAIN))
+    chain += "\nchain%d IN A 192.0.2.9" % CHAIN
     return ("$ORIGIN proto.test.\n$TTL 60\n"
             "@ IN SOA ns.proto.test. hostmaster.proto.test. 1 3600 600 86400 60\n"
             "@ IN NS ns\nns IN A 192.0.2.53\nwww IN A 192.0.2.1\n"
-            "w2 IN A 192.0.2.2\n%s\n%s\n" % (big, med))
+            "w2 IN A 192.0.2.2\n%s\n%s\n%s\n" % (big, med, chain))
 
 
 def slow_handler(m, transport):
@@ -378,9 +384,27 @@ def truncation_with_edns():
     eq(len(m.values(TXT)), MEDIUM, "records at 1232")
     m = uq("big.proto.test", TXT, edns={"udp": 1232})
     check(m.tc and len(m.raw) <= 1232, "big answer at 1232: tc=%s len=%d" % (m.tc, len(m.raw)))
-    m = uq("big.proto.test", TXT, edns={"udp": 4096})
-    check(len(m.raw) <= 4096, "reply of %d bytes at 4096" % len(m.raw))
-    check(m.tc or len(m.values(TXT)) == BIG, "neither TC nor complete at 4096", m)
+
+
+@suite.case
+def udp_capped_at_advertised_size():
+    # However large a buffer the client claims, a UDP answer is no larger
+    # than the 1232 bytes we advertise; TCP still carries everything.
+    for name, n in (("big.proto.test", BIG), ("huge.proto.test", HUGE)):
+        for udp in (4096, 65535):
+            m = uq(name, TXT, edns={"udp": udp})
+            check(m.tc, "no TC for %s at EDNS %d" % (name, udp), m)
+            check(len(m.raw) <= 1232, "UDP reply of %d bytes for %s at EDNS %d"
+                  % (len(m.raw), name, udp))
+            check(m.opt is not None and m.opt.udp == 1232, "OPT of the capped reply", m)
+        m = uq(name, TXT)
+        check(m.tc and len(m.raw) <= 512, "no EDNS: tc=%s len=%d" % (m.tc, len(m.raw)))
+        m = S["srv"].tcp(name, TXT, timeout=3)
+        check(m is not None and not m.tc, "TCP reply truncated", m)
+        eq(len(m.values(TXT)), n, "records over TCP")
+    m = uq("medium.proto.test", TXT, edns={"udp": 65535})
+    check(not m.tc, "TC although the answer fits 1232", m)
+    eq(len(m.values(TXT)), MEDIUM, "records at EDNS 65535")
 
 
 @suite.case
@@ -401,8 +425,6 @@ def tcp_answer_over_32k():
     check(m is not None and not m.tc, "no complete TCP reply for a ~42 KB RRset", m)
     eq(len(m.values(TXT)), HUGE, "records over TCP")
     check(len(m.raw) > 32768, "reply only %d bytes" % len(m.raw))
-    m = uq("huge.proto.test", TXT, edns={"udp": 65535})
-    check(m.tc or len(m.values(TXT)) == HUGE, "UDP reply neither TC nor complete", m)
 
 
 @suite.case
@@ -478,6 +500,29 @@ def chaos_version():
     eq(m.values(TXT), [[IDENTITY.encode()]], "id.server still answered with hide_version")
 
 
+@suite.case
+def chaos_explain_truncated_not_refused():
+    # An explanation too long for the client's UDP size is truncated (TC,
+    # then the client retries over TCP), not refused.
+    m = uq("chain0.proto.test", TXT, qclass=vt.CH)
+    eq(m.rcode_name(), "NOERROR", "rcode of a long explanation over UDP")
+    check(m.tc, "no TC on an explanation over 512 bytes", m)
+    check(len(m.raw) <= 512 and m.answer == [], "truncated reply: %d bytes" % len(m.raw), m)
+    for kw in ({"tcp": True}, {"edns": {"udp": 1232}}):
+        if kw.get("tcp"):
+            m = S["srv"].tcp("chain0.proto.test", TXT, qclass=vt.CH)
+        else:
+            m = uq("chain0.proto.test", TXT, qclass=vt.CH, **kw)
+        check(m is not None and not m.tc, "explanation truncated (%s)" % kw, m)
+        eq(m.rcode_name(), "NOERROR", "rcode (%s)" % kw)
+        eq(len(m.values(TXT)), CHAIN + 2, "explanation lines (%s)" % kw)
+        check(len(m.raw) > 512, "explanation only %d bytes" % len(m.raw))
+    r = vt.dig(port(), "+noedns", "-c", "CH", "-t", "TXT", "chain0.proto.test")
+    eq(r.status, "NOERROR", "dig status")
+    check("Truncated, retrying in TCP mode" in r.text, "dig never saw TC", r.text[:400])
+    eq(len(r.rdata("TXT")), CHAIN + 2, "dig after its TCP retry")
+
+
 # ---- opcodes and QR ------------------------------------------------------
 
 @suite.case
@@ -491,6 +536,26 @@ def other_opcodes_notimp():
         eq(m.opcode, opcode, "opcode echoed")
     m, sent = vt.tcp_query("www.proto.test", A, port=port(), opcode=4)
     check(m is not None and m.rcode == vt.NOTIMP, "NOTIFY over TCP", m)
+
+
+@suite.case
+def notimp_carries_no_query_flags():
+    # ISC genreport's opcode/opcodeflg tests: a NOTIMP reply to an unknown
+    # opcode sets none of RA, RD, CD, AD (nor AA or TC), whatever the
+    # query's flags were.
+    sent_flags = (0, vt.F_RD, vt.F_RD | vt.F_CD | vt.F_AD, vt.F_TC | vt.F_AD | vt.F_CD)
+    for opcode in (1, 3, 15):
+        for flags in sent_flags:
+            for edns in (None, True):
+                pkt, qid = vt.make_query("www.proto.test", A, flags=flags,
+                                         opcode=opcode, edns=edns)
+                data = vt.udp_exchange(pkt, port(), expect_id=qid)
+                check(data is not None, "no reply to opcode %d flags %#x" % (opcode, flags))
+                m = vt.Msg.parse(data)
+                eq((m.opcode, m.rcode_name()), (opcode, "NOTIMP"), "opcode and rcode")
+                extra = m.flags & (vt.F_RA | vt.F_RD | vt.F_CD | vt.F_AD | vt.F_AA | vt.F_TC)
+                eq(extra, 0, "flags of NOTIMP to opcode %d, query flags %#x" % (opcode, flags))
+                check(m.qr, "QR", m)
 
 
 @suite.case

@@ -1,6 +1,7 @@
 """SIGHUP reload, end to end: a changed zone file, a zone file added to or
 removed from a zone folder, a broken zone file or config (old answers keep
-serving, the log names file:line, the daemon lives), generation numbers
+serving, the log names file:line, the daemon lives), a zone file over
+server.zone_file_max_size (refused before parsing, old answers kept), generation numbers
 that increase, a burst of SIGHUPs coalesced into few reloads, a query in
 flight upstream finishing across a reload that removes its rule, a changed
 listen address reported as needing a restart, and a reload storm under a
@@ -23,6 +24,7 @@ from vdtest import A, check, eq  # noqa: E402
 suite = vt.Suite("reload")
 S = {}
 BIG_RECORDS = 20000
+ZONE_MAX = "1MiB"   # server.zone_file_max_size; big.test.zone is about half
 GEN_RE = re.compile(r"gen(?:eration)?\W{0,3}(\d+)|#(\d+)", re.I)
 
 
@@ -55,7 +57,8 @@ def make_config(with_slow=True, extra_line=None, port=None, clients=("127.0.0.1/
     if with_slow:
         fwd["slow.test."] = "slow"
     cfg = {
-        "server": vt.server_block(port or srv.port, upstream_timeout="2s", identity=identity),
+        "server": vt.server_block(port or srv.port, upstream_timeout="2s", identity=identity,
+                                  zone_file_max_size=ZONE_MAX),
         "upstreams": {"up": ["127.0.0.1:%d" % (up_port or S["nsd"].port)],
                       "slow": ["127.0.0.1:%d" % S["slow"].port]},
         "views": [{"name": "r", "clients": list(clients),
@@ -222,6 +225,30 @@ def broken_config_keeps_old_answers():
     bump("10.0.0.4")
     srv.sighup()
     wait_answer("10.0.0.4")
+
+
+@suite.case
+def oversize_zone_keeps_old_answers():
+    # A zone file over server.zone_file_max_size is refused before it is
+    # parsed, with "file: reason"; the reload fails and old answers stay.
+    before = www()
+    path = bump("10.0.0.8")
+    pad = "; %s\n" % ("x" * 1000)
+    with open(path, "a") as f:
+        f.write(pad * 1100)   # ~1.1 MB of comments: over 1 MiB
+    size = os.path.getsize(path)
+    check(size > 1 << 20, "test zone only %d bytes" % size)
+    off = S["srv"].log_size()
+    check(not S["srv"].reload(), "reload succeeded with a %d-byte zone file" % size)
+    text = S["srv"].log_since(off)
+    want = "%s: file is %d bytes, more than the limit of %d (server.zone_file_max_size)" % (
+        os.path.basename(path), size, 1 << 20)
+    check(want in text, "no '%s' in the log" % want, text[-1500:])
+    check(S["srv"].alive(), "server exited on an oversize zone")
+    eq(www(), before, "old answer after a reload with an oversize zone")
+    bump("10.0.0.5")
+    S["srv"].sighup()
+    wait_answer("10.0.0.5")
 
 
 @suite.case

@@ -644,6 +644,11 @@ static const err_case_t err_cases[] = {
 	{ SERVER "  tcp_io_timeout: 0s\n" VIEW, 3,
 	  "server.tcp_io_timeout: bad duration '0s'" },
 	{ SERVER "  log_level: verbose\n" VIEW, 3, "server.log_level: bad level 'verbose'" },
+	{ SERVER "  zone_file_max_size: 0\n" VIEW, 3, "server.zone_file_max_size must be > 0" },
+	{ SERVER "  zone_file_max_size: lots\n" VIEW, 3,
+	  "server.zone_file_max_size: bad size 'lots'" },
+	{ SERVER "  zone_file_max_size: 65GiB\n" VIEW, 3,
+	  "server.zone_file_max_size: bad size '65GiB' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most 64GiB)" },
 	{ SERVER "upstreams: [\"127.0.0.1\"]\n" VIEW, 3,
 	  "upstreams must be a map of group names to lists of servers" },
 	{ SERVER "upstreams:\n  up: \"127.0.0.1\"\n" VIEW, 4, "upstreams.up must be a list of strings" },
@@ -930,6 +935,27 @@ static void test_upstream_limits(void **state)
 	assert_null(s->tls_ca_file);
 }
 
+/* server.zone_file_max_size: default, units, and a zone file over the
+ * limit reported with its path before it is parsed. */
+static void test_zone_file_max_size(void **state)
+{
+	fixture_t *f = *state;
+	char real[600];
+
+	load_ok(f, SERVER VIEW "    zones: [\"a.zone\"]\n");
+	assert_int_equal(f->snap->server.zone_file_max_size, 64ull << 20);
+	load_ok(f, SERVER "  zone_file_max_size: 2KiB\n" VIEW "    zones: [\"a.zone\"]\n");
+	assert_int_equal(f->snap->server.zone_file_max_size, 2048);
+
+	assert_int_equal(load(f, SERVER "  zone_file_max_size: 40\n" VIEW
+				 "    zones: [\"a.zone\"]\n"), VD_ECONF);
+	snprintf(real, sizeof(real), "%s/a.zone", f->dir);
+	assert_err(&f->errs, real, 0, "file is ");
+	assert_true(err_has(&f->errs, real, 0, "more than the limit of 40 "
+					     "(server.zone_file_max_size)"));
+	assert_err(&f->errs, f->path, 7, "views[0].zones[0]: zone '");
+}
+
 /* 64 servers are fine; the 65th is reported once, at its line. */
 static void test_group_size_limit(void **state)
 {
@@ -979,6 +1005,7 @@ int main(void)
 		T(test_tls_upstreams),
 		T(test_upstream_limits),
 		T(test_group_size_limit),
+		T(test_zone_file_max_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

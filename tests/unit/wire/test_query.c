@@ -359,6 +359,53 @@ static void test_other_additional(void **state)
 	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
 }
 
+static void tsig(pkt_t *p)
+{
+	put(p, "\x03key\x00", 5);
+	rr_fixed(p, 250, VD_C_ANY, 0, 3);
+	put(p, "abc", 3);
+}
+
+/* RFC 8945 5.2: a TSIG anywhere but last in the additional section is
+ * FORMERR. */
+static void test_tsig_not_last(void **state)
+{
+	vd_query_msg_t q;
+	pkt_t p;
+
+	(void)state;
+	/* TSIG alone, or after the OPT: last, parsed as before. */
+	query(&p, 1);
+	tsig(&p);
+	assert_int_equal(parse(&p, &q), VD_QP_OK);
+	query(&p, 2);
+	opt(&p, 1232, 0, NULL, 0);
+	tsig(&p);
+	assert_int_equal(parse(&p, &q), VD_QP_OK);
+	/* TSIG before the OPT. */
+	query(&p, 2);
+	tsig(&p);
+	opt(&p, 1232, 0, NULL, 0);
+	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
+	assert_int_equal(q.qname_len, QNAME_LEN);   /* kept for the reply */
+	/* Two TSIGs: the first is not last. */
+	query(&p, 2);
+	tsig(&p);
+	tsig(&p);
+	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
+	/* TSIG before some other record. */
+	query(&p, 2);
+	tsig(&p);
+	put(&p, "\x00", 1);
+	rr_fixed(&p, VD_T_TXT, VD_C_IN, 0, 0);
+	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
+	/* A TSIG before an OPT of an unknown version: FORMERR, not BADVERS. */
+	query(&p, 2);
+	tsig(&p);
+	opt(&p, 1232, 0x00010000, NULL, 0);
+	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_edns_bad),
 		cmocka_unit_test(test_badvers),
 		cmocka_unit_test(test_other_additional),
+		cmocka_unit_test(test_tsig_not_last),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 #include "zone_test.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
 static void test_bad_args(void **state)
 {
@@ -412,9 +413,62 @@ static void test_unreadable(void **state)
 	zt_expect_error(&e, path, ": cannot open: No such file or directory");
 	vd_errlist_deinit(&e);
 
-	/* A directory opens but cannot be read. */
+	/* A directory is not read at all. */
 	assert_int_equal(vd_zone_load(zt_dir, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
-	zt_expect_error(&e, zt_dir, ": read error: Is a directory");
+	zt_expect_error(&e, zt_dir, ": not a regular file");
+	vd_errlist_deinit(&e);
+}
+
+/* The size is checked before anything is parsed: a file over the limit is
+ * one clear error; a file of exactly the limit loads. */
+static void test_too_large(void **state)
+{
+	static const char text[] = "$ORIGIN big.test.\n@ SOA ns h 1 2 3 4 5\nwww A 192.0.2.1\n";
+	char want[128];
+	vd_errlist_t e;
+	vd_zone_t *z = (vd_zone_t *)1;
+	const char *path = zt_write("size.zone", text);
+	uint64_t size = sizeof(text) - 1;
+
+	(void)state;
+	vd_errlist_init(&e);
+	assert_int_equal(vd_zone_load_max(path, NULL, VD_ZONE_FALLBACK_FORWARD, size - 1, &z, &e),
+			 VD_ECONF);
+	assert_null(z);
+	snprintf(want, sizeof(want), ": file is %llu bytes, more than the limit of %llu "
+		 "(server.zone_file_max_size)", (unsigned long long)size,
+		 (unsigned long long)size - 1);
+	zt_expect_error(&e, path, want);
+	vd_errlist_deinit(&e);
+
+	assert_int_equal(vd_zone_load_max(path, NULL, VD_ZONE_FALLBACK_FORWARD, size, &z, &e), 0);
+	assert_int_equal(vd_zone_rr_count(z), 2);
+	vd_zone_unref(z);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), 0);
+	vd_zone_unref(z);
+	assert_int_equal(e.count, 0);
+	vd_errlist_deinit(&e);
+}
+
+/* A FIFO in a zone file's place is refused at once: opening it must not
+ * wait for a writer, and it is not read. (Before the fix the load blocked
+ * for ever; the alarm turns that into a failure instead of a hang.) */
+static void test_fifo(void **state)
+{
+	char path[256];
+	vd_errlist_t e;
+	vd_zone_t *z = (vd_zone_t *)1;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s", zt_write("fifo.zone", ""));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	vd_errlist_init(&e);
+	alarm(20);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	alarm(0);
+	assert_null(z);
+	zt_expect_error(&e, path, ": not a regular file");
 	vd_errlist_deinit(&e);
 }
 
@@ -440,6 +494,8 @@ int main(void)
 		cmocka_unit_test(test_classes_all_reported),
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_unreadable),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_fifo),
 	};
 
 	return cmocka_run_group_tests(tests, zt_setup, zt_teardown);
