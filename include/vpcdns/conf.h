@@ -55,6 +55,10 @@ typedef struct vd_group {
 	 * forwarding to the same group share them, other groups never do,
 	 * and a group whose servers change on reload starts afresh. */
 	uint64_t cache_id;
+	/* Randomise the case of query names sent to these servers (0x20)
+	 * and accept only replies that repeat it exactly. Off for servers
+	 * that do not echo the question as sent. Default true. */
+	bool use_0x20;
 } vd_group_t;
 
 /* One entry of a view's routing map: a name that has a zone, a forward

@@ -3,8 +3,11 @@
  * with a random ID from the CSPRNG, from a fresh UDP socket bound to a
  * random source port (CSPRNG), connected to the server. A response is
  * accepted only when it comes from the server's address and port, carries
- * the query's ID, has QR set and repeats the question (name compared
- * case-insensitively, type, class); anything else is dropped and counted.
+ * the query's ID, has QR set and repeats the question (type, class, and
+ * the name: with the group's use_0x20, the default, the name goes out with
+ * the case of each letter random per attempt and must come back exactly
+ * so; without it, compared case-insensitively); anything else is dropped
+ * and counted.
  * TC=1 retries the same server over TCP. A timeout or network error moves
  * to another server of the group. Depends on conf, wire, util, libuv,
  * OpenSSL.

@@ -435,6 +435,7 @@ static void req_fill(fwd_req_t *r, const vd_fwd_query_t *q, vd_fwd_cb cb, void *
 	r->rd = q->rd;
 	r->cd = q->cd;
 	r->do_bit = q->do_bit;
+	r->use_0x20 = q->group->use_0x20;
 	r->all_timeouts = true;
 }
 

@@ -102,6 +102,7 @@ typedef struct fwd_req {
 	size_t qname_len;
 	uint16_t qtype, qclass;
 	bool rd, cd, do_bit;
+	bool use_0x20;                  /* the group's, at submit */
 
 	/* the group's servers, each holding a reference */
 	fwd_server_t *srv[VD_GROUP_MAX_SERVERS];
@@ -119,6 +120,9 @@ typedef struct fwd_req {
 	uint64_t sent_at;               /* forwarder clock, for the RTT */
 	uint32_t attempt_ms;            /* this attempt's own timeout */
 	uint16_t id;
+	/* the name as this attempt sent it: with 0x20 (group->use_0x20)
+	 * each letter's case is random, and a reply must repeat it */
+	uint8_t sent_qname[VD_NAME_MAX];
 	uint8_t query[FWD_QUERY_MAX];
 	size_t qlen;
 

@@ -4,7 +4,11 @@
  * client's DO bit) and decides whether a packet that arrived is the answer
  * to it. Acceptance is strict because this is the spoofing boundary: the ID,
  * QR, opcode and question must match, and every record must parse, before
- * anything reaches the cache or a client.
+ * anything reaches the cache or a client. With 0x20 (draft-vixie-dnsext-
+ * dns0x20, on unless the group turns it off) each attempt also flips the
+ * case of every letter of the name at random, and the reply's question
+ * must repeat it byte for byte: an off-path forger then has to guess one
+ * more bit per letter on top of the ID and the source port.
  */
 #include "fwd_int.h"
 
@@ -30,6 +34,32 @@ size_t vd_fwd_name_check(const uint8_t *name)
 	}
 }
 
+/* Gives each ASCII letter of r->qname a random case, into r->sent_qname. */
+static void case_randomise(fwd_req_t *r)
+{
+	uint8_t bits[VD_NAME_MAX / 8 + 1];
+	size_t i = 0, nbit = 0;
+
+	vd_rand_bytes(bits, sizeof(bits));
+	while (r->qname[i] != 0) {
+		size_t end = i + 1 + r->qname[i];
+
+		r->sent_qname[i] = r->qname[i];
+		for (i++; i < end; i++) {
+			uint8_t c = r->qname[i];
+
+			if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') {
+				bool up = (bits[nbit / 8] >> (nbit % 8)) & 1;
+
+				c = up ? (uint8_t)(c & ~0x20) : (uint8_t)(c | 0x20);
+				nbit++;
+			}
+			r->sent_qname[i] = c;
+		}
+	}
+	r->sent_qname[i] = 0;
+}
+
 void vd_fwd_msg_build(fwd_req_t *r)
 {
 	uint8_t *p = r->query;
@@ -43,7 +73,11 @@ void vd_fwd_msg_build(fwd_req_t *r)
 	vd_set16(p + 6, 0);
 	vd_set16(p + 8, 0);
 	vd_set16(p + 10, r->edns ? 1 : 0);
-	memcpy(p + off, r->qname, r->qname_len);
+	if (r->use_0x20)
+		case_randomise(r);
+	else
+		memcpy(r->sent_qname, r->qname, r->qname_len);
+	memcpy(p + off, r->sent_qname, r->qname_len);
 	off += r->qname_len;
 	vd_set16(p + off, r->qtype);
 	vd_set16(p + off + 2, r->qclass);
@@ -66,8 +100,11 @@ static bool question_matches(const fwd_req_t *r, const uint8_t *p,
 	 * source still tie such a reply to our query. */
 	if (vd_hdr_qdcount(p) == 0)
 		return VD_F_RCODE(vd_hdr_flags(p)) == VD_RCODE_FORMERR;
-	return qtype == r->qtype && qclass == r->qclass &&
-	       vd_name_equal(qname, r->qname);
+	if (qtype != r->qtype || qclass != r->qclass)
+		return false;
+	if (r->use_0x20)
+		return memcmp(qname, r->sent_qname, r->qname_len) == 0;
+	return vd_name_equal(qname, r->qname);
 }
 
 enum fwd_verdict vd_fwd_msg_check(fwd_req_t *r, const uint8_t *p, size_t len)

@@ -254,6 +254,39 @@ static void test_groups(void **state)
 	assert_int_equal(port_of(&g->servers[1].addr), 5302);
 	assert_int_equal(g->servers[1].addr.ss_family, AF_INET6);
 	assert_int_equal(port_of(&g->servers[2].addr), 53);
+	assert_true(g->use_0x20);
+}
+
+/* The long form of a group: a map with the servers and options. */
+static void test_group_options(void **state)
+{
+	fixture_t *f = *state;
+	const vd_group_t *g;
+
+	load_ok(f,
+		"server:\n"
+		"  listen: [\"127.0.0.1:5353\"]\n"
+		"upstreams:\n"
+		"  plain:\n"
+		"    servers: [\"127.0.0.1:5301\"]\n"
+		"  nocase:\n"
+		"    servers:\n"
+		"      - 127.0.0.1:5302\n"
+		"      - 127.0.0.2\n"
+		"    use_0x20: false\n"
+		"views:\n"
+		"  - name: v\n"
+		"    clients: [\"10.0.0.0/8\"]\n");
+	assert_int_equal(f->snap->ngroups, 2);
+	g = &f->snap->groups[0];
+	assert_string_equal(g->name, "plain");
+	assert_int_equal(g->nservers, 1);
+	assert_true(g->use_0x20);
+	g = &f->snap->groups[1];
+	assert_string_equal(g->name, "nocase");
+	assert_int_equal(g->nservers, 2);
+	assert_int_equal(port_of(&g->servers[0].addr), 5302);
+	assert_false(g->use_0x20);
 }
 
 static void test_views(void **state)
@@ -643,6 +676,16 @@ static const err_case_t err_cases[] = {
 	{ SERVER "upstreams: [\"127.0.0.1\"]\n" VIEW, 3,
 	  "upstreams must be a map of group names to lists of servers" },
 	{ SERVER "upstreams:\n  up: \"127.0.0.1\"\n" VIEW, 4, "upstreams.up must be a list of strings" },
+	{ SERVER "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    use_0x20: maybe\n" VIEW, 6,
+	  "upstreams.up.use_0x20 must be true, false, yes or no" },
+	{ SERVER "upstreams:\n  up:\n    use_0x20: false\n" VIEW, 4,
+	  "missing required key 'servers' in upstreams.up" },
+	{ SERVER "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    case: no\n" VIEW, 6,
+	  "unknown key 'case' in upstreams.up" },
+	{ SERVER "upstreams:\n  up:\n    servers: \"127.0.0.1\"\n" VIEW, 5,
+	  "upstreams.up.servers must be a list of strings" },
+	{ SERVER "upstreams:\n  up:\n    servers: []\n" VIEW, 5,
+	  "upstream group 'up' has no servers" },
 	{ SERVER "views:\n  - name: v\n    clients: \"10.0.0.0/8\"\n", 5,
 	  "views[0].clients must be a list of strings" },
 	{ SERVER "views:\n  - name: v\n    clients: []\n", 5, "views[0].clients must not be empty" },
@@ -960,6 +1003,7 @@ int main(void)
 		T(test_null_args),
 		T(test_server),
 		T(test_groups),
+		T(test_group_options),
 		T(test_views),
 		T(test_zone_sharing),
 		T(test_routing),
