@@ -101,7 +101,8 @@ static void log_stats(const worker_t *w)
 	vd_log(VD_LOG_INFO, "stats: generation=%llu queries=%llu udp=%llu tcp=%llu "
 	       "local=%llu forwarded=%llu cache_hits=%llu stale=%llu coalesced=%llu "
 	       "upstream_fetches=%llu refreshes=%llu refused=%llu formerr=%llu "
-	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu worker=%d",
+	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu "
+	       "rejected_pending=%llu pooled=%zu worker=%d",
 	       (unsigned long long)w->snap->generation,
 	       (unsigned long long)q->queries,
 	       (unsigned long long)q->udp, (unsigned long long)q->tcp,
@@ -111,7 +112,8 @@ static void log_stats(const worker_t *w)
 	       (unsigned long long)q->refreshes, (unsigned long long)q->refused,
 	       (unsigned long long)q->formerr, (unsigned long long)q->notimp,
 	       (unsigned long long)q->servfail, (unsigned long long)q->dropped,
-	       (unsigned long long)q->truncated, vd_query_pending(w->qctx), w->index);
+	       (unsigned long long)q->truncated, vd_query_pending(w->qctx),
+	       (unsigned long long)q->rejected_pending, vd_query_pooled(w->qctx), w->index);
 	if (c != NULL)
 		vd_log(VD_LOG_INFO, "stats: cache entries=%llu bytes=%llu max_bytes=%llu "
 		       "hits=%llu misses=%llu stale_hits=%llu inserts=%llu evictions=%llu "

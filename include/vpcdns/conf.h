@@ -143,6 +143,11 @@ typedef struct vd_server_conf {
 	uint32_t upstream_timeout_ms;  /* per attempt, before failover */
 	uint32_t query_timeout_ms;     /* whole forwarded query, all attempts */
 	uint32_t upstream_max_inflight; /* upstream queries per worker */
+	/* Client queries waiting on upstream answers, per worker, and per
+	 * upstream query they share; past either a query gets SERVFAIL
+	 * with EDE 14 at once. */
+	uint32_t max_pending;
+	uint32_t max_pending_per_fetch;
 	/* CA bundle (PEM) that TLS upstreams are verified against, an
 	 * absolute path; NULL: the system store. */
 	const char *tls_ca_file;

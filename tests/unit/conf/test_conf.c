@@ -791,6 +791,9 @@ static const err_case_t err_cases[] = {
 	  "server.upstream_max_inflight must be an integer > 0" },
 	{ SERVER "  upstream_max_inflight: -5\n" VIEW, 3,
 	  "server.upstream_max_inflight must be an integer > 0" },
+	{ SERVER "  max_pending: 0\n" VIEW, 3, "server.max_pending must be an integer > 0" },
+	{ SERVER "  max_pending_per_fetch: many\n" VIEW, 3,
+	  "server.max_pending_per_fetch must be an integer > 0" },
 	{ SERVER "  tls_ca_file: [ca.pem]\n" VIEW, 3, "server.tls_ca_file must be a string" },
 	{ SERVER "  tls_ca_file: missing.pem\n" VIEW, 3,
 	  "server.tls_ca_file: cannot read 'missing.pem': No such file or directory" },
@@ -948,6 +951,8 @@ static void test_upstream_limits(void **state)
 		"  listen: [\"127.0.0.1:5353\"]\n"
 		"  query_timeout: 4500ms\n"
 		"  upstream_max_inflight: 20\n"
+		"  max_pending: 300\n"
+		"  max_pending_per_fetch: 30\n"
 		"  tls_ca_file: data/ca.pem\n"
 		"views:\n"
 		"  - name: v\n"
@@ -955,6 +960,8 @@ static void test_upstream_limits(void **state)
 	s = &f->snap->server;
 	assert_int_equal(s->query_timeout_ms, 4500);
 	assert_int_equal(s->upstream_max_inflight, 20);
+	assert_int_equal(s->max_pending, 300);
+	assert_int_equal(s->max_pending_per_fetch, 30);
 	/* relative to the configuration file, kept absolute */
 	assert_non_null(realpath(f->dir, real));
 	snprintf(want, sizeof(want), "%s/data/ca.pem", real);
@@ -966,6 +973,8 @@ static void test_upstream_limits(void **state)
 	s = &f->snap->server;
 	assert_int_equal(s->query_timeout_ms, 3000);
 	assert_int_equal(s->upstream_max_inflight, 1000);
+	assert_int_equal(s->max_pending, 4096);
+	assert_int_equal(s->max_pending_per_fetch, 256);
 	assert_null(s->tls_ca_file);
 }
 
