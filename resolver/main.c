@@ -128,7 +128,7 @@ static void log_stats(const worker_t *w)
 	       "answered=%llu dropped_mismatch=%llu dropped_malformed=%llu "
 	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu failed=%llu "
 	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu conn_reused=%llu "
-	       "tls_failures=%llu tls_resumed=%llu worker=%d",
+	       "tls_failures=%llu tls_resumed=%llu scrubbed=%llu worker=%d",
 	       (unsigned long long)f->queries, (unsigned long long)f->sent_udp,
 	       (unsigned long long)f->sent_tcp, (unsigned long long)f->sent_tls,
 	       (unsigned long long)f->answered, (unsigned long long)f->dropped_mismatch,
@@ -138,7 +138,7 @@ static void log_stats(const worker_t *w)
 	       (unsigned long long)f->rejected_inflight, (unsigned long long)f->deadlines,
 	       (unsigned long long)f->conn_opened, (unsigned long long)f->conn_reused,
 	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed,
-	       w->index);
+	       (unsigned long long)f->scrubbed, w->index);
 	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
 	       "tcp_accepted=%llu tcp_rejected=%llu tcp_idle_closed=%llu tcp_queries=%llu "
 	       "tcp_open=%llu worker=%d",

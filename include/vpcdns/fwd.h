@@ -7,7 +7,10 @@
  * the name: with the group's use_0x20, the default, the name goes out with
  * the case of each letter random per attempt and must come back exactly
  * so; without it, compared case-insensitively); anything else is dropped
- * and counted.
+ * and counted. An accepted answer is then scrubbed (fwd_msg.c, after
+ * Unbound's scrubber): records that are not part of the question's
+ * CNAME chain, of the zones above it, or addresses of the NS/MX/SRV
+ * targets kept are removed and counted before the callback sees it.
  * TC=1 retries the same server over TCP. A timeout or network error moves
  * to another server of the group. Depends on conf, wire, util, libuv,
  * OpenSSL.
@@ -68,6 +71,8 @@ typedef struct vd_fwd_stats {
 	uint64_t conn_retries;     /* queries retried on a fresh connection */
 	uint64_t tls_failures;     /* handshakes or verifications that failed */
 	uint64_t tls_resumed;      /* handshakes that resumed a session */
+	uint64_t scrubbed;         /* records removed from answers: not part
+				    * of the question's chain or zone */
 } vd_fwd_stats_t;
 
 /* What to ask. qname is copied; group must stay valid until the callback

@@ -183,6 +183,10 @@ static void finish(fwd_req_t *r, int status, int ede, const uint8_t *resp,
 		r->timer_open = false;
 		uv_close((uv_handle_t *)&r->timer, timer_closed_cb);
 	}
+	/* what the caller sees and caches holds only records about the
+	 * question */
+	if (status == 0 && resp != NULL)
+		vd_fwd_msg_scrub(r, resp, len, &resp, &len);
 	/* r stays valid during the call: it is freed from close callbacks */
 	r->cb(r->arg, status, ede, resp, len);
 }
