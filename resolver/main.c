@@ -139,7 +139,8 @@ static void log_stats(const worker_t *w)
 	vd_log(VD_LOG_INFO, "stats: generation=%llu queries=%llu udp=%llu tcp=%llu "
 	       "local=%llu forwarded=%llu cache_hits=%llu stale=%llu coalesced=%llu "
 	       "upstream_fetches=%llu refreshes=%llu refused=%llu formerr=%llu "
-	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu worker=%d",
+	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu "
+	       "rejected_pending=%llu pooled=%zu worker=%d",
 	       (unsigned long long)w->snap->generation,
 	       (unsigned long long)q->queries,
 	       (unsigned long long)q->udp, (unsigned long long)q->tcp,
@@ -149,7 +150,8 @@ static void log_stats(const worker_t *w)
 	       (unsigned long long)q->refreshes, (unsigned long long)q->refused,
 	       (unsigned long long)q->formerr, (unsigned long long)q->notimp,
 	       (unsigned long long)q->servfail, (unsigned long long)q->dropped,
-	       (unsigned long long)q->truncated, vd_query_pending(w->qctx), w->index);
+	       (unsigned long long)q->truncated, vd_query_pending(w->qctx),
+	       (unsigned long long)q->rejected_pending, vd_query_pooled(w->qctx), w->index);
 	if (c != NULL)
 		vd_log(VD_LOG_INFO, "stats: cache entries=%llu bytes=%llu max_bytes=%llu "
 		       "hits=%llu misses=%llu stale_hits=%llu inserts=%llu evictions=%llu "
@@ -164,7 +166,8 @@ static void log_stats(const worker_t *w)
 	       "answered=%llu dropped_mismatch=%llu dropped_malformed=%llu "
 	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu failed=%llu "
 	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu conn_reused=%llu "
-	       "tls_failures=%llu tls_resumed=%llu socket_failures=%llu worker=%d",
+	       "tls_failures=%llu tls_resumed=%llu socket_failures=%llu scrubbed=%llu "
+	       "worker=%d",
 	       (unsigned long long)f->queries, (unsigned long long)f->sent_udp,
 	       (unsigned long long)f->sent_tcp, (unsigned long long)f->sent_tls,
 	       (unsigned long long)f->answered, (unsigned long long)f->dropped_mismatch,
@@ -174,7 +177,8 @@ static void log_stats(const worker_t *w)
 	       (unsigned long long)f->rejected_inflight, (unsigned long long)f->deadlines,
 	       (unsigned long long)f->conn_opened, (unsigned long long)f->conn_reused,
 	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed,
-	       (unsigned long long)f->socket_failures, w->index);
+	       (unsigned long long)f->socket_failures, (unsigned long long)f->scrubbed,
+	       w->index);
 	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
 	       "udp_queued=%llu udp_queue_dropped=%llu tcp_accepted=%llu tcp_rejected=%llu "
 	       "tcp_idle_closed=%llu tcp_queries=%llu "

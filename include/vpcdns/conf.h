@@ -55,6 +55,10 @@ typedef struct vd_group {
 	 * forwarding to the same group share them, other groups never do,
 	 * and a group whose servers change on reload starts afresh. */
 	uint64_t cache_id;
+	/* Randomise the case of query names sent to these servers (0x20)
+	 * and accept only replies that repeat it exactly. Off for servers
+	 * that do not echo the question as sent. Default true. */
+	bool use_0x20;
 } vd_group_t;
 
 /* One entry of a view's routing map: a name that has a zone, a forward
@@ -145,6 +149,11 @@ typedef struct vd_server_conf {
 	uint32_t upstream_timeout_ms;  /* per attempt, before failover */
 	uint32_t query_timeout_ms;     /* whole forwarded query, all attempts */
 	uint32_t upstream_max_inflight; /* upstream queries per worker */
+	/* Client queries waiting on upstream answers, per worker, and per
+	 * upstream query they share; past either a query gets SERVFAIL
+	 * with EDE 14 at once. */
+	uint32_t max_pending;
+	uint32_t max_pending_per_fetch;
 	/* CA bundle (PEM) that TLS upstreams are verified against, an
 	 * absolute path; NULL: the system store. */
 	const char *tls_ca_file;

@@ -3,8 +3,14 @@
  * with a random ID from the CSPRNG, from a fresh UDP socket bound to a
  * random source port (CSPRNG), connected to the server. A response is
  * accepted only when it comes from the server's address and port, carries
- * the query's ID, has QR set and repeats the question (name compared
- * case-insensitively, type, class); anything else is dropped and counted.
+ * the query's ID, has QR set and repeats the question (type, class, and
+ * the name: with the group's use_0x20, the default, the name goes out with
+ * the case of each letter random per attempt and must come back exactly
+ * so; without it, compared case-insensitively); anything else is dropped
+ * and counted. An accepted answer is then scrubbed (fwd_msg.c, after
+ * Unbound's scrubber): records that are not part of the question's
+ * CNAME chain, of the zones above it, or addresses of the NS/MX/SRV
+ * targets kept are removed and counted before the callback sees it.
  * TC=1 retries the same server over TCP. A timeout or network error moves
  * to another server of the group. Depends on conf, wire, util, libuv,
  * OpenSSL.
@@ -67,6 +73,8 @@ typedef struct vd_fwd_stats {
 	uint64_t tls_resumed;      /* handshakes that resumed a session */
 	uint64_t socket_failures;  /* attempts whose socket could not be
 				    * opened (EMFILE, ENFILE, ENOBUFS, ENOMEM) */
+	uint64_t scrubbed;         /* records removed from answers: not part
+				    * of the question's chain or zone */
 } vd_fwd_stats_t;
 
 /* What to ask. qname is copied; group must stay valid until the callback

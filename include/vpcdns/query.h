@@ -52,6 +52,8 @@ typedef struct vd_query_stats {
 	uint64_t coalesced;        /* requests that joined a fetch in flight */
 	uint64_t upstream_fetches; /* upstream queries started */
 	uint64_t refreshes;        /* background refreshes (prefetch, stale) */
+	uint64_t rejected_pending; /* SERVFAIL/EDE 14: max_pending or
+				    * max_pending_per_fetch reached */
 } vd_query_stats_t;
 
 /* fwd is used for upstream queries and must outlive the context. */
@@ -80,3 +82,6 @@ const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx);
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx);
 /* Requests waiting on an upstream. */
 size_t vd_query_pending(const vd_query_ctx_t *ctx);
+/* Released request and fetch records kept for reuse (see
+ * VD_QUERY_POOL_KEEP): it falls back after a burst. */
+size_t vd_query_pooled(const vd_query_ctx_t *ctx);

@@ -1,8 +1,9 @@
 /*
  * The "server" section: listen addresses, identity and version texts, the
  * zone directory, TCP limits (connections, per client, idle and I/O
- * timeouts), the upstream timeouts and in-flight bound, the CA bundle for
- * TLS upstreams, the log level and the zone file size limit. The
+ * timeouts), the upstream timeouts and in-flight bound, the bounds on
+ * client queries waiting for upstream answers, the CA bundle for TLS
+ * upstreams, the log level and the zone file size limit. The
  * zone directory is resolved here, before the views are read, because
  * every relative zone path depends on it; when it is unusable the error is
  * reported once and relative zone paths are skipped rather than each
@@ -32,7 +33,8 @@ static const char *const server_keys[] = {
 	"listen", "identity", "hide_version", "version", "directory",
 	"tcp_idle_timeout", "tcp_max_connections",
 	"tcp_max_connections_per_client", "tcp_io_timeout", "upstream_timeout",
-	"query_timeout", "upstream_max_inflight", "tls_ca_file", "workers",
+	"query_timeout", "upstream_max_inflight", "max_pending",
+	"max_pending_per_fetch", "tls_ca_file", "workers",
 	"log_level", "zone_file_max_size", NULL,
 };
 
@@ -54,6 +56,8 @@ static void set_defaults(cbuild_t *b)
 	s->upstream_timeout_ms = 1500;
 	s->query_timeout_ms = 3000;
 	s->upstream_max_inflight = 1000;
+	s->max_pending = 4096;
+	s->max_pending_per_fetch = 256;
 	s->workers = 1;
 	s->zone_file_max_size = VD_ZONE_FILE_MAX_SIZE;
 	s->tls_ca_file = NULL;
@@ -294,6 +298,11 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 	else if (strcmp(k, "upstream_max_inflight") == 0)
 		vd_conf_uint(b, p, "server.upstream_max_inflight",
 			     &s->upstream_max_inflight);
+	else if (strcmp(k, "max_pending") == 0)
+		vd_conf_uint(b, p, "server.max_pending", &s->max_pending);
+	else if (strcmp(k, "max_pending_per_fetch") == 0)
+		vd_conf_uint(b, p, "server.max_pending_per_fetch",
+			     &s->max_pending_per_fetch);
 	else if (strcmp(k, "tls_ca_file") == 0)
 		build_ca_file(b, p);
 	else if (strcmp(k, "log_level") == 0)

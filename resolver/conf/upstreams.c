@@ -9,6 +9,8 @@
  * unless given, and the name (when given) is what the certificate must
  * carry; it is checked here to be a host name, since OpenSSL would
  * otherwise fail every handshake at run time with a vaguer reason.
+ * A group is a list of servers, or a map with "servers" and options
+ * ("use_0x20", default true: see fwd.h).
  */
 #include "conf_int.h"
 
@@ -220,31 +222,71 @@ static void add_server(cbuild_t *b, vd_group_t *g, size_t *cap,
 		vd_conf_nomem(b);
 }
 
+static const char *const group_keys[] = { "servers", "use_0x20", NULL };
+
+/* The long form of a group, a map: "servers" (the list) and options.
+ * Returns the list node (NULL after reporting an error); *key_line is
+ * where to report an empty or bad list. */
+static const ynode_t *group_map(cbuild_t *b, vd_group_t *g, const yn_pair_t *p,
+				unsigned long *key_line)
+{
+	const yn_pair_t *sp = NULL, *op = NULL;
+	const ynode_t *list;
+	char what[160];
+
+	snprintf(what, sizeof(what), "upstreams.%s", g->name);
+	vd_conf_check_keys(b, p->val, group_keys, what);
+	if (vd_conf_yaml_get(p->val, "use_0x20", &op)) {
+		snprintf(what, sizeof(what), "upstreams.%s.use_0x20", g->name);
+		vd_conf_bool(b, op, what, &g->use_0x20);
+	}
+	list = vd_conf_yaml_get(p->val, "servers", &sp);
+	if (!list) {
+		vd_conf_err(b, p->key->line, "missing required key 'servers' in upstreams.%s",
+			    g->name);
+		return NULL;
+	}
+	*key_line = sp->key->line;
+	if (!vd_conf_is_string_list(list)) {
+		vd_conf_err(b, sp->key->line, "upstreams.%s.servers must be a list of strings",
+			    g->name);
+		return NULL;
+	}
+	return list;
+}
+
 static void build_group(cbuild_t *b, const yn_pair_t *p)
 {
 	vd_snap_t *snap = b->snap;
 	vd_group_t *g = &snap->groups[snap->ngroups];
-	unsigned long over = 0;
+	const ynode_t *list = p->val;
+	unsigned long over = 0, key_line = p->key->line;
 	size_t cap = 0;
 
 	memset(g, 0, sizeof(*g));
+	g->use_0x20 = true;
 	g->name = vd_arena_strdup(b->a, p->key->str);
 	if (!g->name) {
 		vd_conf_nomem(b);
 		return;
 	}
 	g->index = (int)snap->ngroups++;
-	if (!vd_conf_is_string_list(p->val)) {
-		vd_conf_err(b, p->key->line, "upstreams.%s must be a list of strings",
+	if (list->kind == YN_MAP) {
+		list = group_map(b, g, p, &key_line);
+		if (!list)
+			return;
+	} else if (!vd_conf_is_string_list(list)) {
+		vd_conf_err(b, p->key->line,
+			    "upstreams.%s must be a list of strings or a map with 'servers'",
 			    g->name);
 		return;
 	}
-	if (p->val->n == 0) {
-		vd_conf_err(b, p->key->line, "upstream group '%s' has no servers", g->name);
+	if (list->n == 0) {
+		vd_conf_err(b, key_line, "upstream group '%s' has no servers", g->name);
 		return;
 	}
-	for (size_t i = 0; i < p->val->n; i++)
-		add_server(b, g, &cap, &over, p->val->items[i]);
+	for (size_t i = 0; i < list->n; i++)
+		add_server(b, g, &cap, &over, list->items[i]);
 	if (over)
 		vd_conf_err(b, over, "upstreams.%s: more than %d servers", g->name,
 			    VD_GROUP_MAX_SERVERS);

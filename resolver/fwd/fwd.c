@@ -206,6 +206,10 @@ static void finish(fwd_req_t *r, int status, int ede, const uint8_t *resp,
 		r->timer_open = false;
 		uv_close((uv_handle_t *)&r->timer, timer_closed_cb);
 	}
+	/* what the caller sees and caches holds only records about the
+	 * question */
+	if (status == 0 && resp != NULL)
+		vd_fwd_msg_scrub(r, resp, len, &resp, &len);
 	/* r stays valid during the call: it is freed from close callbacks */
 	r->cb(r->arg, status, ede, resp, len);
 }
@@ -458,6 +462,7 @@ static void req_fill(fwd_req_t *r, const vd_fwd_query_t *q, vd_fwd_cb cb, void *
 	r->rd = q->rd;
 	r->cd = q->cd;
 	r->do_bit = q->do_bit;
+	r->use_0x20 = q->group->use_0x20;
 	r->all_timeouts = true;
 }
 

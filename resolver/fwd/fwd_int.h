@@ -42,6 +42,14 @@
 #define FWD_SERVERS_SOFT_MAX 1024
 #define FWD_SERVER_FORGET_MS (10 * 60 * 1000)
 
+/* Scrubbing: CNAME/DNAME chain names followed, zones (kept SOA/NS
+ * owners) and NS/MX/SRV targets remembered, records judged per message
+ * (a 64 KiB message holds at most 5,957 records of 11 bytes). */
+#define FWD_SCRUB_CHAIN 16
+#define FWD_SCRUB_ZONES 8
+#define FWD_SCRUB_TARGETS 32
+#define FWD_SCRUB_RRS 6144
+
 /* Streams. */
 #define FWD_CONN_IDLE_MS 10000
 #define FWD_CONN_BUCKETS 64         /* requests on a connection, by ID */
@@ -60,6 +68,18 @@ enum fwd_verdict {
 };
 
 typedef struct fwd_conn fwd_conn_t;
+
+/* Scratch of vd_fwd_msg_scrub, one per forwarder. */
+typedef struct fwd_scrub {
+	uint8_t chain[FWD_SCRUB_CHAIN][VD_NAME_MAX];
+	unsigned nchain;
+	uint8_t zones[FWD_SCRUB_ZONES][VD_NAME_MAX];
+	unsigned nzones;
+	uint8_t targets[FWD_SCRUB_TARGETS][VD_NAME_MAX];
+	unsigned ntargets;
+	uint8_t keep[FWD_SCRUB_RRS];
+	uint8_t out[FWD_RBUF_SIZE];
+} fwd_scrub_t;
 
 /* What fwd knows about one upstream server. Lives in f's table while a
  * request or a connection holds it (refs) and some time after. */
@@ -102,6 +122,7 @@ typedef struct fwd_req {
 	size_t qname_len;
 	uint16_t qtype, qclass;
 	bool rd, cd, do_bit;
+	bool use_0x20;                  /* the group's, at submit */
 
 	/* the group's servers, each holding a reference */
 	fwd_server_t *srv[VD_GROUP_MAX_SERVERS];
@@ -119,6 +140,9 @@ typedef struct fwd_req {
 	uint64_t sent_at;               /* forwarder clock, for the RTT */
 	uint32_t attempt_ms;            /* this attempt's own timeout */
 	uint16_t id;
+	/* the name as this attempt sent it: with 0x20 (group->use_0x20)
+	 * each letter's case is random, and a reply must repeat it */
+	uint8_t sent_qname[VD_NAME_MAX];
 	uint8_t query[FWD_QUERY_MAX];
 	size_t qlen;
 
@@ -229,6 +253,7 @@ struct vd_fwd {
 	 * consumes the data before returning. */
 	vd_rr_t rr;
 	uint8_t rbuf[FWD_RBUF_SIZE];
+	fwd_scrub_t scrub;
 };
 
 /* fwd.c */
@@ -240,6 +265,12 @@ void vd_fwd_msg_build(fwd_req_t *r);
 /* Checks a response against r's query: ID, QR, opcode, question, and that
  * every RR parses. */
 enum fwd_verdict vd_fwd_msg_check(fwd_req_t *r, const uint8_t *p, size_t len);
+/* Removes from a response that vd_fwd_msg_check accepted every record
+ * that does not belong to r's question (see fwd_msg.c), counting them in
+ * f->stats.scrubbed. *out is p itself when nothing goes, else a fresh
+ * message in f->scrub.out (valid until the next call). */
+void vd_fwd_msg_scrub(fwd_req_t *r, const uint8_t *p, size_t len,
+		      const uint8_t **out, size_t *outlen);
 /* Length of a valid wire name, or 0 when name is not one. */
 size_t vd_fwd_name_check(const uint8_t *name);
 

@@ -9,6 +9,10 @@
  * 30 s stale answers go out at once while refreshes run in the background.
  * Queries without RD are answered from the cache but never share a fetch
  * and never fill the cache: a non-recursive answer is not one to reuse.
+ * Waiting requests are bounded per worker (server.max_pending) and per
+ * fetch (server.max_pending_per_fetch): past either, SERVFAIL with EDE 14
+ * at once, so a flood for a name whose upstream is dead neither grows
+ * memory nor ends in a burst of replies larger than a socket buffer.
  */
 #include "query_int.h"
 
@@ -69,21 +73,39 @@ static void fetch_unlink(vd_query_ctx_t *ctx, vd_fetch_t *f)
 	f->shared = false;
 }
 
+/* Whether a released record goes back to a pool holding nfree while
+ * inuse are still out: see VD_QUERY_POOL_KEEP. */
+static bool pool_keeps(size_t nfree, size_t inuse)
+{
+	return nfree < VD_QUERY_POOL_KEEP || nfree < inuse;
+}
+
 static void fetch_release(vd_query_ctx_t *ctx, vd_fetch_t *f)
 {
 	vd_snap_unref(f->snap);
 	f->snap = NULL;
+	ctx->nfetch--;
+	if (!pool_keeps(ctx->nfree_fetch, ctx->nfetch)) {
+		free(f);
+		return;
+	}
 	f->next = ctx->free_fetch;
 	ctx->free_fetch = f;
+	ctx->nfree_fetch++;
 }
 
 static void pending_release(vd_query_ctx_t *ctx, vd_pending_t *p)
 {
 	vd_snap_unref(p->snap);
 	p->snap = NULL;
+	ctx->pending--;
+	if (!pool_keeps(ctx->nfree_pending, ctx->pending)) {
+		free(p);
+		return;
+	}
 	p->next = ctx->free_pending;
 	ctx->free_pending = p;
-	ctx->pending--;
+	ctx->nfree_pending++;
 }
 
 void vd_query_forward_deinit(vd_query_ctx_t *ctx)
@@ -93,11 +115,13 @@ void vd_query_forward_deinit(vd_query_ctx_t *ctx)
 		ctx->free_pending = p->next;
 		free(p);
 	}
+	ctx->nfree_pending = 0;
 	while (ctx->free_fetch) {
 		vd_fetch_t *f = ctx->free_fetch;
 		ctx->free_fetch = f->next;
 		free(f);
 	}
+	ctx->nfree_fetch = 0;
 }
 
 static void rctx_of(const vd_pending_t *p, vd_rctx_t *rc)
@@ -200,6 +224,7 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 	while (f->waiters) {
 		vd_pending_t *p = f->waiters;
 		f->waiters = p->next;
+		f->nwaiters--;
 		if (status == -ECANCELED) {
 			p->client.respond(p->client.token, &p->client, NULL, 0);
 		} else {
@@ -217,10 +242,12 @@ static vd_fetch_t *fetch_start(vd_query_ctx_t *ctx, vd_snap_t *snap,
 			       const vd_cache_key_t *k, uint64_t h, bool rd)
 {
 	vd_fetch_t *f = ctx->free_fetch;
-	if (f != NULL)
+	if (f != NULL) {
 		ctx->free_fetch = f->next;
-	else if ((f = malloc(sizeof(*f))) == NULL)
+		ctx->nfree_fetch--;
+	} else if ((f = malloc(sizeof(*f))) == NULL) {
 		return NULL;
+	}
 	memset(f, 0, sizeof(*f));
 	f->ctx = ctx;
 	f->group = g;
@@ -242,9 +269,9 @@ static vd_fetch_t *fetch_start(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		.max_inflight = snap->server.upstream_max_inflight,
 		.tls_ca_file = snap->server.tls_ca_file,
 	};
+	ctx->nfetch++;
 	if (vd_fwd_submit(ctx->fwd, &fq, on_fetch, f) != 0) {
-		f->next = ctx->free_fetch;
-		ctx->free_fetch = f;
+		fetch_release(ctx, f);
 		return NULL;
 	}
 	vd_snap_ref(snap);
@@ -271,10 +298,12 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				 const vd_rctx_t *rc)
 {
 	vd_pending_t *p = ctx->free_pending;
-	if (p != NULL)
+	if (p != NULL) {
 		ctx->free_pending = p->next;
-	else if ((p = malloc(sizeof(*p))) == NULL)
+		ctx->nfree_pending--;
+	} else if ((p = malloc(sizeof(*p))) == NULL) {
 		return NULL;
+	}
 	p->next = NULL;
 	vd_snap_ref(snap);
 	p->snap = snap;
@@ -330,6 +359,11 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 
 	uint64_t h = fetch_hash(&key);
 	vd_fetch_t *f = rd ? fetch_find(ctx, &key, h) : NULL;
+	if (ctx->pending >= snap->server.max_pending ||
+	    (f != NULL && f->nwaiters >= snap->server.max_pending_per_fetch)) {
+		ctx->stats.rejected_pending++;
+		goto fail;
+	}
 	if (f != NULL)
 		ctx->stats.coalesced++;
 	else
@@ -339,11 +373,12 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		goto fail;
 	p->next = f->waiters;
 	f->waiters = p;
+	f->nwaiters++;
 	ctx->stats.forwarded++;
 	return VD_QH_PENDING;
 fail:
-	/* No upstream query possible now (in-flight bound, no memory): an
-	 * expired answer beats an error. */
+	/* No upstream query possible now (in-flight or waiting bounds, no
+	 * memory): an expired answer beats an error. */
 	if (cr == VD_CACHE_STALE) {
 		ctx->stats.stale++;
 		*outlen = write_hit(ctx, rc, &hit, true, out);

@@ -78,6 +78,11 @@ size_t vd_query_pending(const vd_query_ctx_t *ctx)
 	return ctx->pending;
 }
 
+size_t vd_query_pooled(const vd_query_ctx_t *ctx)
+{
+	return ctx->nfree_pending + ctx->nfree_fetch;
+}
+
 /* ---- CH class: server identity ---------------------------------------- */
 
 static bool name_is(const vd_query_msg_t *q, const uint8_t *name)

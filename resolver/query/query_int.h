@@ -21,6 +21,11 @@
 #define VD_QUERY_NO_EDNS_UDP 512
 /* Buckets of the in-flight fetch table (fetches are bounded by fwd). */
 #define VD_QUERY_FETCH_BUCKETS 4096
+/* Released pending and fetch records kept for reuse: at most as many as
+ * are in use now, or this many when fewer are; the rest are freed, so a
+ * burst's memory goes back once it ends while a steady load reuses
+ * records without allocating. */
+#define VD_QUERY_POOL_KEEP 64
 
 /* One step of a local answer: the RRset and the owner it is written with
  * (the query name, a CNAME target, or the name a wildcard matched). The
@@ -80,6 +85,7 @@ struct vd_fetch {
 	bool rd;                     /* recursion desired: shared and cached */
 	bool shared;                 /* in the in-flight table */
 	vd_pending_t *waiters;
+	unsigned nwaiters;
 };
 
 struct vd_query_ctx {
@@ -88,9 +94,12 @@ struct vd_query_ctx {
 	unsigned cache_share;        /* workers sharing cache.size (>= 1) */
 	vd_query_stats_t stats;
 	uint32_t rotate;             /* rotation of multi-record A/AAAA sets */
-	size_t pending;
+	size_t pending;              /* requests waiting on fetches */
+	size_t nfetch;               /* fetches in flight */
 	vd_pending_t *free_pending;
+	size_t nfree_pending;
 	vd_fetch_t *free_fetch;
+	size_t nfree_fetch;
 	vd_fetch_t *fetches[VD_QUERY_FETCH_BUCKETS];
 	vd_rr_t *rr;                 /* scratch for re-encoding messages */
 	uint8_t *out;                /* reply buffer for pending requests */

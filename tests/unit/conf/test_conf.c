@@ -253,6 +253,39 @@ static void test_groups(void **state)
 	assert_int_equal(port_of(&g->servers[1].addr), 5302);
 	assert_int_equal(g->servers[1].addr.ss_family, AF_INET6);
 	assert_int_equal(port_of(&g->servers[2].addr), 53);
+	assert_true(g->use_0x20);
+}
+
+/* The long form of a group: a map with the servers and options. */
+static void test_group_options(void **state)
+{
+	fixture_t *f = *state;
+	const vd_group_t *g;
+
+	load_ok(f,
+		"server:\n"
+		"  listen: [\"127.0.0.1:5353\"]\n"
+		"upstreams:\n"
+		"  plain:\n"
+		"    servers: [\"127.0.0.1:5301\"]\n"
+		"  nocase:\n"
+		"    servers:\n"
+		"      - 127.0.0.1:5302\n"
+		"      - 127.0.0.2\n"
+		"    use_0x20: false\n"
+		"views:\n"
+		"  - name: v\n"
+		"    clients: [\"10.0.0.0/8\"]\n");
+	assert_int_equal(f->snap->ngroups, 2);
+	g = &f->snap->groups[0];
+	assert_string_equal(g->name, "plain");
+	assert_int_equal(g->nservers, 1);
+	assert_true(g->use_0x20);
+	g = &f->snap->groups[1];
+	assert_string_equal(g->name, "nocase");
+	assert_int_equal(g->nservers, 2);
+	assert_int_equal(port_of(&g->servers[0].addr), 5302);
+	assert_false(g->use_0x20);
 }
 
 static void test_views(void **state)
@@ -652,6 +685,16 @@ static const err_case_t err_cases[] = {
 	{ SERVER "upstreams: [\"127.0.0.1\"]\n" VIEW, 3,
 	  "upstreams must be a map of group names to lists of servers" },
 	{ SERVER "upstreams:\n  up: \"127.0.0.1\"\n" VIEW, 4, "upstreams.up must be a list of strings" },
+	{ SERVER "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    use_0x20: maybe\n" VIEW, 6,
+	  "upstreams.up.use_0x20 must be true, false, yes or no" },
+	{ SERVER "upstreams:\n  up:\n    use_0x20: false\n" VIEW, 4,
+	  "missing required key 'servers' in upstreams.up" },
+	{ SERVER "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    case: no\n" VIEW, 6,
+	  "unknown key 'case' in upstreams.up" },
+	{ SERVER "upstreams:\n  up:\n    servers: \"127.0.0.1\"\n" VIEW, 5,
+	  "upstreams.up.servers must be a list of strings" },
+	{ SERVER "upstreams:\n  up:\n    servers: []\n" VIEW, 5,
+	  "upstream group 'up' has no servers" },
 	{ SERVER "views:\n  - name: v\n    clients: \"10.0.0.0/8\"\n", 5,
 	  "views[0].clients must be a list of strings" },
 	{ SERVER "views:\n  - name: v\n    clients: []\n", 5, "views[0].clients must not be empty" },
@@ -757,6 +800,9 @@ static const err_case_t err_cases[] = {
 	  "server.upstream_max_inflight must be an integer > 0" },
 	{ SERVER "  upstream_max_inflight: -5\n" VIEW, 3,
 	  "server.upstream_max_inflight must be an integer > 0" },
+	{ SERVER "  max_pending: 0\n" VIEW, 3, "server.max_pending must be an integer > 0" },
+	{ SERVER "  max_pending_per_fetch: many\n" VIEW, 3,
+	  "server.max_pending_per_fetch must be an integer > 0" },
 	{ SERVER "  tls_ca_file: [ca.pem]\n" VIEW, 3, "server.tls_ca_file must be a string" },
 	{ SERVER "  tls_ca_file: missing.pem\n" VIEW, 3,
 	  "server.tls_ca_file: cannot read 'missing.pem': No such file or directory" },
@@ -914,6 +960,8 @@ static void test_upstream_limits(void **state)
 		"  listen: [\"127.0.0.1:5353\"]\n"
 		"  query_timeout: 4500ms\n"
 		"  upstream_max_inflight: 20\n"
+		"  max_pending: 300\n"
+		"  max_pending_per_fetch: 30\n"
 		"  tls_ca_file: data/ca.pem\n"
 		"views:\n"
 		"  - name: v\n"
@@ -921,6 +969,8 @@ static void test_upstream_limits(void **state)
 	s = &f->snap->server;
 	assert_int_equal(s->query_timeout_ms, 4500);
 	assert_int_equal(s->upstream_max_inflight, 20);
+	assert_int_equal(s->max_pending, 300);
+	assert_int_equal(s->max_pending_per_fetch, 30);
 	/* relative to the configuration file, kept absolute */
 	assert_non_null(realpath(f->dir, real));
 	snprintf(want, sizeof(want), "%s/data/ca.pem", real);
@@ -932,6 +982,8 @@ static void test_upstream_limits(void **state)
 	s = &f->snap->server;
 	assert_int_equal(s->query_timeout_ms, 3000);
 	assert_int_equal(s->upstream_max_inflight, 1000);
+	assert_int_equal(s->max_pending, 4096);
+	assert_int_equal(s->max_pending_per_fetch, 256);
 	assert_null(s->tls_ca_file);
 }
 
@@ -990,6 +1042,7 @@ int main(void)
 		T(test_null_args),
 		T(test_server),
 		T(test_groups),
+		T(test_group_options),
 		T(test_views),
 		T(test_zone_sharing),
 		T(test_routing),

@@ -822,7 +822,10 @@ static void test_flags_passed_through(void **state)
 	q.qtype = VD_T_AAAA;
 	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res), 0);
 	run_until(e, &res.calls, 1);
-	assert_answer_from(&res, s);
+	/* the fake's A records do not answer AAAA: scrubbed, counted */
+	assert_int_equal(res.status, 0);
+	assert_int_equal(vd_hdr_ancount(res.resp), 0);
+	assert_int_equal(vd_fwd_stats(e->f)->scrubbed, UDP_ANSWERS);
 	assert_int_equal(vd_hdr_flags(s->query), VD_F_CD);
 	qend = question_end(s->query, s->qlen);
 	assert_int_equal(vd_get16(s->query + qend - 4), VD_T_AAAA);
@@ -838,6 +841,65 @@ static void test_question_case_insensitive(void **state)
 	ask(e, TIMEOUT_SHORT, &res);
 	assert_answer_from(&res, &e->srv[0]);
 	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 0);
+}
+
+/* 33 letters: with 0x20 the odds of any fixed case pattern are 2^-33. */
+static const uint8_t LONGNAME[] = "\036Abcdefghijklmnopqrstuvwxyzabcd\003Com";
+
+static void ask_long(env_t *e, uint32_t timeout_ms, result_t *res)
+{
+	vd_fwd_query_t q = make_query(e, timeout_ms);
+
+	q.qname = LONGNAME;
+	memset(res, 0, sizeof(*res));
+	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, res), 0);
+	run_until(e, &res->calls, 1);
+}
+
+static void test_0x20_case_randomised(void **state)
+{
+	env_t *e = *state;
+	const fake_srv_t *s = &e->srv[0];
+	uint8_t first[sizeof(LONGNAME)];
+	result_t res;
+
+	e->group.use_0x20 = true;
+	srv_start(e, SRV_ANSWER, TCP_OFF);
+	ask_long(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, s);
+	/* the same name, but not as given, and not the same twice */
+	assert_true(vd_name_equal(s->query + VD_HDR_LEN, LONGNAME));
+	assert_memory_not_equal(s->query + VD_HDR_LEN, LONGNAME, sizeof(LONGNAME));
+	memcpy(first, s->query + VD_HDR_LEN, sizeof(first));
+	ask_long(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, s);
+	assert_memory_not_equal(s->query + VD_HDR_LEN, first, sizeof(first));
+	assert_int_equal(vd_fwd_stats(e->f)->dropped_mismatch, 0);
+}
+
+static void test_0x20_lower_case_reply_dropped(void **state)
+{
+	env_t *e = *state;
+	result_t res;
+
+	e->group.use_0x20 = true;
+	srv_start(e, SRV_LOWER, TCP_OFF);
+	ask_long(e, TIMEOUT_SHORT, &res);
+	assert_int_equal(res.status, VD_ETIMEOUT);
+	assert_true(vd_fwd_stats(e->f)->dropped_mismatch >= 1);
+}
+
+static void test_0x20_off_keeps_case(void **state)
+{
+	env_t *e = *state;
+	const fake_srv_t *s = &e->srv[0];
+	result_t res;
+
+	e->group.use_0x20 = false;
+	srv_start(e, SRV_LOWER, TCP_OFF);
+	ask_long(e, TIMEOUT_SHORT, &res);
+	assert_answer_from(&res, s);
+	assert_memory_equal(s->query + VD_HDR_LEN, LONGNAME, sizeof(LONGNAME));
 }
 
 static void test_wrong_id_dropped(void **state)
@@ -1363,7 +1425,9 @@ static void test_tcp_pipelined(void **state)
 		run_until(e, &res[i].calls, 1);
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(res[i].status, 0);
-		assert_int_equal(vd_hdr_ancount(res[i].resp), TCP_ANSWERS);
+		/* the fake answers A records whatever the type: only the A
+		 * query keeps them, the others are scrubbed */
+		assert_int_equal(vd_hdr_ancount(res[i].resp), i == 0 ? TCP_ANSWERS : 0);
 		qend = question_end(res[i].resp, res[i].len);
 		assert_int_equal(vd_get16(res[i].resp + qend - 4), types[i]);
 	}
@@ -1658,6 +1722,9 @@ int main(void)
 		T(test_answer),
 		T(test_flags_passed_through),
 		T(test_question_case_insensitive),
+		T(test_0x20_case_randomised),
+		T(test_0x20_lower_case_reply_dropped),
+		T(test_0x20_off_keeps_case),
 		T(test_wrong_id_dropped),
 		T(test_other_source_dropped),
 		T(test_wrong_question_dropped),
