@@ -6,8 +6,8 @@
  * the query's ID, has QR set and repeats the question (name compared
  * case-insensitively, type, class); anything else is dropped and counted.
  * TC=1 retries the same server over TCP. A timeout or network error moves
- * to another server of the group. Depends on conf, wire, util, libuv,
- * OpenSSL.
+ * to another server of the group. Depends on wire, util, libuv, OpenSSL;
+ * the groups and servers it is given are the types in upstream.h.
  *
  * Servers: a vd_fwd_t keeps state per server, keyed by (address, tls,
  * tls_name) rather than by group, so it survives reloads: a smoothed RTT
@@ -36,7 +36,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "vpcdns/conf.h"
+#include "vpcdns/upstream.h"
 #include "vpcdns/wire.h"
 
 typedef struct vd_fwd vd_fwd_t;
