@@ -34,10 +34,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
 
 #include "vpcdns/upstream.h"
 #include "vpcdns/wire.h"
+
+/* libuv's loop, declared here so that including this header does not
+ * pull <uv.h> into every module that includes query.h. */
+typedef struct uv_loop_s uv_loop_t;
 
 typedef struct vd_fwd vd_fwd_t;
 
