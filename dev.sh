@@ -5,6 +5,7 @@
 #   ./dev.sh run         build, then serve conf/vpcdns.yaml on 127.0.0.1:5353
 #   ./dev.sh test        build, then run every unit and integration test
 #   ./dev.sh test-asan   the same with AddressSanitizer and UBSan
+#   ./dev.sh test-tsan   unit, worker and reload tests with ThreadSanitizer
 #   ./dev.sh bench       build, then run the benchmarks in bench/
 #   ./dev.sh fuzz [SECS] clang build with ASan+UBSan in every library, then
 #                        each libFuzzer target for SECS seconds (default 45)
@@ -99,6 +100,15 @@ test-asan)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j2
+	;;
+test-tsan)
+	# A race report fails the unit test (halt_on_error) or, from the
+	# server, the integration test (vdtest.py reads its log).
+	deps $BUILD_PKGS $TEST_PKGS
+	build build-tsan -DVD_TSAN=ON
+	cd build-tsan && export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 &&
+		ctest --output-on-failure -j2 -L unit &&
+		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload)$'
 	;;
 bench)
 	deps $BUILD_PKGS $TEST_PKGS

@@ -33,6 +33,11 @@ typedef struct vd_cache_key {
 	bool do_bit, cd;
 } vd_cache_key_t;
 
+/* The hash of a key (vd_hash over every field) under seed. The cache's
+ * buckets and query's table of upstream fetches in flight use it with
+ * vd_hash_seed(), as the names in keys come from clients. */
+uint64_t vd_cache_key_hash(const vd_cache_key_t *k, uint64_t seed);
+
 /* TTL policy, from the configuration snapshot (seconds). */
 typedef struct vd_cache_policy {
 	uint32_t min_ttl, max_ttl, max_negative_ttl;

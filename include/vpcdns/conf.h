@@ -4,7 +4,8 @@
  * snapshot: server settings, upstream groups, views with their zones and
  * forward rules, and the client-address -> view table. A reload builds a
  * new snapshot and swaps a pointer; nothing in a snapshot changes after
- * vd_conf_load returns. Depends on zone, view, wire, util.
+ * vd_conf_load returns. Depends on zone, view, wire, util; the upstream
+ * group types come from fwd's types-only upstream.h (no link to fwd).
  *
  * Ownership: vd_conf_load returns a snapshot with one reference. Every
  * holder (the worker loop, each request waiting on an upstream) takes its
@@ -20,46 +21,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "vpcdns/upstream.h"
 #include "vpcdns/util.h"
 #include "vpcdns/view.h"
 #include "vpcdns/zone.h"
 
 #define VD_DEFAULT_PORT 53
-/* Default port of a DNS-over-TLS upstream (RFC 7858). */
-#define VD_TLS_PORT 853
-/* Servers in one group at most (fwd keeps a per-query bitmap of them). */
-#define VD_GROUP_MAX_SERVERS 64
-
-/* One upstream server: "192.0.2.1", "192.0.2.1:5300", "[2001:db8::1]"
- * (UDP, TCP after TC=1), or "tls://1.1.1.1:853#cloudflare-dns.com" (DNS
- * over TLS only). Everything lives in the snapshot arena. */
-typedef struct vd_upstream {
-	struct sockaddr_storage addr;
-	const char *text;          /* as written in the config, for logs */
-	bool tls;                  /* DNS over TLS */
-	/* TLS only: the name sent as SNI and verified against the
-	 * certificate; NULL: no SNI, the address is verified against the
-	 * certificate's IP SANs instead. */
-	const char *tls_name;
-} vd_upstream_t;
-
-/* A named group of upstream servers. fwd prefers the one with the lowest
- * smoothed RTT and fails over to the others (see fwd.h). */
-typedef struct vd_group {
-	const char *name;
-	int index;                 /* position in snap->groups */
-	vd_upstream_t *servers;
-	size_t nservers;
-	/* Identity for the cache: a hash of the name and every server (its
-	 * address and transport). Cached answers are keyed by it, so views
-	 * forwarding to the same group share them, other groups never do,
-	 * and a group whose servers change on reload starts afresh. */
-	uint64_t cache_id;
-	/* Randomise the case of query names sent to these servers (0x20)
-	 * and accept only replies that repeat it exactly. Off for servers
-	 * that do not echo the question as sent. Default true. */
-	bool use_0x20;
-} vd_group_t;
 
 /* One entry of a view's routing map: a name that has a zone, a forward
  * rule, or both (then the forward rule wins, as in Route 53). */

@@ -12,8 +12,8 @@
  * CNAME chain, of the zones above it, or addresses of the NS/MX/SRV
  * targets kept are removed and counted before the callback sees it.
  * TC=1 retries the same server over TCP. A timeout or network error moves
- * to another server of the group. Depends on conf, wire, util, libuv,
- * OpenSSL.
+ * to another server of the group. Depends on wire, util, libuv, OpenSSL;
+ * the groups and servers it is given are the types in upstream.h.
  *
  * Servers: a vd_fwd_t keeps state per server, keyed by (address, tls,
  * tls_name) rather than by group, so it survives reloads: a smoothed RTT
@@ -40,10 +40,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
 
-#include "vpcdns/conf.h"
+#include "vpcdns/upstream.h"
 #include "vpcdns/wire.h"
+
+/* libuv's loop, declared here so that including this header does not
+ * pull <uv.h> into every module that includes query.h. */
+typedef struct uv_loop_s uv_loop_t;
 
 typedef struct vd_fwd vd_fwd_t;
 

@@ -15,10 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <uv.h>
 
 #include "vpcdns/conf.h"
 #include "vpcdns/query.h"
+
+/* libuv's loop, declared here so that including this header does not
+ * pull <uv.h> into every module that includes query.h. */
+typedef struct uv_loop_s uv_loop_t;
 
 typedef struct vd_net vd_net_t;
 

@@ -109,6 +109,22 @@ uint32_t vd_rand_u32(void);
 /* Uniform in [0, n), n > 0. */
 uint32_t vd_rand_uniform(uint32_t n);
 
+/* ---- hashing -----------------------------------------------------------
+ * The one hash function for every table: SipHash-1-3 of the n bytes at p
+ * (p may be NULL when n is 0), keyed by seed. Allocation-free, any
+ * thread. Chain fields with the previous result as the next seed:
+ * vd_hash(b, nb, vd_hash(a, na, seed)).
+ *
+ * Tables whose keys a client chooses (the answer cache, the upstream
+ * fetches in flight) must be keyed with vd_hash_seed(): a random seed
+ * drawn from the CSPRNG on the first call and the same for the rest of
+ * the process, so nobody outside can predict which names collide.
+ * Tables built only from configuration and zone files may use the fixed
+ * VD_HASH_SEED_FIXED, so that a hash is the same on every run. */
+uint64_t vd_hash(const void *p, size_t n, uint64_t seed);
+uint64_t vd_hash_seed(void);
+#define VD_HASH_SEED_FIXED 0x7670636e73000001ull
+
 /* ---- error list --------------------------------------------------------
  * Collects "file:line: reason" messages while loading a config. Owns its
  * strings (malloc). vd_errlist_add formats one message; line 0 omits the

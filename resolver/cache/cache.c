@@ -3,8 +3,9 @@
  * block holding the key name, the stored message and its TTL offsets,
  * linked into a least-recently-used list. Stores happen on the miss path
  * (one allocation per stored answer); lookups and writes of a hit touch
- * only existing memory. The hash is keyed with a random seed so names
- * chosen by a client cannot be lined up into one chain.
+ * only existing memory. The hash is keyed with the process's random seed
+ * (vd_hash_seed) so names chosen by a client cannot be lined up into one
+ * chain.
  */
 #include "vpcdns/cache.h"
 
@@ -60,23 +61,25 @@ static uint64_t now(const vd_cache_t *c)
 	return c->now_ms ? c->now_ms(c->now_arg) : vd_now_ms();
 }
 
-static uint64_t mix(uint64_t h)
+static uint64_t hash_key(const vd_cache_key_t *k, size_t nlen, uint64_t seed)
 {
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	return h ^ (h >> 33);
+	uint8_t f[13];   /* the fixed-size fields, without struct padding */
+
+	memcpy(f, &k->group, 8);
+	memcpy(f + 8, &k->qtype, 2);
+	memcpy(f + 10, &k->qclass, 2);
+	f[12] = (uint8_t)(k->do_bit << 1 | k->cd);
+	return vd_hash(k->qname_lc, nlen, vd_hash(f, sizeof(f), seed));
+}
+
+uint64_t vd_cache_key_hash(const vd_cache_key_t *k, uint64_t seed)
+{
+	return hash_key(k, vd_name_len(k->qname_lc), seed);
 }
 
 static uint64_t key_hash(const vd_cache_t *c, const vd_cache_key_t *k, size_t nlen)
 {
-	uint64_t h = c->seed ^ mix(k->group);
-	for (size_t i = 0; i < nlen; i++)
-		h = (h ^ k->qname_lc[i]) * 0x100000001b3ull;
-	h ^= (uint64_t)k->qtype << 32 | (uint64_t)k->qclass << 16 |
-	     (uint64_t)k->do_bit << 1 | k->cd;
-	return mix(h);
+	return hash_key(k, nlen, c->seed);
 }
 
 static bool key_equal(entry_t *e, const vd_cache_key_t *k, uint64_t h, size_t nlen)
@@ -175,7 +178,7 @@ vd_cache_t *vd_cache_new(size_t max_bytes, uint64_t (*now_ms)(void *arg), void *
 	}
 	c->now_ms = now_ms;
 	c->now_arg = arg;
-	vd_rand_bytes(&c->seed, sizeof(c->seed));
+	c->seed = vd_hash_seed();
 	c->stats.bytes = table_bytes(c->nbuckets);
 	c->stats.max_bytes = max_bytes;
 	return c;

@@ -45,23 +45,15 @@ static void read_seconds(cbuild_t *b, const yn_pair_t *p, const char *what,
 	*out = ms / 1000;
 }
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static void group_ids(vd_snap_t *s)
 {
 	for (size_t i = 0; i < s->ngroups; i++) {
 		vd_group_t *g = &s->groups[i];
-		uint64_t h = fnv(0xcbf29ce484222325ull, g->name, strlen(g->name) + 1);
+		uint64_t h = vd_hash(g->name, strlen(g->name) + 1, VD_HASH_SEED_FIXED);
 		for (size_t j = 0; j < g->nservers; j++) {
 			const char *t = g->servers[j].text ? g->servers[j].text : "";
-			h = fnv(h, &g->servers[j].addr, sizeof(g->servers[j].addr));
-			h = fnv(h, t, strlen(t) + 1);
+			h = vd_hash(&g->servers[j].addr, sizeof(g->servers[j].addr), h);
+			h = vd_hash(t, strlen(t) + 1, h);
 		}
 		g->cache_id = h;
 	}

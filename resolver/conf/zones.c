@@ -40,19 +40,13 @@ static bool same_origin(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-static uint32_t fnv(uint32_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return (h ^ 0xffu) * 16777619u;   /* terminator: "ab"+"c" != "a"+"bc" */
-}
-
+/* Strings with their terminators: "ab"+"c" != "a"+"bc". */
 static uint32_t zkey_hash(const char *real, const zitem_t *zi)
 {
-	uint32_t h = fnv(2166136261u, real);
+	uint64_t h = vd_hash(real, strlen(real) + 1, VD_HASH_SEED_FIXED);
 
-	h = (h ^ (uint32_t)zi->fallback) * 16777619u;
-	return zi->origin ? fnv(h, zi->origin) : h;
+	h = vd_hash(&zi->fallback, sizeof(zi->fallback), h);
+	return (uint32_t)(zi->origin ? vd_hash(zi->origin, strlen(zi->origin) + 1, h) : h);
 }
 
 /* The index slot of (real, fallback, origin): its entry or an empty slot. */

@@ -20,37 +20,28 @@
 
 /* ---- table ----------------------------------------------------------- */
 
-static uint32_t fnv(uint32_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
 /* Only the bytes that make the address: sockaddr padding is not zeroed
  * by every parser. */
 static uint32_t key_hash(const vd_upstream_t *u)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&u->addr;
-	uint32_t h = 2166136261u;
+	uint64_t h = VD_HASH_SEED_FIXED;
 
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 
-		h = fnv(h, &in->sin_addr, sizeof(in->sin_addr));
-		h = fnv(h, &in->sin_port, sizeof(in->sin_port));
+		h = vd_hash(&in->sin_addr, sizeof(in->sin_addr), h);
+		h = vd_hash(&in->sin_port, sizeof(in->sin_port), h);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
-		h = fnv(h, &in6->sin6_addr, sizeof(in6->sin6_addr));
-		h = fnv(h, &in6->sin6_port, sizeof(in6->sin6_port));
+		h = vd_hash(&in6->sin6_addr, sizeof(in6->sin6_addr), h);
+		h = vd_hash(&in6->sin6_port, sizeof(in6->sin6_port), h);
 	}
-	h = fnv(h, &u->tls, 1);
+	h = vd_hash(&u->tls, 1, h);
 	if (u->tls && u->tls_name)
-		h = fnv(h, u->tls_name, strlen(u->tls_name));
-	return h;
+		h = vd_hash(u->tls_name, strlen(u->tls_name), h);
+	return (uint32_t)h;
 }
 
 static bool key_equal(const fwd_server_t *s, const vd_upstream_t *u)

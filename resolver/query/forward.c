@@ -36,14 +36,11 @@ static bool cache_on(const vd_query_ctx_t *ctx, const vd_snap_t *snap)
 	return ctx->cache != NULL && snap->cache.size > 0;
 }
 
+/* Seeded: the names come from clients, who must not be able to pile
+ * their fetches into one bucket. */
 static uint64_t fetch_hash(const vd_cache_key_t *k)
 {
-	uint64_t h = k->group ^ ((uint64_t)k->qtype << 17) ^ ((uint64_t)k->qclass << 33) ^
-		     ((uint64_t)k->do_bit << 1) ^ k->cd;
-	size_t n = vd_name_len(k->qname_lc);
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ k->qname_lc[i]) * 0x100000001b3ull;
-	return h;
+	return vd_cache_key_hash(k, vd_hash_seed());
 }
 
 static bool same_key(const vd_cache_key_t *a, const vd_cache_key_t *b)

@@ -18,13 +18,7 @@
 
 uint32_t vd_zone_hash_label(uint32_t parent, const uint8_t *label)
 {
-	uint32_t h = parent;
-
-	for (unsigned i = 0; i <= label[0]; i++) {
-		h ^= label[i];
-		h *= 16777619u;
-	}
-	return h;
+	return (uint32_t)vd_hash(label, (size_t)label[0] + 1, parent);
 }
 
 uint32_t vd_zone_hash_name(const uint8_t *name)

@@ -116,8 +116,10 @@ int vd_zone_build(vd_zone_ctx_t *c);
 /* Name hashing. A name's hash is built label by label from the root, so a
  * lookup gets the hash of every suffix of the query name in one pass:
  * hash(root) = VD_ZONE_HASH_ROOT, hash(l.parent) = hash_label(hash(parent), l).
- * label points at the length byte. FNV-1a over the label bytes. */
-#define VD_ZONE_HASH_ROOT 2166136261u
+ * label points at the length byte. vd_hash over the label bytes, keyed by
+ * the parent's hash; the fixed seed is enough, as only names from zone
+ * files are ever inserted. */
+#define VD_ZONE_HASH_ROOT ((uint32_t)VD_HASH_SEED_FIXED)
 uint32_t vd_zone_hash_label(uint32_t parent, const uint8_t *label);
 uint32_t vd_zone_hash_name(const uint8_t *name);
 
@@ -128,11 +130,5 @@ vd_zone_node_t *vd_zone_index_find(vd_zone_node_t *const *slots, size_t mask,
 /* Slot a name with this hash starts probing at. */
 static inline size_t vd_zone_index_slot(uint32_t hash, size_t mask)
 {
-	/* FNV's low bits mix poorly; fold the high bits in (murmur3 fmix). */
-	hash ^= hash >> 16;
-	hash *= 0x85ebca6bu;
-	hash ^= hash >> 13;
-	hash *= 0xc2b2ae35u;
-	hash ^= hash >> 16;
-	return hash & mask;
+	return hash & mask;   /* vd_hash's bits are all well mixed */
 }

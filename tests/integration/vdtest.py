@@ -703,11 +703,17 @@ def server_env(wd):
     env = dict(os.environ)
     env["VPCDNS_RESOLV_CONF"] = resolv_conf(wd)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1")
+    env.setdefault("TSAN_OPTIONS", "halt_on_error=1:second_deadlock_stack=1")
     return env
 
 
+# A report from any sanitizer in a server's log fails the test (a
+# ThreadSanitizer race is a WARNING, its own failures an ERROR or FATAL).
 SANITIZER_RE = re.compile(r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:"
-                          r"|SUMMARY: UndefinedBehaviorSanitizer)")
+                          r"|SUMMARY: UndefinedBehaviorSanitizer"
+                          r"|(WARNING|ERROR|FATAL): ThreadSanitizer)")
+# Every server a test made, so that the runner can check all their logs.
+_servers = []
 
 
 class Vpcdns:
@@ -722,6 +728,8 @@ class Vpcdns:
         self.log_path = os.path.join(wd, name + ".log")
         self.proc = None
         self.set_config(config)
+        self.sanitizer_checked = False   # teardown_server looked already
+        _servers.append(self)
 
     def set_config(self, config):
         text = config if isinstance(config, str) else to_yaml(config) + "\n"
@@ -1236,6 +1244,12 @@ class Suite:
                 except Exception as e:
                     self.failed += 1
                     print("FAIL - teardown: %s: %s" % (type(e).__name__, e))
+            for srv in _servers:
+                rep = None if srv.sanitizer_checked else srv.sanitizer_report()
+                if rep is not None:
+                    self.failed += 1
+                    self.failures.append("sanitizer")
+                    print("FAIL - sanitizer report in %s:\n%s" % (srv.log_path, rep))
             if self.failures:
                 print("# failed: %s" % ", ".join(self.failures))
             print("%d passed, %d failed" % (self.passed, self.failed))
@@ -1255,6 +1269,7 @@ def teardown_server(srv):
     was_alive = srv.alive()
     rc, in_time = srv.stop()
     rep = srv.sanitizer_report()
+    srv.sanitizer_checked = True
     check(rep is None, "sanitizer report in %s" % srv.log_path, rep)
     check(was_alive, "server had exited before teardown (exit %s)" % rc,
           srv.log()[-2000:])

@@ -333,6 +333,40 @@ static void test_key_separation(void **state)
 	vd_cache_free(c);
 }
 
+/* The key hash covers every field and depends on the seed, so a client
+ * that does not know the process's seed cannot line names up. */
+static void test_key_hash(void **state)
+{
+	(void)state;
+	vd_cache_key_t k = key_of("k.example", VD_T_A, 1), other;
+	uint64_t seed = vd_hash_seed(), h = vd_cache_key_hash(&k, seed);
+	uint8_t copy[32];
+
+	memcpy(copy, k.qname_lc, vd_name_len(k.qname_lc));
+	other = k;
+	other.qname_lc = copy;
+	assert_true(vd_cache_key_hash(&other, seed) == h);
+	assert_true(vd_cache_key_hash(&k, seed + 1) != h);
+	other.group = 2;
+	assert_true(vd_cache_key_hash(&other, seed) != h);
+	other = k;
+	other.qtype = VD_T_AAAA;
+	assert_true(vd_cache_key_hash(&other, seed) != h);
+	other = k;
+	other.qclass = 3;
+	assert_true(vd_cache_key_hash(&other, seed) != h);
+	other = k;
+	other.do_bit = true;
+	assert_true(vd_cache_key_hash(&other, seed) != h);
+	other = k;
+	other.cd = true;
+	assert_true(vd_cache_key_hash(&other, seed) != h);
+	copy[1] = 'j';
+	other = k;
+	other.qname_lc = copy;
+	assert_true(vd_cache_key_hash(&other, seed) != h);
+}
+
 static void test_flood_bound_and_lru(void **state)
 {
 	(void)state;
@@ -432,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_negative),
 		cmocka_unit_test(test_not_cacheable),
 		cmocka_unit_test(test_key_separation),
+		cmocka_unit_test(test_key_hash),
 		cmocka_unit_test(test_flood_bound_and_lru),
 		cmocka_unit_test(test_prefetch_and_failures),
 		cmocka_unit_test(test_cname_flag),
