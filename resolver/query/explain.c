@@ -56,10 +56,10 @@ static const struct {
 	const char *name;
 	uint16_t type;
 } types[] = {
-	{ "a", VD_T_A }, { "ns", VD_T_NS }, { "cname", VD_T_CNAME }, { "soa", VD_T_SOA },
-	{ "ptr", VD_T_PTR }, { "mx", VD_T_MX }, { "txt", VD_T_TXT }, { "aaaa", VD_T_AAAA },
-	{ "srv", VD_T_SRV }, { "svcb", 64 }, { "https", 65 }, { "caa", 257 },
-	{ "any", VD_T_ANY },
+	{ "A", VD_T_A }, { "NS", VD_T_NS }, { "CNAME", VD_T_CNAME }, { "SOA", VD_T_SOA },
+	{ "PTR", VD_T_PTR }, { "MX", VD_T_MX }, { "TXT", VD_T_TXT }, { "AAAA", VD_T_AAAA },
+	{ "SRV", VD_T_SRV }, { "SVCB", 64 }, { "HTTPS", 65 }, { "CAA", 257 },
+	{ "ANY", VD_T_ANY },
 };
 
 static const char *type_name(uint16_t type)
@@ -104,18 +104,13 @@ static void explain_zone(const explain_t *x, const char *name, const vd_view_tra
 		[VD_ZL_NXDOMAIN] = "NXDOMAIN (fallback nxdomain), SOA in authority",
 		[VD_ZL_FALLBACK] = "not in zone (fallback forward): looking above the zone",
 	};
-	char apex[VD_NAME_TEXT], result[80], upper[8];
-	const char *tn = type_name(x->qtype);
+	char apex[VD_NAME_TEXT], result[80];
 	const char *from = vd_view_zone_from(x->rc->view, t->zone);
 	const vd_rrset_t *rs = t->rrset;
-	size_t i;
-
-	for (i = 0; tn[i] && i + 1 < sizeof(upper); i++)
-		upper[i] = (char)(tn[i] >= 'a' && tn[i] <= 'z' ? tn[i] - 32 : tn[i]);
-	upper[i] = '\0';
 	vd_name_to_text(vd_zone_apex(t->zone), apex, sizeof(apex));
 	if (t->result == VD_ZL_NODATA)
-		snprintf(result, sizeof(result), "%s%s), SOA in authority", what[t->result], upper);
+		snprintf(result, sizeof(result), "%s%s), SOA in authority", what[t->result],
+			 type_name(x->qtype));
 	else
 		snprintf(result, sizeof(result), "%s", what[t->result]);
 	put_line(x->w, x->rc->q, "%s: zone %s (%s%s%s): %s%s%s", name, apex,
@@ -171,8 +166,8 @@ static void explain_result(const explain_t *x, const vd_view_res_t *res)
 	size_t off = 0;
 
 	if (res->group >= 0) {
-		put_line(x->w, x->rc->q, "result: %s%sforwarded to upstream group '%s'",
-			 res->nchain ? "CNAME chain from local data, then " : "", "",
+		put_line(x->w, x->rc->q, "result: %sforwarded to upstream group '%s'",
+			 res->nchain ? "CNAME chain from local data, then " : "",
 			 x->rc->snap->groups[res->group].name);
 		return;
 	}
@@ -221,7 +216,7 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 		vd_name_to_text(ptr, target, sizeof(target));
 		put_line(&w, q, "%s: endpoint address in the view's zone data: PTR %s", name,
 			 target);
-		put_line(&w, q, "result: NOERROR, answer: ptr");
+		put_line(&w, q, "result: NOERROR, answer: PTR");
 	} else {
 		vd_view_resolve(v, asked, x.qtype, &res, explain_step, &x);
 		explain_result(&x, &res);
