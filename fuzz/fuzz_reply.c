@@ -78,8 +78,8 @@ static void init(void)
 	if (fwd == NULL || ctx == NULL)
 		abort();
 	/* One CNAME step in local data that leaves the view's zones. */
-	vd_query_resolve(&snap->views[0], snap, out_name, VD_T_A, &out_chain);
-	if (out_chain.nchain != 1 || out_chain.group != NULL)
+	vd_query_resolve(snap->views[0], snap, out_name, VD_T_A, &out_chain);
+	if (out_chain.walk.nchain != 1 || out_chain.group != NULL)
 		abort();
 }
 
@@ -134,16 +134,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.edns_udp = edns_sizes[(knobs >> 2) & 3];
 	q.edns_do = knobs & 0x80;
 
-	vd_rctx_t rc = { .snap = snap, .view = &snap->views[0], .client = &c, .q = &q };
+	vd_rctx_t rc = { .snap = snap, .view = snap->views[0], .client = &c, .q = &q };
 	uint8_t name[VD_NAME_MAX] = { 0 };
 	uint16_t qtype = VD_T_A, qclass = VD_C_IN;
 	vd_rr_iter_t it;
 	if (knobs & 0x20) {
 		/* The client asked for out.example.com; its target went upstream. */
-		set_qname(&q, out_chain.chain[0].owner);
-		rc.chain = out_chain.chain;
-		rc.nchain = out_chain.nchain;
-		rc.fwd_name = out_chain.chain[0].rrset->rdata[0];
+		set_qname(&q, out_chain.walk.chain[0].owner);
+		rc.chain = out_chain.walk.chain;
+		rc.nchain = out_chain.walk.nchain;
+		rc.fwd_name = out_chain.walk.chain[0].rrset->rdata[0];
 	} else {
 		/* The client asked the question the message answers. */
 		if (vd_rr_iter_init(&it, data, size, name, &qtype, &qclass) != 0 ||

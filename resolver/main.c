@@ -110,11 +110,12 @@ static void log_snapshot(const vd_snap_t *snap)
 			       g->servers[j].text);
 	}
 	for (size_t i = 0; i < snap->nviews; i++) {
-		const vd_view_t *v = &snap->views[i];
+		const vd_view_t *v = snap->views[i];
 		vd_log(VD_LOG_DEBUG, "generation %llu: view %s: %zu client prefixes, "
 		       "%zu zones, %zu included views, %zu availability zones%s",
-		       (unsigned long long)snap->generation, v->name, v->nclients,
-		       v->nzones, v->nincludes, v->naz, v->explain ? ", explain on" : "");
+		       (unsigned long long)snap->generation, vd_view_name(v),
+		       vd_view_nclients(v), vd_view_nzones(v), vd_view_nincludes(v),
+		       vd_view_naz(v), vd_view_explain(v) ? ", explain on" : "");
 	}
 }
 
@@ -497,7 +498,7 @@ static int check_only(const char *path)
 	if (rc == 0) {
 		size_t zones = 0;
 		for (size_t i = 0; i < snap->nviews; i++)
-			zones += snap->views[i].nzones;
+			zones += vd_view_nzones(snap->views[i]);
 		printf("%s: ok (%zu views, %zu upstream groups, %zu zone uses)\n",
 		       path, snap->nviews, snap->ngroups, zones);
 	}

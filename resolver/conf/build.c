@@ -10,6 +10,8 @@
 #include "conf_int.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <malloc.h>
@@ -17,18 +19,36 @@
 
 static const char *const top_keys[] = { "server", "upstreams", "cache", "views", NULL };
 
+/* A snapshot and its reference count, which no other module can reach. */
+typedef struct snap_box {
+	atomic_uint refs;
+	vd_snap_t snap;
+} snap_box_t;
+
+static snap_box_t *box_of(const vd_snap_t *s)
+{
+	return (snap_box_t *)((char *)s - offsetof(snap_box_t, snap));
+}
+
+atomic_uint *vd_conf_snap_refcount(vd_snap_t *s)
+{
+	return &box_of(s)->refs;
+}
+
+unsigned vd_snap_refs(const vd_snap_t *s)
+{
+	return s ? atomic_load(&box_of(s)->refs) : 0;
+}
+
 static void snap_free(vd_snap_t *s)
 {
 	if (!s)
 		return;
 	for (size_t i = 0; i < s->nviews; i++)
-		for (size_t j = 0; j < s->views[i].nzones; j++)
-			vd_zone_unref(s->views[i].zones[j]);
-	for (size_t i = 0; i < s->nviews; i++)
-		vd_view_table_free(s->views[i].client_azs);
+		vd_view_deinit(s->views[i]);
 	vd_view_table_free(s->view_table);
 	vd_arena_deinit(&s->arena);
-	free(s);
+	free(box_of(s));
 	/* A snapshot can hold hundreds of megabytes: give them back to the
 	 * system, or a process that reloads keeps twice its data. */
 	malloc_trim(0);
@@ -36,11 +56,13 @@ static void snap_free(vd_snap_t *s)
 
 static vd_snap_t *snap_new(const char *path)
 {
-	vd_snap_t *s = calloc(1, sizeof(*s));
+	snap_box_t *box = calloc(1, sizeof(*box));
+	vd_snap_t *s;
 
-	if (!s)
+	if (!box)
 		return NULL;
-	atomic_init(&s->refs, 1);
+	atomic_init(&box->refs, 1);
+	s = &box->snap;
 	vd_arena_init(&s->arena, 0);
 	s->path = vd_arena_strdup(&s->arena, path);
 	if (!s->path) {
@@ -159,7 +181,7 @@ int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 void vd_snap_ref(vd_snap_t *s)
 {
 	if (s)
-		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&box_of(s)->refs, 1, memory_order_relaxed);
 }
 
 void vd_snap_unref(vd_snap_t *s)
@@ -168,7 +190,8 @@ void vd_snap_unref(vd_snap_t *s)
 	 * finished before the memory goes. */
 	if (!s)
 		return;
-	unsigned before = atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel);
+	unsigned before = atomic_fetch_sub_explicit(&box_of(s)->refs, 1,
+						    memory_order_acq_rel);
 	VD_REQUIRE(before > 0);   /* one unref too many: a use after free */
 	if (before == 1)
 		snap_free(s);

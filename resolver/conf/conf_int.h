@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,6 +84,10 @@ typedef struct cbuild {
 	view_tmp_t *vtmp;           /* malloc'd, one per view */
 } cbuild_t;
 
+/* The reference count of a snapshot built by vd_conf_load, for conf's
+ * own unit tests (which break it on purpose to test the guard). */
+atomic_uint *vd_conf_snap_refcount(vd_snap_t *s);
+
 /* Records one error at line (0: no line). */
 void vd_conf_err(cbuild_t *b, unsigned long line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -139,10 +144,28 @@ typedef struct fwd_rule {
 	unsigned long line;         /* of the name, for duplicate messages */
 } fwd_rule_t;
 
-/* Builds v's routing map from the zones it answers from (own and
- * included) and its forward rules (route.c). Returns 0 or -ENOMEM. */
-int vd_conf_route_build_zones(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
-			      size_t nzones, const fwd_rule_t *rules, size_t nrules);
 /* After every view is read: includes, routing maps, subnets, AZ and
- * reverse tables (endpoints.c). */
+ * reverse tables (link.c; view/ builds the tables). */
 void vd_conf_link_views(cbuild_t *b);
+
+/* Index of the view called name in s->views, or -1 (includes.c). */
+int vd_conf_view_index(const vd_snap_t *s, const char *name);
+/* Closes every view's includes transitively and hands them to view/;
+ * reports unknown names, self-includes and cycles (includes.c). */
+void vd_conf_resolve_includes(cbuild_t *b);
+
+/* One subnet as read, with where it was written (subnets.c). */
+typedef struct subnet {
+	vd_cidr_t cidr;
+	const char *az_id;          /* in the snapshot arena */
+	const char *file;
+	unsigned long line;
+} subnet_t;
+
+typedef struct subnets {
+	subnet_t *v;                /* in the snapshot arena */
+	size_t n, cap;
+} subnets_t;
+
+/* Reads view vi's subnets (inline and files) into out (subnets.c). */
+void vd_conf_read_subnets(cbuild_t *b, size_t vi, subnets_t *out);

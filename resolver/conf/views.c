@@ -66,13 +66,14 @@ static void duplicate_client(cbuild_t *b, const vd_view_t *v, const vd_cidr_t *c
 
 	if (!first)   /* cannot happen: every added prefix is listed */
 		vd_conf_err(b, item->line, "%s.clients: '%s' is in two views", where, item->str);
-	else if (first->view == v->index)
+	else if (first->view == vd_view_index(v))
 		vd_conf_err(b, item->line, "%s.clients: '%s' is listed twice (first at line %lu)",
 			    where, item->str, first->line);
 	else
 		vd_conf_err(b, item->line,
 			    "client prefix '%s' is in two views: '%s' (line %lu) and '%s'",
-			    item->str, b->snap->views[first->view].name, first->line, v->name);
+			    item->str, vd_view_name(b->snap->views[first->view]), first->line,
+			    vd_view_name(v));
 }
 
 static void add_client(cbuild_t *b, vd_view_t *v, const ynode_t *item, const char *where)
@@ -87,16 +88,14 @@ static void add_client(cbuild_t *b, vd_view_t *v, const ynode_t *item, const cha
 		return;
 	}
 	unmap_cidr(&c);
-	r = vd_view_table_add(b->snap->view_table, &c, v->index);
+	r = vd_view_table_add(b->snap->view_table, &c, vd_view_index(v));
 	if (r == -EEXIST) {
 		duplicate_client(b, v, &c, item, where);
 		return;
 	}
-	if (r < 0 || push_client_ref(b, &c, v->index, item->line) < 0) {
+	if (r < 0 || push_client_ref(b, &c, vd_view_index(v), item->line) < 0 ||
+	    vd_view_add_client(v, b->a, &c) < 0)
 		vd_conf_nomem(b);
-		return;
-	}
-	v->clients[v->nclients++] = c;
 }
 
 static void view_clients(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *where)
@@ -114,11 +113,6 @@ static void view_clients(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char
 	}
 	if (list->n == 0) {
 		vd_conf_err(b, p->key->line, "%s.clients must not be empty", where);
-		return;
-	}
-	v->clients = vd_arena_alloc(b->a, list->n * sizeof(*v->clients));
-	if (!v->clients) {
-		vd_conf_nomem(b);
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++)
@@ -162,8 +156,7 @@ static void view_name(cbuild_t *b, vd_view_t *v, const ynode_t *list, size_t i,
 	if (first)
 		vd_conf_err(b, p->val->line, "duplicate view name '%s' (first at line %lu)",
 			    name, first);
-	v->name = vd_arena_strdup(b->a, name);
-	if (!v->name)
+	if (vd_view_set_name(v, b->a, name) < 0)
 		vd_conf_nomem(b);
 }
 
@@ -241,8 +234,8 @@ static void view_forward(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char
 						  &rules[n]);
 	}
 	/* The routing map is built in the link pass, with included zones. */
-	b->vtmp[v->index].rules = rules;
-	b->vtmp[v->index].nrules = n;
+	b->vtmp[vd_view_index(v)].rules = rules;
+	b->vtmp[vd_view_index(v)].nrules = n;
 }
 
 static void view_az_affinity(cbuild_t *b, vd_view_t *v, const ynode_t *m,
@@ -253,7 +246,7 @@ static void view_az_affinity(cbuild_t *b, vd_view_t *v, const ynode_t *m,
 	const char *s;
 	char what[64];
 
-	v->az_affinity = VD_AZ_PREFER;
+	vd_view_set_az_affinity(v, VD_AZ_PREFER);
 	if (!vd_conf_yaml_get(m, "az_affinity", &p))
 		return;
 	snprintf(what, sizeof(what), "%s.az_affinity", where);
@@ -261,7 +254,7 @@ static void view_az_affinity(cbuild_t *b, vd_view_t *v, const ynode_t *m,
 		return;
 	for (int i = 0; i < 3; i++) {
 		if (strcmp(s, names[i]) == 0) {
-			v->az_affinity = (vd_az_affinity_t)i;
+			vd_view_set_az_affinity(v, (vd_az_affinity_t)i);
 			return;
 		}
 	}
@@ -273,30 +266,33 @@ static void view_links(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *
 {
 	const yn_pair_t *p = NULL;
 	char what[64];
+	bool explain = true;
 
-	vd_conf_yaml_get(m, "include", &b->vtmp[v->index].include);
-	vd_conf_yaml_get(m, "subnets", &b->vtmp[v->index].subnets);
-	v->explain = true;
+	vd_conf_yaml_get(m, "include", &b->vtmp[vd_view_index(v)].include);
+	vd_conf_yaml_get(m, "subnets", &b->vtmp[vd_view_index(v)].subnets);
 	if (vd_conf_yaml_get(m, "explain", &p)) {
 		snprintf(what, sizeof(what), "%s.explain", where);
-		vd_conf_bool(b, p, what, &v->explain);
+		vd_conf_bool(b, p, what, &explain);
 	}
+	vd_view_set_explain(v, explain);
 	view_az_affinity(b, v, m, where);
 }
 
 static void build_view(cbuild_t *b, const ynode_t *list, size_t i)
 {
 	const ynode_t *m = list->items[i];
-	vd_view_t *v = &b->snap->views[b->snap->nviews];
+	vd_view_t *v = vd_view_new(b->a, (int)b->snap->nviews);
 	const yn_pair_t *zp = NULL;
 	char where[40];
 
+	if (!v) {
+		vd_conf_nomem(b);
+		return;
+	}
+	b->snap->views[b->snap->nviews++] = v;
 	snprintf(where, sizeof(where), "views[%zu]", i);
-	memset(v, 0, sizeof(*v));
-	v->index = (int)b->snap->nviews++;
 	/* Until a valid name is known, messages use the position. */
-	v->name = vd_arena_strdup(b->a, where);
-	if (!v->name)
+	if (vd_view_set_name(v, b->a, where) < 0)
 		vd_conf_nomem(b);
 	if (m->kind != YN_MAP) {
 		vd_conf_err(b, m->line, "%s must be a map", where);
@@ -329,7 +325,7 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 		vd_conf_err(b, vp->key->line, "views must be a non-empty list of maps");
 		return;
 	}
-	b->snap->views = vd_arena_alloc(b->a, vs->n * sizeof(vd_view_t));
+	b->snap->views = vd_arena_alloc(b->a, vs->n * sizeof(*b->snap->views));
 	b->vtmp = calloc(vs->n, sizeof(*b->vtmp));
 	if (!b->snap->views || !b->vtmp) {
 		vd_conf_nomem(b);

@@ -158,15 +158,7 @@ static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 	return z;
 }
 
-static const vd_zone_t *same_apex(const vd_view_t *v, const vd_zone_t *z)
-{
-	for (size_t i = 0; i < v->nzones; i++)
-		if (vd_name_equal(vd_zone_apex(v->zones[i]), vd_zone_apex(z)))
-			return v->zones[i];
-	return NULL;
-}
-
-static void add_file(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
+static void add_file(cbuild_t *b, vd_view_t *v, const char *real,
 		     const zitem_t *zi)
 {
 	char apex[VD_NAME_TEXT];
@@ -176,20 +168,16 @@ static void add_file(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
 	z = zcache_get(b, real, zi);
 	if (!z)
 		return;
-	other = same_apex(v, z);
+	other = vd_view_zone_at(v, vd_zone_apex(z));
 	if (other) {
 		vd_name_to_text(vd_zone_apex(z), apex, sizeof(apex));
 		vd_conf_err(b, zi->line,
 			    "%s: two zones for '%s' in view '%s': '%s' and '%s'", zi->where,
-			    apex, v->name, vd_zone_path(other), real);
+			    apex, vd_view_name(v), vd_zone_path(other), real);
 		return;
 	}
-	if (vd_conf_arena_push(b->a, (void **)&v->zones, &v->nzones, cap, &z,
-			       sizeof(z)) < 0) {
+	if (vd_view_add_zone(v, b->a, z) < 0)
 		vd_conf_nomem(b);
-		return;
-	}
-	vd_zone_ref(z);
 }
 
 static int zone_filter(const struct dirent *d)
@@ -285,7 +273,7 @@ static const fcache_ent_t *folder_get(cbuild_t *b, const char *real)
 	return e;
 }
 
-static void add_folder(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
+static void add_folder(cbuild_t *b, vd_view_t *v, const char *real,
 		       const zitem_t *zi)
 {
 	const fcache_ent_t *e;
@@ -306,7 +294,7 @@ static void add_folder(cbuild_t *b, vd_view_t *v, size_t *cap, const char *real,
 		return;
 	}
 	for (size_t i = 0; i < e->n; i++)
-		add_file(b, v, cap, e->files[i], zi);
+		add_file(b, v, e->files[i], zi);
 	if (!e->n)
 		vd_conf_err(b, zi->line, "%s: no .zone files in folder '%s'", zi->where,
 			    zi->path);
@@ -322,7 +310,7 @@ static int check_readable(const char *path)
 	return 0;
 }
 
-static void add_item(cbuild_t *b, vd_view_t *v, size_t *cap, const zitem_t *zi)
+static void add_item(cbuild_t *b, vd_view_t *v, const zitem_t *zi)
 {
 	char *joined = NULL, *real = NULL;
 	struct stat st;
@@ -345,11 +333,11 @@ static void add_item(cbuild_t *b, vd_view_t *v, size_t *cap, const zitem_t *zi)
 	else if (stat(real, &st) < 0)
 		err = errno;
 	else if (S_ISDIR(st.st_mode))
-		add_folder(b, v, cap, real, zi);
+		add_folder(b, v, real, zi);
 	else if (!S_ISREG(st.st_mode))
 		err = EINVAL;
 	else if (!(err = check_readable(real)))
-		add_file(b, v, cap, real, zi);
+		add_file(b, v, real, zi);
 	if (err == EINVAL)
 		vd_conf_err(b, zi->line, "%s: cannot read zone '%s': not a file or folder",
 			    zi->where, zi->path);
@@ -433,7 +421,6 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 			const char *where)
 {
 	const ynode_t *list = p->val;
-	size_t cap = 0;
 	zitem_t zi;
 
 	if (list->kind != YN_SEQ) {
@@ -443,7 +430,7 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 	for (size_t i = 0; i < list->n; i++) {
 		snprintf(zi.where, sizeof(zi.where), "%s.zones[%zu]", where, i);
 		if (read_item(b, list->items[i], &zi) == 0)
-			add_item(b, v, &cap, &zi);
+			add_item(b, v, &zi);
 	}
 }
 

@@ -3,9 +3,8 @@
  * with the zone's SOA, replies rebuilt from upstream or cached messages,
  * and the small replies (errors, truncation). Everything is written
  * straight into the caller's buffer; nothing is allocated. Local
- * resolution (the walk through a view's zones and forward rules, following
- * CNAMEs) lives here too, because the upstream writer uses it to complete
- * CNAME chains that lead back into local data.
+ * resolution is the view's walk (vd_view_resolve); the upstream writer
+ * uses it too, to complete CNAME chains that lead back into local data.
  */
 #include "query_int.h"
 
@@ -86,6 +85,16 @@ static void put_record(vd_wbuf_t *w, int section, const uint8_t *owner,
 	vd_wbuf_rr(w, section, owner, rs->type, rs->rclass, ttl, rs->rdata[k], rs->rdlen[k]);
 }
 
+/* The client's AZ, looked up on the first RRset of a reply that needs it
+ * and kept for the rest of that reply. */
+static int reply_az(vd_query_ctx_t *ctx, const vd_rctx_t *rc)
+{
+	if (ctx->reply_az == VD_QUERY_AZ_UNSET)
+		ctx->reply_az = vd_view_client_az(rc->view,
+						  (const struct sockaddr *)&rc->client->addr);
+	return ctx->reply_az;
+}
+
 /* An RRset; several A/AAAA records rotate between answers, and when the
  * client's AZ is known its addresses come first ("prefer") or alone
  * ("only", unless it has none). The order for each AZ was computed when
@@ -102,10 +111,9 @@ static void put_rrset(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 		start = ctx->rotate++;
 		/* The client's AZ is looked up only for an RRset that has AZ
 		 * data, so other answers never pay for it. */
-		if (rc != NULL && rc->view->az_affinity != VD_AZ_OFF &&
+		if (rc != NULL && vd_view_az_affinity(rc->view) != VD_AZ_OFF &&
 		    (e = vd_view_rrset_az(rc->view, rs)) != NULL)
-			az = vd_view_client_az(rc->view,
-					       (const struct sockaddr *)&rc->client->addr);
+			az = reply_az(ctx, rc);
 	}
 	unsigned own = az >= 0 ? e->nown[az] : 0;
 	if (own == 0 || own == n) {
@@ -116,7 +124,7 @@ static void put_rrset(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 	const uint16_t *row = e->order + (size_t)az * n;
 	for (unsigned i = 0; i < own; i++)
 		put_record(w, section, owner, rs, ttl, row[(start + i) % own]);
-	if (rc->view->az_affinity == VD_AZ_ONLY)
+	if (vd_view_az_affinity(rc->view) == VD_AZ_ONLY)
 		return;
 	for (unsigned i = 0; i < n - own; i++)
 		put_record(w, section, owner, rs, ttl, row[own + (start + i) % (n - own)]);
@@ -134,10 +142,12 @@ static void put_chain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 static void put_local_tail(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 			   const vd_resolution_t *res)
 {
-	put_chain(ctx, rc, w, res->chain, res->nchain);
-	if (res->soa_zone != NULL)
-		put_rrset(ctx, rc, w, 2, vd_zone_apex(res->soa_zone),
-			  vd_zone_soa(res->soa_zone), vd_zone_neg_ttl(res->soa_zone));
+	const vd_view_res_t *r = &res->walk;
+
+	put_chain(ctx, rc, w, r->chain, r->nchain);
+	if (r->soa_zone != NULL)
+		put_rrset(ctx, rc, w, 2, vd_zone_apex(r->soa_zone),
+			  vd_zone_soa(r->soa_zone), vd_zone_neg_ttl(r->soa_zone));
 }
 
 /* ---- local resolution -------------------------------------------------- */
@@ -145,71 +155,23 @@ static void put_local_tail(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *
 void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
 		      const uint8_t *name, uint16_t qtype, vd_resolution_t *res)
 {
-	uint8_t lc[VD_NAME_MAX];
-	unsigned max_labels = UINT_MAX;
-
-	memset(res, 0, sizeof(*res));
-	vd_name_lower(lc, name);
-	for (unsigned guard = 0; guard < 4 * VD_QUERY_CHAIN_MAX; guard++) {
-		const vd_route_entry_t *e = vd_view_route(v, lc, max_labels);
-		if (e == NULL) {
-			res->refused = res->nchain == 0;
-			return;
-		}
-		if (e->group >= 0) {
-			res->group = &snap->groups[e->group];
-			res->fwd_name = name;
-			return;
-		}
-		const vd_rrset_t *rs = NULL;
-		const vd_zone_t *zone = NULL;
-		bool wild = false;
-		vd_zl_result_t r = vd_route_lookup(e, lc, qtype, &rs, &wild, &zone);
-		switch (r) {
-		case VD_ZL_FALLBACK:
-			/* As if the zone were not there: try shallower names. */
-			max_labels = vd_name_labels(vd_zone_apex(e->zone));
-			if (max_labels == 0) {
-				res->refused = res->nchain == 0;
-				return;
-			}
-			max_labels--;
-			continue;
-		case VD_ZL_NODATA:
-		case VD_ZL_NXDOMAIN:
-			res->rcode = r == VD_ZL_NXDOMAIN ? VD_RCODE_NXDOMAIN
-							 : VD_RCODE_NOERROR;
-			res->soa_zone = zone;
-			return;
-		case VD_ZL_ANSWER:
-			res->chain[res->nchain++] = (vd_step_t){ name, rs };
-			return;
-		case VD_ZL_CNAME:
-			res->chain[res->nchain++] = (vd_step_t){ name, rs };
-			if (res->nchain > VD_QUERY_CHAIN_MAX)
-				return;   /* answer with the chain so far */
-			name = rs->rdata[0];
-			vd_name_lower(lc, name);
-			max_labels = UINT_MAX;
-			for (unsigned i = 0; i + 1 < res->nchain; i++)
-				if (vd_name_equal(res->chain[i].owner, name))
-					return;   /* CNAME loop */
-			continue;
-		}
-	}
+	vd_view_resolve(v, name, qtype, &res->walk, NULL, NULL);
+	res->group = res->walk.group >= 0 ? &snap->groups[res->walk.group] : NULL;
+	res->fwd_name = res->walk.fwd_name;
 }
 
 size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 			    const vd_resolution_t *res, uint8_t *out)
 {
 	size_t cap = vd_query_reply_limit(rc->client, rc->q);
-	uint16_t flags = vd_query_reply_flags(rc->q, res->rcode, true);
+	uint16_t flags = vd_query_reply_flags(rc->q, res->walk.rcode, true);
 	vd_wbuf_t w;
 
+	ctx->reply_az = VD_QUERY_AZ_UNSET;
 	vd_wbuf_init(&w, out, cap);
 	vd_wbuf_reply_start(&w, rc->q, flags);
 	put_local_tail(ctx, rc, &w, res);
-	vd_query_put_opt(&w, rc->q, rc->snap, res->rcode, -1, NULL);
+	vd_query_put_opt(&w, rc->q, rc->snap, res->walk.rcode, -1, NULL);
 	if (w.err == 0)
 		return w.len;
 	ctx->stats.truncated++;
@@ -226,7 +188,7 @@ static bool completes_locally(const vd_rctx_t *rc, const uint8_t *target,
 	if (rc->view == NULL)
 		return false;
 	vd_query_resolve(rc->view, rc->snap, target, rc->q->qtype, res);
-	return res->group == NULL && !res->refused;
+	return res->group == NULL && !res->walk.refused;
 }
 
 size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
@@ -251,6 +213,7 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 	if (vd_rr_iter_init(&it, msg, len, NULL, NULL, NULL) != 0)
 		goto malformed;
 	memcpy(current, rc->fwd_name, vd_name_len(rc->fwd_name));
+	ctx->reply_az = VD_QUERY_AZ_UNSET;
 	vd_wbuf_init(&w, out, cap);
 	vd_wbuf_reply_start(&w, q, flags);
 	put_chain(ctx, rc, &w, rc->chain, rc->nchain);
@@ -272,7 +235,7 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 	if (completed) {
 		/* The rest of the answer is this view's own data. */
 		put_local_tail(ctx, rc, &w, &local);
-		rcode = local.rcode;
+		rcode = local.walk.rcode;
 		flags = (uint16_t)((flags & ~0xf) | rcode);
 		if (w.err == 0)
 			vd_set16(out + 2, flags);

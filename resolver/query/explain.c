@@ -1,11 +1,13 @@
 /*
  * Answers that describe or derive from a view's data rather than serve a
- * zone: "explain" (dig -c CH TXT <name> tells the asking client how an IN
- * A query for <name> would be answered: its view, its AZ, each routing step
- * with the zone file or forward rule and upstream group, and the snapshot
+ * zone: "explain" (dig -c CH TXT [_<type>.]<name> tells the asking client
+ * how an IN query of that type, A without the label, for <name> would be
+ * answered: its view, its AZ, each routing step with the zone file or
+ * forward rule and upstream group, the result, and the snapshot
  * generation), and PTR answers naming the endpoint that owns an address.
- * Explain walks the same routing map and zone lookups as a real query;
- * it only reports instead of answering.
+ * Explain is the real query's walk (vd_view_resolve) with a trace that
+ * writes one line per step, so it cannot say anything the answer does not
+ * do.
  */
 #include "query_int.h"
 
@@ -13,11 +15,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "vpcdns/util.h"
-
-#define EXPLAIN_STEPS 16
 
 /* One TXT record of up to 255 characters. */
 static void put_line(vd_wbuf_t *w, const vd_query_msg_t *q, const char *fmt, ...)
@@ -37,21 +38,6 @@ static void put_line(vd_wbuf_t *w, const vd_query_msg_t *q, const char *fmt, ...
 	vd_wbuf_rr(w, 1, q->qname, VD_T_TXT, VD_C_CH, 0, rdata, (uint16_t)(n + 1));
 }
 
-/* Which view a zone in v's routing map comes from. */
-static const char *zone_owner(const vd_snap_t *s, const vd_view_t *v, const vd_zone_t *z)
-{
-	for (size_t i = 0; i < v->nzones; i++)
-		if (v->zones[i] == z)
-			return NULL;
-	for (size_t k = 0; k < v->nincludes; k++) {
-		const vd_view_t *inc = &s->views[v->includes[k]];
-		for (size_t i = 0; i < inc->nzones; i++)
-			if (inc->zones[i] == z)
-				return inc->name;
-	}
-	return NULL;
-}
-
 static void put_servers(char *buf, size_t len, const vd_group_t *g)
 {
 	size_t off = 0;
@@ -65,23 +51,139 @@ static void put_servers(char *buf, size_t len, const vd_group_t *g)
 	}
 }
 
-static void explain_zone(vd_wbuf_t *w, const vd_rctx_t *rc, const char *name,
-			 const vd_zone_t *z, vd_zl_result_t r, const vd_rrset_t *rs,
-			 bool wild)
+/* Types an explain question can name with a leading "_<type>" label. */
+static const struct {
+	const char *name;
+	uint16_t type;
+} types[] = {
+	{ "A", VD_T_A }, { "NS", VD_T_NS }, { "CNAME", VD_T_CNAME }, { "SOA", VD_T_SOA },
+	{ "PTR", VD_T_PTR }, { "MX", VD_T_MX }, { "TXT", VD_T_TXT }, { "AAAA", VD_T_AAAA },
+	{ "SRV", VD_T_SRV }, { "SVCB", 64 }, { "HTTPS", 65 }, { "CAA", 257 },
+	{ "ANY", VD_T_ANY },
+};
+
+static const char *type_name(uint16_t type)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].type == type)
+			return types[i].name;
+	return "?";
+}
+
+/* "_aaaa.<name>" asks about <name> for AAAA; any other name about itself
+ * for A. */
+static const uint8_t *explain_question(const uint8_t *qname, uint16_t *qtype)
+{
+	size_t len = qname[0];
+
+	*qtype = VD_T_A;
+	if (len < 2 || qname[1] != '_')
+		return qname;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strlen(types[i].name) == len - 1 &&
+		    strncasecmp((const char *)qname + 2, types[i].name, len - 1) == 0) {
+			*qtype = types[i].type;
+			return qname + 1 + len;
+		}
+	}
+	return qname;
+}
+
+/* What the explain writer carries through the walk's trace. */
+typedef struct explain {
+	vd_wbuf_t *w;
+	const vd_rctx_t *rc;
+	uint16_t qtype;
+} explain_t;
+
+static void explain_zone(const explain_t *x, const char *name, const vd_view_trace_t *t)
 {
 	static const char *const what[] = {
 		[VD_ZL_ANSWER] = "answer", [VD_ZL_CNAME] = "CNAME",
-		[VD_ZL_NODATA] = "NODATA (name exists, no A), SOA in authority",
+		[VD_ZL_NODATA] = "NODATA (name exists, no ",
 		[VD_ZL_NXDOMAIN] = "NXDOMAIN (fallback nxdomain), SOA in authority",
 		[VD_ZL_FALLBACK] = "not in zone (fallback forward): looking above the zone",
 	};
-	char apex[VD_NAME_TEXT];
-	const char *from = zone_owner(rc->snap, rc->view, z);
-	vd_name_to_text(vd_zone_apex(z), apex, sizeof(apex));
-	put_line(w, rc->q, "%s: zone %s (%s%s%s): %s%s%s", name, apex, vd_zone_path(z),
-		 from ? ", included from view " : "", from ? from : "", what[r],
-		 wild ? " from a wildcard" : "",
-		 r == VD_ZL_ANSWER && rs && rs->count > 1 ? ", records ordered by AZ/rotated" : "");
+	char apex[VD_NAME_TEXT], result[80];
+	const char *from = vd_view_zone_from(x->rc->view, t->zone);
+	const vd_rrset_t *rs = t->rrset;
+	vd_name_to_text(vd_zone_apex(t->zone), apex, sizeof(apex));
+	if (t->result == VD_ZL_NODATA)
+		snprintf(result, sizeof(result), "%s%s), SOA in authority", what[t->result],
+			 type_name(x->qtype));
+	else
+		snprintf(result, sizeof(result), "%s", what[t->result]);
+	put_line(x->w, x->rc->q, "%s: zone %s (%s%s%s): %s%s%s", name, apex,
+		 vd_zone_path(t->zone), from ? ", included from view " : "", from ? from : "",
+		 result, t->wildcard ? " from a wildcard" : "",
+		 t->result == VD_ZL_ANSWER && rs && rs->count > 1 &&
+				 (rs->type == VD_T_A || rs->type == VD_T_AAAA)
+			 ? ", records ordered by AZ/rotated"
+			 : "");
+}
+
+/* One line per step of the walk, as the walk takes it. */
+static void explain_step(void *arg, const vd_view_trace_t *t)
+{
+	const explain_t *x = arg;
+	const vd_query_msg_t *q = x->rc->q;
+	char name[VD_NAME_TEXT];
+
+	vd_name_to_text(t->name, name, sizeof(name));
+	switch (t->kind) {
+	case VD_VIEW_STEP_ZONE:
+		explain_zone(x, name, t);
+		break;
+	case VD_VIEW_STEP_FORWARD: {
+		const vd_group_t *g = &x->rc->snap->groups[t->group];
+		char rule[VD_NAME_TEXT], servers[200];
+		vd_name_to_text(t->rule, rule, sizeof(rule));
+		put_servers(servers, sizeof(servers), g);
+		put_line(x->w, q, "%s: forward rule '%s' -> upstream group '%s' (%s)",
+			 name, rule, g->name, servers);
+		break;
+	}
+	case VD_VIEW_STEP_NONE:
+		put_line(x->w, q, "%s: no zone and no forward rule: %s", name,
+			 t->nchain ? "the answer ends with the CNAME chain" : "REFUSED");
+		break;
+	case VD_VIEW_STEP_LOOP:
+		put_line(x->w, q, "%s: CNAME loop (already in the chain): the answer ends here",
+			 name);
+		break;
+	case VD_VIEW_STEP_LIMIT:
+		put_line(x->w, q, "%s: CNAME chain longer than %d: the answer ends here", name,
+			 VD_VIEW_CHAIN_MAX);
+		break;
+	}
+}
+
+/* The last line: what the reply to the real query carries. */
+static void explain_result(const explain_t *x, const vd_view_res_t *res)
+{
+	static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN" };
+	char types_text[VD_VIEW_CHAIN_MAX * 8 + 8];
+	size_t off = 0;
+
+	if (res->group >= 0) {
+		put_line(x->w, x->rc->q, "result: %sforwarded to upstream group '%s'",
+			 res->nchain ? "CNAME chain from local data, then " : "",
+			 x->rc->snap->groups[res->group].name);
+		return;
+	}
+	if (res->refused) {
+		put_line(x->w, x->rc->q, "result: REFUSED");
+		return;
+	}
+	types_text[0] = '\0';
+	for (unsigned i = 0; i < res->nchain && off + 8 < sizeof(types_text); i++) {
+		int n = snprintf(types_text + off, sizeof(types_text) - off, " %s",
+				 type_name(res->chain[i].rrset->type));
+		if (n > 0)
+			off += (size_t)n;
+	}
+	put_line(x->w, x->rc->q, "result: %s, answer%s%s", rcodes[res->rcode & 3],
+		 res->nchain ? ":" : " empty", types_text);
 }
 
 size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out)
@@ -92,53 +194,33 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 	size_t cap = vd_query_reply_limit(rc->client, q);
 	uint16_t flags = vd_query_reply_flags(q, VD_RCODE_NOERROR, true);
 	char addr[64], name[VD_NAME_TEXT];
-	uint8_t lc[VD_NAME_MAX];
+	vd_view_res_t res;
 	vd_wbuf_t w;
+	explain_t x = { .w = &w, .rc = rc };
 
+	const uint8_t *asked = explain_question(q->qname, &x.qtype);
 	vd_wbuf_init(&w, out, cap);
 	vd_wbuf_reply_start(&w, q, flags);
 	const struct sockaddr *sa = (const struct sockaddr *)&rc->client->addr;
 	int az = vd_view_client_az(v, sa);
 	vd_addr_fmt(sa, addr, sizeof(addr));
-	put_line(&w, q, "view %s; client %s; az %s (az_affinity %s); generation %llu",
-		 v->name, addr, az >= 0 ? v->az_ids[az] : "none",
-		 aff[v->az_affinity], (unsigned long long)rc->snap->generation);
+	const char *azid = vd_view_az_id(v, az);
+	put_line(&w, q, "view %s; client %s; az %s (az_affinity %s); generation %llu; type %s",
+		 vd_view_name(v), addr, azid ? azid : "none", aff[vd_view_az_affinity(v)],
+		 (unsigned long long)rc->snap->generation, type_name(x.qtype));
 
-	const uint8_t *cur = q->qname;
-	unsigned max_labels = UINT_MAX;
-	vd_name_lower(lc, cur);
-	for (int step = 0; step < EXPLAIN_STEPS; step++) {
-		vd_name_to_text(cur, name, sizeof(name));
-		const vd_route_entry_t *e = vd_view_route(v, lc, max_labels);
-		if (e == NULL) {
-			put_line(&w, q, "%s: no zone and no forward rule: REFUSED", name);
-			break;
-		}
-		if (e->group >= 0) {
-			const vd_group_t *g = &rc->snap->groups[e->group];
-			char rule[VD_NAME_TEXT], servers[200];
-			vd_name_to_text(e->name, rule, sizeof(rule));
-			put_servers(servers, sizeof(servers), g);
-			put_line(&w, q, "%s: forward rule '%s' -> upstream group '%s' (%s)",
-				 name, rule, g->name, servers);
-			break;
-		}
-		const vd_rrset_t *rs = NULL;
-		const vd_zone_t *zone = NULL;
-		bool wild = false;
-		vd_zl_result_t r = vd_route_lookup(e, lc, VD_T_A, &rs, &wild, &zone);
-		explain_zone(&w, rc, name, zone, r, rs, wild);
-		if (r == VD_ZL_FALLBACK) {
-			max_labels = vd_name_labels(vd_zone_apex(e->zone));
-			if (max_labels-- == 0)
-				break;
-			continue;
-		}
-		if (r != VD_ZL_CNAME)
-			break;
-		cur = rs->rdata[0];
-		vd_name_lower(lc, cur);
-		max_labels = UINT_MAX;
+	/* The same order as vd_query_handle: endpoint PTR data first. */
+	const uint8_t *ptr = x.qtype == VD_T_PTR ? vd_query_ptr_target(v, asked) : NULL;
+	if (ptr != NULL) {
+		char target[VD_NAME_TEXT];
+		vd_name_to_text(asked, name, sizeof(name));
+		vd_name_to_text(ptr, target, sizeof(target));
+		put_line(&w, q, "%s: endpoint address in the view's zone data: PTR %s", name,
+			 target);
+		put_line(&w, q, "result: NOERROR, answer: PTR");
+	} else {
+		vd_view_resolve(v, asked, x.qtype, &res, explain_step, &x);
+		explain_result(&x, &res);
 	}
 	vd_query_put_opt(&w, q, rc->snap, VD_RCODE_NOERROR, -1, NULL);
 	if (w.err == 0)
@@ -148,17 +230,23 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 	return vd_query_write_truncated(out, cap, q, rc->snap, flags, -1);
 }
 
+const uint8_t *vd_query_ptr_target(const vd_view_t *v, const uint8_t *qname)
+{
+	uint8_t addr[16];
+	int family;
+
+	if (!vd_view_has_ptr(v) || vd_name_reverse_addr(qname, &family, addr) != 0)
+		return NULL;
+	return vd_view_ptr(v, family, addr);
+}
+
 size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out)
 {
 	const vd_query_msg_t *q = rc->q;
-	uint8_t addr[16];
-	int family;
 	vd_wbuf_t w;
 	(void)ctx;
 
-	if (vd_name_reverse_addr(q->qname, &family, addr) != 0)
-		return 0;
-	const uint8_t *name = vd_view_ptr(rc->view, family, addr);
+	const uint8_t *name = vd_query_ptr_target(rc->view, q->qname);
 	if (name == NULL)
 		return 0;
 	vd_wbuf_init(&w, out, vd_query_reply_limit(rc->client, q));

@@ -109,7 +109,7 @@ static size_t answer_chaos(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *ou
 	else if (version && !snap->server.hide_version)
 		text = snap->server.version;
 	bool txt = q->qtype == VD_T_TXT || q->qtype == VD_T_ANY;
-	if (text == NULL && !version && txt && rc->view->explain) {
+	if (text == NULL && !version && txt && vd_view_explain(rc->view)) {
 		size_t n = vd_query_write_explain(ctx, rc, out);
 		if (n > 0)
 			return n;
@@ -191,7 +191,7 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,
 						  VD_EDE_PROHIBITED, NULL), outlen);
 	}
-	const vd_view_t *view = &snap->views[vi];
+	const vd_view_t *view = snap->views[vi];
 	vd_rctx_t rc = {
 		.snap = snap, .view = view, .client = c, .q = &q,
 	};
@@ -208,7 +208,7 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 						  -1, NULL), outlen);
 	}
 
-	if (q.qtype == VD_T_PTR && view->ptr_slots != NULL) {
+	if (q.qtype == VD_T_PTR && vd_view_has_ptr(view)) {
 		size_t n = vd_query_write_ptr(ctx, &rc, out);
 		if (n > 0) {
 			ctx->stats.local++;
@@ -216,19 +216,19 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		}
 	}
 	vd_query_resolve(view, snap, q.qname, q.qtype, &res);
-	rc.chain = res.chain;
-	rc.nchain = res.nchain;
+	rc.chain = res.walk.chain;
+	rc.nchain = res.walk.nchain;
 	rc.fwd_name = res.fwd_name;
 	if (res.group != NULL)
 		return vd_query_forward(ctx, snap, &rc, &res, out, outlen);
-	if (res.refused) {
+	if (res.walk.refused) {
 		ctx->stats.refused++;
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,
 						  VD_EDE_PROHIBITED, "no forward rule"),
 			     outlen);
 	}
 	ctx->stats.local++;
-	if (res.rcode == VD_RCODE_NXDOMAIN)
+	if (res.walk.rcode == VD_RCODE_NXDOMAIN)
 		ctx->stats.nxdomain++;
 	return reply(vd_query_write_local(ctx, &rc, &res, out), outlen);
 }

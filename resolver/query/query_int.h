@@ -13,10 +13,11 @@
 
 #include "vpcdns/cache.h"
 #include "vpcdns/query.h"
+#include "vpcdns/view.h"
 #include "vpcdns/wire.h"
 
-/* Longest CNAME chain followed through local data (Unbound uses 11). */
-#define VD_QUERY_CHAIN_MAX 12
+/* Longest CNAME chain followed through local data (the view's walk). */
+#define VD_QUERY_CHAIN_MAX VD_VIEW_CHAIN_MAX
 /* Payload size we use for UDP replies when the client sent no EDNS. */
 #define VD_QUERY_NO_EDNS_UDP 512
 /* Buckets of the in-flight fetch table (fetches are bounded by fwd). */
@@ -26,24 +27,19 @@
  * burst's memory goes back once it ends while a steady load reuses
  * records without allocating. */
 #define VD_QUERY_POOL_KEEP 64
+/* ctx->reply_az before the client's AZ was looked up. */
+#define VD_QUERY_AZ_UNSET (-2)
 
-/* One step of a local answer: the RRset and the owner it is written with
- * (the query name, a CNAME target, or the name a wildcard matched). The
- * owner points into the client's question or into zone data. */
-typedef struct vd_step {
-	const uint8_t *owner;
-	const vd_rrset_t *rrset;
-} vd_step_t;
+/* One step of a local answer (see vd_view_step_t): the owner points into
+ * the client's question or into zone data. */
+typedef vd_view_step_t vd_step_t;
 
-/* What resolving a name in a view's local data produced. */
+/* What resolving a name in a view's local data produced: the view's walk,
+ * with its forward group index mapped to the snapshot's group. */
 typedef struct vd_resolution {
-	vd_step_t chain[VD_QUERY_CHAIN_MAX + 1];
-	unsigned nchain;
-	int rcode;
-	const vd_zone_t *soa_zone;   /* negative answer: SOA in authority */
+	vd_view_res_t walk;
 	const vd_group_t *group;     /* not NULL: forward fwd_name there */
-	const uint8_t *fwd_name;     /* name to forward (case as written) */
-	bool refused;                /* no zone and no forward rule */
+	const uint8_t *fwd_name;     /* walk.fwd_name: name to forward */
 } vd_resolution_t;
 
 /* Everything needed to write one client's reply. */
@@ -94,6 +90,10 @@ struct vd_query_ctx {
 	unsigned cache_share;        /* workers sharing cache.size (>= 1) */
 	vd_query_stats_t stats;
 	uint32_t rotate;             /* rotation of multi-record A/AAAA sets */
+	/* The client's AZ for the reply being written: looked up at most
+	 * once per reply (VD_QUERY_AZ_UNSET until then), reset by each
+	 * writer that orders records. */
+	int reply_az;
 	size_t pending;              /* requests waiting on fetches */
 	size_t nfetch;               /* fetches in flight */
 	vd_pending_t *free_pending;
@@ -126,7 +126,8 @@ size_t vd_query_write_empty(uint8_t *out, size_t cap, const vd_query_msg_t *q,
 /* Header, question and OPT with TC set: the reply did not fit. */
 size_t vd_query_write_truncated(uint8_t *out, size_t cap, const vd_query_msg_t *q,
 				const vd_snap_t *snap, uint16_t flags, int ede);
-/* Follows zones and forward rules for name (case as written) in view v. */
+/* The view's walk (vd_view_resolve) for name (case as written), without
+ * a trace, and the forward group it names. */
 void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
 		      const uint8_t *name, uint16_t qtype, vd_resolution_t *res);
 /* Writes a local answer. */
@@ -143,10 +144,14 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 
 /* ---- explain.c --------------------------------------------------------- */
 
-/* CH TXT <name>: how an IN A query for name would be answered for this
- * client (view, AZ, each routing step, generation), one TXT record per
+/* CH TXT [_<type>.]<name>: how an IN query of that type (A when no
+ * type label) for name would be answered for this client (view, AZ, each
+ * step of the same walk an answer takes, generation), one TXT record per
  * step. A reply with TC when it does not fit the client's size. */
 size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
+/* The endpoint name a reverse name (PTR) owns in the view's endpoint data,
+ * or NULL (not a reverse name, or no endpoint there). */
+const uint8_t *vd_query_ptr_target(const vd_view_t *v, const uint8_t *qname);
 /* A PTR answer from the view's endpoint data, or 0 when the name is not
  * the reverse name of an endpoint address. */
 size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);

@@ -116,7 +116,7 @@ static void load_ok(fixture_t *f, const char *text)
 	assert_int_equal(f->errs.count, 0);
 }
 
-static const vd_route_entry_t *route(const vd_view_t *v, const char *name,
+static const vd_view_route_t *route(const vd_view_t *v, const char *name,
 				     unsigned max_labels)
 {
 	uint8_t wire[VD_NAME_MAX];
@@ -210,7 +210,7 @@ static void test_server(void **state)
 	load_ok(f, full_conf);
 	s = &f->snap->server;
 	assert_string_equal(f->snap->path, f->path);
-	assert_int_equal(atomic_load(&f->snap->refs), 1);
+	assert_int_equal(vd_snap_refs(f->snap), 1);
 	assert_int_equal(s->nlisten, 3);
 	assert_int_equal(s->listen[0].ss_family, AF_INET);
 	assert_int_equal(port_of(&s->listen[0]), 5353);
@@ -295,26 +295,26 @@ static void test_views(void **state)
 
 	load_ok(f, full_conf);
 	assert_int_equal(f->snap->nviews, 2);
-	one = &f->snap->views[0];
-	two = &f->snap->views[1];
-	assert_string_equal(one->name, "one");
-	assert_int_equal(one->index, 0);
-	assert_int_equal(one->nclients, 3);
-	assert_int_equal(one->clients[1].family, AF_INET);
-	assert_int_equal(one->clients[1].prefix, 32);
-	assert_string_equal(two->name, "two");
-	assert_int_equal(two->index, 1);
+	one = f->snap->views[0];
+	two = f->snap->views[1];
+	assert_string_equal(vd_view_name(one), "one");
+	assert_int_equal(vd_view_index(one), 0);
+	assert_int_equal(vd_view_nclients(one), 3);
+	assert_int_equal(vd_view_client(one, 1)->family, AF_INET);
+	assert_int_equal(vd_view_client(one, 1)->prefix, 32);
+	assert_string_equal(vd_view_name(two), "two");
+	assert_int_equal(vd_view_index(two), 1);
 	/* The mapped prefix is kept as the IPv4 prefix it means. */
-	assert_int_equal(two->clients[1].family, AF_INET);
-	assert_int_equal(two->clients[1].prefix, 32);
+	assert_int_equal(vd_view_client(two, 1)->family, AF_INET);
+	assert_int_equal(vd_view_client(two, 1)->prefix, 32);
 	/* Folder files in name order; README is not a zone. */
-	assert_int_equal(one->nzones, 3);
-	assert_true(name_is(vd_zone_apex(one->zones[0]), "a.example."));
-	assert_true(name_is(vd_zone_apex(one->zones[1]), "b.example."));
-	assert_true(name_is(vd_zone_apex(one->zones[2]), "corp.internal."));
-	assert_int_equal(vd_zone_fallback(one->zones[0]), VD_ZONE_FALLBACK_FORWARD);
-	assert_int_equal(vd_zone_fallback(one->zones[2]), VD_ZONE_FALLBACK_NXDOMAIN);
-	assert_int_equal(two->nzones, 2);
+	assert_int_equal(vd_view_nzones(one), 3);
+	assert_true(name_is(vd_zone_apex(vd_view_zone(one, 0)), "a.example."));
+	assert_true(name_is(vd_zone_apex(vd_view_zone(one, 1)), "b.example."));
+	assert_true(name_is(vd_zone_apex(vd_view_zone(one, 2)), "corp.internal."));
+	assert_int_equal(vd_zone_fallback(vd_view_zone(one, 0)), VD_ZONE_FALLBACK_FORWARD);
+	assert_int_equal(vd_zone_fallback(vd_view_zone(one, 2)), VD_ZONE_FALLBACK_NXDOMAIN);
+	assert_int_equal(vd_view_nzones(two), 2);
 	/* The client table. */
 	assert_int_equal(match(f->snap, "10.20.1.1"), 0);
 	assert_int_equal(match(f->snap, "127.0.0.1"), 0);
@@ -332,11 +332,11 @@ static void test_zone_sharing(void **state)
 	const vd_view_t *one, *two;
 
 	load_ok(f, full_conf);
-	one = &f->snap->views[0];
-	two = &f->snap->views[1];
+	one = f->snap->views[0];
+	two = f->snap->views[1];
 	/* "shared/" and "shared" are the same folder: loaded once. */
-	assert_ptr_equal(one->zones[0], two->zones[0]);
-	assert_ptr_equal(one->zones[1], two->zones[1]);
+	assert_ptr_equal(vd_view_zone(one, 0), vd_view_zone(two, 0));
+	assert_ptr_equal(vd_view_zone(one, 1), vd_view_zone(two, 1));
 
 	load_ok(f,
 		"server: { listen: [\"127.0.0.1:5353\"] }\n"
@@ -355,61 +355,60 @@ static void test_zone_sharing(void **state)
 		"  - name: d\n"
 		"    clients: [\"10.4.0.0/16\"]\n"
 		"    zones: [ { path: \"noorigin.zone\", origin: \"m.example\" } ]\n");
-	one = &f->snap->views[0];
-	two = &f->snap->views[1];
+	one = f->snap->views[0];
+	two = f->snap->views[1];
 	/* Same resolved file, same fallback: one zone. */
-	assert_ptr_equal(one->zones[0], two->zones[0]);
+	assert_ptr_equal(vd_view_zone(one, 0), vd_view_zone(two, 0));
 	/* Another fallback or origin is another zone. */
-	assert_ptr_not_equal(one->zones[0], f->snap->views[2].zones[0]);
-	assert_int_equal(vd_zone_fallback(f->snap->views[2].zones[0]),
+	assert_ptr_not_equal(vd_view_zone(one, 0), vd_view_zone(f->snap->views[2], 0));
+	assert_int_equal(vd_zone_fallback(vd_view_zone(f->snap->views[2], 0)),
 			 VD_ZONE_FALLBACK_NXDOMAIN);
-	assert_true(name_is(vd_zone_apex(f->snap->views[2].zones[1]), "n.example."));
-	assert_true(name_is(vd_zone_apex(f->snap->views[3].zones[0]), "m.example."));
+	assert_true(name_is(vd_zone_apex(vd_view_zone(f->snap->views[2], 1)), "n.example."));
+	assert_true(name_is(vd_zone_apex(vd_view_zone(f->snap->views[3], 0)), "m.example."));
 }
 
 static void test_routing(void **state)
 {
 	fixture_t *f = *state;
 	const vd_view_t *one, *two;
-	const vd_route_entry_t *e;
+	const vd_view_route_t *e;
 
 	load_ok(f, full_conf);
-	one = &f->snap->views[0];
-	two = &f->snap->views[1];
-	assert_int_equal(one->route_max_labels, 2);
+	one = f->snap->views[0];
+	two = f->snap->views[1];
 	/* A zone and a forward rule at the same name: one entry with both. */
 	e = route(one, "www.a.example.", UINT_MAX);
 	assert_non_null(e);
-	assert_true(name_is(e->name, "a.example."));
-	assert_int_equal(e->labels, 2);
-	assert_ptr_equal(e->zone, one->zones[0]);
-	assert_int_equal(e->group, 1);
+	assert_true(name_is(vd_view_route_name(e), "a.example."));
+	assert_int_equal(vd_name_labels(vd_view_route_name(e)), 2);
+	assert_ptr_equal(vd_view_route_zone(e), vd_view_zone(one, 0));
+	assert_int_equal(vd_view_route_group(e), 1);
 	assert_ptr_equal(route(one, "A.EXAMPLE.", UINT_MAX), e);
 	/* A zone only. */
 	e = route(one, "deep.x.b.example.", UINT_MAX);
-	assert_ptr_equal(e->zone, one->zones[1]);
-	assert_int_equal(e->group, -1);
+	assert_ptr_equal(vd_view_route_zone(e), vd_view_zone(one, 1));
+	assert_int_equal(vd_view_route_group(e), -1);
 	e = route(one, "git.corp.internal.", UINT_MAX);
-	assert_ptr_equal(e->zone, one->zones[2]);
+	assert_ptr_equal(vd_view_route_zone(e), vd_view_zone(one, 2));
 	/* A forward rule only. */
 	e = route(one, "host.corp.example.", UINT_MAX);
-	assert_true(name_is(e->name, "corp.example."));
-	assert_null(e->zone);
-	assert_int_equal(e->group, 1);
+	assert_true(name_is(vd_view_route_name(e), "corp.example."));
+	assert_null(vd_view_route_zone(e));
+	assert_int_equal(vd_view_route_group(e), 1);
 	/* Everything else: ".". */
 	e = route(one, "www.example.com.", UINT_MAX);
-	assert_true(name_is(e->name, "."));
-	assert_int_equal(e->labels, 0);
-	assert_int_equal(e->group, 0);
+	assert_true(name_is(vd_view_route_name(e), "."));
+	assert_int_equal(vd_name_labels(vd_view_route_name(e)), 0);
+	assert_int_equal(vd_view_route_group(e), 0);
 	assert_ptr_equal(route(one, "example.", UINT_MAX), e);
 	assert_ptr_equal(route(one, ".", UINT_MAX), e);
 	/* max_labels: as if the zone at b.example (2 labels) were not there. */
 	assert_ptr_equal(route(one, "x.b.example.", 1), e);
 	assert_ptr_equal(route(one, "x.b.example.", 0), e);
-	assert_ptr_equal(route(one, "x.b.example.", 2)->zone, one->zones[1]);
-	assert_ptr_equal(route(one, "a.b.c.d.e.f.corp.example.", 2)->group, 1);
+	assert_ptr_equal(vd_view_route_zone(route(one, "x.b.example.", 2)), vd_view_zone(one, 1));
+	assert_ptr_equal(vd_view_route_group(route(one, "a.b.c.d.e.f.corp.example.", 2)), 1);
 	/* A view without "." routes nothing else. */
-	assert_ptr_equal(route(two, "x.b.example.", UINT_MAX)->zone, two->zones[1]);
+	assert_ptr_equal(vd_view_route_zone(route(two, "x.b.example.", UINT_MAX)), vd_view_zone(two, 1));
 	assert_null(route(two, "www.example.com.", UINT_MAX));
 	assert_null(route(two, "example.", UINT_MAX));
 	assert_null(route(two, "x.b.example.", 1));
@@ -441,11 +440,11 @@ static void test_defaults(void **state)
 	assert_int_equal(s->log_level, VD_LOG_INFO);
 	assert_int_equal(f->snap->ngroups, 0);
 	/* Zone paths are relative to the config file's folder by default. */
-	assert_int_equal(f->snap->views[0].nzones, 1);
-	assert_non_null(strstr(vd_zone_path(f->snap->views[0].zones[0]), "/a.zone"));
+	assert_int_equal(vd_view_nzones(f->snap->views[0]), 1);
+	assert_non_null(strstr(vd_zone_path(vd_view_zone(f->snap->views[0], 0)), "/a.zone"));
 	assert_int_equal(match(f->snap, "192.0.2.1"), 0);
 	assert_int_equal(match(f->snap, "2001:db8::1"), -1);
-	assert_null(route(&f->snap->views[0], "www.example.com.", UINT_MAX));
+	assert_null(route(f->snap->views[0], "www.example.com.", UINT_MAX));
 }
 
 static void test_durations(void **state)
@@ -506,20 +505,20 @@ static void test_larger(void **state)
 	assert_int_equal(f->snap->groups[0].nservers, 8);
 	assert_int_equal(port_of(&f->snap->groups[0].servers[5].addr), 6);
 	assert_string_equal(f->snap->groups[0].servers[7].text, "::1");
-	v = &f->snap->views[0];
-	assert_int_equal(v->nzones, 11);
+	v = f->snap->views[0];
+	assert_int_equal(vd_view_nzones(v), 11);
 	for (int i = 0; i < 10; i++) {
 		snprintf(apex, sizeof(apex), "z%d.example.", i);
-		assert_true(name_is(vd_zone_apex(v->zones[i]), apex));
+		assert_true(name_is(vd_zone_apex(vd_view_zone(v, i)), apex));
 		snprintf(name, sizeof(name), "www.z%d.example.", i);
-		assert_ptr_equal(route(v, name, UINT_MAX)->zone, v->zones[i]);
+		assert_ptr_equal(vd_view_route_zone(route(v, name, UINT_MAX)), vd_view_zone(v, i));
 	}
-	assert_true(name_is(vd_zone_apex(v->zones[10]), "a.example."));
-	assert_int_equal(route(v, "www.z1.example.", UINT_MAX)->group, 0);
-	assert_int_equal(route(v, "www.z3.example.", UINT_MAX)->group, -1);
-	assert_int_equal(route(v, "www.a.z3.example.", UINT_MAX)->group, 0);
+	assert_true(name_is(vd_zone_apex(vd_view_zone(v, 10)), "a.example."));
+	assert_int_equal(vd_view_route_group(route(v, "www.z1.example.", UINT_MAX)), 0);
+	assert_int_equal(vd_view_route_group(route(v, "www.z3.example.", UINT_MAX)), -1);
+	assert_int_equal(vd_view_route_group(route(v, "www.a.z3.example.", UINT_MAX)), 0);
 	assert_null(route(v, "www.z3.example.", 1));
-	assert_int_equal(route(v, "y.", UINT_MAX)->group, 0);
+	assert_int_equal(vd_view_route_group(route(v, "y.", UINT_MAX)), 0);
 }
 
 static void test_example_config(void **state)
@@ -530,19 +529,19 @@ static void test_example_config(void **state)
 
 	assert_int_equal(vd_conf_load(VD_SOURCE_DIR "/conf/vpcdns.yaml", &s, &f->errs), 0);
 	assert_int_equal(s->nviews, 3);
-	v = &s->views[0];
-	assert_string_equal(v->name, "vpc-0a1b2c3d4e5f60718");
+	v = s->views[0];
+	assert_string_equal(vd_view_name(v), "vpc-0a1b2c3d4e5f60718");
 	/* The on-premises view serves the first VPC's zones through include. */
-	assert_int_equal(s->views[2].nincludes, 1);
-	assert_ptr_equal(route(&s->views[2], "ec2.us-east-1.amazonaws.com.", UINT_MAX)->zone,
-			 route(v, "ec2.us-east-1.amazonaws.com.", UINT_MAX)->zone);
-	assert_int_equal(v->nzones, 4);
-	assert_int_equal(s->views[1].nzones, 1);
+	assert_int_equal(vd_view_nincludes(s->views[2]), 1);
+	assert_ptr_equal(vd_view_route_zone(route(s->views[2], "ec2.us-east-1.amazonaws.com.", UINT_MAX)),
+			 vd_view_route_zone(route(v, "ec2.us-east-1.amazonaws.com.", UINT_MAX)));
+	assert_int_equal(vd_view_nzones(v), 4);
+	assert_int_equal(vd_view_nzones(s->views[1]), 1);
 	/* Same apex, different files: not shared. */
-	assert_ptr_not_equal(v->zones[0], s->views[1].zones[0]);
-	assert_true(name_is(route(v, "www.corp.internal.", UINT_MAX)->name, "corp.internal."));
-	assert_int_equal(route(v, "x.corp.example.", UINT_MAX)->group, 1);
-	assert_int_equal(route(&s->views[1], "www.corp.internal.", UINT_MAX)->group, 0);
+	assert_ptr_not_equal(vd_view_zone(v, 0), vd_view_zone(s->views[1], 0));
+	assert_true(name_is(vd_view_route_name(route(v, "www.corp.internal.", UINT_MAX)), "corp.internal."));
+	assert_int_equal(vd_view_route_group(route(v, "x.corp.example.", UINT_MAX)), 1);
+	assert_int_equal(vd_view_route_group(route(s->views[1], "www.corp.internal.", UINT_MAX)), 0);
 	vd_snap_unref(s);
 }
 
@@ -556,9 +555,9 @@ static void test_refs_and_listen(void **state)
 		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
 	a = f->snap;
 	vd_snap_ref(a);
-	assert_int_equal(atomic_load(&a->refs), 2);
+	assert_int_equal(vd_snap_refs(a), 2);
 	vd_snap_unref(a);
-	assert_int_equal(atomic_load(&a->refs), 1);
+	assert_int_equal(vd_snap_refs(a), 1);
 	f->snap = NULL;
 	load_ok(f,
 		"server: { listen: [\"[::1]:5353\", \"127.0.0.1:5353\"] }\n"
@@ -599,7 +598,7 @@ static void test_system(void **state)
 	assert_int_equal(f->snap->groups[0].nservers, 3);
 	assert_string_equal(f->snap->groups[0].servers[2].text, "::1");
 	assert_int_equal(f->snap->groups[1].nservers, 2);
-	assert_int_equal(route(&f->snap->views[0], "x.", UINT_MAX)->group, 1);
+	assert_int_equal(vd_view_route_group(route(f->snap->views[0], "x.", UINT_MAX)), 1);
 
 	file_write(f->dir, "resolv.conf", "search x\n# nameserver 127.0.0.1\n", out);
 	assert_int_equal(load(f, conf), VD_ECONF);

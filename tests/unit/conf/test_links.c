@@ -68,7 +68,7 @@ static int load(const char *text, vd_snap_t **snap, vd_errlist_t *errs, char *pa
 #define HEAD "server:\n  listen: [\"127.0.0.1:5399\"]\n" \
 	     "upstreams:\n  up: [\"127.0.0.1:5301\"]\n"
 
-static const vd_route_entry_t *route(const vd_view_t *v, const char *name)
+static const vd_view_route_t *route(const vd_view_t *v, const char *name)
 {
 	static uint8_t wire[VD_NAME_MAX];
 	size_t len;
@@ -113,15 +113,15 @@ static void test_include_own_zones_win(void **state)
 	const vd_view_t *spoke = vd_snap_view(s, "spoke");
 	const vd_view_t *onprem = vd_snap_view(s, "onprem");
 	assert_non_null(hub);
-	assert_int_equal(spoke->nincludes, 1);
+	assert_int_equal(vd_view_nincludes(spoke), 1);
 	/* spoke's own ec2 zone wins over the hub's; s3 comes from the hub. */
-	assert_ptr_equal(route(spoke, "ec2.us-east-1.amazonaws.com")->zone, spoke->zones[0]);
-	assert_ptr_equal(route(spoke, "s3.us-east-1.amazonaws.com")->zone, hub->zones[2]);
-	assert_int_equal(route(spoke, "example.org")->group, 0);
+	assert_ptr_equal(vd_view_route_zone(route(spoke, "ec2.us-east-1.amazonaws.com")), vd_view_zone(spoke, 0));
+	assert_ptr_equal(vd_view_route_zone(route(spoke, "s3.us-east-1.amazonaws.com")), vd_view_zone(hub, 2));
+	assert_int_equal(vd_view_route_group(route(spoke, "example.org")), 0);
 	/* Transitive: onprem -> spoke -> hub, and spoke's zone wins there too. */
-	assert_int_equal(onprem->nincludes, 2);
-	assert_ptr_equal(route(onprem, "ec2.us-east-1.amazonaws.com")->zone, spoke->zones[0]);
-	assert_ptr_equal(route(onprem, "s3.us-east-1.amazonaws.com")->zone, hub->zones[2]);
+	assert_int_equal(vd_view_nincludes(onprem), 2);
+	assert_ptr_equal(vd_view_route_zone(route(onprem, "ec2.us-east-1.amazonaws.com")), vd_view_zone(spoke, 0));
+	assert_ptr_equal(vd_view_route_zone(route(onprem, "s3.us-east-1.amazonaws.com")), vd_view_zone(hub, 2));
 	/* Forward rules are not inherited. */
 	assert_null(route(onprem, "example.org"));
 	vd_snap_unref(s);
@@ -151,7 +151,7 @@ static void test_include_same_apex(void **state)
 	const char *names[2] = { "vpce-0123456789abcdef0-abcd1234.ec2.us-east-1.vpce.amazonaws.com",
 				 "vpce-0fedcba9876543210-wxyz9876.ec2.us-east-1.vpce.amazonaws.com" };
 	for (int i = 0; i < 2; i++) {
-		const vd_route_entry_t *e = route(onprem, names[i]);
+		const vd_view_route_t *e = route(onprem, names[i]);
 		uint8_t lc[VD_NAME_MAX];
 		size_t len;
 		vd_name_from_text(names[i], lc, &len);
@@ -160,9 +160,8 @@ static void test_include_same_apex(void **state)
 		const vd_zone_t *z = NULL;
 		bool wild;
 		assert_non_null(e);
-		assert_int_equal(e->nalt, 1);
-		assert_int_equal(vd_route_lookup(e, lc, VD_T_A, &rs, &wild, &z), VD_ZL_ANSWER);
-		assert_ptr_equal(z, vd_snap_view(s, i == 0 ? "vpc1" : "vpc2")->zones[0]);
+		assert_int_equal(vd_view_route_lookup(e, lc, VD_T_A, &rs, &wild, &z), VD_ZL_ANSWER);
+		assert_ptr_equal(z, vd_view_zone(vd_snap_view(s, i == 0 ? "vpc1" : "vpc2"), 0));
 	}
 	/* Both reverse maps are there too. */
 	uint8_t a1[16] = { 10, 0, 1, 10 }, a2[16] = { 10, 1, 1, 10 };
@@ -220,19 +219,19 @@ static void test_subnets_and_azs(void **state)
 	assert_int_equal(rc, 0);
 	const vd_view_t *hub = vd_snap_view(s, "hub");
 	const vd_view_t *spoke = vd_snap_view(s, "spoke");
-	assert_int_equal(hub->az_affinity, VD_AZ_ONLY);
-	assert_int_equal(spoke->az_affinity, VD_AZ_PREFER);
-	assert_true(hub->explain);
-	assert_false(spoke->explain);
+	assert_int_equal(vd_view_az_affinity(hub), VD_AZ_ONLY);
+	assert_int_equal(vd_view_az_affinity(spoke), VD_AZ_PREFER);
+	assert_true(vd_view_explain(hub));
+	assert_false(vd_view_explain(spoke));
 
 	struct sockaddr_storage c = ip("10.0.2.77");
 	int az = vd_view_client_az(hub, (struct sockaddr *)&c);
 	assert_true(az >= 0);
-	assert_string_equal(hub->az_ids[az], "use1-az2");
+	assert_string_equal(vd_view_az_id(hub, az), "use1-az2");
 	c = ip("10.0.9.1");
 	assert_int_equal(vd_view_client_az(hub, (struct sockaddr *)&c), -1);
 
-	const vd_rrset_t *ec2 = route(hub, "ec2.us-east-1.amazonaws.com")->zone
+	const vd_rrset_t *ec2 = vd_view_route_zone(route(hub, "ec2.us-east-1.amazonaws.com"))
 		? NULL : NULL;
 	(void)ec2;
 	/* The hub's A RRset: 10.0.1.10 az1, 10.0.2.10 az2, 10.0.3.10 az4, in
@@ -242,20 +241,20 @@ static void test_subnets_and_azs(void **state)
 	vd_name_from_text("ec2.us-east-1.amazonaws.com", apex, &alen);
 	const vd_rrset_t *rs = NULL;
 	bool wild;
-	assert_int_equal(vd_zone_lookup(hub->zones[0], apex, VD_T_A, &rs, &wild), VD_ZL_ANSWER);
+	assert_int_equal(vd_zone_lookup(vd_view_zone(hub, 0), apex, VD_T_A, &rs, &wild), VD_ZL_ANSWER);
 	const uint8_t *azs = vd_view_rrset_azs(hub, rs);
 	assert_non_null(azs);
 	for (unsigned i = 0; i < rs->count; i++) {
 		char want[16];
 		snprintf(want, sizeof(want), "use1-az%c", rs->rdata[i][2] == 1 ? '1' :
 			 rs->rdata[i][2] == 2 ? '2' : '4');
-		assert_string_equal(hub->az_ids[azs[i]], want);
+		assert_string_equal(vd_view_az_id(hub, azs[i]), want);
 	}
 	/* The precomputed order for a client in each AZ: its record first,
 	 * then the two others. */
 	const vd_az_rrset_t *e = vd_view_rrset_az(hub, rs);
 	assert_non_null(e);
-	for (size_t k = 0; k < hub->naz; k++) {
+	for (size_t k = 0; k < vd_view_naz(hub); k++) {
 		const uint16_t *row = e->order + k * rs->count;
 		assert_int_equal(e->nown[k], 1);
 		assert_int_equal(azs[row[0]], k);
@@ -268,7 +267,7 @@ static void test_subnets_and_azs(void **state)
 	c = ip("10.1.3.5");
 	int saz = vd_view_client_az(spoke, (struct sockaddr *)&c);
 	assert_true(saz >= 0);
-	assert_string_equal(spoke->az_ids[saz], "use1-az4");
+	assert_string_equal(vd_view_az_id(spoke, saz), "use1-az4");
 	unsigned same = 0;
 	for (unsigned i = 0; i < rs->count; i++)
 		same += sazs[i] == saz;
@@ -343,9 +342,9 @@ static void test_subnet_errors(void **state)
 			      &s, &errs, path), 0);
 	struct sockaddr_storage c = ip("127.0.0.5");
 	const vd_view_t *a = vd_snap_view(s, "a");
-	assert_string_equal(a->az_ids[vd_view_client_az(a, (struct sockaddr *)&c)], "use1-az2");
+	assert_string_equal(vd_view_az_id(a, vd_view_client_az(a, (struct sockaddr *)&c)), "use1-az2");
 	c = ip("10.0.3.1");
-	assert_string_equal(a->az_ids[vd_view_client_az(a, (struct sockaddr *)&c)], "use1-az4");
+	assert_string_equal(vd_view_az_id(a, vd_view_client_az(a, (struct sockaddr *)&c)), "use1-az4");
 	vd_snap_unref(s);
 	vd_errlist_deinit(&errs);
 
