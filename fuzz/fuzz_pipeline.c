@@ -40,12 +40,15 @@ static void init(void)
 	char dir[] = "/tmp/vd-fuzz-XXXXXX", path[256];
 	if (mkdtemp(dir) == NULL)
 		abort();
-	put(dir, "a.zone", "$ORIGIN example.com.\n$TTL 60\n"
+	put(dir, "a.zone",
+	    "$ORIGIN example.com.\n$TTL 60\n"
 	    "@ SOA ns hm 1 2 3 4 5\n@ A 10.0.0.1\n@ AAAA ::1\n@ TXT \"t\"\n"
 	    "*.w A 10.0.0.2\nc CNAME example.com.\nloop CNAME loop2\n"
 	    "loop2 CNAME loop\n");
-	put(dir, "b.zone", "$ORIGIN corp.test.\n@ 60 SOA ns hm 1 2 3 4 5\nx 60 A 10.1.1.1\n");
-	put(dir, "c.yaml", "server:\n  listen: [\"127.0.0.1:53\"]\n  identity: fuzz\n"
+	put(dir, "b.zone",
+	    "$ORIGIN corp.test.\n@ 60 SOA ns hm 1 2 3 4 5\nx 60 A 10.1.1.1\n");
+	put(dir, "c.yaml",
+	    "server:\n  listen: [\"127.0.0.1:53\"]\n  identity: fuzz\n"
 	    "views:\n  - name: v\n    clients: [\"0.0.0.0/0\"]\n"
 	    "    zones: [a.zone, {path: b.zone, fallback: nxdomain}]\n");
 	snprintf(path, sizeof(path), "%s/c.yaml", dir);
@@ -80,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t outlen = 0;
 	vd_qh_result_t r = vd_query_handle(ctx, snap, &c, data, size, out, &outlen);
 	if (r == VD_QH_PENDING)
-		abort();   /* no forward rules: nothing may go upstream */
+		abort(); /* no forward rules: nothing may go upstream */
 	if (r == VD_QH_REPLY) {
 		vd_rr_iter_t it;
 		int rc;

@@ -69,7 +69,8 @@ static void check_rewrite(const uint8_t *qname, size_t n)
 	if (w.err || vd_rr_iter_init(&it, wbuf, w.len, NULL, NULL, NULL) < 0)
 		abort();
 	for (size_t i = 0; i < n; i++)
-		if (vd_rr_iter_next(&it, &rr) != 1 || !vd_name_equal(rr.owner, owners[i]))
+		if (vd_rr_iter_next(&it, &rr) != 1 ||
+		    !vd_name_equal(rr.owner, owners[i]))
 			abort();
 	if (vd_rr_iter_next(&it, &rr) != 0)
 		abort();

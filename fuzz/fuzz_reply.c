@@ -27,7 +27,7 @@ static vd_snap_t *snap;
 static vd_query_ctx_t *ctx;
 static uv_loop_t loop;
 static vd_fwd_t *fwd;
-static vd_resolution_t out_chain;   /* out.example.com: a local CNAME out */
+static vd_resolution_t out_chain; /* out.example.com: a local CNAME out */
 static vd_rr_t rr;
 
 static void put(const char *dir, const char *name, const char *text)
@@ -54,12 +54,15 @@ static void init(void)
 	char dir[] = "/tmp/vd-fuzz-XXXXXX", path[256];
 	if (mkdtemp(dir) == NULL)
 		abort();
-	put(dir, "a.zone", "$ORIGIN example.com.\n$TTL 60\n"
+	put(dir, "a.zone",
+	    "$ORIGIN example.com.\n$TTL 60\n"
 	    "@ SOA ns hm 1 2 3 4 5\n@ A 10.0.0.1\n@ AAAA ::1\n@ TXT \"t\"\n"
 	    "*.w A 10.0.0.2\nc CNAME example.com.\nloop CNAME loop2\n"
 	    "loop2 CNAME loop\nout CNAME www.elsewhere.test.\n");
-	put(dir, "b.zone", "$ORIGIN corp.test.\n@ 60 SOA ns hm 1 2 3 4 5\nx 60 A 10.1.1.1\n");
-	put(dir, "c.yaml", "server:\n  listen: [\"127.0.0.1:53\"]\n  identity: fuzz\n"
+	put(dir, "b.zone",
+	    "$ORIGIN corp.test.\n@ 60 SOA ns hm 1 2 3 4 5\nx 60 A 10.1.1.1\n");
+	put(dir, "c.yaml",
+	    "server:\n  listen: [\"127.0.0.1:53\"]\n  identity: fuzz\n"
 	    "views:\n  - name: v\n    clients: [\"0.0.0.0/0\"]\n"
 	    "    zones: [a.zone, {path: b.zone, fallback: nxdomain}]\n");
 	snprintf(path, sizeof(path), "%s/c.yaml", dir);
@@ -91,7 +94,8 @@ static void set_qname(vd_query_msg_t *q, const uint8_t *name)
 }
 
 /* The reply parses, fits, and echoes the client's ID and question. */
-static void check_reply(const uint8_t *out, size_t n, size_t cap, const vd_query_msg_t *q)
+static void check_reply(const uint8_t *out, size_t n, size_t cap,
+			const vd_query_msg_t *q)
 {
 	uint8_t qname[VD_NAME_MAX];
 	uint16_t qtype, qclass;
@@ -128,8 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = htonl(0x0a000001);
 
-	vd_query_msg_t q = { .id = 0x4242, .flags = VD_F_RD, .qtype = VD_T_A,
-			     .qclass = VD_C_IN };
+	vd_query_msg_t q = {
+		.id = 0x4242, .flags = VD_F_RD, .qtype = VD_T_A, .qclass = VD_C_IN
+	};
 	q.edns = knobs & 2;
 	q.edns_udp = edns_sizes[(knobs >> 2) & 3];
 	q.edns_do = knobs & 0x80;
@@ -159,8 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *out = malloc(cap);
 	if (out == NULL)
 		abort();
-	size_t n = vd_query_write_message(ctx, &rc, data, size, (uint32_t)(knobs >> 8) * 97,
-					  knobs & 0x10, knobs & 0x40 ? VD_EDE_STALE : -1, out);
+	size_t n = vd_query_write_message(ctx, &rc, data, size,
+					  (uint32_t)(knobs >> 8) * 97, knobs & 0x10,
+					  knobs & 0x40 ? VD_EDE_STALE : -1, out);
 	check_reply(out, n, cap, &q);
 	free(out);
 	return 0;

@@ -27,7 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t out[65535];
 	static vd_rr_t rr;
 	static const vd_cache_policy_t pol = {
-		.max_ttl = 86400, .max_negative_ttl = 3600, .stale_max = 86400,
+		.max_ttl = 86400,
+		.max_negative_ttl = 3600,
+		.stale_max = 86400,
 		.prefetch = true,
 	};
 	if (cache == NULL)
@@ -41,7 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vd_rr_iter_init(&it, data, size, qname, &qtype, &qclass) != 0)
 		return 0;
 	vd_name_lower(qname, qname);
-	vd_cache_key_t k = { .group = 1, .qname_lc = qname, .qtype = qtype, .qclass = qclass };
+	vd_cache_key_t k = {
+		.group = 1, .qname_lc = qname, .qtype = qtype, .qclass = qclass
+	};
 	if (vd_cache_store(cache, &k, data, size, &pol) != 0)
 		return 0;
 
@@ -52,8 +56,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int stale = 0; stale < 2; stale++) {
 		vd_cache_hit_t h;
 		if (vd_cache_lookup(cache, &k, &pol, &h) == VD_CACHE_MISS)
-			abort();   /* just stored */
-		size_t n = vd_cache_write(&h, &q, VD_F_QR | VD_F_RA, stale, out, sizeof(out));
+			abort(); /* just stored */
+		size_t n = vd_cache_write(&h, &q, VD_F_QR | VD_F_RA, stale, out,
+					  sizeof(out));
 		if (n == 0 || vd_hdr_id(out) != 0x4242)
 			abort();
 		int rc;

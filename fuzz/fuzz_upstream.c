@@ -24,7 +24,8 @@ static vd_fwd_t *fwd;
 static fwd_req_t req;
 static vd_rr_t rr;
 
-static void set_question(fwd_req_t *r, const uint8_t *name, uint16_t qtype, uint16_t qclass)
+static void set_question(fwd_req_t *r, const uint8_t *name, uint16_t qtype,
+			 uint16_t qclass)
 {
 	r->qname_len = vd_name_len(name);
 	memcpy(r->qname, name, r->qname_len);
@@ -110,7 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (v == FWD_RESP_OK) {
 		if (!records_parse(data, size))
 			abort();
-		if (has_q ? !vd_name_equal(qname, fixed) || qtype != VD_T_A || qclass != VD_C_IN
+		if (has_q ? !vd_name_equal(qname, fixed) || qtype != VD_T_A ||
+				    qclass != VD_C_IN
 			  : VD_F_RCODE(vd_hdr_flags(data)) != VD_RCODE_FORMERR)
 			abort();
 	}

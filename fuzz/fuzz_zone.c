@@ -21,7 +21,7 @@ static void load(const char *path, const char *origin)
 	vd_errlist_init(&errs);
 	int rc = vd_zone_load(path, origin, VD_ZONE_FALLBACK_FORWARD, &z, &errs);
 	if (rc != 0 && errs.count == 0)
-		abort();   /* every failure says why */
+		abort(); /* every failure says why */
 	if (rc == 0) {
 		const vd_rrset_t *rs;
 		bool wild;
@@ -38,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char path[64];
 	if (path[0] == '\0')
-		snprintf(path, sizeof(path), "/tmp/vd-fuzz-zone-%d.zone", (int)getpid());
+		snprintf(path, sizeof(path), "/tmp/vd-fuzz-zone-%d.zone",
+			 (int)getpid());
 	FILE *f = fopen(path, "wb");
 	if (f == NULL)
 		return 0;

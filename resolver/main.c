@@ -32,33 +32,33 @@ typedef struct worker {
 	int index;
 	uv_loop_t loop;
 	uv_thread_t thread;
-	bool ready;                  /* loop, lock and wake initialised */
-	bool started;                /* thread running */
+	bool ready;   /* loop, lock and wake initialised */
+	bool started; /* thread running */
 	uv_async_t wake;
 	vd_fwd_t *fwd;
 	vd_query_ctx_t *qctx;
 	vd_net_t *net;
-	vd_snap_t *snap;             /* installed; the worker's own reference */
+	vd_snap_t *snap; /* installed; the worker's own reference */
 	bool stopping;
 	/* mailbox */
 	uv_mutex_t lock;
-	vd_snap_t *next_snap;        /* to install (holds a reference) */
+	vd_snap_t *next_snap; /* to install (holds a reference) */
 	bool want_stats, want_stop;
 } worker_t;
 
 typedef struct reload_job {
 	uv_work_t work;
 	daemon_t *d;
-	vd_snap_t *snap;             /* the new snapshot, on success */
+	vd_snap_t *snap; /* the new snapshot, on success */
 	vd_errlist_t errs;
 	int rc;
 	uint64_t started_ms;
 } reload_job_t;
 
 struct daemon {
-	uv_loop_t *loop;             /* the main loop: signals and reloads */
+	uv_loop_t *loop; /* the main loop: signals and reloads */
 	const char *conf_path;
-	vd_snap_t *snap;             /* current; the daemon holds one reference */
+	vd_snap_t *snap; /* current; the daemon holds one reference */
 	uint64_t generation;
 	worker_t *workers;
 	size_t nworkers;
@@ -85,7 +85,8 @@ static void usage(FILE *f)
 		"  -V, --version      print the version and exit\n"
 		"  -h, --help         print this help and exit\n"
 		"\n"
-		"Signals: SIGHUP reloads, SIGUSR1 logs statistics, SIGTERM and SIGINT stop.\n");
+		"Signals: SIGHUP reloads, SIGUSR1 logs statistics, SIGTERM and SIGINT "
+		"stop.\n");
 }
 
 /* -v: debug logging whatever server.log_level says. */
@@ -105,13 +106,15 @@ static void log_snapshot(const vd_snap_t *snap)
 	for (size_t i = 0; i < snap->ngroups; i++) {
 		const vd_group_t *g = &snap->groups[i];
 		for (size_t j = 0; j < g->nservers; j++)
-			vd_log(VD_LOG_DEBUG, "generation %llu: upstream group %s server %s",
+			vd_log(VD_LOG_DEBUG,
+			       "generation %llu: upstream group %s server %s",
 			       (unsigned long long)snap->generation, g->name,
 			       g->servers[j].text);
 	}
 	for (size_t i = 0; i < snap->nviews; i++) {
 		const vd_view_t *v = snap->views[i];
-		vd_log(VD_LOG_DEBUG, "generation %llu: view %s: %zu client prefixes, "
+		vd_log(VD_LOG_DEBUG,
+		       "generation %llu: view %s: %zu client prefixes, "
 		       "%zu zones, %zu included views, %zu availability zones%s",
 		       (unsigned long long)snap->generation, vd_view_name(v),
 		       vd_view_nclients(v), vd_view_nzones(v), vd_view_nincludes(v),
@@ -137,64 +140,78 @@ static void log_stats(const worker_t *w)
 	const vd_fwd_stats_t *f = vd_fwd_stats(w->fwd);
 	const vd_net_stats_t *n = vd_net_stats(w->net);
 
-	vd_log(VD_LOG_INFO, "stats: generation=%llu queries=%llu udp=%llu tcp=%llu "
+	vd_log(VD_LOG_INFO,
+	       "stats: generation=%llu queries=%llu udp=%llu tcp=%llu "
 	       "local=%llu forwarded=%llu cache_hits=%llu stale=%llu coalesced=%llu "
 	       "upstream_fetches=%llu refreshes=%llu refused=%llu formerr=%llu "
 	       "notimp=%llu servfail=%llu dropped=%llu truncated=%llu pending=%zu "
 	       "rejected_pending=%llu pooled=%zu worker=%d",
-	       (unsigned long long)w->snap->generation,
-	       (unsigned long long)q->queries,
+	       (unsigned long long)w->snap->generation, (unsigned long long)q->queries,
 	       (unsigned long long)q->udp, (unsigned long long)q->tcp,
 	       (unsigned long long)q->local, (unsigned long long)q->forwarded,
 	       (unsigned long long)q->cache_hits, (unsigned long long)q->stale,
-	       (unsigned long long)q->coalesced, (unsigned long long)q->upstream_fetches,
+	       (unsigned long long)q->coalesced,
+	       (unsigned long long)q->upstream_fetches,
 	       (unsigned long long)q->refreshes, (unsigned long long)q->refused,
 	       (unsigned long long)q->formerr, (unsigned long long)q->notimp,
 	       (unsigned long long)q->servfail, (unsigned long long)q->dropped,
 	       (unsigned long long)q->truncated, vd_query_pending(w->qctx),
-	       (unsigned long long)q->rejected_pending, vd_query_pooled(w->qctx), w->index);
+	       (unsigned long long)q->rejected_pending, vd_query_pooled(w->qctx),
+	       w->index);
 	if (c != NULL)
-		vd_log(VD_LOG_INFO, "stats: cache entries=%llu bytes=%llu max_bytes=%llu "
-		       "hits=%llu misses=%llu stale_hits=%llu inserts=%llu evictions=%llu "
+		vd_log(VD_LOG_INFO,
+		       "stats: cache entries=%llu bytes=%llu max_bytes=%llu "
+		       "hits=%llu misses=%llu stale_hits=%llu inserts=%llu "
+		       "evictions=%llu "
 		       "expired=%llu not_cacheable=%llu worker=%d",
 		       (unsigned long long)c->entries, (unsigned long long)c->bytes,
 		       (unsigned long long)c->max_bytes, (unsigned long long)c->hits,
 		       (unsigned long long)c->misses, (unsigned long long)c->stale_hits,
 		       (unsigned long long)c->inserts, (unsigned long long)c->evictions,
-		       (unsigned long long)c->expired, (unsigned long long)c->not_cacheable,
-		       w->index);
-	vd_log(VD_LOG_INFO, "stats: upstream queries=%llu udp=%llu tcp=%llu tls=%llu "
+		       (unsigned long long)c->expired,
+		       (unsigned long long)c->not_cacheable, w->index);
+	vd_log(VD_LOG_INFO,
+	       "stats: upstream queries=%llu udp=%llu tcp=%llu tls=%llu "
 	       "answered=%llu dropped_mismatch=%llu dropped_malformed=%llu "
-	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu failed=%llu "
-	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu conn_reused=%llu "
+	       "timeouts=%llu net_errors=%llu tc_retries=%llu failovers=%llu "
+	       "failed=%llu "
+	       "rejected_inflight=%llu deadlines=%llu conn_opened=%llu "
+	       "conn_reused=%llu "
 	       "tls_failures=%llu tls_resumed=%llu socket_failures=%llu scrubbed=%llu "
 	       "worker=%d",
 	       (unsigned long long)f->queries, (unsigned long long)f->sent_udp,
 	       (unsigned long long)f->sent_tcp, (unsigned long long)f->sent_tls,
 	       (unsigned long long)f->answered, (unsigned long long)f->dropped_mismatch,
-	       (unsigned long long)f->dropped_malformed, (unsigned long long)f->timeouts,
-	       (unsigned long long)f->net_errors, (unsigned long long)f->tc_retries,
-	       (unsigned long long)f->failovers, (unsigned long long)f->failed,
-	       (unsigned long long)f->rejected_inflight, (unsigned long long)f->deadlines,
-	       (unsigned long long)f->conn_opened, (unsigned long long)f->conn_reused,
-	       (unsigned long long)f->tls_failures, (unsigned long long)f->tls_resumed,
+	       (unsigned long long)f->dropped_malformed,
+	       (unsigned long long)f->timeouts, (unsigned long long)f->net_errors,
+	       (unsigned long long)f->tc_retries, (unsigned long long)f->failovers,
+	       (unsigned long long)f->failed, (unsigned long long)f->rejected_inflight,
+	       (unsigned long long)f->deadlines, (unsigned long long)f->conn_opened,
+	       (unsigned long long)f->conn_reused, (unsigned long long)f->tls_failures,
+	       (unsigned long long)f->tls_resumed,
 	       (unsigned long long)f->socket_failures, (unsigned long long)f->scrubbed,
 	       w->index);
-	vd_log(VD_LOG_INFO, "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
-	       "udp_queued=%llu udp_queue_dropped=%llu tcp_accepted=%llu tcp_rejected=%llu "
+	vd_log(VD_LOG_INFO,
+	       "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
+	       "udp_queued=%llu udp_queue_dropped=%llu tcp_accepted=%llu "
+	       "tcp_rejected=%llu "
 	       "tcp_idle_closed=%llu tcp_queries=%llu "
 	       "tcp_open=%llu tcp_evicted=%llu tcp_client_rejected=%llu "
-	       "tcp_read_timeouts=%llu tcp_write_timeouts=%llu tcp_paused=%llu worker=%d",
+	       "tcp_read_timeouts=%llu tcp_write_timeouts=%llu tcp_paused=%llu "
+	       "worker=%d",
 	       (unsigned long long)n->udp_recv, (unsigned long long)n->udp_sent,
-	       (unsigned long long)n->udp_send_errors, (unsigned long long)n->udp_queued,
-	       (unsigned long long)n->udp_queue_dropped, (unsigned long long)n->tcp_accepted,
-	       (unsigned long long)n->tcp_rejected, (unsigned long long)n->tcp_idle_closed,
+	       (unsigned long long)n->udp_send_errors,
+	       (unsigned long long)n->udp_queued,
+	       (unsigned long long)n->udp_queue_dropped,
+	       (unsigned long long)n->tcp_accepted, (unsigned long long)n->tcp_rejected,
+	       (unsigned long long)n->tcp_idle_closed,
 	       (unsigned long long)n->tcp_queries, (unsigned long long)n->tcp_open,
-	       (unsigned long long)n->tcp_evicted, (unsigned long long)n->tcp_client_rejected,
-	       (unsigned long long)n->tcp_read_timeouts, (unsigned long long)n->tcp_write_timeouts,
+	       (unsigned long long)n->tcp_evicted,
+	       (unsigned long long)n->tcp_client_rejected,
+	       (unsigned long long)n->tcp_read_timeouts,
+	       (unsigned long long)n->tcp_write_timeouts,
 	       (unsigned long long)n->tcp_paused, w->index);
 }
-
 
 /* ---- file descriptors -------------------------------------------------- */
 
@@ -222,11 +239,12 @@ static void fit_fd_limit(const vd_snap_t *snap, size_t nworkers)
 	rlim_t need = fds_needed(snap, nworkers);
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
-	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
 		return;
 	rlim_t was = rl.rlim_cur;
-	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max
+									 : need;
 	if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) == 0)
 		vd_log(VD_LOG_INFO, "open files limit raised from %llu to %llu",
 		       (unsigned long long)was, (unsigned long long)rl.rlim_cur);
@@ -234,7 +252,8 @@ static void fit_fd_limit(const vd_snap_t *snap, size_t nworkers)
 		rl.rlim_cur = was;
 	if (rl.rlim_cur >= need)
 		return;
-	vd_log(VD_LOG_WARN, "open files limit is %llu (hard limit %llu) but the "
+	vd_log(VD_LOG_WARN,
+	       "open files limit is %llu (hard limit %llu) but the "
 	       "configuration may need %llu: server.tcp_max_connections (%u) + "
 	       "server.upstream_max_inflight (%u) per worker (server.workers: %zu), "
 	       "plus listeners and a margin; raise the hard limit (ulimit -Hn, "
@@ -249,7 +268,7 @@ static void fit_fd_limit(const vd_snap_t *snap, size_t nworkers)
 
 static void worker_closed_wake(uv_handle_t *h)
 {
-	(void)h;   /* the last handle: uv_run returns */
+	(void)h; /* the last handle: uv_run returns */
 }
 
 static void worker_net_closed(void *arg)
@@ -304,7 +323,7 @@ static void worker_post(worker_t *w, vd_snap_t *snap, bool stats, bool stop)
 	uv_mutex_lock(&w->lock);
 	if (snap != NULL) {
 		vd_snap_ref(snap);
-		vd_snap_unref(w->next_snap);   /* a newer one replaces it */
+		vd_snap_unref(w->next_snap); /* a newer one replaces it */
 		w->next_snap = snap;
 	}
 	w->want_stats |= stats;
@@ -349,7 +368,8 @@ static int worker_init(daemon_t *d, worker_t *w, int index)
 		int rc = vd_net_listen(w->net, sa);
 		vd_addr_fmt(sa, text, sizeof(text));
 		if (rc != 0) {
-			vd_log(VD_LOG_ERR, "cannot listen on %s: %s", text, uv_strerror(rc));
+			vd_log(VD_LOG_ERR, "cannot listen on %s: %s", text,
+			       uv_strerror(rc));
 			return -1;
 		}
 		if (index == 0)
@@ -390,10 +410,13 @@ static void install(daemon_t *d, vd_snap_t *snap, uint64_t ms)
 	snap->generation = ++d->generation;
 	if (!vd_conf_same_listen(&d->running, &snap->server))
 		vd_log(VD_LOG_WARN, "reload: listen addresses differ from the running "
-		       "ones; restart vpcdns to apply them (still serving the old ones)");
+				    "ones; restart vpcdns to apply them (still serving "
+				    "the old ones)");
 	if (snap->server.workers != d->nworkers)
-		vd_log(VD_LOG_WARN, "reload: server.workers changed; restart vpcdns "
-		       "to apply it (still running %zu)", d->nworkers);
+		vd_log(VD_LOG_WARN,
+		       "reload: server.workers changed; restart vpcdns "
+		       "to apply it (still running %zu)",
+		       d->nworkers);
 	apply_log_level(snap);
 	log_snapshot(snap);
 	fit_fd_limit(snap, d->nworkers);
@@ -419,7 +442,8 @@ static void reload_done(uv_work_t *work, int status)
 	} else {
 		print_errors(&job->errs);
 		vd_snap_unref(job->snap);
-		vd_log(VD_LOG_ERR, "reload: failed after %llu ms (%zu errors); "
+		vd_log(VD_LOG_ERR,
+		       "reload: failed after %llu ms (%zu errors); "
 		       "generation %llu keeps serving",
 		       (unsigned long long)ms, job->errs.count,
 		       (unsigned long long)d->generation);
@@ -435,7 +459,7 @@ static void reload_done(uv_work_t *work, int status)
 static void reload_start(daemon_t *d)
 {
 	if (d->reloading) {
-		d->reload_again = true;   /* coalesce: one more after this one */
+		d->reload_again = true; /* coalesce: one more after this one */
 		vd_log(VD_LOG_DEBUG, "reload: already running; one more will follow");
 		return;
 	}
@@ -499,8 +523,8 @@ static int check_only(const char *path)
 		size_t zones = 0;
 		for (size_t i = 0; i < snap->nviews; i++)
 			zones += vd_view_nzones(snap->views[i]);
-		printf("%s: ok (%zu views, %zu upstream groups, %zu zone uses)\n",
-		       path, snap->nviews, snap->ngroups, zones);
+		printf("%s: ok (%zu views, %zu upstream groups, %zu zone uses)\n", path,
+		       snap->nviews, snap->ngroups, zones);
 	}
 	vd_snap_unref(snap);
 	vd_errlist_deinit(&errs);
@@ -546,7 +570,8 @@ static int start(daemon_t *d)
 		if (worker_init(d, &d->workers[i], (int)i) != 0)
 			return 1;
 	for (size_t i = 0; i < d->nworkers; i++) {
-		if (uv_thread_create(&d->workers[i].thread, worker_run, &d->workers[i]) != 0) {
+		if (uv_thread_create(&d->workers[i].thread, worker_run,
+				     &d->workers[i]) != 0) {
 			vd_log(VD_LOG_ERR, "cannot start worker %zu", i);
 			return 1;
 		}
@@ -592,15 +617,25 @@ int main(int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	while ((c = getopt_long(argc, argv, "c:kvVh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': d.conf_path = optarg; break;
-		case 'k': check = true; break;
+		case 'c':
+			d.conf_path = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
 		case 'v':
 			verbose = true;
 			vd_log_set_level(VD_LOG_DEBUG);
 			break;
-		case 'V': printf("vpcdns %s\n", VD_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'V':
+			printf("vpcdns %s\n", VD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (d.conf_path == NULL || optind != argc) {

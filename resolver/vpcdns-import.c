@@ -21,18 +21,22 @@ static void usage(FILE *fp)
 		"Usage: %s [--vpc VPC-ID]... -o DIR [FILE|-]...\n"
 		"\n"
 		"Reads the JSON printed by aws ec2 describe-vpc-endpoints,\n"
-		"describe-network-interfaces and describe-subnets (FILEs, or stdin for -\n"
+		"describe-network-interfaces and describe-subnets (FILEs, or stdin for "
+		"-\n"
 		"or no FILE) and writes, for each VPC, zone files of its interface\n"
-		"endpoints' names, its subnets with their Availability Zones and a view\n"
+		"endpoints' names, its subnets with their Availability Zones and a "
+		"view\n"
 		"for vpcdns.yaml, under DIR/<vpc-id>/.\n"
 		"\n"
-		"  --vpc VPC-ID  write only this VPC (repeatable; default: every VPC with\n"
+		"  --vpc VPC-ID  write only this VPC (repeatable; default: every VPC "
+		"with\n"
 		"                an available interface endpoint)\n"
 		"  -o, --out DIR output directory (created if missing)\n"
 		"  -h, --help    show this help\n"
 		"  --version     show the version\n"
 		"\n"
-		"Exit status: 0 written, 1 input or output error (nothing written on an\n"
+		"Exit status: 0 written, 1 input or output error (nothing written on "
+		"an\n"
 		"input error), 2 usage error. See vpcdns-import(1).\n",
 		PROG);
 }
@@ -66,10 +70,12 @@ static void print_summaries(const vd_import_t *im, const char *out)
 
 	s = vd_import_summaries(im, &n);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(stderr, "%s: %s: %u endpoint%s, %u zone%s, %u record%s, %u subnet%s",
+		fprintf(stderr,
+			"%s: %s: %u endpoint%s, %u zone%s, %u record%s, %u subnet%s",
 			PROG, s[i].vpc, s[i].endpoints, s[i].endpoints == 1 ? "" : "s",
 			s[i].zones, s[i].zones == 1 ? "" : "s", s[i].records,
-			s[i].records == 1 ? "" : "s", s[i].subnets, s[i].subnets == 1 ? "" : "s");
+			s[i].records == 1 ? "" : "s", s[i].subnets,
+			s[i].subnets == 1 ? "" : "s");
 		if (s[i].skipped)
 			fprintf(stderr, " (%u skipped)", s[i].skipped);
 		fprintf(stderr, " -> %.*s/%s/\n", out_len(out), out, s[i].vpc);
@@ -98,7 +104,8 @@ static int parse_args(int argc, char **argv, vd_import_t *im, opts_t *o)
 		switch (c) {
 		case 'V':
 			if (vd_import_add_vpc(im, optarg) != 0) {
-				fprintf(stderr, "%s: --vpc %s: not a VPC ID (vpc-…)\n", PROG, optarg);
+				fprintf(stderr, "%s: --vpc %s: not a VPC ID (vpc-…)\n",
+					PROG, optarg);
 				return 2;
 			}
 			break;

@@ -27,8 +27,8 @@
 typedef struct vd_cache vd_cache_t;
 
 typedef struct vd_cache_key {
-	uint64_t group;              /* vd_group_t.cache_id */
-	const uint8_t *qname_lc;     /* lower-cased wire name */
+	uint64_t group;		 /* vd_group_t.cache_id */
+	const uint8_t *qname_lc; /* lower-cased wire name */
 	uint16_t qtype, qclass;
 	bool do_bit, cd;
 } vd_cache_key_t;
@@ -41,7 +41,7 @@ uint64_t vd_cache_key_hash(const vd_cache_key_t *k, uint64_t seed);
 /* TTL policy, from the configuration snapshot (seconds). */
 typedef struct vd_cache_policy {
 	uint32_t min_ttl, max_ttl, max_negative_ttl;
-	uint32_t stale_max;          /* 0: expired entries are never served */
+	uint32_t stale_max; /* 0: expired entries are never served */
 	bool prefetch;
 } vd_cache_policy_t;
 
@@ -59,27 +59,27 @@ typedef struct vd_cache_stats {
 
 typedef enum {
 	VD_CACHE_MISS = 0,
-	VD_CACHE_HIT,                /* fresh */
-	VD_CACHE_STALE,              /* expired, within stale_max */
+	VD_CACHE_HIT,	/* fresh */
+	VD_CACHE_STALE, /* expired, within stale_max */
 } vd_cache_result_t;
 
 /* A found entry. Pointers stay valid until the next call that may modify
  * the cache (store, expire, resize) on this thread. */
 typedef struct vd_cache_hit {
 	const void *entry;
-	const uint8_t *msg;          /* stored message (ID 0, lower-case qname) */
+	const uint8_t *msg; /* stored message (ID 0, lower-case qname) */
 	size_t len;
-	uint32_t age;                /* seconds since stored */
-	uint32_t ttl;                /* entry TTL */
-	bool has_cname;              /* answer section holds a CNAME */
-	bool prefetch;               /* popular and in its last 10 %: refresh */
-	bool failed_recently;        /* a refresh failed < FAIL_RECHECK_MS ago */
+	uint32_t age;	      /* seconds since stored */
+	uint32_t ttl;	      /* entry TTL */
+	bool has_cname;	      /* answer section holds a CNAME */
+	bool prefetch;	      /* popular and in its last 10 %: refresh */
+	bool failed_recently; /* a refresh failed < FAIL_RECHECK_MS ago */
 } vd_cache_hit_t;
 
 /* now_ms may be NULL (monotonic clock); tests inject their own. max_bytes
  * is the memory budget (entries and table). NULL on out of memory. */
 vd_cache_t *vd_cache_new(size_t max_bytes, uint64_t (*now_ms)(void *arg), void *arg);
-void vd_cache_free(vd_cache_t *c);   /* NULL is ok */
+void vd_cache_free(vd_cache_t *c); /* NULL is ok */
 /* Changes the budget, evicting least recently used entries to fit. */
 void vd_cache_set_size(vd_cache_t *c, size_t max_bytes);
 /* Drops every entry whose group identity is not in ids[0..n). */
@@ -110,8 +110,8 @@ void vd_cache_mark_failed(vd_cache_t *c, const vd_cache_key_t *k);
  * (rcode is taken from the stored message), and each TTL reduced by the
  * age, or VD_CACHE_STALE_TTL when stale is true. No OPT is added. Returns
  * the length, or 0 when the message does not fit cap. */
-size_t vd_cache_write(const vd_cache_hit_t *h, const vd_query_msg_t *q,
-		      uint16_t flags, bool stale, uint8_t *out, size_t cap);
+size_t vd_cache_write(const vd_cache_hit_t *h, const vd_query_msg_t *q, uint16_t flags,
+		      bool stale, uint8_t *out, size_t cap);
 
 /* Seconds left for a record whose stored TTL is ttl, after age. */
 static inline uint32_t vd_cache_ttl_left(uint32_t ttl, uint32_t age)

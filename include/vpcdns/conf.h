@@ -32,19 +32,19 @@
 typedef struct vd_server_conf {
 	struct sockaddr_storage *listen;
 	size_t nlisten;
-	const char *identity;       /* NSID and CH TXT id.server */
-	bool hide_version;          /* no CH TXT version.bind answer */
-	const char *version;        /* text of the version answer */
+	const char *identity; /* NSID and CH TXT id.server */
+	bool hide_version;    /* no CH TXT version.bind answer */
+	const char *version;  /* text of the version answer */
 	uint32_t tcp_idle_timeout_ms;
-	uint32_t tcp_max_connections;   /* per worker */
+	uint32_t tcp_max_connections; /* per worker */
 	/* Open TCP connections per client address (a /32 or a /64), per
 	 * worker. */
 	uint32_t tcp_max_connections_per_client;
 	/* A TCP message must arrive in full, and a queued reply make
 	 * progress, within this long; else the connection is closed. */
 	uint32_t tcp_io_timeout_ms;
-	uint32_t upstream_timeout_ms;  /* per attempt, before failover */
-	uint32_t query_timeout_ms;     /* whole forwarded query, all attempts */
+	uint32_t upstream_timeout_ms;	/* per attempt, before failover */
+	uint32_t query_timeout_ms;	/* whole forwarded query, all attempts */
 	uint32_t upstream_max_inflight; /* upstream queries per worker */
 	/* Client queries waiting on upstream answers, per worker, and per
 	 * upstream query they share; past either a query gets SERVFAIL
@@ -55,31 +55,31 @@ typedef struct vd_server_conf {
 	 * absolute path; NULL: the system store. */
 	const char *tls_ca_file;
 	vd_log_level_t log_level;
-	uint32_t workers;           /* loops (threads) serving the listeners */
+	uint32_t workers;	     /* loops (threads) serving the listeners */
 	uint64_t zone_file_max_size; /* bytes; larger zone files are errors */
 } vd_server_conf_t;
 
 /* The "cache" section: forwarded answers (see docs/configuration.md). */
 typedef struct vd_cache_conf {
-	uint64_t size;              /* bytes; 0 disables caching */
-	uint32_t min_ttl;           /* seconds, clamps every cached TTL */
+	uint64_t size;	  /* bytes; 0 disables caching */
+	uint32_t min_ttl; /* seconds, clamps every cached TTL */
 	uint32_t max_ttl;
-	uint32_t max_negative_ttl;  /* NXDOMAIN / NODATA (RFC 2308) */
-	uint32_t stale_max;         /* serve expired answers this long; 0: never */
-	bool prefetch;              /* refresh popular entries before expiry */
+	uint32_t max_negative_ttl; /* NXDOMAIN / NODATA (RFC 2308) */
+	uint32_t stale_max;	   /* serve expired answers this long; 0: never */
+	bool prefetch;		   /* refresh popular entries before expiry */
 } vd_cache_conf_t;
 
 /* The reference count is not a field: it lives beside the snapshot,
  * private to conf/ (vd_snap_ref, vd_snap_unref, vd_snap_refs). */
 typedef struct vd_snap {
-	uint64_t generation;        /* set by whoever installs it */
-	char *path;                 /* config file */
-	vd_arena_t arena;           /* owns everything below but the zones */
+	uint64_t generation; /* set by whoever installs it */
+	char *path;	     /* config file */
+	vd_arena_t arena;    /* owns everything below but the zones */
 	vd_server_conf_t server;
 	vd_cache_conf_t cache;
 	vd_group_t *groups;
 	size_t ngroups;
-	vd_view_t **views;          /* opaque, see view.h; in the arena */
+	vd_view_t **views; /* opaque, see view.h; in the arena */
 	size_t nviews;
 	vd_view_table_t *view_table;
 } vd_snap_t;
@@ -92,7 +92,7 @@ typedef struct vd_snap {
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs);
 
 void vd_snap_ref(vd_snap_t *s);
-void vd_snap_unref(vd_snap_t *s);   /* NULL is ok */
+void vd_snap_unref(vd_snap_t *s); /* NULL is ok */
 /* The number of references held now (for tests and statistics; another
  * thread may change it the moment after). */
 unsigned vd_snap_refs(const vd_snap_t *s);

@@ -51,7 +51,7 @@ typedef struct uv_loop_s uv_loop_t;
 typedef struct vd_fwd vd_fwd_t;
 
 typedef struct vd_fwd_stats {
-	uint64_t queries;          /* submitted */
+	uint64_t queries; /* submitted */
 	uint64_t sent_udp, sent_tcp;
 	uint64_t answered;
 	uint64_t dropped_mismatch; /* wrong ID, address, question, not QR */
@@ -60,23 +60,23 @@ typedef struct vd_fwd_stats {
 	uint64_t net_errors;
 	uint64_t tc_retries;
 	uint64_t failovers;
-	uint64_t failed;           /* every server failed */
+	uint64_t failed; /* every server failed */
 	/* appended with the server choice and stream transports */
 	uint64_t rejected_inflight; /* submits refused: max_inflight reached */
-	uint64_t deadlines;        /* queries stopped by query_timeout_ms */
-	uint64_t explored;         /* attempts sent to a server other than
+	uint64_t deadlines;	    /* queries stopped by query_timeout_ms */
+	uint64_t explored;	    /* attempts sent to a server other than
 				    * the fastest, to measure it */
-	uint64_t probes;           /* attempts probing a backed-off server */
-	uint64_t sent_tls;         /* queries written on TLS connections */
-	uint64_t conn_opened;      /* TCP and TLS connections dialled */
-	uint64_t conn_reused;      /* queries that joined an open connection */
-	uint64_t conn_broken;      /* connections lost with queries on them */
-	uint64_t conn_retries;     /* queries retried on a fresh connection */
-	uint64_t tls_failures;     /* handshakes or verifications that failed */
-	uint64_t tls_resumed;      /* handshakes that resumed a session */
-	uint64_t socket_failures;  /* attempts whose socket could not be
+	uint64_t probes;	    /* attempts probing a backed-off server */
+	uint64_t sent_tls;	    /* queries written on TLS connections */
+	uint64_t conn_opened;	    /* TCP and TLS connections dialled */
+	uint64_t conn_reused;	    /* queries that joined an open connection */
+	uint64_t conn_broken;	    /* connections lost with queries on them */
+	uint64_t conn_retries;	    /* queries retried on a fresh connection */
+	uint64_t tls_failures;	    /* handshakes or verifications that failed */
+	uint64_t tls_resumed;	    /* handshakes that resumed a session */
+	uint64_t socket_failures;   /* attempts whose socket could not be
 				    * opened (EMFILE, ENFILE, ENOBUFS, ENOMEM) */
-	uint64_t scrubbed;         /* records removed from answers: not part
+	uint64_t scrubbed;	    /* records removed from answers: not part
 				    * of the question's chain or zone */
 } vd_fwd_stats_t;
 
@@ -84,10 +84,10 @@ typedef struct vd_fwd_stats {
  * (the caller holds a snapshot reference). */
 typedef struct vd_fwd_query {
 	const vd_group_t *group;
-	const uint8_t *qname;      /* wire form; case is kept on the wire */
+	const uint8_t *qname; /* wire form; case is kept on the wire */
 	uint16_t qtype, qclass;
-	bool rd, cd, do_bit;       /* passed through from the client */
-	uint32_t timeout_ms;       /* per attempt; 0: 2000 */
+	bool rd, cd, do_bit; /* passed through from the client */
+	uint32_t timeout_ms; /* per attempt; 0: 2000 */
 	/* The whole query, every attempt included; past it the callback
 	 * gets VD_ETIMEOUT even if servers are left. 0: 3000. */
 	uint32_t query_timeout_ms;

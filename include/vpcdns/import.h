@@ -48,7 +48,8 @@ const char *vd_import_iptype_name(vd_import_iptype_t t);
 /* Which record types a name gets: vpce_name is true for the endpoint's
  * vpce-… names (regional, zonal and S3 wildcards), false for its private
  * names. Either output pointer may be NULL. */
-void vd_import_iptype_families(vd_import_iptype_t t, bool vpce_name, bool *a, bool *aaaa);
+void vd_import_iptype_families(vd_import_iptype_t t, bool vpce_name, bool *a,
+			       bool *aaaa);
 
 /* ---- DnsEntries classification -----------------------------------------
  * An entry's DnsName is classified by its shape alone (AWS lists them in
@@ -69,11 +70,11 @@ typedef enum {
 
 typedef struct vd_import_name {
 	vd_import_name_kind_t kind;
-	bool wildcard;                       /* first label is "*" */
-	char name[VD_IMPORT_NAME_TEXT];      /* lower case, no final dot */
-	char zone[VD_IMPORT_NAME_TEXT];      /* apex of the zone it belongs in */
-	char owner[VD_IMPORT_NAME_TEXT];     /* relative to zone; "@" at the apex */
-	char az[VD_IMPORT_AZ_TEXT];          /* ZONAL: the AZ name; else "" */
+	bool wildcard;			 /* first label is "*" */
+	char name[VD_IMPORT_NAME_TEXT];	 /* lower case, no final dot */
+	char zone[VD_IMPORT_NAME_TEXT];	 /* apex of the zone it belongs in */
+	char owner[VD_IMPORT_NAME_TEXT]; /* relative to zone; "@" at the apex */
+	char az[VD_IMPORT_AZ_TEXT];	 /* ZONAL: the AZ name; else "" */
 } vd_import_name_t;
 
 /* Classifies dns_name (case-insensitive, final dot optional) as a name of
@@ -148,12 +149,12 @@ const vd_import_file_t *vd_import_files(const vd_import_t *im, size_t *n);
 
 /* Per-VPC counts of a successful build, sorted by VPC ID. */
 typedef struct vd_import_summary {
-	const char *vpc;          /* "vpc-…" */
-	unsigned endpoints;       /* interface endpoints imported */
-	unsigned skipped;         /* endpoints of this VPC not imported */
-	unsigned zones;           /* zone files */
-	unsigned records;         /* A and AAAA records (SOA not counted) */
-	unsigned subnets;         /* entries of subnets.yaml */
+	const char *vpc;    /* "vpc-…" */
+	unsigned endpoints; /* interface endpoints imported */
+	unsigned skipped;   /* endpoints of this VPC not imported */
+	unsigned zones;	    /* zone files */
+	unsigned records;   /* A and AAAA records (SOA not counted) */
+	unsigned subnets;   /* entries of subnets.yaml */
 } vd_import_summary_t;
 const vd_import_summary_t *vd_import_summaries(const vd_import_t *im, size_t *n);
 

@@ -29,7 +29,7 @@ typedef struct vd_query_ctx vd_query_ctx_t;
 typedef struct vd_query_client {
 	struct sockaddr_storage addr;
 	bool tcp;
-	size_t max_reply;          /* transport limit (0: none); UDP replies are
+	size_t max_reply; /* transport limit (0: none); UDP replies are
 				      * capped at VD_EDNS_ADVERTISE anyway */
 	void (*respond)(void *token, const struct vd_query_client *c,
 			const uint8_t *pkt, size_t len);
@@ -37,9 +37,9 @@ typedef struct vd_query_client {
 } vd_query_client_t;
 
 typedef enum {
-	VD_QH_REPLY,     /* out[0..*outlen) is the reply: send it now */
-	VD_QH_DROP,      /* send nothing */
-	VD_QH_PENDING,   /* the reply will come through client->respond */
+	VD_QH_REPLY,   /* out[0..*outlen) is the reply: send it now */
+	VD_QH_DROP,    /* send nothing */
+	VD_QH_PENDING, /* the reply will come through client->respond */
 } vd_qh_result_t;
 
 typedef struct vd_query_stats {
@@ -47,11 +47,11 @@ typedef struct vd_query_stats {
 	uint64_t local, forwarded, refused, formerr, notimp, servfail;
 	uint64_t dropped;
 	uint64_t nxdomain, truncated;
-	uint64_t cache_hits;       /* answered from the cache (fresh or stale) */
-	uint64_t stale;            /* stale answers served (EDE 3) */
-	uint64_t coalesced;        /* requests that joined a fetch in flight */
+	uint64_t cache_hits;	   /* answered from the cache (fresh or stale) */
+	uint64_t stale;		   /* stale answers served (EDE 3) */
+	uint64_t coalesced;	   /* requests that joined a fetch in flight */
 	uint64_t upstream_fetches; /* upstream queries started */
-	uint64_t refreshes;        /* background refreshes (prefetch, stale) */
+	uint64_t refreshes;	   /* background refreshes (prefetch, stale) */
 	uint64_t rejected_pending; /* SERVFAIL/EDE 14: max_pending or
 				    * max_pending_per_fetch reached */
 } vd_query_stats_t;
@@ -64,9 +64,8 @@ void vd_query_ctx_free(vd_query_ctx_t *ctx);
  * for the duration of the call; a pending request takes its own). out must
  * hold at least 65535 bytes. */
 vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
-			       const vd_query_client_t *client,
-			       const uint8_t *pkt, size_t len,
-			       uint8_t *out, size_t *outlen);
+			       const vd_query_client_t *client, const uint8_t *pkt,
+			       size_t len, uint8_t *out, size_t *outlen);
 
 /* Applies a newly installed snapshot's cache settings: the size, and
  * dropping the answers of groups that no longer exist or whose servers

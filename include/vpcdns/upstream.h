@@ -26,8 +26,8 @@
  * over TLS only). Everything lives in the snapshot arena. */
 typedef struct vd_upstream {
 	struct sockaddr_storage addr;
-	const char *text;          /* as written in the config, for logs */
-	bool tls;                  /* DNS over TLS */
+	const char *text; /* as written in the config, for logs */
+	bool tls;	  /* DNS over TLS */
 	/* TLS only: the name sent as SNI and verified against the
 	 * certificate; NULL: no SNI, the address is verified against the
 	 * certificate's IP SANs instead. */
@@ -38,7 +38,7 @@ typedef struct vd_upstream {
  * smoothed RTT and fails over to the others (see fwd.h). */
 typedef struct vd_group {
 	const char *name;
-	int index;                 /* position in snap->groups */
+	int index; /* position in snap->groups */
 	vd_upstream_t *servers;
 	size_t nservers;
 	/* Identity for the cache: a hash of the name and every server (its

@@ -17,12 +17,12 @@
  * below -1000.
  */
 enum {
-	VD_EMALF = -1001,    /* malformed input (packet, name, address) */
-	VD_ECONF = -1002,    /* configuration or zone file invalid */
+	VD_EMALF = -1001, /* malformed input (packet, name, address) */
+	VD_ECONF = -1002, /* configuration or zone file invalid */
 	VD_ENOTFOUND = -1003,
-	VD_ESPACE = -1004,   /* output buffer too small */
+	VD_ESPACE = -1004, /* output buffer too small */
 	VD_ETIMEOUT = -1005,
-	VD_ELIMIT = -1006,   /* a configured bound was reached */
+	VD_ELIMIT = -1006, /* a configured bound was reached */
 };
 
 /* Static string for any error code above (or -errno). Never NULL. */
@@ -36,10 +36,10 @@ const char *vd_strerror(int err);
  * controls: those get an error, not a crash.
  */
 _Noreturn void vd_require_failed(const char *cond, const char *file, int line);
-#define VD_REQUIRE(cond)                                                    \
-	do {                                                                \
-		if (__builtin_expect(!(cond), 0))                           \
-			vd_require_failed(#cond, __FILE__, __LINE__);       \
+#define VD_REQUIRE(cond)                                              \
+	do {                                                          \
+		if (__builtin_expect(!(cond), 0))                     \
+			vd_require_failed(#cond, __FILE__, __LINE__); \
 	} while (0)
 
 /* ---- logging -----------------------------------------------------------
@@ -65,9 +65,9 @@ socklen_t vd_addr_len(const struct sockaddr *sa);
 
 /* A CIDR prefix. IPv4 is kept as 4 bytes (family AF_INET), IPv6 as 16. */
 typedef struct vd_cidr {
-	int family;          /* AF_INET or AF_INET6 */
-	uint8_t addr[16];    /* network byte order; bits past prefix are zero */
-	uint8_t prefix;      /* 0..32 or 0..128 */
+	int family;	  /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network byte order; bits past prefix are zero */
+	uint8_t prefix;	  /* 0..32 or 0..128 */
 } vd_cidr_t;
 
 /* "10.0.0.0/16", "2001:db8::/32", or a bare address (= /32 or /128).
@@ -86,8 +86,8 @@ bool vd_cidr_contains(const vd_cidr_t *c, const struct sockaddr *sa);
 typedef struct vd_arena_chunk vd_arena_chunk_t;
 typedef struct vd_arena {
 	vd_arena_chunk_t *head;
-	size_t chunk_size;   /* default size of new chunks */
-	size_t used;         /* bytes handed out since last reset (statistics) */
+	size_t chunk_size; /* default size of new chunks */
+	size_t used;	   /* bytes handed out since last reset (statistics) */
 } vd_arena_t;
 
 void vd_arena_init(vd_arena_t *a, size_t chunk_size);

@@ -58,9 +58,9 @@ typedef struct vd_view_route vd_view_route_t;
 
 /* How a view orders endpoint addresses by Availability Zone. */
 typedef enum {
-	VD_AZ_PREFER = 0,   /* the client's AZ first, the rest after */
-	VD_AZ_ONLY,         /* only the client's AZ (all if it has none) */
-	VD_AZ_OFF,          /* all, rotated */
+	VD_AZ_PREFER = 0, /* the client's AZ first, the rest after */
+	VD_AZ_ONLY,	  /* only the client's AZ (all if it has none) */
+	VD_AZ_OFF,	  /* all, rotated */
 } vd_az_affinity_t;
 
 /* Per-record AZ of one A/AAAA RRset as this view sees it (az[i] is an
@@ -72,8 +72,8 @@ typedef enum {
 typedef struct vd_az_rrset {
 	const vd_rrset_t *rrset;
 	const uint8_t *az;
-	const uint16_t *order;      /* naz rows of rrset->count indexes */
-	const uint16_t *nown;       /* naz counts */
+	const uint16_t *order; /* naz rows of rrset->count indexes */
+	const uint16_t *nown;  /* naz counts */
 } vd_az_rrset_t;
 
 /* ---- building (conf/, once per snapshot; not thread-safe) -------------- */
@@ -103,8 +103,8 @@ int vd_view_set_includes(vd_view_t *v, vd_arena_t *a, const vd_view_t *const *in
 
 /* A forward rule: queries at or below name go to upstream group group. */
 typedef struct vd_view_rule {
-	const uint8_t *name;        /* lower-cased wire name, lives as long as v */
-	int group;                  /* index into the snapshot's groups */
+	const uint8_t *name; /* lower-cased wire name, lives as long as v */
+	int group;	     /* index into the snapshot's groups */
 } vd_view_rule_t;
 
 /* Builds the routing map from the view's own zones, then its included
@@ -143,7 +143,7 @@ size_t vd_view_nincludes(const vd_view_t *v);
 const vd_view_t *vd_view_include(const vd_view_t *v, size_t k);
 /* The AZ IDs the view knows (own and included views' subnets). */
 size_t vd_view_naz(const vd_view_t *v);
-const char *vd_view_az_id(const vd_view_t *v, int k);   /* NULL if out of range */
+const char *vd_view_az_id(const vd_view_t *v, int k); /* NULL if out of range */
 /* The name of the included view a zone of v's routing map comes from, or
  * NULL when it is v's own (or unknown). */
 const char *vd_view_zone_from(const vd_view_t *v, const vd_zone_t *z);
@@ -167,8 +167,8 @@ int vd_view_route_group(const vd_view_route_t *e);
  * VD_ZL_FALLBACK wins, and *zone_out is the zone that gave it (the entry's
  * zone when every one fell back). */
 vd_zl_result_t vd_view_route_lookup(const vd_view_route_t *e, const uint8_t *qname_lc,
-				    uint16_t qtype, const vd_rrset_t **rrset, bool *wildcard,
-				    const vd_zone_t **zone_out);
+				    uint16_t qtype, const vd_rrset_t **rrset,
+				    bool *wildcard, const vd_zone_t **zone_out);
 
 /* AZ index (see vd_view_az_id) of a client address, or -1 when the client
  * is in none of the view's own subnets. */
@@ -201,33 +201,33 @@ typedef struct vd_view_step {
 typedef struct vd_view_res {
 	vd_view_step_t chain[VD_VIEW_CHAIN_MAX + 1];
 	unsigned nchain;
-	int rcode;                   /* NOERROR or NXDOMAIN */
-	const vd_zone_t *soa_zone;   /* negative answer: SOA in authority */
-	int group;                   /* >= 0: forward fwd_name to this group */
-	const uint8_t *fwd_name;     /* name to forward (case as written) */
-	bool refused;                /* no zone and no forward rule */
+	int rcode;		   /* NOERROR or NXDOMAIN */
+	const vd_zone_t *soa_zone; /* negative answer: SOA in authority */
+	int group;		   /* >= 0: forward fwd_name to this group */
+	const uint8_t *fwd_name;   /* name to forward (case as written) */
+	bool refused;		   /* no zone and no forward rule */
 } vd_view_res_t;
 
 /* What one step of the walk did, for vd_view_resolve's trace. */
 typedef enum {
-	VD_VIEW_STEP_ZONE,      /* a zone lookup: zone, result, rrset, wildcard */
-	VD_VIEW_STEP_FORWARD,   /* a forward rule matched: rule, group; the end */
-	VD_VIEW_STEP_NONE,      /* no zone and no rule: refused, or the end of
+	VD_VIEW_STEP_ZONE,    /* a zone lookup: zone, result, rrset, wildcard */
+	VD_VIEW_STEP_FORWARD, /* a forward rule matched: rule, group; the end */
+	VD_VIEW_STEP_NONE,    /* no zone and no rule: refused, or the end of
 				 * the chain so far when a CNAME led here */
-	VD_VIEW_STEP_LOOP,      /* a CNAME target already in the chain: the end */
-	VD_VIEW_STEP_LIMIT,     /* chain longer than VD_VIEW_CHAIN_MAX: the end */
+	VD_VIEW_STEP_LOOP,    /* a CNAME target already in the chain: the end */
+	VD_VIEW_STEP_LIMIT,   /* chain longer than VD_VIEW_CHAIN_MAX: the end */
 } vd_view_step_kind_t;
 
 typedef struct vd_view_trace {
 	vd_view_step_kind_t kind;
-	const uint8_t *name;         /* the name this step looked up (as written) */
-	const uint8_t *rule;         /* FORWARD: the rule's name */
-	int group;                   /* FORWARD: its group */
-	const vd_zone_t *zone;       /* ZONE: the zone that answered */
-	vd_zl_result_t result;       /* ZONE */
-	const vd_rrset_t *rrset;     /* ZONE: ANSWER or CNAME */
-	bool wildcard;               /* ZONE: from a wildcard */
-	unsigned nchain;             /* steps in res->chain so far */
+	const uint8_t *name;	 /* the name this step looked up (as written) */
+	const uint8_t *rule;	 /* FORWARD: the rule's name */
+	int group;		 /* FORWARD: its group */
+	const vd_zone_t *zone;	 /* ZONE: the zone that answered */
+	vd_zl_result_t result;	 /* ZONE */
+	const vd_rrset_t *rrset; /* ZONE: ANSWER or CNAME */
+	bool wildcard;		 /* ZONE: from a wildcard */
+	unsigned nchain;	 /* steps in res->chain so far */
 } vd_view_trace_t;
 
 typedef void (*vd_view_trace_fn)(void *arg, const vd_view_trace_t *t);

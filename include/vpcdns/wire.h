@@ -18,29 +18,51 @@
 #define VD_NAME_MAX 255
 #define VD_LABEL_MAX 63
 #define VD_HDR_LEN 12
-#define VD_EDNS_ADVERTISE 1232   /* our UDP payload size (DNS flag day 2020) */
+#define VD_EDNS_ADVERTISE 1232 /* our UDP payload size (DNS flag day 2020) */
 #define VD_UDP_LEGACY 512
 
 /* RR types and classes used by name. */
 enum {
-	VD_T_A = 1, VD_T_NS = 2, VD_T_CNAME = 5, VD_T_SOA = 6, VD_T_PTR = 12,
-	VD_T_HINFO = 13, VD_T_MX = 15, VD_T_TXT = 16, VD_T_AAAA = 28,
-	VD_T_SRV = 33, VD_T_DNAME = 39, VD_T_OPT = 41, VD_T_DS = 43,
-	VD_T_RRSIG = 46, VD_T_NSEC = 47, VD_T_DNSKEY = 48, VD_T_TSIG = 250, VD_T_IXFR = 251,
-	VD_T_AXFR = 252, VD_T_ANY = 255,
+	VD_T_A = 1,
+	VD_T_NS = 2,
+	VD_T_CNAME = 5,
+	VD_T_SOA = 6,
+	VD_T_PTR = 12,
+	VD_T_HINFO = 13,
+	VD_T_MX = 15,
+	VD_T_TXT = 16,
+	VD_T_AAAA = 28,
+	VD_T_SRV = 33,
+	VD_T_DNAME = 39,
+	VD_T_OPT = 41,
+	VD_T_DS = 43,
+	VD_T_RRSIG = 46,
+	VD_T_NSEC = 47,
+	VD_T_DNSKEY = 48,
+	VD_T_TSIG = 250,
+	VD_T_IXFR = 251,
+	VD_T_AXFR = 252,
+	VD_T_ANY = 255,
 };
 enum { VD_C_IN = 1, VD_C_CH = 3, VD_C_ANY = 255 };
 enum {
-	VD_RCODE_NOERROR = 0, VD_RCODE_FORMERR = 1, VD_RCODE_SERVFAIL = 2,
-	VD_RCODE_NXDOMAIN = 3, VD_RCODE_NOTIMP = 4, VD_RCODE_REFUSED = 5,
-	VD_RCODE_BADVERS = 16,   /* extended: upper 8 bits go in the OPT TTL */
+	VD_RCODE_NOERROR = 0,
+	VD_RCODE_FORMERR = 1,
+	VD_RCODE_SERVFAIL = 2,
+	VD_RCODE_NXDOMAIN = 3,
+	VD_RCODE_NOTIMP = 4,
+	VD_RCODE_REFUSED = 5,
+	VD_RCODE_BADVERS = 16, /* extended: upper 8 bits go in the OPT TTL */
 };
 enum { VD_OPCODE_QUERY = 0 };
 /* EDNS option codes and Extended DNS Error info codes (RFC 8914). */
 enum { VD_EDNS_NSID = 3, VD_EDNS_EDE = 15 };
 enum {
-	VD_EDE_OTHER = 0, VD_EDE_STALE = 3, VD_EDE_PROHIBITED = 18,
-	VD_EDE_NOT_READY = 14, VD_EDE_NO_REACHABLE_AUTHORITY = 22,
+	VD_EDE_OTHER = 0,
+	VD_EDE_STALE = 3,
+	VD_EDE_PROHIBITED = 18,
+	VD_EDE_NOT_READY = 14,
+	VD_EDE_NO_REACHABLE_AUTHORITY = 22,
 	VD_EDE_NETWORK_ERROR = 23,
 };
 
@@ -54,17 +76,27 @@ enum {
 #define VD_F_AD 0x0020
 #define VD_F_CD 0x0010
 #define VD_F_OPCODE(f) (((f) >> 11) & 0xf)
-#define VD_F_RCODE(f) ((f) & 0xf)
+#define VD_F_RCODE(f) ((f)&0xf)
 
-static inline uint16_t vd_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t vd_get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 static inline uint32_t vd_get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
-static inline void vd_set16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static inline void vd_set16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
 static inline void vd_set32(uint8_t *p, uint32_t v)
 {
-	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
 }
 /* Header fields of a packet of at least VD_HDR_LEN bytes. */
 #define vd_hdr_id(p) vd_get16((p) + 0)
@@ -116,27 +148,27 @@ size_t vd_name_reverse_of(int family, const uint8_t *addr, uint8_t out[VD_NAME_M
 
 typedef struct vd_query_msg {
 	uint16_t id;
-	uint16_t flags;               /* header flags word as received */
-	uint8_t qname[VD_NAME_MAX];   /* as sent (case kept, for the reply) */
-	uint8_t qname_lc[VD_NAME_MAX];/* lower-cased, for lookups */
+	uint16_t flags;		       /* header flags word as received */
+	uint8_t qname[VD_NAME_MAX];    /* as sent (case kept, for the reply) */
+	uint8_t qname_lc[VD_NAME_MAX]; /* lower-cased, for lookups */
 	size_t qname_len;
 	uint16_t qtype, qclass;
-	size_t question_end;          /* offset just past the question */
+	size_t question_end; /* offset just past the question */
 	/* EDNS (RFC 6891) */
-	bool edns;                    /* an OPT RR was present */
-	uint16_t edns_udp;            /* requestor's payload size (>= 512) */
+	bool edns;	   /* an OPT RR was present */
+	uint16_t edns_udp; /* requestor's payload size (>= 512) */
 	uint8_t edns_version;
 	bool edns_do;
-	bool edns_nsid;               /* NSID option present (RFC 5001) */
+	bool edns_nsid; /* NSID option present (RFC 5001) */
 } vd_query_msg_t;
 
 /* Outcome of vd_query_msg_parse. */
 typedef enum {
-	VD_QP_OK = 0,      /* a well-formed query */
-	VD_QP_DROP,        /* shorter than a header, or QR=1: answer nothing */
-	VD_QP_FORMERR,     /* header readable, rest malformed: FORMERR */
-	VD_QP_NOTIMP,      /* opcode other than QUERY: NOTIMP */
-	VD_QP_BADVERS,     /* EDNS version > 0: BADVERS (question is parsed) */
+	VD_QP_OK = 0,  /* a well-formed query */
+	VD_QP_DROP,    /* shorter than a header, or QR=1: answer nothing */
+	VD_QP_FORMERR, /* header readable, rest malformed: FORMERR */
+	VD_QP_NOTIMP,  /* opcode other than QUERY: NOTIMP */
+	VD_QP_BADVERS, /* EDNS version > 0: BADVERS (question is parsed) */
 } vd_qp_result_t;
 
 /* Parses a client query. FORMERR cases: QDCOUNT != 1, ANCOUNT or NSCOUNT
@@ -151,8 +183,8 @@ vd_qp_result_t vd_query_msg_parse(const uint8_t *pkt, size_t len, vd_query_msg_t
 /* ---- resource record iterator (responses from upstreams) ------------- */
 
 typedef struct vd_rr {
-	int section;                  /* 1 answer, 2 authority, 3 additional */
-	uint8_t owner[VD_NAME_MAX];   /* decompressed, case as in the packet */
+	int section;		    /* 1 answer, 2 authority, 3 additional */
+	uint8_t owner[VD_NAME_MAX]; /* decompressed, case as in the packet */
 	size_t owner_len;
 	uint16_t type, rclass;
 	uint32_t ttl;
@@ -162,14 +194,14 @@ typedef struct vd_rr {
 	 * DNAME); other types are copied verbatim. */
 	uint8_t rdata[65535];
 	size_t rdlen;
-	size_t wire_off;              /* offset of the RR in the packet */
+	size_t wire_off; /* offset of the RR in the packet */
 } vd_rr_t;
 
 typedef struct vd_rr_iter {
 	const uint8_t *pkt;
 	size_t len;
 	size_t off;
-	unsigned remaining[3];        /* an, ns, ar left */
+	unsigned remaining[3]; /* an, ns, ar left */
 	int section;
 } vd_rr_iter_t;
 
@@ -190,7 +222,7 @@ typedef struct vd_wbuf {
 	uint8_t *buf;
 	size_t cap;
 	size_t len;
-	int err;                      /* sticky: VD_ESPACE once anything overflowed */
+	int err; /* sticky: VD_ESPACE once anything overflowed */
 	/* Name compression: offsets of names written with vd_wbuf_name so
 	 * later names can point at them (only offsets < 0x4000). */
 	uint16_t comp_off[VD_WCOMP_MAX];
@@ -211,7 +243,10 @@ void vd_wbuf_name_raw(vd_wbuf_t *w, const uint8_t *name);
 /* Remembers a name already present at offset off (e.g. the question at 12). */
 void vd_wbuf_name_remember(vd_wbuf_t *w, size_t off);
 /* Mark / rollback to drop a partially written record. */
-typedef struct { size_t len; unsigned comp_n; } vd_wbuf_mark_t;
+typedef struct {
+	size_t len;
+	unsigned comp_n;
+} vd_wbuf_mark_t;
 vd_wbuf_mark_t vd_wbuf_mark(const vd_wbuf_t *w);
 void vd_wbuf_rollback(vd_wbuf_t *w, vd_wbuf_mark_t m);
 
@@ -225,11 +260,12 @@ void vd_wbuf_count_inc(vd_wbuf_t *w, int section);
 
 /* Options for the OPT record we add to replies. */
 typedef struct vd_opt_out {
-	uint16_t ext_rcode;           /* full 12-bit rcode; upper 8 bits go in OPT */
+	uint16_t ext_rcode; /* full 12-bit rcode; upper 8 bits go in OPT */
 	bool do_bit;
-	const uint8_t *nsid; size_t nsid_len;   /* NULL: no NSID option */
-	int ede_code;                 /* < 0: no EDE option */
-	const char *ede_text;         /* NULL or UTF-8 extra text */
+	const uint8_t *nsid;
+	size_t nsid_len;      /* NULL: no NSID option */
+	int ede_code;	      /* < 0: no EDE option */
+	const char *ede_text; /* NULL or UTF-8 extra text */
 } vd_opt_out_t;
 /* Appends our OPT RR (root owner, payload VD_EDNS_ADVERTISE, version 0)
  * to the additional section and increments ARCOUNT. */

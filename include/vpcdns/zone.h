@@ -21,8 +21,8 @@
 
 /* What to do with a name under the apex that the zone does not hold. */
 typedef enum {
-	VD_ZONE_FALLBACK_FORWARD = 0,   /* as if this zone did not exist */
-	VD_ZONE_FALLBACK_NXDOMAIN,      /* authoritative NXDOMAIN + SOA */
+	VD_ZONE_FALLBACK_FORWARD = 0, /* as if this zone did not exist */
+	VD_ZONE_FALLBACK_NXDOMAIN,    /* authoritative NXDOMAIN + SOA */
 } vd_zone_fallback_t;
 
 /* One RRset, rdata precompiled. rdata[i] points at rdlen[i] bytes of
@@ -62,8 +62,8 @@ typedef struct vd_zone vd_zone_t;
  * - errs may be NULL. -EINVAL for a NULL path/out or a bad fallback,
  *   -ENOMEM when memory runs out; *out is NULL on any error.
  */
-int vd_zone_load(const char *path, const char *origin_text,
-		 vd_zone_fallback_t fallback, vd_zone_t **out, vd_errlist_t *errs);
+int vd_zone_load(const char *path, const char *origin_text, vd_zone_fallback_t fallback,
+		 vd_zone_t **out, vd_errlist_t *errs);
 
 /* Default of server.zone_file_max_size: the largest zone file read. */
 #define VD_ZONE_FILE_MAX_SIZE (64ull << 20)
@@ -80,7 +80,7 @@ int vd_zone_load_max(const char *path, const char *origin_text,
 		     vd_zone_fallback_t fallback, uint64_t max_size, vd_zone_t **out,
 		     vd_errlist_t *errs);
 void vd_zone_ref(vd_zone_t *z);
-void vd_zone_unref(vd_zone_t *z);   /* frees at the last unref; NULL is ok */
+void vd_zone_unref(vd_zone_t *z); /* frees at the last unref; NULL is ok */
 
 /* Lower-cased apex name (wire form). */
 const uint8_t *vd_zone_apex(const vd_zone_t *z);
@@ -95,11 +95,11 @@ size_t vd_zone_rr_count(const vd_zone_t *z);
 
 /* Result of one lookup in one zone. */
 typedef enum {
-	VD_ZL_ANSWER,    /* rrset holds the answer (qtype, or the ANY pick) */
-	VD_ZL_CNAME,     /* rrset is a CNAME at the name; chase its target */
-	VD_ZL_NODATA,    /* name exists (or empty non-terminal); no such type */
-	VD_ZL_NXDOMAIN,  /* no such name, zone fallback is nxdomain */
-	VD_ZL_FALLBACK,  /* no such name, zone fallback is forward */
+	VD_ZL_ANSWER,	/* rrset holds the answer (qtype, or the ANY pick) */
+	VD_ZL_CNAME,	/* rrset is a CNAME at the name; chase its target */
+	VD_ZL_NODATA,	/* name exists (or empty non-terminal); no such type */
+	VD_ZL_NXDOMAIN, /* no such name, zone fallback is nxdomain */
+	VD_ZL_FALLBACK, /* no such name, zone fallback is forward */
 } vd_zl_result_t;
 
 /* Looks qname_lc (lower-cased, at or below the apex) up for qtype.
@@ -123,8 +123,7 @@ typedef enum {
  * Cost: one hash probe per label below the apex.
  */
 vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
-			      uint16_t qtype, const vd_rrset_t **rrset,
-			      bool *wildcard);
+			      uint16_t qtype, const vd_rrset_t **rrset, bool *wildcard);
 
 /* Calls cb for every RRset of the zone, with its owner (lower-cased wire
  * name; "*" labels as written), in no particular order. For building

@@ -15,18 +15,18 @@
 
 #include "vpcdns/util.h"
 
-#define MAX_RRS 512            /* responses with more records are not stored */
+#define MAX_RRS 512 /* responses with more records are not stored */
 #define MIN_BUCKETS 1024
 
 typedef struct entry {
-	struct entry *hnext;         /* hash chain */
+	struct entry *hnext;	     /* hash chain */
 	struct entry *lprev, *lnext; /* LRU list, most recent first */
 	uint64_t group;
 	uint64_t hash;
 	uint64_t stored_ms;
-	uint64_t fail_ms;            /* last failed refresh, 0: none */
-	size_t bytes;                /* accounted size */
-	uint32_t ttl;                /* entry TTL, seconds */
+	uint64_t fail_ms; /* last failed refresh, 0: none */
+	size_t bytes;	  /* accounted size */
+	uint32_t ttl;	  /* entry TTL, seconds */
 	uint32_t hits;
 	uint16_t qtype, qclass;
 	uint16_t msg_len;
@@ -45,16 +45,28 @@ struct vd_cache {
 	uint64_t (*now_ms)(void *);
 	void *now_arg;
 	vd_cache_stats_t stats;
-	uint8_t scratch[UINT16_MAX];  /* store: the re-encoded message */
+	uint8_t scratch[UINT16_MAX]; /* store: the re-encoded message */
 	vd_rr_t rr;
 	uint16_t ttl_off[MAX_RRS];
 	uint32_t ttl_val[MAX_RRS];
 };
 
-static uint32_t *e_ttl_val(entry_t *e) { return (uint32_t *)e->data; }
-static uint16_t *e_ttl_off(entry_t *e) { return (uint16_t *)(e->data + 4 * e->nttl); }
-static uint8_t *e_name(entry_t *e) { return e->data + 6 * e->nttl; }
-static uint8_t *e_msg(entry_t *e) { return e_name(e) + e->name_len; }
+static uint32_t *e_ttl_val(entry_t *e)
+{
+	return (uint32_t *)e->data;
+}
+static uint16_t *e_ttl_off(entry_t *e)
+{
+	return (uint16_t *)(e->data + 4 * e->nttl);
+}
+static uint8_t *e_name(entry_t *e)
+{
+	return e->data + 6 * e->nttl;
+}
+static uint8_t *e_msg(entry_t *e)
+{
+	return e_name(e) + e->name_len;
+}
 
 static uint64_t now(const vd_cache_t *c)
 {
@@ -63,7 +75,7 @@ static uint64_t now(const vd_cache_t *c)
 
 static uint64_t hash_key(const vd_cache_key_t *k, size_t nlen, uint64_t seed)
 {
-	uint8_t f[13];   /* the fixed-size fields, without struct padding */
+	uint8_t f[13]; /* the fixed-size fields, without struct padding */
 
 	memcpy(f, &k->group, 8);
 	memcpy(f + 8, &k->qtype, 2);
@@ -147,7 +159,7 @@ static void maybe_grow(vd_cache_t *c)
 		return;
 	size_t n = c->nbuckets * 2;
 	if (table_bytes(n) > c->stats.max_bytes / 8)
-		return;   /* the table never takes more than an eighth */
+		return; /* the table never takes more than an eighth */
 	entry_t **b = calloc(n, sizeof(*b));
 	if (b == NULL)
 		return;
@@ -215,7 +227,7 @@ void vd_cache_retain_groups(vd_cache_t *c, const uint64_t *ids, size_t n)
 	 * costs a binary search per entry, not a scan of every group. */
 	uint64_t *sorted = malloc((n ? n : 1) * sizeof(*sorted));
 	if (sorted == NULL)
-		return;   /* keep everything: stale groups age out by LRU */
+		return; /* keep everything: stale groups age out by LRU */
 	memcpy(sorted, ids, n * sizeof(*sorted));
 	qsort(sorted, n, sizeof(*sorted), cmp_u64);
 	entry_t *e = c->lru_head, *next;
@@ -251,8 +263,8 @@ typedef struct scan {
 	uint16_t flags;
 	unsigned nrr;
 	bool has_cname, has_qtype, negative, has_soa;
-	uint32_t min_ttl;            /* over every record */
-	uint32_t soa_neg;            /* min(SOA TTL, MINIMUM) */
+	uint32_t min_ttl; /* over every record */
+	uint32_t soa_neg; /* min(SOA TTL, MINIMUM) */
 } scan_t;
 
 static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t hi)
@@ -317,8 +329,9 @@ static uint32_t apply_policy(vd_cache_t *c, scan_t *s, const vd_cache_policy_t *
 	s->negative = rcode == VD_RCODE_NXDOMAIN || !s->has_qtype;
 	if (s->negative) {
 		if (!s->has_soa)
-			return 0;   /* RFC 2308 section 5: no SOA, no caching */
-		ttl = s->soa_neg < p->max_negative_ttl ? s->soa_neg : p->max_negative_ttl;
+			return 0; /* RFC 2308 section 5: no SOA, no caching */
+		ttl = s->soa_neg < p->max_negative_ttl ? s->soa_neg
+						       : p->max_negative_ttl;
 		if (s->min_ttl < ttl)
 			ttl = s->min_ttl;
 		for (unsigned i = 0; i < s->nrr; i++)
@@ -343,7 +356,8 @@ int vd_cache_store(vd_cache_t *c, const vd_cache_key_t *k, const uint8_t *resp,
 		return VD_EMALF;
 	uint16_t flags = vd_hdr_flags(resp);
 	int rcode = VD_F_RCODE(flags);
-	if ((flags & VD_F_TC) || (rcode != VD_RCODE_NOERROR && rcode != VD_RCODE_NXDOMAIN)) {
+	if ((flags & VD_F_TC) ||
+	    (rcode != VD_RCODE_NOERROR && rcode != VD_RCODE_NXDOMAIN)) {
 		c->stats.not_cacheable++;
 		return 1;
 	}
@@ -362,7 +376,7 @@ int vd_cache_store(vd_cache_t *c, const vd_cache_key_t *k, const uint8_t *resp,
 	size_t bytes = sizeof(entry_t) + 6 * s.nrr + nlen + w.len;
 	if (bytes > c->stats.max_bytes / 16) {
 		c->stats.not_cacheable++;
-		return 1;   /* one answer may not crowd out the rest */
+		return 1; /* one answer may not crowd out the rest */
 	}
 	entry_t *old = find(c, k, &h);
 	if (old)
@@ -404,7 +418,8 @@ int vd_cache_store(vd_cache_t *c, const vd_cache_key_t *k, const uint8_t *resp,
 /* ---- lookup and write -------------------------------------------------- */
 
 static vd_cache_result_t lookup(vd_cache_t *c, const vd_cache_key_t *k,
-				const vd_cache_policy_t *p, vd_cache_hit_t *hit, bool use)
+				const vd_cache_policy_t *p, vd_cache_hit_t *hit,
+				bool use)
 {
 	entry_t *e = find(c, k, NULL);
 	if (e == NULL) {
@@ -463,15 +478,16 @@ void vd_cache_mark_failed(vd_cache_t *c, const vd_cache_key_t *k)
 		e->fail_ms = now(c);
 }
 
-size_t vd_cache_write(const vd_cache_hit_t *h, const vd_query_msg_t *q,
-		      uint16_t flags, bool stale, uint8_t *out, size_t cap)
+size_t vd_cache_write(const vd_cache_hit_t *h, const vd_query_msg_t *q, uint16_t flags,
+		      bool stale, uint8_t *out, size_t cap)
 {
 	entry_t *e = (entry_t *)h->entry;
 	if (h->len > cap || q->qname_len != e->name_len)
 		return 0;
 	memcpy(out, h->msg, h->len);
 	vd_set16(out, q->id);
-	vd_set16(out + 2, (uint16_t)((flags & ~0xf) | VD_F_RCODE(vd_hdr_flags(h->msg))));
+	vd_set16(out + 2,
+		 (uint16_t)((flags & ~0xf) | VD_F_RCODE(vd_hdr_flags(h->msg))));
 	memcpy(out + VD_HDR_LEN, q->qname, q->qname_len);
 	const uint32_t *val = e_ttl_val(e);
 	const uint16_t *off = e_ttl_off(e);

@@ -94,7 +94,8 @@ static void build(cbuild_t *b, const ynode_t *root)
 {
 	if (root->kind != YN_MAP) {
 		vd_conf_err(b, root->line,
-			    "the top level must be a map (server, upstreams, cache, views)");
+			    "the top level must be a map (server, upstreams, cache, "
+			    "views)");
 		return;
 	}
 	for (size_t i = 0; i < root->n; i++) {
@@ -104,7 +105,8 @@ static void build(cbuild_t *b, const ynode_t *root)
 		for (const char *const *t = top_keys; *t; t++)
 			known |= strcmp(k->str, *t) == 0;
 		if (!known)
-			vd_conf_err(b, k->line, "unknown key '%s' at top level", k->str);
+			vd_conf_err(b, k->line, "unknown key '%s' at top level",
+				    k->str);
 	}
 	if (set_confdir(b) < 0)
 		return;
@@ -126,7 +128,7 @@ static void load(cbuild_t *b, vd_arena_t *tree)
 		return;
 	}
 	if (r < 0)
-		b->nerr++;   /* its messages are in errs already */
+		b->nerr++; /* its messages are in errs already */
 	if (!root) {
 		if (r == 0)
 			vd_conf_err(b, 1, "empty file: no configuration");
@@ -190,9 +192,9 @@ void vd_snap_unref(vd_snap_t *s)
 	 * finished before the memory goes. */
 	if (!s)
 		return;
-	unsigned before = atomic_fetch_sub_explicit(&box_of(s)->refs, 1,
-						    memory_order_acq_rel);
-	VD_REQUIRE(before > 0);   /* one unref too many: a use after free */
+	unsigned before =
+		atomic_fetch_sub_explicit(&box_of(s)->refs, 1, memory_order_acq_rel);
+	VD_REQUIRE(before > 0); /* one unref too many: a use after free */
 	if (before == 1)
 		snap_free(s);
 }

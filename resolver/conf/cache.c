@@ -11,8 +11,7 @@
 #include <string.h>
 
 static const char *const cache_keys[] = {
-	"size", "min_ttl", "max_ttl", "max_negative_ttl", "stale_max", "prefetch",
-	NULL,
+	"size", "min_ttl", "max_ttl", "max_negative_ttl", "stale_max", "prefetch", NULL,
 };
 
 static void set_defaults(vd_cache_conf_t *c)
@@ -38,8 +37,10 @@ static void read_seconds(cbuild_t *b, const yn_pair_t *p, const char *what,
 	if (vd_conf_duration(b, p, what, &ms) < 0)
 		return;
 	if (ms % 1000 != 0) {
-		vd_conf_err(b, p->val->line, "%s: '%s' is not a whole number of seconds "
-			    "(DNS TTLs are in seconds)", what, p->val->str);
+		vd_conf_err(b, p->val->line,
+			    "%s: '%s' is not a whole number of seconds "
+			    "(DNS TTLs are in seconds)",
+			    what, p->val->str);
 		return;
 	}
 	*out = ms / 1000;
@@ -87,17 +88,20 @@ void vd_conf_build_cache(cbuild_t *b, const ynode_t *root)
 			/* 0 would make every positive answer uncacheable while
 			 * negative ones are still cached: say what was meant. */
 			if (c->max_ttl == 0)
-				vd_conf_err(b, p->val->line, "cache.max_ttl must be at least "
-					    "1s (to turn the cache off, set cache.size: 0)");
-		}
-		else if (strcmp(k, "max_negative_ttl") == 0)
-			read_seconds(b, p, "cache.max_negative_ttl", &c->max_negative_ttl);
+				vd_conf_err(b, p->val->line,
+					    "cache.max_ttl must be at least "
+					    "1s (to turn the cache off, set "
+					    "cache.size: 0)");
+		} else if (strcmp(k, "max_negative_ttl") == 0)
+			read_seconds(b, p, "cache.max_negative_ttl",
+				     &c->max_negative_ttl);
 		else if (strcmp(k, "stale_max") == 0)
 			read_seconds(b, p, "cache.stale_max", &c->stale_max);
 		else if (strcmp(k, "prefetch") == 0)
 			vd_conf_bool(b, p, "cache.prefetch", &c->prefetch);
 	}
 	if (c->min_ttl > c->max_ttl)
-		vd_conf_err(b, cp->key->line, "cache.min_ttl (%us) exceeds cache.max_ttl (%us)",
+		vd_conf_err(b, cp->key->line,
+			    "cache.min_ttl (%us) exceeds cache.max_ttl (%us)",
 			    c->min_ttl, c->max_ttl);
 }

@@ -45,7 +45,8 @@ void vd_conf_check_keys(cbuild_t *b, const ynode_t *m, const char *const *allowe
 		const ynode_t *k = m->pairs[i].key;
 
 		if (!allowed_key(k->str, allowed))
-			vd_conf_err(b, k->line, "unknown key '%s' in %s", k->str, where);
+			vd_conf_err(b, k->line, "unknown key '%s' in %s", k->str,
+				    where);
 	}
 }
 
@@ -64,8 +65,7 @@ bool vd_conf_is_string_list(const ynode_t *v)
 	return true;
 }
 
-int vd_conf_string(cbuild_t *b, const yn_pair_t *p, const char *what,
-		   const char **out)
+int vd_conf_string(cbuild_t *b, const yn_pair_t *p, const char *what, const char **out)
 {
 	if (!is_string(p->val)) {
 		vd_conf_err(b, p->key->line, "%s must be a string", what);
@@ -109,8 +109,7 @@ static int parse_u32(const char *s, const char **end, uint64_t *out)
 	return 0;
 }
 
-int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
-		     uint32_t *ms)
+int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t *ms)
 {
 	const char *s, *unit;
 	uint64_t v, mult;
@@ -140,18 +139,28 @@ int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
 	return 0;
 bad:
 	vd_conf_err(b, p->val->line,
-		    "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, <n>h, <n>d, or <n> seconds)",
+		    "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, <n>h, <n>d, "
+		    "or <n> seconds)",
 		    what, s);
 	return -1;
 }
 
-int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what,
-		 uint64_t max, uint64_t *out)
+int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what, uint64_t max,
+		 uint64_t *out)
 {
-	static const struct { const char *unit; uint64_t mult; } units[] = {
-		{ "", 1 }, { "B", 1 }, { "KiB", 1ull << 10 }, { "MiB", 1ull << 20 },
-		{ "GiB", 1ull << 30 }, { "k", 1000 }, { "KB", 1000 },
-		{ "MB", 1000000 }, { "GB", 1000000000 },
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = {
+		{ "", 1 },
+		{ "B", 1 },
+		{ "KiB", 1ull << 10 },
+		{ "MiB", 1ull << 20 },
+		{ "GiB", 1ull << 30 },
+		{ "k", 1000 },
+		{ "KB", 1000 },
+		{ "MB", 1000000 },
+		{ "GB", 1000000000 },
 	};
 	const char *s;
 	char *end;
@@ -168,14 +177,14 @@ int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what,
 		}
 	}
 bad:
-	vd_conf_err(b, p->val->line,
-		    "%s: bad size '%s' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most %lluGiB)",
-		    what, s, (unsigned long long)(max >> 30));
+	vd_conf_err(
+		b, p->val->line,
+		"%s: bad size '%s' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most %lluGiB)",
+		what, s, (unsigned long long)(max >> 30));
 	return -1;
 }
 
-int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what,
-		 uint32_t *out)
+int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t *out)
 {
 	const char *end;
 	uint64_t v;

@@ -19,10 +19,10 @@
 /* A zone loaded during this build, keyed by what makes it the same zone:
  * the resolved file path, the fallback and the origin. */
 typedef struct zcache_ent {
-	char *real;                 /* malloc'd */
-	char *origin;               /* malloc'd or NULL */
+	char *real;   /* malloc'd */
+	char *origin; /* malloc'd or NULL */
 	vd_zone_fallback_t fallback;
-	vd_zone_t *zone;            /* holds one reference; NULL: failed */
+	vd_zone_t *zone; /* holds one reference; NULL: failed */
 	uint32_t hash;
 } zcache_ent_t;
 
@@ -30,10 +30,10 @@ typedef struct zcache_ent {
  * its zone files, in name order, so views naming the same folder cost no
  * more system calls. */
 typedef struct fcache_ent {
-	char *real;                 /* malloc'd */
-	char **files;               /* malloc'd, each malloc'd */
+	char *real;   /* malloc'd */
+	char **files; /* malloc'd, each malloc'd */
 	size_t n;
-	int err;                    /* errno of a failed scan, else 0 */
+	int err; /* errno of a failed scan, else 0 */
 } fcache_ent_t;
 
 /* A client prefix already in the view table, for duplicate messages. */
@@ -46,42 +46,42 @@ typedef struct client_ref {
 /* The nameservers of resolv.conf, read at most once per build. */
 typedef struct sysns {
 	bool read;
-	int err;                    /* -errno when the file could not be read */
-	char *path;                 /* malloc'd */
-	vd_upstream_t *servers;     /* in the snapshot arena */
+	int err;		/* -errno when the file could not be read */
+	char *path;		/* malloc'd */
+	vd_upstream_t *servers; /* in the snapshot arena */
 	size_t n;
 } sysns_t;
 
 /* What a view's link pass needs from its YAML, kept until every view is
  * read (includes may name later views). */
 typedef struct view_tmp {
-	struct fwd_rule *rules;     /* malloc'd */
+	struct fwd_rule *rules; /* malloc'd */
 	size_t nrules;
-	const yn_pair_t *include;   /* NULL: none */
-	const yn_pair_t *subnets;   /* NULL: none */
+	const yn_pair_t *include; /* NULL: none */
+	const yn_pair_t *subnets; /* NULL: none */
 } view_tmp_t;
 
 typedef struct cbuild {
-	const char *file;           /* config path as given, for messages */
+	const char *file; /* config path as given, for messages */
 	vd_errlist_t *errs;
 	unsigned nerr;
 	bool nomem;
 	vd_snap_t *snap;
-	vd_arena_t *a;              /* &snap->arena */
-	char *confdir;              /* malloc'd; folder of the config file */
-	char *zonedir;              /* malloc'd; NULL when unusable */
-	zcache_ent_t *zc;           /* malloc'd */
+	vd_arena_t *a;	  /* &snap->arena */
+	char *confdir;	  /* malloc'd; folder of the config file */
+	char *zonedir;	  /* malloc'd; NULL when unusable */
+	zcache_ent_t *zc; /* malloc'd */
 	size_t nzc, capzc;
 	/* Hash index over zc (entry index + 1, 0 = empty), at most half
 	 * full, so a build naming 200 000 zone files stays linear. */
-	size_t *zslots;             /* malloc'd */
+	size_t *zslots; /* malloc'd */
 	size_t zmask;
-	fcache_ent_t *fc;           /* malloc'd */
+	fcache_ent_t *fc; /* malloc'd */
 	size_t nfc, capfc;
-	client_ref_t *clients;      /* malloc'd */
+	client_ref_t *clients; /* malloc'd */
 	size_t nclients, capclients;
 	sysns_t sys;
-	view_tmp_t *vtmp;           /* malloc'd, one per view */
+	view_tmp_t *vtmp; /* malloc'd, one per view */
 } cbuild_t;
 
 /* The reference count of a snapshot built by vd_conf_load, for conf's
@@ -104,17 +104,14 @@ void vd_conf_check_keys(cbuild_t *b, const ynode_t *m, const char *const *allowe
  * dotted name of the key for messages. They return 0, or -1 after
  * recording an error. Strings point into the YAML tree, which is freed at
  * the end of the build: copy what the snapshot keeps. */
-int vd_conf_string(cbuild_t *b, const yn_pair_t *p, const char *what,
-		   const char **out);
+int vd_conf_string(cbuild_t *b, const yn_pair_t *p, const char *what, const char **out);
 int vd_conf_bool(cbuild_t *b, const yn_pair_t *p, const char *what, bool *out);
-int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what,
-		     uint32_t *ms);
-int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what,
-		 uint32_t *out);
+int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t *ms);
+int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t *out);
 /* A byte count: "1000000", "512KiB", "64MiB", "1GiB" (also B, k, KB, MB,
  * GB), at most max (a whole number of GiB, named in the message). */
-int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what,
-		 uint64_t max, uint64_t *out);
+int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what, uint64_t max,
+		 uint64_t *out);
 /* Whether v is a sequence whose items are all non-null scalars. */
 bool vd_conf_is_string_list(const ynode_t *v);
 
@@ -139,9 +136,9 @@ void vd_conf_zcache_free(cbuild_t *b);
 
 /* A forward rule of a view, before it is merged into the routing map. */
 typedef struct fwd_rule {
-	const uint8_t *name;        /* lower-cased wire name, in the arena */
-	int group;                  /* -1 only in a build that fails */
-	unsigned long line;         /* of the name, for duplicate messages */
+	const uint8_t *name; /* lower-cased wire name, in the arena */
+	int group;	     /* -1 only in a build that fails */
+	unsigned long line;  /* of the name, for duplicate messages */
 } fwd_rule_t;
 
 /* After every view is read: includes, routing maps, subnets, AZ and
@@ -157,13 +154,13 @@ void vd_conf_resolve_includes(cbuild_t *b);
 /* One subnet as read, with where it was written (subnets.c). */
 typedef struct subnet {
 	vd_cidr_t cidr;
-	const char *az_id;          /* in the snapshot arena */
+	const char *az_id; /* in the snapshot arena */
 	const char *file;
 	unsigned long line;
 } subnet_t;
 
 typedef struct subnets {
-	subnet_t *v;                /* in the snapshot arena */
+	subnet_t *v; /* in the snapshot arena */
 	size_t n, cap;
 } subnets_t;
 

@@ -24,11 +24,11 @@ typedef struct yn_pair {
 
 struct ynode {
 	yn_kind_t kind;
-	unsigned long line;        /* 1-based */
+	unsigned long line; /* 1-based */
 	/* scalar: NUL-terminated text (never contains NUL itself) */
 	const char *str;
 	size_t len;
-	bool null;                 /* plain "", "~" or "null": no value */
+	bool null; /* plain "", "~" or "null": no value */
 	/* sequence: items[n]; mapping: pairs[n] */
 	const ynode_t **items;
 	const yn_pair_t *pairs;

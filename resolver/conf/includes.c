@@ -27,7 +27,8 @@ static void direct_includes(cbuild_t *b, size_t i, int *out, size_t *n)
 	if (p == NULL)
 		return;
 	if (!vd_conf_is_string_list(p->val)) {
-		vd_conf_err(b, p->key->line, "view '%s': include must be a list of view names",
+		vd_conf_err(b, p->key->line,
+			    "view '%s': include must be a list of view names",
 			    vd_view_name(v));
 		return;
 	}
@@ -35,10 +36,12 @@ static void direct_includes(cbuild_t *b, size_t i, int *out, size_t *n)
 		const ynode_t *item = p->val->items[k];
 		int j = vd_conf_view_index(b->snap, item->str);
 		if (j < 0)
-			vd_conf_err(b, item->line, "view '%s' includes unknown view '%s'",
+			vd_conf_err(b, item->line,
+				    "view '%s' includes unknown view '%s'",
 				    vd_view_name(v), item->str);
 		else if ((size_t)j == i)
-			vd_conf_err(b, item->line, "view '%s' includes itself", vd_view_name(v));
+			vd_conf_err(b, item->line, "view '%s' includes itself",
+				    vd_view_name(v));
 		else
 			out[(*n)++] = j;
 	}
@@ -46,8 +49,8 @@ static void direct_includes(cbuild_t *b, size_t i, int *out, size_t *n)
 
 /* Depth-first walk over includes: state 1 = on the current path, 2 =
  * done. A view met again on the path closes a cycle. */
-static bool walk(cbuild_t *b, int **adj, size_t *nadj, uint8_t *state, int i,
-		 int *acc, size_t *nacc, int root)
+static bool walk(cbuild_t *b, int **adj, size_t *nadj, uint8_t *state, int i, int *acc,
+		 size_t *nacc, int root)
 {
 	state[i] = 1;
 	for (size_t k = 0; k < nadj[i]; k++) {
@@ -55,7 +58,8 @@ static bool walk(cbuild_t *b, int **adj, size_t *nadj, uint8_t *state, int i,
 		if (state[j] == 1) {
 			const yn_pair_t *p = b->vtmp[i].include;
 			vd_conf_err(b, p ? p->key->line : 0,
-				    "include cycle: view '%s' includes '%s', which leads back to '%s'",
+				    "include cycle: view '%s' includes '%s', which "
+				    "leads back to '%s'",
 				    vd_view_name(b->snap->views[i]),
 				    vd_view_name(b->snap->views[j]),
 				    vd_view_name(b->snap->views[j]));
@@ -72,7 +76,7 @@ static bool walk(cbuild_t *b, int **adj, size_t *nadj, uint8_t *state, int i,
 			return false;
 		}
 	}
-	state[i] = 2;   /* done for this root */
+	state[i] = 2; /* done for this root */
 	return true;
 }
 

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_same_az(cbuild_t *b, const subnets_t *sn, size_t i,
-			  const char *vname)
+static void check_same_az(cbuild_t *b, const subnets_t *sn, size_t i, const char *vname)
 {
 	const subnet_t *s = &sn->v[i];
 	for (size_t j = 0; j < i; j++) {
@@ -29,8 +28,8 @@ static void check_same_az(cbuild_t *b, const subnets_t *sn, size_t i,
 
 /* Adds subnets to one of v's tables mapping CIDR -> AZ index. The same
  * CIDR twice is fine with the same AZ and an error with another. */
-static void table_add(cbuild_t *b, vd_view_t *v, int table,
-		      const subnets_t *sn, size_t from, const char *vname)
+static void table_add(cbuild_t *b, vd_view_t *v, int table, const subnets_t *sn,
+		      size_t from, const char *vname)
 {
 	for (size_t i = from; i < sn->n; i++) {
 		const subnet_t *s = &sn->v[i];
@@ -79,5 +78,5 @@ void vd_conf_link_views(cbuild_t *b)
 		vd_conf_read_subnets(b, i, &all[i]);
 	for (size_t i = 0; i < n; i++)
 		link_view(b, i, all);
-	free(all);   /* the subnet arrays live in the snapshot arena */
+	free(all); /* the subnet arrays live in the snapshot arena */
 }

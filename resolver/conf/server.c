@@ -30,12 +30,25 @@
 #endif
 
 static const char *const server_keys[] = {
-	"listen", "identity", "hide_version", "version", "directory",
-	"tcp_idle_timeout", "tcp_max_connections",
-	"tcp_max_connections_per_client", "tcp_io_timeout", "upstream_timeout",
-	"query_timeout", "upstream_max_inflight", "max_pending",
-	"max_pending_per_fetch", "tls_ca_file", "workers",
-	"log_level", "zone_file_max_size", NULL,
+	"listen",
+	"identity",
+	"hide_version",
+	"version",
+	"directory",
+	"tcp_idle_timeout",
+	"tcp_max_connections",
+	"tcp_max_connections_per_client",
+	"tcp_io_timeout",
+	"upstream_timeout",
+	"query_timeout",
+	"upstream_max_inflight",
+	"max_pending",
+	"max_pending_per_fetch",
+	"tls_ca_file",
+	"workers",
+	"log_level",
+	"zone_file_max_size",
+	NULL,
 };
 
 static void set_defaults(cbuild_t *b)
@@ -73,7 +86,8 @@ static void listen_item(cbuild_t *b, const ynode_t *list, size_t i)
 	struct sockaddr_storage *ss = &s->listen[s->nlisten];
 
 	if (vd_addr_parse(item->str, VD_DEFAULT_PORT, ss) < 0) {
-		vd_conf_err(b, item->line, "server.listen: bad address '%s'", item->str);
+		vd_conf_err(b, item->line, "server.listen: bad address '%s'",
+			    item->str);
 		return;
 	}
 	/* Items that failed to parse left no entry, so search the text. */
@@ -84,7 +98,8 @@ static void listen_item(cbuild_t *b, const ynode_t *list, size_t i)
 			continue;
 		if (vd_addr_equal((struct sockaddr *)ss, (struct sockaddr *)&other)) {
 			vd_conf_err(b, item->line,
-				    "server.listen: duplicate address '%s' (first at line %lu)",
+				    "server.listen: duplicate address '%s' (first at "
+				    "line %lu)",
 				    item->str, list->items[j]->line);
 			return;
 		}
@@ -281,16 +296,19 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 	else if (strcmp(k, "version") == 0)
 		keep_string(b, p, "server.version", &s->version);
 	else if (strcmp(k, "tcp_idle_timeout") == 0)
-		vd_conf_duration(b, p, "server.tcp_idle_timeout", &s->tcp_idle_timeout_ms);
+		vd_conf_duration(b, p, "server.tcp_idle_timeout",
+				 &s->tcp_idle_timeout_ms);
 	else if (strcmp(k, "tcp_max_connections") == 0)
-		vd_conf_uint(b, p, "server.tcp_max_connections", &s->tcp_max_connections);
+		vd_conf_uint(b, p, "server.tcp_max_connections",
+			     &s->tcp_max_connections);
 	else if (strcmp(k, "tcp_max_connections_per_client") == 0)
 		vd_conf_uint(b, p, "server.tcp_max_connections_per_client",
 			     &s->tcp_max_connections_per_client);
 	else if (strcmp(k, "tcp_io_timeout") == 0)
 		vd_conf_duration(b, p, "server.tcp_io_timeout", &s->tcp_io_timeout_ms);
 	else if (strcmp(k, "upstream_timeout") == 0)
-		vd_conf_duration(b, p, "server.upstream_timeout", &s->upstream_timeout_ms);
+		vd_conf_duration(b, p, "server.upstream_timeout",
+				 &s->upstream_timeout_ms);
 	else if (strcmp(k, "query_timeout") == 0)
 		vd_conf_duration(b, p, "server.query_timeout", &s->query_timeout_ms);
 	else if (strcmp(k, "workers") == 0)
@@ -332,7 +350,8 @@ void vd_conf_build_server(cbuild_t *b, const ynode_t *root)
 	for (size_t i = 0; i < s->n; i++)
 		server_pair(b, &s->pairs[i]);
 	if (!vd_conf_yaml_get(s, "listen", NULL))
-		vd_conf_err(b, sp->key->line, "missing required key 'listen' in server");
+		vd_conf_err(b, sp->key->line,
+			    "missing required key 'listen' in server");
 	vd_conf_yaml_get(s, "directory", &dp);
 	build_directory(b, dp);
 }

@@ -34,7 +34,8 @@ static void subnet_item(cbuild_t *b, const char *file, const ynode_t *m, subnets
 	subnet_t s = { .file = file, .line = m->line };
 
 	if (m->kind != YN_MAP) {
-		subnet_err(b, file, m->line, "a subnet must be a map (cidr, az_id, az, subnet_id)", NULL);
+		subnet_err(b, file, m->line,
+			   "a subnet must be a map (cidr, az_id, az, subnet_id)", NULL);
 		return;
 	}
 	for (size_t i = 0; i < m->n; i++) {
@@ -42,15 +43,16 @@ static void subnet_item(cbuild_t *b, const char *file, const ynode_t *m, subnets
 		for (const char *const *k = subnet_keys; *k; k++)
 			ok |= strcmp(*k, m->pairs[i].key->str) == 0;
 		if (!ok)
-			subnet_err(b, file, m->pairs[i].key->line, "unknown key in a subnet:",
-				   m->pairs[i].key->str);
+			subnet_err(b, file, m->pairs[i].key->line,
+				   "unknown key in a subnet:", m->pairs[i].key->str);
 	}
 	if (!cidr || cidr->kind != YN_SCALAR || cidr->null) {
 		subnet_err(b, file, m->line, "a subnet needs 'cidr'", NULL);
 		return;
 	}
 	if (!az || az->kind != YN_SCALAR || az->null || !*az->str) {
-		subnet_err(b, file, m->line, "a subnet needs 'az_id' (e.g. use1-az1)", NULL);
+		subnet_err(b, file, m->line, "a subnet needs 'az_id' (e.g. use1-az1)",
+			   NULL);
 		return;
 	}
 	if (vd_cidr_parse(cidr->str, &s.cidr) < 0) {
@@ -67,8 +69,10 @@ static void subnet_list(cbuild_t *b, const char *file, const ynode_t *list,
 			unsigned long line, subnets_t *out)
 {
 	if (!list || list->kind != YN_SEQ) {
-		subnet_err(b, file, line,
-			   "subnets must be a list of {cidr, az_id} maps or a file name", NULL);
+		subnet_err(
+			b, file, line,
+			"subnets must be a list of {cidr, az_id} maps or a file name",
+			NULL);
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++)
@@ -85,7 +89,7 @@ static void read_subnet_file(cbuild_t *b, const ynode_t *name, subnets_t *out)
 	const ynode_t *root = NULL;
 
 	if (rel[0] != '/' && !b->zonedir)
-		return;   /* server.directory is unusable: reported already */
+		return; /* server.directory is unusable: reported already */
 	if (rel[0] == '/')
 		path = strdup(rel);
 	else if (asprintf(&path, "%s/%s", b->zonedir, rel) < 0)

@@ -54,8 +54,8 @@ static int sys_push(cbuild_t *b, size_t *cap, const char *text)
 	u.text = vd_arena_strdup(b->a, text);
 	if (!u.text)
 		return -ENOMEM;
-	return vd_conf_arena_push(b->a, (void **)&b->sys.servers, &b->sys.n, cap,
-				  &u, sizeof(u));
+	return vd_conf_arena_push(b->a, (void **)&b->sys.servers, &b->sys.n, cap, &u,
+				  sizeof(u));
 }
 
 static void read_resolv(cbuild_t *b)
@@ -89,8 +89,8 @@ static void read_resolv(cbuild_t *b)
 	fclose(f);
 }
 
-static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap,
-		      unsigned long *over, const vd_upstream_t *u, unsigned long line)
+static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap, unsigned long *over,
+		      const vd_upstream_t *u, unsigned long line)
 {
 	const vd_server_conf_t *s = &b->snap->server;
 
@@ -99,7 +99,8 @@ static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap,
 		if (vd_addr_equal((const struct sockaddr *)&s->listen[i],
 				  (const struct sockaddr *)&u->addr)) {
 			vd_conf_err(b, line,
-				    "upstreams.%s: '%s' is one of our listen addresses (a forwarding loop)",
+				    "upstreams.%s: '%s' is one of our listen addresses "
+				    "(a forwarding loop)",
 				    g->name, u->text);
 			return 0;
 		}
@@ -110,12 +111,12 @@ static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap,
 			*over = line;
 		return 0;
 	}
-	return vd_conf_arena_push(b->a, (void **)&g->servers, &g->nservers, cap,
-				  u, sizeof(*u));
+	return vd_conf_arena_push(b->a, (void **)&g->servers, &g->nservers, cap, u,
+				  sizeof(*u));
 }
 
-static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap,
-		       unsigned long *over, const ynode_t *item)
+static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap, unsigned long *over,
+		       const ynode_t *item)
 {
 	if (!b->sys.read)
 		read_resolv(b);
@@ -125,7 +126,8 @@ static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap,
 		return;
 	}
 	if (b->sys.n == 0 && b->sys.path) {
-		vd_conf_err(b, item->line, "upstreams.%s: 'system': no nameserver found in %s",
+		vd_conf_err(b, item->line,
+			    "upstreams.%s: 'system': no nameserver found in %s",
 			    g->name, b->sys.path);
 		return;
 	}
@@ -178,7 +180,8 @@ static bool parse_tls(cbuild_t *b, const vd_group_t *g, const ynode_t *item,
 	}
 	if (err < 0) {
 		vd_conf_err(b, item->line,
-			    "upstreams.%s: bad TLS server '%s' (tls://<address>[:port][#name])",
+			    "upstreams.%s: bad TLS server '%s' "
+			    "(tls://<address>[:port][#name])",
 			    g->name, item->str);
 		return false;
 	}
@@ -188,7 +191,8 @@ static bool parse_tls(cbuild_t *b, const vd_group_t *g, const ynode_t *item,
 		return true;
 	if (!host_name_ok(hash + 1)) {
 		vd_conf_err(b, item->line,
-			    "upstreams.%s: bad TLS name '%s' in '%s' (a host name; leave out '#' to verify the address)",
+			    "upstreams.%s: bad TLS name '%s' in '%s' (a host name; "
+			    "leave out '#' to verify the address)",
 			    g->name, hash + 1, item->str);
 		return false;
 	}
@@ -200,8 +204,8 @@ static bool parse_tls(cbuild_t *b, const vd_group_t *g, const ynode_t *item,
 	return true;
 }
 
-static void add_server(cbuild_t *b, vd_group_t *g, size_t *cap,
-		       unsigned long *over, const ynode_t *item)
+static void add_server(cbuild_t *b, vd_group_t *g, size_t *cap, unsigned long *over,
+		       const ynode_t *item)
 {
 	vd_upstream_t u = { .tls = false };
 
@@ -242,14 +246,14 @@ static const ynode_t *group_map(cbuild_t *b, vd_group_t *g, const yn_pair_t *p,
 	}
 	list = vd_conf_yaml_get(p->val, "servers", &sp);
 	if (!list) {
-		vd_conf_err(b, p->key->line, "missing required key 'servers' in upstreams.%s",
-			    g->name);
+		vd_conf_err(b, p->key->line,
+			    "missing required key 'servers' in upstreams.%s", g->name);
 		return NULL;
 	}
 	*key_line = sp->key->line;
 	if (!vd_conf_is_string_list(list)) {
-		vd_conf_err(b, sp->key->line, "upstreams.%s.servers must be a list of strings",
-			    g->name);
+		vd_conf_err(b, sp->key->line,
+			    "upstreams.%s.servers must be a list of strings", g->name);
 		return NULL;
 	}
 	return list;
@@ -277,7 +281,8 @@ static void build_group(cbuild_t *b, const yn_pair_t *p)
 			return;
 	} else if (!vd_conf_is_string_list(list)) {
 		vd_conf_err(b, p->key->line,
-			    "upstreams.%s must be a list of strings or a map with 'servers'",
+			    "upstreams.%s must be a list of strings or a map with "
+			    "'servers'",
 			    g->name);
 		return;
 	}
@@ -301,8 +306,9 @@ void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root)
 	if (!u)
 		return;
 	if (u->kind != YN_MAP) {
-		vd_conf_err(b, up->key->line,
-			    "upstreams must be a map of group names to lists of servers");
+		vd_conf_err(
+			b, up->key->line,
+			"upstreams must be a map of group names to lists of servers");
 		return;
 	}
 	b->snap->groups = vd_arena_alloc(b->a, (u->n ? u->n : 1) * sizeof(vd_group_t));

@@ -16,8 +16,8 @@
 #include "vpcdns/wire.h"
 
 static const char *const view_keys[] = {
-	"name", "clients", "zones", "forward", "include", "subnets", "az_affinity",
-	"explain", NULL,
+	"name",	   "clients",	  "zones",   "forward", "include",
+	"subnets", "az_affinity", "explain", NULL,
 };
 
 /* "::ffff:10.0.0.0/104" is the IPv4 prefix 10.0.0.0/8: clients with
@@ -42,7 +42,8 @@ static const client_ref_t *find_client(const cbuild_t *b, const vd_cidr_t *c)
 	return NULL;
 }
 
-static int push_client_ref(cbuild_t *b, const vd_cidr_t *c, int view, unsigned long line)
+static int push_client_ref(cbuild_t *b, const vd_cidr_t *c, int view,
+			   unsigned long line)
 {
 	client_ref_t *grown;
 
@@ -64,26 +65,31 @@ static void duplicate_client(cbuild_t *b, const vd_view_t *v, const vd_cidr_t *c
 {
 	const client_ref_t *first = find_client(b, c);
 
-	if (!first)   /* cannot happen: every added prefix is listed */
-		vd_conf_err(b, item->line, "%s.clients: '%s' is in two views", where, item->str);
+	if (!first) /* cannot happen: every added prefix is listed */
+		vd_conf_err(b, item->line, "%s.clients: '%s' is in two views", where,
+			    item->str);
 	else if (first->view == vd_view_index(v))
-		vd_conf_err(b, item->line, "%s.clients: '%s' is listed twice (first at line %lu)",
+		vd_conf_err(b, item->line,
+			    "%s.clients: '%s' is listed twice (first at line %lu)",
 			    where, item->str, first->line);
 	else
-		vd_conf_err(b, item->line,
-			    "client prefix '%s' is in two views: '%s' (line %lu) and '%s'",
-			    item->str, vd_view_name(b->snap->views[first->view]), first->line,
-			    vd_view_name(v));
+		vd_conf_err(
+			b, item->line,
+			"client prefix '%s' is in two views: '%s' (line %lu) and '%s'",
+			item->str, vd_view_name(b->snap->views[first->view]),
+			first->line, vd_view_name(v));
 }
 
-static void add_client(cbuild_t *b, vd_view_t *v, const ynode_t *item, const char *where)
+static void add_client(cbuild_t *b, vd_view_t *v, const ynode_t *item,
+		       const char *where)
 {
 	vd_cidr_t c;
 	int r;
 
 	if (vd_cidr_parse(item->str, &c) < 0) {
 		vd_conf_err(b, item->line,
-			    "%s.clients: bad CIDR '%s' (an address, or a prefix with no host bits set)",
+			    "%s.clients: bad CIDR '%s' (an address, or a prefix with "
+			    "no host bits set)",
 			    where, item->str);
 		return;
 	}
@@ -108,7 +114,8 @@ static void view_clients(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char
 		return;
 	}
 	if (!vd_conf_is_string_list(list)) {
-		vd_conf_err(b, p->key->line, "%s.clients must be a list of strings", where);
+		vd_conf_err(b, p->key->line, "%s.clients must be a list of strings",
+			    where);
 		return;
 	}
 	if (list->n == 0) {
@@ -154,8 +161,9 @@ static void view_name(cbuild_t *b, vd_view_t *v, const ynode_t *list, size_t i,
 	}
 	first = earlier_name_line(list, i, name);
 	if (first)
-		vd_conf_err(b, p->val->line, "duplicate view name '%s' (first at line %lu)",
-			    name, first);
+		vd_conf_err(b, p->val->line,
+			    "duplicate view name '%s' (first at line %lu)", name,
+			    first);
 	if (vd_view_set_name(v, b->a, name) < 0)
 		vd_conf_nomem(b);
 }
@@ -179,14 +187,16 @@ static int forward_rule(cbuild_t *b, const yn_pair_t *p, const fwd_rule_t *prev,
 	size_t len;
 
 	if (vd_name_from_text(p->key->str, wire, &len) < 0) {
-		vd_conf_err(b, p->key->line, "%s.forward: bad name '%s'", where, p->key->str);
+		vd_conf_err(b, p->key->line, "%s.forward: bad name '%s'", where,
+			    p->key->str);
 		return 0;
 	}
 	vd_name_lower(wire, wire);
 	for (size_t j = 0; j < nprev; j++) {
 		if (vd_name_equal(prev[j].name, wire)) {
 			vd_conf_err(b, p->key->line,
-				    "%s.forward: duplicate rule for '%s' (first at line %lu)",
+				    "%s.forward: duplicate rule for '%s' (first at "
+				    "line %lu)",
 				    where, p->key->str, prev[j].line);
 			return 0;
 		}
@@ -206,8 +216,9 @@ static int forward_rule(cbuild_t *b, const yn_pair_t *p, const fwd_rule_t *prev,
 	gname = p->val->str;
 	rule->group = find_group(b->snap, gname);
 	if (rule->group < 0)
-		vd_conf_err(b, p->val->line, "unknown upstream group '%s' in forward rule '%s'",
-			    gname, p->key->str);
+		vd_conf_err(b, p->val->line,
+			    "unknown upstream group '%s' in forward rule '%s'", gname,
+			    p->key->str);
 	return 1;
 }
 
@@ -220,7 +231,8 @@ static void view_forward(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char
 
 	if (f && f->kind != YN_MAP) {
 		vd_conf_err(b, p->key->line,
-			    "%s.forward must be a map of names to upstream groups", where);
+			    "%s.forward must be a map of names to upstream groups",
+			    where);
 		f = NULL;
 	}
 	if (f && f->n) {
@@ -258,7 +270,8 @@ static void view_az_affinity(cbuild_t *b, vd_view_t *v, const ynode_t *m,
 			return;
 		}
 	}
-	vd_conf_err(b, p->val->line, "%s: bad value '%s' (prefer, only or off)", what, s);
+	vd_conf_err(b, p->val->line, "%s: bad value '%s' (prefer, only or off)", what,
+		    s);
 }
 
 /* Keys read in the link pass, once every view is known. */

@@ -86,7 +86,8 @@ static void syntax_error(yreader_t *r)
 		return;
 	}
 	/* Reader errors (bad encoding, read failure) have no problem mark. */
-	line = (p->error == YAML_READER_ERROR ? p->mark.line : p->problem_mark.line) + 1;
+	line = (p->error == YAML_READER_ERROR ? p->mark.line : p->problem_mark.line) +
+	       1;
 	if (p->context)
 		rerr(r, line, "YAML syntax error: %s (%s at line %lu)", problem,
 		     p->context, (unsigned long)p->context_mark.line + 1);
@@ -139,7 +140,8 @@ static int parse_scalar(yreader_t *r, const yaml_event_t *ev, ynode_t *n)
 	}
 	n->str = s;
 	n->len = len;
-	n->null = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && is_null_text(s, len);
+	n->null = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+		  is_null_text(s, len);
 	return 0;
 }
 
@@ -313,7 +315,8 @@ static int parse_node(yreader_t *r, yaml_event_t *ev, unsigned depth,
 		break;
 	default:
 		/* libyaml only delivers node events here. */
-		rerr(r, (unsigned long)ev->start_mark.line + 1, "unexpected YAML event");
+		rerr(r, (unsigned long)ev->start_mark.line + 1,
+		     "unexpected YAML event");
 		rc = VD_ECONF;
 		goto out;
 	}
@@ -331,7 +334,7 @@ static int parse_node(yreader_t *r, yaml_event_t *ev, unsigned depth,
 		}
 	}
 	if (rc == 0 && n->kind != YN_SCALAR) {
-		yaml_event_delete(ev);   /* deleting twice is harmless */
+		yaml_event_delete(ev); /* deleting twice is harmless */
 		rc = parse_collection(r, depth, n);
 	}
 	if (rc == 0 && name)
@@ -348,21 +351,21 @@ static int parse_stream(yreader_t *r, const ynode_t **root)
 	yaml_event_t ev;
 	int rc;
 
-	rc = next_event(r, &ev);   /* stream start */
+	rc = next_event(r, &ev); /* stream start */
 	if (rc < 0)
 		return rc;
 	yaml_event_delete(&ev);
 	rc = next_event(r, &ev);
 	if (rc < 0 || ev.type == YAML_STREAM_END_EVENT)
 		goto done;
-	yaml_event_delete(&ev);   /* document start */
+	yaml_event_delete(&ev); /* document start */
 	rc = next_event(r, &ev);
 	if (rc < 0)
 		return rc;
 	rc = parse_node(r, &ev, 0, root);
 	if (rc < 0)
 		return rc;
-	rc = next_event(r, &ev);   /* document end */
+	rc = next_event(r, &ev); /* document end */
 	if (rc < 0)
 		return rc;
 	yaml_event_delete(&ev);

@@ -28,11 +28,11 @@ static const char *const zone_keys[] = { "path", "fallback", "origin", NULL };
 
 /* One item of a zones list, as read from the config. */
 typedef struct zitem {
-	const char *path;           /* as written */
-	const char *origin;         /* NULL when not given */
+	const char *path;   /* as written */
+	const char *origin; /* NULL when not given */
 	vd_zone_fallback_t fallback;
 	unsigned long line;
-	char where[64];             /* "views[0].zones[1]" */
+	char where[64]; /* "views[0].zones[1]" */
 } zitem_t;
 
 static bool same_origin(const char *a, const char *b)
@@ -46,7 +46,8 @@ static uint32_t zkey_hash(const char *real, const zitem_t *zi)
 	uint64_t h = vd_hash(real, strlen(real) + 1, VD_HASH_SEED_FIXED);
 
 	h = vd_hash(&zi->fallback, sizeof(zi->fallback), h);
-	return (uint32_t)(zi->origin ? vd_hash(zi->origin, strlen(zi->origin) + 1, h) : h);
+	return (uint32_t)(zi->origin ? vd_hash(zi->origin, strlen(zi->origin) + 1, h)
+				     : h);
 }
 
 /* The index slot of (real, fallback, origin): its entry or an empty slot. */
@@ -90,8 +91,8 @@ static int zindex_grow(cbuild_t *b)
 	return 0;
 }
 
-static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi,
-		      uint32_t hash, vd_zone_t *z)
+static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t hash,
+		      vd_zone_t *z)
 {
 	zcache_ent_t *e;
 
@@ -145,10 +146,11 @@ static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 	if (r < 0) {
 		z = NULL;
 		if (r == VD_ECONF)
-			vd_conf_err(b, zi->line, "%s: zone '%s' has errors", zi->where, real);
+			vd_conf_err(b, zi->line, "%s: zone '%s' has errors", zi->where,
+				    real);
 		else
-			vd_conf_err(b, zi->line, "%s: cannot load zone '%s': %s", zi->where,
-				    real, vd_strerror(r));
+			vd_conf_err(b, zi->line, "%s: cannot load zone '%s': %s",
+				    zi->where, real, vd_strerror(r));
 	}
 	if (zcache_add(b, real, zi, hash, z) < 0) {
 		vd_zone_unref(z);
@@ -158,8 +160,7 @@ static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 	return z;
 }
 
-static void add_file(cbuild_t *b, vd_view_t *v, const char *real,
-		     const zitem_t *zi)
+static void add_file(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t *zi)
 {
 	char apex[VD_NAME_TEXT];
 	const vd_zone_t *other;
@@ -172,8 +173,9 @@ static void add_file(cbuild_t *b, vd_view_t *v, const char *real,
 	if (other) {
 		vd_name_to_text(vd_zone_apex(z), apex, sizeof(apex));
 		vd_conf_err(b, zi->line,
-			    "%s: two zones for '%s' in view '%s': '%s' and '%s'", zi->where,
-			    apex, vd_view_name(v), vd_zone_path(other), real);
+			    "%s: two zones for '%s' in view '%s': '%s' and '%s'",
+			    zi->where, apex, vd_view_name(v), vd_zone_path(other),
+			    real);
 		return;
 	}
 	if (vd_view_add_zone(v, b->a, z) < 0)
@@ -185,7 +187,8 @@ static int zone_filter(const struct dirent *d)
 	size_t n = strlen(d->d_name), s = strlen(ZONE_SUFFIX);
 
 	/* Hidden files (editor leftovers) are skipped. */
-	return d->d_name[0] != '.' && n > s && strcmp(d->d_name + n - s, ZONE_SUFFIX) == 0;
+	return d->d_name[0] != '.' && n > s &&
+	       strcmp(d->d_name + n - s, ZONE_SUFFIX) == 0;
 }
 
 static int by_name(const struct dirent **a, const struct dirent **b)
@@ -273,14 +276,14 @@ static const fcache_ent_t *folder_get(cbuild_t *b, const char *real)
 	return e;
 }
 
-static void add_folder(cbuild_t *b, vd_view_t *v, const char *real,
-		       const zitem_t *zi)
+static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t *zi)
 {
 	const fcache_ent_t *e;
 
 	if (zi->origin) {
-		vd_conf_err(b, zi->line, "%s: origin cannot be used with a folder ('%s')",
-			    zi->where, zi->path);
+		vd_conf_err(b, zi->line,
+			    "%s: origin cannot be used with a folder ('%s')", zi->where,
+			    zi->path);
 		return;
 	}
 	e = folder_get(b, real);
@@ -289,8 +292,8 @@ static void add_folder(cbuild_t *b, vd_view_t *v, const char *real,
 		return;
 	}
 	if (e->err) {
-		vd_conf_err(b, zi->line, "%s: cannot read zone folder '%s': %s", zi->where,
-			    zi->path, vd_strerror(-e->err));
+		vd_conf_err(b, zi->line, "%s: cannot read zone folder '%s': %s",
+			    zi->where, zi->path, vd_strerror(-e->err));
 		return;
 	}
 	for (size_t i = 0; i < e->n; i++)
@@ -339,7 +342,8 @@ static void add_item(cbuild_t *b, vd_view_t *v, const zitem_t *zi)
 	else if (!(err = check_readable(real)))
 		add_file(b, v, real, zi);
 	if (err == EINVAL)
-		vd_conf_err(b, zi->line, "%s: cannot read zone '%s': not a file or folder",
+		vd_conf_err(b, zi->line,
+			    "%s: cannot read zone '%s': not a file or folder",
 			    zi->where, zi->path);
 	else if (err)
 		vd_conf_err(b, zi->line, "%s: cannot read zone '%s': %s", zi->where,
@@ -358,7 +362,8 @@ static int item_fallback(cbuild_t *b, const yn_pair_t *p, zitem_t *zi)
 	} else if (strcmp(s, "nxdomain") == 0) {
 		zi->fallback = VD_ZONE_FALLBACK_NXDOMAIN;
 	} else {
-		vd_conf_err(b, val->line, "%s.fallback must be forward or nxdomain", zi->where);
+		vd_conf_err(b, val->line, "%s.fallback must be forward or nxdomain",
+			    zi->where);
 		return -1;
 	}
 	return 0;
@@ -393,7 +398,8 @@ static int item_map(cbuild_t *b, const ynode_t *item, zitem_t *zi)
 	if (vd_conf_yaml_get(item, "origin", &p))
 		bad |= item_origin(b, p, zi);
 	if (!vd_conf_yaml_get(item, "path", &p)) {
-		vd_conf_err(b, item->line, "missing required key 'path' in %s", zi->where);
+		vd_conf_err(b, item->line, "missing required key 'path' in %s",
+			    zi->where);
 		return -1;
 	}
 	snprintf(what, sizeof(what), "%s.path", zi->where);

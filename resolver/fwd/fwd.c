@@ -136,13 +136,15 @@ static void socket_failed(vd_fwd_t *f, int err)
 
 	f->stats.socket_failures++;
 	f->sock_fail_unlogged++;
-	if (f->sock_fail_logged_ms != 0 && now < f->sock_fail_logged_ms + FWD_SOCK_LOG_MS)
+	if (f->sock_fail_logged_ms != 0 &&
+	    now < f->sock_fail_logged_ms + FWD_SOCK_LOG_MS)
 		return;
-	vd_log(VD_LOG_ERR, "upstream: cannot open a socket: %s (%llu times since the "
+	vd_log(VD_LOG_ERR,
+	       "upstream: cannot open a socket: %s (%llu times since the "
 	       "last such message); raise the open files limit (ulimit -n, "
 	       "LimitNOFILE=) or lower server.tcp_max_connections or "
-	       "server.upstream_max_inflight", uv_strerror(err),
-	       (unsigned long long)f->sock_fail_unlogged);
+	       "server.upstream_max_inflight",
+	       uv_strerror(err), (unsigned long long)f->sock_fail_unlogged);
 	f->sock_fail_logged_ms = now;
 	f->sock_fail_unlogged = 0;
 }
@@ -159,7 +161,8 @@ static void attempt_start(fwd_req_t *r)
 	r->sent_at = now;
 	r->attempt_ms = left < r->timeout_ms ? (uint32_t)left : r->timeout_ms;
 	err = r->tcp ? vd_fwd_conn_send(r) : vd_fwd_io_udp_start(r);
-	if (err == UV_EMFILE || err == UV_ENFILE || err == UV_ENOBUFS || err == UV_ENOMEM)
+	if (err == UV_EMFILE || err == UV_ENFILE || err == UV_ENOBUFS ||
+	    err == UV_ENOMEM)
 		socket_failed(r->f, err);
 	if (err < 0) {
 		r->deferred_err = err;
@@ -194,8 +197,7 @@ void vd_fwd_on_sock_closed(uv_handle_t *h)
 	req_maybe_free(r);
 }
 
-static void finish(fwd_req_t *r, int status, int ede, const uint8_t *resp,
-		   size_t len)
+static void finish(fwd_req_t *r, int status, int ede, const uint8_t *resp, size_t len)
 {
 	r->done = true;
 	r->start_pending = false;
@@ -430,8 +432,7 @@ vd_fwd_t *vd_fwd_new(uv_loop_t *loop)
 static bool query_valid(const vd_fwd_query_t *q)
 {
 	return q && q->qname && q->group && q->group->servers &&
-	       q->group->nservers > 0 &&
-	       q->group->nservers <= VD_GROUP_MAX_SERVERS &&
+	       q->group->nservers > 0 && q->group->nservers <= VD_GROUP_MAX_SERVERS &&
 	       vd_fwd_name_check(q->qname) > 0;
 }
 
@@ -453,8 +454,9 @@ static void req_fill(fwd_req_t *r, const vd_fwd_query_t *q, vd_fwd_cb cb, void *
 	r->group = q->group;
 	r->tls_ca_file = q->tls_ca_file;
 	r->timeout_ms = q->timeout_ms ? q->timeout_ms : FWD_DEFAULT_TIMEOUT_MS;
-	r->deadline = vd_fwd_now(r->f) +
-		      (q->query_timeout_ms ? q->query_timeout_ms : FWD_DEFAULT_DEADLINE_MS);
+	r->deadline =
+		vd_fwd_now(r->f) +
+		(q->query_timeout_ms ? q->query_timeout_ms : FWD_DEFAULT_DEADLINE_MS);
 	r->qname_len = vd_fwd_name_check(q->qname);
 	memcpy(r->qname, q->qname, r->qname_len);
 	r->qtype = q->qtype;

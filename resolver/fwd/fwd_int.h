@@ -32,8 +32,8 @@
 #define FWD_RBUF_SIZE 65536
 
 /* Server choice (see fwd.h). */
-#define FWD_SRTT_INIT_MS 376        /* a server never measured (Unbound's) */
-#define FWD_EXPLORE_PERMILLE 50     /* attempts sent to a random other one */
+#define FWD_SRTT_INIT_MS 376	/* a server never measured (Unbound's) */
+#define FWD_EXPLORE_PERMILLE 50 /* attempts sent to a random other one */
 #define FWD_BACKOFF_MIN_MS 1000
 #define FWD_BACKOFF_MAX_MS 120000
 /* Server table: buckets, and how many entries before unused ones (no
@@ -52,18 +52,18 @@
 
 /* Streams. */
 #define FWD_CONN_IDLE_MS 10000
-#define FWD_CONN_BUCKETS 64         /* requests on a connection, by ID */
+#define FWD_CONN_BUCKETS 64 /* requests on a connection, by ID */
 
 enum fwd_sock_state {
-	FWD_SOCK_NONE,    /* no socket handle initialised */
-	FWD_SOCK_OPEN,    /* the current attempt's socket */
+	FWD_SOCK_NONE,	  /* no socket handle initialised */
+	FWD_SOCK_OPEN,	  /* the current attempt's socket */
 	FWD_SOCK_CLOSING, /* uv_close called, close callback pending */
 };
 
 /* How a response relates to the request (see vd_fwd_msg_check). */
 enum fwd_verdict {
 	FWD_RESP_OK,
-	FWD_RESP_MISMATCH,  /* not an answer to our query */
+	FWD_RESP_MISMATCH, /* not an answer to our query */
 	FWD_RESP_MALFORMED,
 };
 
@@ -84,61 +84,61 @@ typedef struct fwd_scrub {
 /* What fwd knows about one upstream server. Lives in f's table while a
  * request or a connection holds it (refs) and some time after. */
 typedef struct fwd_server {
-	struct fwd_server *hnext;       /* hash chain */
+	struct fwd_server *hnext; /* hash chain */
 	uint32_t hash;
 	struct sockaddr_storage addr;
 	bool tls;
-	char *tls_name;                 /* malloc'd; NULL: verify the address */
-	char *label;                    /* malloc'd "tls://addr#name", for logs */
+	char *tls_name; /* malloc'd; NULL: verify the address */
+	char *label;	/* malloc'd "tls://addr#name", for logs */
 	unsigned refs;
 	uint64_t last_used;
 
 	/* RTT and health, in the forwarder's clock */
-	uint32_t srtt;                  /* ms; FWD_SRTT_INIT_MS until measured */
+	uint32_t srtt; /* ms; FWD_SRTT_INIT_MS until measured */
 	bool measured;
-	unsigned fails;                 /* consecutive failures; 0: healthy */
-	uint64_t failed_at;             /* last failure counted */
+	unsigned fails;	    /* consecutive failures; 0: healthy */
+	uint64_t failed_at; /* last failure counted */
 	uint64_t backoff_until;
-	bool probing;                   /* a request is probing it */
+	bool probing; /* a request is probing it */
 
 	/* stream transport */
-	fwd_conn_t *conn;               /* connection new queries join */
-	SSL_SESSION *session;           /* last TLS session, for resumption */
-	bool tls_logged;                /* a TLS failure was logged */
+	fwd_conn_t *conn;     /* connection new queries join */
+	SSL_SESSION *session; /* last TLS session, for resumption */
+	bool tls_logged;      /* a TLS failure was logged */
 } fwd_server_t;
 
 typedef struct fwd_req {
 	vd_fwd_t *f;
-	struct fwd_req *prev, *next;    /* f->active; next is the pool link */
+	struct fwd_req *prev, *next; /* f->active; next is the pool link */
 	vd_fwd_cb cb;
 	void *arg;
 	const vd_group_t *group;
 	const char *tls_ca_file;
 	uint32_t timeout_ms;
-	uint64_t deadline;              /* forwarder clock */
+	uint64_t deadline; /* forwarder clock */
 
 	/* the question, as the caller gave it */
 	uint8_t qname[VD_NAME_MAX];
 	size_t qname_len;
 	uint16_t qtype, qclass;
 	bool rd, cd, do_bit;
-	bool use_0x20;                  /* the group's, at submit */
+	bool use_0x20; /* the group's, at submit */
 
 	/* the group's servers, each holding a reference */
 	fwd_server_t *srv[VD_GROUP_MAX_SERVERS];
 	size_t nsrv;
-	uint64_t tried;                 /* bit i: srv[i] had an attempt */
+	uint64_t tried; /* bit i: srv[i] had an attempt */
 
 	/* current attempt */
 	fwd_server_t *cur;
-	bool probe;                     /* cur->probing is ours */
-	bool tcp;                       /* a stream: TCP after TC=1, or TLS */
-	bool edns;                      /* query carries an OPT RR */
+	bool probe; /* cur->probing is ours */
+	bool tcp;   /* a stream: TCP after TC=1, or TLS */
+	bool edns;  /* query carries an OPT RR */
 	bool formerr_retried;
-	bool conn_retried;              /* retried after a broken connection */
-	int deferred_err;               /* failure to report from timer_cb */
-	uint64_t sent_at;               /* forwarder clock, for the RTT */
-	uint32_t attempt_ms;            /* this attempt's own timeout */
+	bool conn_retried;   /* retried after a broken connection */
+	int deferred_err;    /* failure to report from timer_cb */
+	uint64_t sent_at;    /* forwarder clock, for the RTT */
+	uint32_t attempt_ms; /* this attempt's own timeout */
 	uint16_t id;
 	/* the name as this attempt sent it: with 0x20 (group->use_0x20)
 	 * each letter's case is random, and a reply must repeat it */
@@ -148,20 +148,20 @@ typedef struct fwd_req {
 
 	/* on a stream connection */
 	fwd_conn_t *conn;
-	struct fwd_req *cprev, *cnext;  /* the connection's bucket by ID */
-	bool conn_sent;                 /* query written on it */
-	bool conn_reused;               /* the connection had answered before */
+	struct fwd_req *cprev, *cnext; /* the connection's bucket by ID */
+	bool conn_sent;		       /* query written on it */
+	bool conn_reused;	       /* the connection had answered before */
 
 	/* outcome so far */
-	bool done;                      /* callback invoked */
-	bool start_pending;             /* start attempt once socket closed */
+	bool done;	    /* callback invoked */
+	bool start_pending; /* start attempt once socket closed */
 	bool all_timeouts;
 	int last_err;
-	uint8_t *saved;                 /* last SERVFAIL/REFUSED/NOTIMP reply */
+	uint8_t *saved; /* last SERVFAIL/REFUSED/NOTIMP reply */
 	size_t saved_len;
 
 	/* handles: one timer for the request, one UDP socket per attempt */
-	unsigned nhandles;              /* initialised, close cb not yet run */
+	unsigned nhandles; /* initialised, close cb not yet run */
 	bool timer_open;
 	uv_timer_t timer;
 	enum fwd_sock_state sock_state;
@@ -174,7 +174,7 @@ typedef struct fwd_req {
 
 enum fwd_conn_state {
 	FWD_CONN_CONNECTING,
-	FWD_CONN_HANDSHAKE,             /* TLS */
+	FWD_CONN_HANDSHAKE, /* TLS */
 	FWD_CONN_READY,
 	FWD_CONN_CLOSING,
 };
@@ -183,19 +183,19 @@ enum fwd_conn_state {
  * of its two handles. */
 struct fwd_conn {
 	vd_fwd_t *f;
-	fwd_conn_t *prev, *next;        /* f->conns */
-	fwd_server_t *srv;              /* holds a reference */
+	fwd_conn_t *prev, *next; /* f->conns */
+	fwd_server_t *srv;	 /* holds a reference */
 	enum fwd_conn_state state;
 	bool tls;
-	bool retired;                   /* srv->conn no longer points here */
-	bool established;               /* connected (and TLS handshake done) */
-	bool tls_error;                 /* OpenSSL failed on it after that */
+	bool retired;	  /* srv->conn no longer points here */
+	bool established; /* connected (and TLS handshake done) */
+	bool tls_error;	  /* OpenSSL failed on it after that */
 	unsigned nhandles;
 	uv_tcp_t tcp;
 	uv_timer_t idle;
 	uv_connect_t connect_req;
-	uint64_t answered;              /* responses that matched a request */
-	int broken_err;                 /* told to the requests when broken */
+	uint64_t answered; /* responses that matched a request */
+	int broken_err;	   /* told to the requests when broken */
 
 	/* requests attached, by ID */
 	fwd_req_t *bucket[FWD_CONN_BUCKETS];
@@ -205,24 +205,24 @@ struct fwd_conn {
 	uint8_t hdr[2];
 	unsigned hdr_have;
 	size_t need, have;
-	uint8_t *frame;                 /* 65535 bytes */
+	uint8_t *frame; /* 65535 bytes */
 
 	/* TLS: memory BIOs between OpenSSL and the socket */
 	SSL *ssl;
-	BIO *rbio, *wbio;               /* owned by ssl */
-	unsigned ctx_gen;               /* f->tls_gen it was made under */
+	BIO *rbio, *wbio; /* owned by ssl */
+	unsigned ctx_gen; /* f->tls_gen it was made under */
 };
 
 struct vd_fwd {
 	uv_loop_t *loop;
 	vd_fwd_stats_t stats;
-	fwd_req_t *active;              /* not yet freed (pending or closing) */
-	size_t npending;                /* callback not yet invoked */
+	fwd_req_t *active; /* not yet freed (pending or closing) */
+	size_t npending;   /* callback not yet invoked */
 	fwd_req_t *pool;
 	size_t npool;
 	bool closing;
 	bool own_closed;
-	uv_timer_t own;                 /* keeps close_cb asynchronous */
+	uv_timer_t own; /* keeps close_cb asynchronous */
 	void (*close_cb)(void *arg);
 	void *close_arg;
 
@@ -234,20 +234,20 @@ struct vd_fwd {
 	/* clock, choice */
 	uint64_t (*now_fn)(void *arg);
 	void *now_arg;
-	unsigned explore_permille;      /* tests set 0 for a fixed order */
-	uint32_t conn_idle_ms;          /* tests shorten it */
+	unsigned explore_permille; /* tests set 0 for a fixed order */
+	uint32_t conn_idle_ms;	   /* tests shorten it */
 
 	/* servers and connections */
 	fwd_server_t *servers[FWD_SERVER_BUCKETS];
 	size_t nservers;
 	fwd_conn_t *conns;
-	size_t nconns;                  /* not yet freed */
+	size_t nconns; /* not yet freed */
 
 	/* TLS context for the CA file in use */
 	SSL_CTX *tls_ctx;
-	char *tls_ca;                   /* malloc'd; NULL: system store */
-	bool tls_ctx_ready;             /* tls_ctx/tls_ca describe a try */
-	unsigned tls_gen;               /* bumped when the context changes */
+	char *tls_ca;	    /* malloc'd; NULL: system store */
+	bool tls_ctx_ready; /* tls_ctx/tls_ca describe a try */
+	unsigned tls_gen;   /* bumped when the context changes */
 
 	/* Loop-wide scratch: the loop is single-threaded and each callback
 	 * consumes the data before returning. */
@@ -269,8 +269,8 @@ enum fwd_verdict vd_fwd_msg_check(fwd_req_t *r, const uint8_t *p, size_t len);
  * that does not belong to r's question (see fwd_msg.c), counting them in
  * f->stats.scrubbed. *out is p itself when nothing goes, else a fresh
  * message in f->scrub.out (valid until the next call). */
-void vd_fwd_msg_scrub(fwd_req_t *r, const uint8_t *p, size_t len,
-		      const uint8_t **out, size_t *outlen);
+void vd_fwd_msg_scrub(fwd_req_t *r, const uint8_t *p, size_t len, const uint8_t **out,
+		      size_t *outlen);
 /* Length of a valid wire name, or 0 when name is not one. */
 size_t vd_fwd_name_check(const uint8_t *name);
 

@@ -119,8 +119,7 @@ static int udp_send(fwd_req_t *r)
 	err = uv_udp_try_send(&r->sock.udp, &b, 1, NULL);
 	if (err == UV_EAGAIN) {
 		r->send_req.data = r;
-		err = uv_udp_send(&r->send_req, &r->sock.udp, &b, 1, NULL,
-				  udp_send_cb);
+		err = uv_udp_send(&r->send_req, &r->sock.udp, &b, 1, NULL, udp_send_cb);
 	}
 	return err < 0 ? err : 0;
 }

@@ -83,7 +83,7 @@ void vd_fwd_msg_build(fwd_req_t *r)
 	vd_set16(p + off + 2, r->qclass);
 	off += 4;
 	if (r->edns) {
-		p[off] = 0;     /* root owner */
+		p[off] = 0; /* root owner */
 		vd_set16(p + off + 1, VD_T_OPT);
 		vd_set16(p + off + 3, VD_EDNS_ADVERTISE);
 		vd_set32(p + off + 5, r->do_bit ? EDNS_DO : 0);
@@ -93,8 +93,8 @@ void vd_fwd_msg_build(fwd_req_t *r)
 	r->qlen = off;
 }
 
-static bool question_matches(const fwd_req_t *r, const uint8_t *p,
-			     const uint8_t *qname, uint16_t qtype, uint16_t qclass)
+static bool question_matches(const fwd_req_t *r, const uint8_t *p, const uint8_t *qname,
+			     uint16_t qtype, uint16_t qclass)
 {
 	/* Some servers drop the question from FORMERR replies; the ID and
 	 * source still tie such a reply to our query. */
@@ -168,7 +168,7 @@ static bool in_list(const uint8_t (*names)[VD_NAME_MAX], unsigned n,
 static void add_name(uint8_t (*names)[VD_NAME_MAX], unsigned *n, unsigned max,
 		     const uint8_t *name)
 {
-	if (*n < max && !in_list((const uint8_t (*)[VD_NAME_MAX])names, *n, name)) {
+	if (*n < max && !in_list((const uint8_t(*)[VD_NAME_MAX])names, *n, name)) {
 		memcpy(names[*n], name, vd_name_len(name));
 		(*n)++;
 	}
@@ -197,8 +197,10 @@ static bool in_zones(const fwd_scrub_t *s, const uint8_t *name)
 /* The name in an NS, MX or SRV record's (decompressed) rdata, or NULL. */
 static const uint8_t *target_of(const vd_rr_t *rr)
 {
-	size_t skip = rr->type == VD_T_NS ? 0 : rr->type == VD_T_MX ? 2 :
-		      rr->type == VD_T_SRV ? 6 : SIZE_MAX;
+	size_t skip = rr->type == VD_T_NS    ? 0
+		      : rr->type == VD_T_MX  ? 2
+		      : rr->type == VD_T_SRV ? 6
+					     : SIZE_MAX;
 
 	return skip < rr->rdlen ? rr->rdata + skip : NULL;
 }
@@ -222,10 +224,11 @@ static void follow_chain(fwd_req_t *r, const uint8_t *p, size_t len)
 		while (vd_rr_iter_next(&it, rr) == 1 && rr->section == 1) {
 			if (rr->type != VD_T_CNAME || rr->rclass != r->qclass ||
 			    !vd_name_equal(rr->owner, s->chain[s->nchain - 1]) ||
-			    in_list((const uint8_t (*)[VD_NAME_MAX])s->chain, s->nchain,
+			    in_list((const uint8_t(*)[VD_NAME_MAX])s->chain, s->nchain,
 				    rr->rdata))
 				continue;
-			memcpy(s->chain[s->nchain++], rr->rdata, vd_name_len(rr->rdata));
+			memcpy(s->chain[s->nchain++], rr->rdata,
+			       vd_name_len(rr->rdata));
 			found = true;
 			break;
 		}
@@ -238,7 +241,7 @@ static bool keep_answer(fwd_req_t *r, const vd_rr_t *rr)
 
 	if (rr->rclass != r->qclass)
 		return false;
-	if (in_list((const uint8_t (*)[VD_NAME_MAX])s->chain, s->nchain, rr->owner))
+	if (in_list((const uint8_t(*)[VD_NAME_MAX])s->chain, s->nchain, rr->owner))
 		return rr->type == r->qtype || r->qtype == VD_T_ANY ||
 		       rr->type == VD_T_CNAME || rr->type == VD_T_RRSIG;
 	return (rr->type == VD_T_DNAME || rr->type == VD_T_RRSIG) &&
@@ -264,9 +267,12 @@ static bool keep_late(fwd_req_t *r, const vd_rr_t *rr)
 		return false;
 	if (rr->section == 2)
 		return (rr->type == VD_T_NSEC || rr->type == T_NSEC3 ||
-			rr->type == VD_T_RRSIG) && in_zones(s, rr->owner);
-	return (rr->type == VD_T_A || rr->type == VD_T_AAAA || rr->type == VD_T_RRSIG) &&
-	       in_list((const uint8_t (*)[VD_NAME_MAX])s->targets, s->ntargets, rr->owner);
+			rr->type == VD_T_RRSIG) &&
+		       in_zones(s, rr->owner);
+	return (rr->type == VD_T_A || rr->type == VD_T_AAAA ||
+		rr->type == VD_T_RRSIG) &&
+	       in_list((const uint8_t(*)[VD_NAME_MAX])s->targets, s->ntargets,
+		       rr->owner);
 }
 
 /* Marks s->keep[] for every record; returns how many go. */
@@ -342,10 +348,11 @@ static size_t rewrite(fwd_req_t *r, const uint8_t *p, size_t len)
 	return w.len;
 }
 
-void vd_fwd_msg_scrub(fwd_req_t *r, const uint8_t *p, size_t len,
-		      const uint8_t **out, size_t *outlen)
+void vd_fwd_msg_scrub(fwd_req_t *r, const uint8_t *p, size_t len, const uint8_t **out,
+		      size_t *outlen)
 {
-	unsigned nrr = (unsigned)vd_hdr_ancount(p) + vd_hdr_nscount(p) + vd_hdr_arcount(p);
+	unsigned nrr =
+		(unsigned)vd_hdr_ancount(p) + vd_hdr_nscount(p) + vd_hdr_arcount(p);
 	unsigned dropped;
 
 	*out = p;

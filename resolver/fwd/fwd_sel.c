@@ -111,7 +111,8 @@ static void sweep(vd_fwd_t *f, uint64_t now)
 		while (*pp) {
 			fwd_server_t *s = *pp;
 
-			if (s->refs == 0 && now - s->last_used >= FWD_SERVER_FORGET_MS) {
+			if (s->refs == 0 &&
+			    now - s->last_used >= FWD_SERVER_FORGET_MS) {
 				*pp = s->hnext;
 				f->nservers--;
 				server_free(s);
@@ -187,8 +188,8 @@ static bool probe_ready(const fwd_server_t *s, uint64_t now)
 }
 
 /* The k-th (from 0) healthy untried server other than skip. */
-static int nth_healthy(fwd_server_t *const *srv, size_t n, uint64_t tried,
-		       int skip, uint32_t k)
+static int nth_healthy(fwd_server_t *const *srv, size_t n, uint64_t tried, int skip,
+		       uint32_t k)
 {
 	for (size_t i = 0; i < n; i++) {
 		if ((tried >> i) & 1 || (int)i == skip || srv[i]->fails > 0)
@@ -219,7 +220,8 @@ int vd_fwd_sel_pick(const vd_fwd_t *f, fwd_server_t *const *srv, size_t n,
 			   (ready < 0 || s->failed_at < srv[ready]->failed_at)) {
 			ready = (int)i;
 		}
-		if (s->fails > 0 && (oldest < 0 || s->failed_at < srv[oldest]->failed_at))
+		if (s->fails > 0 &&
+		    (oldest < 0 || s->failed_at < srv[oldest]->failed_at))
 			oldest = (int)i;
 	}
 	if (ready >= 0) {

@@ -55,7 +55,7 @@ static SSL_CTX *ctx_build(const char *ca_file)
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-					    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+						    SSL_SESS_CACHE_NO_INTERNAL_STORE);
 	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
 	return ctx;
 }
@@ -100,7 +100,8 @@ int vd_fwd_tls_ctx(vd_fwd_t *f, const char *ca_file)
 	ctx = ctx_build(ca_file);
 	if (!ctx)
 		vd_log(VD_LOG_ERR, "TLS upstreams: cannot use CA %s: %s",
-		       ca_file ? ca_file : "(system store)", ssl_reason(why, sizeof(why)));
+		       ca_file ? ca_file : "(system store)",
+		       ssl_reason(why, sizeof(why)));
 	/* sessions and connections verified under the old CAs are not
 	 * trusted under the new ones */
 	if (f->tls_ctx_ready) {
@@ -147,10 +148,14 @@ static int set_address(SSL *ssl, const struct sockaddr_storage *ss)
 	X509_VERIFY_PARAM *p = SSL_get0_param(ssl);
 
 	if (ss->ss_family == AF_INET)
-		return X509_VERIFY_PARAM_set1_ip(p,
-			(const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr, 4);
-	return X509_VERIFY_PARAM_set1_ip(p,
-		(const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return X509_VERIFY_PARAM_set1_ip(
+			p,
+			(const unsigned char *)&((const struct sockaddr_in *)ss)
+				->sin_addr,
+			4);
+	return X509_VERIFY_PARAM_set1_ip(
+		p, (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr,
+		16);
 }
 
 int vd_fwd_tls_new(fwd_conn_t *c)

@@ -79,8 +79,9 @@ static void skip(bctx_t *b, const imp_ep_t *ep, const char *why)
 {
 	char t[64], s[160], w[160];
 
-	note(b, "skipping %s (%s, %s): %s", ep->it.id, imp_shown(ep->type, t, sizeof(t)),
-	     imp_shown(ep->service, s, sizeof(s)), imp_shown(why, w, sizeof(w)));
+	note(b, "skipping %s (%s, %s): %s", ep->it.id,
+	     imp_shown(ep->type, t, sizeof(t)), imp_shown(ep->service, s, sizeof(s)),
+	     imp_shown(why, w, sizeof(w)));
 }
 
 /* ---- which VPCs ------------------------------------------------------------ */
@@ -134,7 +135,8 @@ static int select_vpcs(bctx_t *b)
 
 	for (size_t i = 0; i < im->nwant && rc == 0; i++) {
 		if (!vpc_known(im, im->want[i]))
-			berr(b, "--vpc %s: no endpoint or subnet of this VPC in the input",
+			berr(b,
+			     "--vpc %s: no endpoint or subnet of this VPC in the input",
 			     im->want[i]);
 		else
 			rc = vpc_add(im, im->want[i], &cap);
@@ -144,7 +146,8 @@ static int select_vpcs(bctx_t *b)
 			rc = vpc_add(im, im->eps[i].vpc, &cap);
 	}
 	if (rc == 0 && im->nvpcs == 0 && !b->nerr)
-		berr(b, "no available interface endpoint in the input: nothing to import "
+		berr(b,
+		     "no available interface endpoint in the input: nothing to import "
 		     "(--vpc writes a VPC that has none)");
 	if (im->nvpcs)
 		qsort(im->vpcs, im->nvpcs, sizeof(imp_vpc_t), vpc_cmp);
@@ -167,10 +170,12 @@ static int sort_endpoints(bctx_t *b)
 		if (!is_interface(ep)) {
 			skip(b, ep, type_reason(ep->type));
 		} else if (!importable(ep)) {
-			snprintf(why, sizeof(why), "state is %s, not available", ep->state);
+			snprintf(why, sizeof(why), "state is %s, not available",
+				 ep->state);
 			skip(b, ep, why);
 		} else if (v) {
-			if (imp_grow((void **)&v->eps, &v->capeps, v->neps, sizeof(imp_ep_t *)))
+			if (imp_grow((void **)&v->eps, &v->capeps, v->neps,
+				     sizeof(imp_ep_t *)))
 				return -ENOMEM;
 			v->eps[v->neps++] = ep;
 			continue;
@@ -198,8 +203,8 @@ static int add_rr(imp_vpc_t *v, const imp_rr_t *rr)
 	return 0;
 }
 
-static int eni_records(imp_vpc_t *v, imp_rr_t *rr, const imp_eni_t *e, bool a, bool aaaa,
-		       size_t *count)
+static int eni_records(imp_vpc_t *v, imp_rr_t *rr, const imp_eni_t *e, bool a,
+		       bool aaaa, size_t *count)
 {
 	int rc = 0;
 
@@ -220,8 +225,8 @@ static int eni_records(imp_vpc_t *v, imp_rr_t *rr, const imp_eni_t *e, bool a, b
 	return rc;
 }
 
-static int name_records(bctx_t *b, imp_vpc_t *v, const imp_ep_t *ep, const vd_import_name_t *n,
-			const imp_eni_t **enis, size_t nenis)
+static int name_records(bctx_t *b, imp_vpc_t *v, const imp_ep_t *ep,
+			const vd_import_name_t *n, const imp_eni_t **enis, size_t nenis)
 {
 	bool vpce = n->kind != VD_IMPORT_NAME_PRIVATE, a, aaaa;
 	imp_rr_t rr = { .zone = n->zone, .owner = n->owner, .ep = ep };
@@ -238,10 +243,13 @@ static int name_records(bctx_t *b, imp_vpc_t *v, const imp_ep_t *ep, const vd_im
 		rc = eni_records(v, &rr, enis[i], a, aaaa, &count);
 	}
 	if (rc == 0 && count == 0 && n->kind == VD_IMPORT_NAME_ZONAL)
-		berr(b, "%s: zonal name %s, but none of its network interfaces is in %s",
+		berr(b,
+		     "%s: zonal name %s, but none of its network interfaces is in %s",
 		     ep->it.id, n->name, n->az);
 	else if (rc == 0 && count == 0)
-		berr(b, "%s: %s would have no address (the endpoint lists no network interface)",
+		berr(b,
+		     "%s: %s would have no address (the endpoint lists no network "
+		     "interface)",
 		     ep->it.id, n->name);
 	return rc;
 }
@@ -251,7 +259,8 @@ static int name_records(bctx_t *b, imp_vpc_t *v, const imp_ep_t *ep, const vd_im
 static void resolve_enis(bctx_t *b, const imp_ep_t *ep, const imp_eni_t **out)
 {
 	bool need4 = ep->iptype != VD_IMPORT_IP_IPV6;
-	bool need6 = ep->iptype == VD_IMPORT_IP_IPV6 || ep->iptype == VD_IMPORT_IP_DUALSTACK;
+	bool need6 = ep->iptype == VD_IMPORT_IP_IPV6 ||
+		     ep->iptype == VD_IMPORT_IP_DUALSTACK;
 	const char *ipt = vd_import_iptype_name(ep->iptype);
 
 	for (size_t i = 0; i < ep->nenis; i++) {
@@ -259,17 +268,23 @@ static void resolve_enis(bctx_t *b, const imp_ep_t *ep, const imp_eni_t **out)
 
 		out[i] = NULL;
 		if (!e)
-			berr(b, "%s lists network interface %s, which is not in the input "
+			berr(b,
+			     "%s lists network interface %s, which is not in the input "
 			     "(add the output of aws ec2 describe-network-interfaces)",
 			     ep->it.id, ep->enis[i]);
 		else if (e->vpc && strcmp(e->vpc, ep->vpc) != 0)
-			berr(b, "%s of %s is in %s, not in %s", e->it.id, ep->it.id, e->vpc, ep->vpc);
+			berr(b, "%s of %s is in %s, not in %s", e->it.id, ep->it.id,
+			     e->vpc, ep->vpc);
 		else if (need4 && !e->has_v4)
-			berr(b, "%s of %s has no IPv4 address (PrivateIpAddress), which "
-			     "DnsRecordIpType %s needs", e->it.id, ep->it.id, ipt);
+			berr(b,
+			     "%s of %s has no IPv4 address (PrivateIpAddress), which "
+			     "DnsRecordIpType %s needs",
+			     e->it.id, ep->it.id, ipt);
 		else if (need6 && !e->nv6)
-			berr(b, "%s of %s has no IPv6 address (Ipv6Addresses), which "
-			     "DnsRecordIpType %s needs", e->it.id, ep->it.id, ipt);
+			berr(b,
+			     "%s of %s has no IPv6 address (Ipv6Addresses), which "
+			     "DnsRecordIpType %s needs",
+			     e->it.id, ep->it.id, ipt);
 		else
 			out[i] = e;
 	}
@@ -346,7 +361,8 @@ static int check_private_names(bctx_t *b, const imp_vpc_t *v)
 		const imp_ep_t *ep = v->eps[i];
 
 		for (size_t k = 0; k < ep->nnames && rc == 0; k++) {
-			if (ep->names[k].kind != VD_IMPORT_NAME_PRIVATE || !ep->private_dns)
+			if (ep->names[k].kind != VD_IMPORT_NAME_PRIVATE ||
+			    !ep->private_dns)
 				continue;
 			rc = imp_grow((void **)&cl, &cap, n, sizeof(*cl));
 			if (rc == 0)
@@ -385,10 +401,14 @@ static int collect_subnets(bctx_t *b, imp_vpc_t *v)
 		if (strcmp(sn->vpc, v->id) != 0)
 			continue;
 		if (!sn->az_id)
-			note(b, "%s: %s has no AvailabilityZoneId: its entries in subnets.yaml "
-			     "have no az_id", v->id, sn->it.id);
+			note(b,
+			     "%s: %s has no AvailabilityZoneId: its entries in "
+			     "subnets.yaml "
+			     "have no az_id",
+			     v->id, sn->it.id);
 		for (size_t k = 0; k < sn->ncidrs; k++) {
-			if (imp_grow((void **)&v->cidrs, &v->capcidrs, v->ncidrs, sizeof(imp_cidr_t)))
+			if (imp_grow((void **)&v->cidrs, &v->capcidrs, v->ncidrs,
+				     sizeof(imp_cidr_t)))
 				return -ENOMEM;
 			v->cidrs[v->ncidrs++] = (imp_cidr_t){ sn->cidrs[k], sn };
 		}
@@ -407,8 +427,11 @@ static int collect_subnets(bctx_t *b, imp_vpc_t *v)
 static void check_eni_subnets(bctx_t *b, const imp_vpc_t *v)
 {
 	if (!v->ncidrs) {
-		note(b, "%s: no subnet of this VPC in the input (aws ec2 describe-subnets): "
-		     "subnets.yaml is empty and view.yaml lists no clients", v->id);
+		note(b,
+		     "%s: no subnet of this VPC in the input (aws ec2 "
+		     "describe-subnets): "
+		     "subnets.yaml is empty and view.yaml lists no clients",
+		     v->id);
 		return;
 	}
 	for (size_t i = 0; i < v->neps; i++) {
@@ -416,9 +439,11 @@ static void check_eni_subnets(bctx_t *b, const imp_vpc_t *v)
 			const imp_eni_t *e = imp_find_eni(b->im, v->eps[i]->enis[k]);
 
 			if (e && e->subnet && !imp_find_subnet(b->im, e->subnet))
-				note(b, "%s: %s (of %s, %s) is not in the input: its addresses "
-				     "get no Availability Zone", v->id, e->subnet, e->it.id,
-				     v->eps[i]->it.id);
+				note(b,
+				     "%s: %s (of %s, %s) is not in the input: its "
+				     "addresses "
+				     "get no Availability Zone",
+				     v->id, e->subnet, e->it.id, v->eps[i]->it.id);
 		}
 	}
 }
@@ -452,7 +477,7 @@ static void sort_records(imp_vpc_t *v)
 		if (!out || rr_cmp(&v->rrs[out - 1], &v->rrs[i]) != 0)
 			v->rrs[out++] = v->rrs[i];
 		else if (strcmp(v->rrs[out - 1].ep->it.id, v->rrs[i].ep->it.id) > 0)
-			v->rrs[out - 1] = v->rrs[i];   /* deterministic comment */
+			v->rrs[out - 1] = v->rrs[i]; /* deterministic comment */
 	}
 	v->nrrs = out;
 	for (size_t i = 0; i < v->nrrs; i++) {

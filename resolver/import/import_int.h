@@ -21,46 +21,46 @@
 /* First member of every inventory item, so that sorting, deduplication and
  * lookup by ID are written once. */
 typedef struct imp_item {
-	const char *id;                   /* "vpce-…", "eni-…", "subnet-…" */
-	const char *where;                /* "file: $.VpcEndpoints[3]" (arena) */
-	json_t *raw;                      /* borrowed from its document */
-	size_t seq;                       /* load order, for stable sorts */
+	const char *id;	   /* "vpce-…", "eni-…", "subnet-…" */
+	const char *where; /* "file: $.VpcEndpoints[3]" (arena) */
+	json_t *raw;	   /* borrowed from its document */
+	size_t seq;	   /* load order, for stable sorts */
 } imp_item_t;
 
 typedef struct imp_ep {
 	imp_item_t it;
 	const char *type, *vpc, *service, *state;
 	bool private_dns;
-	bool inbound_only;                /* PrivateDnsOnlyForInboundResolverEndpoint */
+	bool inbound_only; /* PrivateDnsOnlyForInboundResolverEndpoint */
 	vd_import_iptype_t iptype;
-	vd_import_name_t *names;          /* classified; Interface endpoints only */
+	vd_import_name_t *names; /* classified; Interface endpoints only */
 	size_t nnames;
-	const char **enis;                /* NetworkInterfaceIds, deduplicated */
+	const char **enis; /* NetworkInterfaceIds, deduplicated */
 	size_t nenis;
 } imp_ep_t;
 
 typedef struct imp_eni {
 	imp_item_t it;
-	const char *vpc, *subnet, *az, *az_id;   /* NULL when absent */
+	const char *vpc, *subnet, *az, *az_id; /* NULL when absent */
 	bool has_v4;
 	uint8_t v4[4];
-	uint8_t (*v6)[16];                /* arena */
+	uint8_t (*v6)[16]; /* arena */
 	size_t nv6;
 } imp_eni_t;
 
 typedef struct imp_subnet {
 	imp_item_t it;
-	const char *vpc, *az, *az_id;     /* az, az_id: NULL when absent */
-	vd_cidr_t *cidrs;                 /* arena; IPv4 first, then IPv6 */
+	const char *vpc, *az, *az_id; /* az, az_id: NULL when absent */
+	vd_cidr_t *cidrs;	      /* arena; IPv4 first, then IPv6 */
 	size_t ncidrs;
 } imp_subnet_t;
 
 /* One address record of the output. */
 typedef struct imp_rr {
-	const char *dir;                  /* "zones" or "inbound-zones" */
-	const char *zone;                 /* apex, no final dot */
-	const char *owner;                /* relative; "@" at the apex */
-	uint16_t type;                    /* VD_T_A or VD_T_AAAA */
+	const char *dir;   /* "zones" or "inbound-zones" */
+	const char *zone;  /* apex, no final dot */
+	const char *owner; /* relative; "@" at the apex */
+	uint16_t type;	   /* VD_T_A or VD_T_AAAA */
 	uint8_t addr[16];
 	const imp_ep_t *ep;
 	const imp_eni_t *eni;
@@ -74,19 +74,19 @@ typedef struct imp_cidr {
 
 typedef struct imp_vpc {
 	const char *id;
-	const imp_ep_t **eps;             /* imported endpoints, by ID */
+	const imp_ep_t **eps; /* imported endpoints, by ID */
 	size_t neps, capeps;
-	imp_rr_t *rrs;                    /* sorted, deduplicated */
+	imp_rr_t *rrs; /* sorted, deduplicated */
 	size_t nrrs, caprrs;
-	imp_cidr_t *cidrs;                /* sorted, deduplicated */
+	imp_cidr_t *cidrs; /* sorted, deduplicated */
 	size_t ncidrs, capcidrs;
 	vd_import_summary_t sum;
 } imp_vpc_t;
 
 typedef struct imp_file {
 	vd_import_file_t pub;
-	char *buf;                        /* malloc: data */
-	char *path;                       /* malloc */
+	char *buf;  /* malloc: data */
+	char *path; /* malloc */
 } imp_file_t;
 
 struct vd_import {
@@ -99,15 +99,15 @@ struct vd_import {
 	size_t nenis, capenis;
 	imp_subnet_t *subnets;
 	size_t nsubnets, capsubnets;
-	const char **want;                /* --vpc, arena strings */
+	const char **want; /* --vpc, arena strings */
 	size_t nwant, capwant;
 	size_t seq;
 	bool stdin_used;
 	bool built;
-	char *out_dir;                    /* arena, trailing slashes dropped */
+	char *out_dir; /* arena, trailing slashes dropped */
 	imp_vpc_t *vpcs;
 	size_t nvpcs;
-	vd_import_file_t *files;          /* public view of ofiles */
+	vd_import_file_t *files; /* public view of ofiles */
 	imp_file_t *ofiles;
 	size_t nfiles, capfiles;
 	vd_import_summary_t *sums;

@@ -32,7 +32,8 @@ typedef struct jctx {
 	unsigned nerr;
 } jctx_t;
 
-static size_t push(jctx_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t push(jctx_t *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static size_t push(jctx_t *c, const char *fmt, ...)
 {
 	size_t old = c->plen;
@@ -115,7 +116,8 @@ static int field(jctx_t *c, const json_t *obj, const char *key, json_type t, boo
 	return 1;
 }
 
-static int str_field(jctx_t *c, const json_t *obj, const char *key, bool req, const char **out)
+static int str_field(jctx_t *c, const json_t *obj, const char *key, bool req,
+		     const char **out)
 {
 	json_t *v;
 	int r = field(c, obj, key, JSON_STRING, req, &v);
@@ -171,7 +173,8 @@ static char *where(jctx_t *c)
 }
 
 /* Appends a copy of item (elem bytes) to the array of its kind. */
-static int append(jctx_t *c, void **arr, size_t *n, size_t *cap, void *item, size_t elem)
+static int append(jctx_t *c, void **arr, size_t *n, size_t *cap, void *item,
+		  size_t elem)
 {
 	imp_item_t *it = item;
 
@@ -213,7 +216,8 @@ static void dns_entries(jctx_t *c, const json_t *arr, imp_ep_t *ep, bool classif
 	size_t i, old;
 	json_t *e;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		old = push(c, ".DnsEntries[%zu]", i);
 		if (!json_is_object(e)) {
 			jerr(c, "expected object");
@@ -235,14 +239,16 @@ static void private_dns_names(jctx_t *c, const json_t *arr, imp_ep_t *ep, bool c
 	size_t i, old;
 	json_t *e;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		old = push(c, ".PrivateDnsNames[%zu]", i);
 		if (json_is_string(e)) {
 			if (classify)
 				add_name(c, ep, json_string_value(e), true);
 		} else if (!json_is_object(e)) {
 			jerr(c, "expected object");
-		} else if (str_field(c, e, "PrivateDnsName", true, &s) == 1 && classify) {
+		} else if (str_field(c, e, "PrivateDnsName", true, &s) == 1 &&
+			   classify) {
 			size_t o2 = push(c, ".PrivateDnsName");
 
 			add_name(c, ep, s, true);
@@ -287,17 +293,20 @@ static int ep_enis(jctx_t *c, const json_t *o, imp_ep_t *ep)
 
 	if (field(c, o, "NetworkInterfaceIds", JSON_ARRAY, false, &arr) != 1)
 		return 0;
-	ep->enis = vd_arena_alloc(&c->im->arena, (json_array_size(arr) + 1) * sizeof(char *));
+	ep->enis = vd_arena_alloc(&c->im->arena,
+				  (json_array_size(arr) + 1) * sizeof(char *));
 	if (!ep->enis)
 		return -ENOMEM;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		const char *s = json_string_value(e);
 
 		old = push(c, ".NetworkInterfaceIds[%zu]", i);
 		if (!s)
 			jerr(c, "expected string");
 		else if (!imp_is_id(s, "eni-"))
-			jerr(c, "'%s' is not a eni-… ID", imp_shown(s, buf, sizeof(buf)));
+			jerr(c, "'%s' is not a eni-… ID",
+			     imp_shown(s, buf, sizeof(buf)));
 		pop(c, old);
 		for (j = 0; s && j < ep->nenis && strcmp(ep->enis[j], s) != 0; j++)
 			;
@@ -322,7 +331,9 @@ static void ep_dns_options(jctx_t *c, const json_t *o, imp_ep_t *ep)
 	    vd_import_iptype_parse(s, &ep->iptype) != 0) {
 		size_t o2 = push(c, ".DnsRecordIpType");
 
-		jerr(c, "unknown value '%s' (expected ipv4, ipv6, dualstack or service-defined)",
+		jerr(c,
+		     "unknown value '%s' (expected ipv4, ipv6, dualstack or "
+		     "service-defined)",
 		     imp_shown(s, buf, sizeof(buf)));
 		pop(c, o2);
 	}
@@ -389,7 +400,8 @@ static int eni_v6(jctx_t *c, const json_t *o, imp_eni_t *eni)
 	eni->v6 = vd_arena_alloc(&c->im->arena, (json_array_size(arr) + 1) * 16);
 	if (!eni->v6)
 		return -ENOMEM;
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		old = push(c, ".Ipv6Addresses[%zu]", i);
 		if (!json_is_object(e)) {
 			jerr(c, "expected object");
@@ -397,7 +409,8 @@ static int eni_v6(jctx_t *c, const json_t *o, imp_eni_t *eni)
 			   inet_pton(AF_INET6, s, eni->v6[eni->nv6]) != 1) {
 			size_t o2 = push(c, ".Ipv6Address");
 
-			jerr(c, "'%s' is not an IPv6 address", imp_shown(s, buf, sizeof(buf)));
+			jerr(c, "'%s' is not an IPv6 address",
+			     imp_shown(s, buf, sizeof(buf)));
 			pop(c, o2);
 		} else if (s) {
 			eni->nv6++;
@@ -432,14 +445,16 @@ static int parse_eni(jctx_t *c, json_t *o)
 		if (!eni.has_v4) {
 			size_t old = push(c, ".PrivateIpAddress");
 
-			jerr(c, "'%s' is not an IPv4 address", imp_shown(v4, buf, sizeof(buf)));
+			jerr(c, "'%s' is not an IPv4 address",
+			     imp_shown(v4, buf, sizeof(buf)));
 			pop(c, old);
 		}
 	}
 	rc = eni_v6(c, o, &eni);
 	if (rc < 0 || c->nerr != before)
 		return rc;
-	return append(c, (void **)&im->enis, &im->nenis, &im->capenis, &eni, sizeof(eni));
+	return append(c, (void **)&im->enis, &im->nenis, &im->capenis, &eni,
+		      sizeof(eni));
 }
 
 /* ---- subnets ------------------------------------------------------------- */
@@ -471,7 +486,8 @@ static void subnet_v6(jctx_t *c, const json_t *arr, imp_subnet_t *sn)
 	const char *state;
 	size_t i, old;
 
-	json_array_foreach(arr, i, e) {
+	json_array_foreach(arr, i, e)
+	{
 		old = push(c, ".Ipv6CidrBlockAssociationSet[%zu]", i);
 		if (!json_is_object(e)) {
 			jerr(c, "expected object");
@@ -509,7 +525,8 @@ static int parse_subnet(jctx_t *c, json_t *o)
 	az_field(c, o, "AvailabilityZone", &sn.az);
 	az_field(c, o, "AvailabilityZoneId", &sn.az_id);
 	field(c, o, "Ipv6CidrBlockAssociationSet", JSON_ARRAY, false, &v6);
-	sn.cidrs = vd_arena_alloc(&im->arena, (json_array_size(v6) + 1) * sizeof(vd_cidr_t));
+	sn.cidrs = vd_arena_alloc(&im->arena,
+				  (json_array_size(v6) + 1) * sizeof(vd_cidr_t));
 	if (!sn.cidrs)
 		return -ENOMEM;
 	/* IPv6-only subnets have no CidrBlock. */
@@ -519,7 +536,8 @@ static int parse_subnet(jctx_t *c, json_t *o)
 		subnet_v6(c, v6, &sn);
 	if (c->nerr != before)
 		return 0;
-	return append(c, (void **)&im->subnets, &im->nsubnets, &im->capsubnets, &sn, sizeof(sn));
+	return append(c, (void **)&im->subnets, &im->nsubnets, &im->capsubnets, &sn,
+		      sizeof(sn));
 }
 
 /* ---- documents ------------------------------------------------------------ */
@@ -528,7 +546,7 @@ typedef int (*parse_fn)(jctx_t *c, json_t *o);
 
 static const struct {
 	const char *key;
-	bool single;          /* create-vpc-endpoint's one object */
+	bool single; /* create-vpc-endpoint's one object */
 	parse_fn parse;
 } doc_keys[] = {
 	{ "VpcEndpoints", false, parse_endpoint },
@@ -548,7 +566,8 @@ static int parse_key(jctx_t *c, json_t *v, size_t k)
 	} else if (!json_is_array(v)) {
 		jerr(c, "expected array");
 	} else {
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			size_t o2 = push(c, "[%zu]", i);
 
 			rc = doc_keys[k].parse(c, e);
@@ -569,7 +588,8 @@ static int load_doc(vd_import_t *im, const char *name, json_t *doc, vd_errlist_t
 	json_t *v;
 
 	c.file = vd_arena_strdup(&im->arena, name);
-	if (!c.file || imp_grow((void **)&im->docs, &im->capdocs, im->ndocs, sizeof(json_t *))) {
+	if (!c.file ||
+	    imp_grow((void **)&im->docs, &im->capdocs, im->ndocs, sizeof(json_t *))) {
 		json_decref(doc);
 		return -ENOMEM;
 	}
@@ -589,8 +609,10 @@ static int load_doc(vd_import_t *im, const char *name, json_t *doc, vd_errlist_t
 	if (rc < 0)
 		return rc;
 	if (!known)
-		vd_errlist_add(errs, name, 0, "not an output of aws ec2 describe-vpc-endpoints, "
-			       "describe-network-interfaces or describe-subnets (no VpcEndpoints, "
+		vd_errlist_add(errs, name, 0,
+			       "not an output of aws ec2 describe-vpc-endpoints, "
+			       "describe-network-interfaces or describe-subnets (no "
+			       "VpcEndpoints, "
 			       "VpcEndpoint, NetworkInterfaces or Subnets key)");
 	return c.nerr || !known ? VD_EMALF : 0;
 }
@@ -598,7 +620,8 @@ static int load_doc(vd_import_t *im, const char *name, json_t *doc, vd_errlist_t
 static int json_failed(const char *name, const json_error_t *je, vd_errlist_t *errs)
 {
 	if (je->line > 0)
-		vd_errlist_add(errs, NULL, 0, "%s:%d:%d: %s", name, je->line, je->column, je->text);
+		vd_errlist_add(errs, NULL, 0, "%s:%d:%d: %s", name, je->line,
+			       je->column, je->text);
 	else
 		vd_errlist_add(errs, name, 0, "%s", je->text);
 	return VD_EMALF;
@@ -617,8 +640,10 @@ static int load_text(vd_import_t *im, const char *name, const char *buf, size_t 
 		buf += 3;
 		len -= 3;
 	}
-	if (len >= 2 && (memcmp(buf, "\xff\xfe", 2) == 0 || memcmp(buf, "\xfe\xff", 2) == 0)) {
-		vd_errlist_add(errs, name, 0, "UTF-16 text; save the AWS CLI output as UTF-8 "
+	if (len >= 2 &&
+	    (memcmp(buf, "\xff\xfe", 2) == 0 || memcmp(buf, "\xfe\xff", 2) == 0)) {
+		vd_errlist_add(errs, name, 0,
+			       "UTF-16 text; save the AWS CLI output as UTF-8 "
 			       "(PowerShell: | Out-File -Encoding utf8)");
 		return VD_EMALF;
 	}
@@ -628,8 +653,8 @@ static int load_text(vd_import_t *im, const char *name, const char *buf, size_t 
 	return load_doc(im, name, doc, errs);
 }
 
-int vd_import_load_buffer(vd_import_t *im, const char *name, const char *buf, size_t len,
-			  vd_errlist_t *errs)
+int vd_import_load_buffer(vd_import_t *im, const char *name, const char *buf,
+			  size_t len, vd_errlist_t *errs)
 {
 	if (!im || !name || !buf || !errs || im->built)
 		return -EINVAL;
@@ -753,7 +778,8 @@ int vd_import_add_vpc(vd_import_t *im, const char *vpc_id)
 			return 0;
 	}
 	copy = vd_arena_strdup(&im->arena, vpc_id);
-	if (!copy || imp_grow((void **)&im->want, &im->capwant, im->nwant, sizeof(char *)))
+	if (!copy ||
+	    imp_grow((void **)&im->want, &im->capwant, im->nwant, sizeof(char *)))
 		return -ENOMEM;
 	im->want[im->nwant++] = copy;
 	return 0;
@@ -790,7 +816,8 @@ static int dedupe(void *arr, size_t *n, size_t elem, vd_errlist_t *errs)
 		if (prev && strcmp(prev->id, cur->id) == 0) {
 			if (!json_equal(prev->raw, cur->raw)) {
 				vd_errlist_add(errs, IMP_PROG, 0,
-					       "%s appears twice with different contents (%s and %s)",
+					       "%s appears twice with different "
+					       "contents (%s and %s)",
 					       cur->id, prev->where, cur->where);
 				rc = VD_EMALF;
 			}

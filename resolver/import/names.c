@@ -24,7 +24,8 @@ static const char *const vpce_suffixes[] = {
 
 int vd_import_iptype_parse(const char *s, vd_import_iptype_t *out)
 {
-	static const char *const names[] = { "ipv4", "ipv6", "dualstack", "service-defined" };
+	static const char *const names[] = { "ipv4", "ipv6", "dualstack",
+					     "service-defined" };
 
 	if (!s || !out)
 		return VD_EMALF;
@@ -52,7 +53,8 @@ const char *vd_import_iptype_name(vd_import_iptype_t t)
 	return "?";
 }
 
-void vd_import_iptype_families(vd_import_iptype_t t, bool vpce_name, bool *a, bool *aaaa)
+void vd_import_iptype_families(vd_import_iptype_t t, bool vpce_name, bool *a,
+			       bool *aaaa)
 {
 	bool want_a = t != VD_IMPORT_IP_IPV6;
 	bool want_aaaa = t == VD_IMPORT_IP_IPV6 || t == VD_IMPORT_IP_DUALSTACK ||
@@ -157,7 +159,8 @@ static const char *endpoint_label(const char *lab, size_t len, const char *id,
 
 /* name ends with suffix (".vpce.amazonaws.com"): split it into owner, the
  * endpoint label, and the zone "<region><suffix>". */
-static const char *classify_vpce(const char *suffix, const char *id, vd_import_name_t *out)
+static const char *classify_vpce(const char *suffix, const char *id,
+				 vd_import_name_t *out)
 {
 	const char *name = out->name, *region, *lab, *dot;
 	const char *why;
@@ -176,7 +179,8 @@ static const char *classify_vpce(const char *suffix, const char *id, vd_import_n
 	if (why)
 		return why;
 	snprintf(out->zone, sizeof(out->zone), "%s", region);
-	snprintf(out->owner, sizeof(out->owner), "%.*s", (int)(region - 1 - name), name);
+	snprintf(out->owner, sizeof(out->owner), "%.*s", (int)(region - 1 - name),
+		 name);
 	return NULL;
 }
 

@@ -55,24 +55,24 @@ typedef struct tcp_listener {
 
 typedef struct conn {
 	uv_tcp_t h;
-	uv_timer_t timer;            /* idle, message and write deadlines */
+	uv_timer_t timer; /* idle, message and write deadlines */
 	vd_net_t *net;
-	struct conn *prev, *next;    /* open, most recently active first */
+	struct conn *prev, *next; /* open, most recently active first */
 	struct sockaddr_storage peer;
-	uint8_t *buf;                /* unconsumed bytes read so far */
+	uint8_t *buf; /* unconsumed bytes read so far */
 	size_t len, cap;
-	unsigned refs;               /* 1 while open + 1 per pending write/query */
-	unsigned handles;            /* handles not yet closed */
-	unsigned inflight;           /* queries waiting on an upstream */
-	unsigned queued;             /* replies not yet fully written */
-	uint64_t active_ms;          /* last message read or reply written */
-	uint64_t msg_ms;             /* when the message being read began */
-	uint64_t write_ms;           /* last progress of the queued replies */
-	bool closing;                /* handles closing */
-	bool ending;                 /* closing once the replies are written */
-	bool eof;                    /* nothing more to read */
-	bool paused;                 /* reading stopped: too many replies owed */
-	bool busy;                   /* in conn_process */
+	unsigned refs;	    /* 1 while open + 1 per pending write/query */
+	unsigned handles;   /* handles not yet closed */
+	unsigned inflight;  /* queries waiting on an upstream */
+	unsigned queued;    /* replies not yet fully written */
+	uint64_t active_ms; /* last message read or reply written */
+	uint64_t msg_ms;    /* when the message being read began */
+	uint64_t write_ms;  /* last progress of the queued replies */
+	bool closing;	    /* handles closing */
+	bool ending;	    /* closing once the replies are written */
+	bool eof;	    /* nothing more to read */
+	bool paused;	    /* reading stopped: too many replies owed */
+	bool busy;	    /* in conn_process */
 	uv_shutdown_t shutdown;
 } conn_t;
 
@@ -85,7 +85,7 @@ typedef struct write_req {
 typedef struct udp_send_req {
 	uv_udp_send_t req;
 	vd_net_t *net;
-	size_t size;                 /* of this allocation */
+	size_t size; /* of this allocation */
 	uint8_t data[];
 } udp_send_req_t;
 
@@ -96,11 +96,11 @@ struct vd_net {
 	udp_listener_t *udp;
 	tcp_listener_t *tcp;
 	conn_t *conns, *conns_tail;
-	size_t nconns;               /* open */
-	size_t alive;                /* allocated (open or closing) */
-	size_t handles;              /* listener handles not yet closed */
+	size_t nconns;	/* open */
+	size_t alive;	/* allocated (open or closing) */
+	size_t handles; /* listener handles not yet closed */
 	bool closing;
-	bool reuseport;              /* one socket per worker on each address */
+	bool reuseport; /* one socket per worker on each address */
 	void (*close_cb)(void *);
 	void *close_arg;
 	vd_net_stats_t stats;
@@ -166,8 +166,8 @@ static void udp_sent(uv_udp_send_t *req, int status)
 	free(r);
 }
 
-static void udp_send(udp_listener_t *l, const struct sockaddr *to,
-		     const uint8_t *pkt, size_t len)
+static void udp_send(udp_listener_t *l, const struct sockaddr *to, const uint8_t *pkt,
+		     size_t len)
 {
 	vd_net_t *n = l->net;
 	uv_buf_t b = uv_buf_init((char *)pkt, (unsigned)len);
@@ -240,8 +240,8 @@ static void udp_flush(udp_listener_t *l)
 	n->nbatch = 0;
 }
 
-static void udp_respond(void *token, const vd_query_client_t *c,
-			const uint8_t *pkt, size_t len)
+static void udp_respond(void *token, const vd_query_client_t *c, const uint8_t *pkt,
+			size_t len)
 {
 	udp_listener_t *l = token;
 	if (pkt == NULL || l->net->closing)
@@ -275,8 +275,8 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	memcpy(&c.addr, addr, vd_addr_len(addr));
 	size_t outlen = 0;
 	vd_qh_result_t r = vd_query_handle(n->qctx, n->snap, &c,
-					   (const uint8_t *)buf->base,
-					   (size_t)nread, out, &outlen);
+					   (const uint8_t *)buf->base, (size_t)nread,
+					   out, &outlen);
 	if (r != VD_QH_REPLY)
 		return;
 	if (!batched) {
@@ -344,7 +344,7 @@ static void conn_handle_closed(uv_handle_t *h)
 {
 	conn_t *c = h->data;
 	if (--c->handles == 0)
-		conn_unref(c);   /* the "open" reference */
+		conn_unref(c); /* the "open" reference */
 }
 
 /* Closes at once; queued writes are cancelled. */
@@ -423,7 +423,7 @@ static void conn_arm(conn_t *c)
 		at = c->msg_ms + io_ms(n);
 	if (c->inflight == 0 && c->queued == 0 && c->active_ms + idle_ms(n) < at)
 		at = c->active_ms + idle_ms(n);
-	if (at == UINT64_MAX)   /* waiting on an upstream: bounded there */
+	if (at == UINT64_MAX) /* waiting on an upstream: bounded there */
 		at = now + idle_ms(n);
 	uv_timer_start(&c->timer, conn_timer, at > now ? at - now : 0, 0);
 }
@@ -520,8 +520,8 @@ static void tcp_send(conn_t *c, const uint8_t *pkt, size_t len)
 	c->refs++;
 }
 
-static void tcp_respond(void *token, const vd_query_client_t *cl,
-			const uint8_t *pkt, size_t len)
+static void tcp_respond(void *token, const vd_query_client_t *cl, const uint8_t *pkt,
+			size_t len)
 {
 	conn_t *c = token;
 	(void)cl;
@@ -546,8 +546,8 @@ static void conn_message(conn_t *c, const uint8_t *msg, size_t len)
 	memcpy(&cl.addr, &c->peer, sizeof(c->peer));
 	n->stats.tcp_queries++;
 	size_t outlen = 0;
-	vd_qh_result_t r = vd_query_handle(n->qctx, n->snap, &cl, msg, len,
-					   n->sbuf, &outlen);
+	vd_qh_result_t r =
+		vd_query_handle(n->qctx, n->snap, &cl, msg, len, n->sbuf, &outlen);
 	if (r == VD_QH_REPLY)
 		tcp_send(c, n->sbuf, outlen);
 	else if (r == VD_QH_PENDING) {
@@ -581,7 +581,7 @@ static void conn_process(conn_t *c)
 	if (off > 0) {
 		memmove(c->buf, c->buf + off, c->len - off);
 		c->len -= off;
-		c->msg_ms = uv_now(c->net->loop);   /* the next one starts */
+		c->msg_ms = uv_now(c->net->loop); /* the next one starts */
 	}
 	if (!c->eof && !c->ending) {
 		bool full = conn_full(c);
@@ -611,7 +611,7 @@ static void conn_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 		uint8_t *nb = realloc(c->buf, cap);
 		if (nb == NULL) {
 			buf->base = NULL;
-			buf->len = 0;   /* libuv reports UV_ENOBUFS */
+			buf->len = 0; /* libuv reports UV_ENOBUFS */
 			return;
 		}
 		c->buf = nb;
@@ -645,7 +645,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->len == 0)
 		c->msg_ms = uv_now(c->net->loop);
 	c->len += (size_t)nread;
-	c->refs++;   /* a reply may fail and close the connection */
+	c->refs++; /* a reply may fail and close the connection */
 	conn_process(c);
 	conn_unref(c);
 }
@@ -845,7 +845,7 @@ void vd_net_close(vd_net_t *n, void (*close_cb)(void *arg), void *arg)
 	n->closing = true;
 	n->close_cb = close_cb;
 	n->close_arg = arg;
-	n->alive++;   /* hold the net while closing everything below */
+	n->alive++; /* hold the net while closing everything below */
 	while (n->udp != NULL) {
 		udp_listener_t *u = n->udp;
 		n->udp = u->next;

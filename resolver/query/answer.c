@@ -82,7 +82,8 @@ size_t vd_query_write_truncated(uint8_t *out, size_t cap, const vd_query_msg_t *
 static void put_record(vd_wbuf_t *w, int section, const uint8_t *owner,
 		       const vd_rrset_t *rs, uint32_t ttl, unsigned k)
 {
-	vd_wbuf_rr(w, section, owner, rs->type, rs->rclass, ttl, rs->rdata[k], rs->rdlen[k]);
+	vd_wbuf_rr(w, section, owner, rs->type, rs->rclass, ttl, rs->rdata[k],
+		   rs->rdlen[k]);
 }
 
 /* The client's AZ, looked up on the first RRset of a reply that needs it
@@ -90,8 +91,8 @@ static void put_record(vd_wbuf_t *w, int section, const uint8_t *owner,
 static int reply_az(vd_query_ctx_t *ctx, const vd_rctx_t *rc)
 {
 	if (ctx->reply_az == VD_QUERY_AZ_UNSET)
-		ctx->reply_az = vd_view_client_az(rc->view,
-						  (const struct sockaddr *)&rc->client->addr);
+		ctx->reply_az = vd_view_client_az(
+			rc->view, (const struct sockaddr *)&rc->client->addr);
 	return ctx->reply_az;
 }
 
@@ -127,7 +128,8 @@ static void put_rrset(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
 	if (vd_view_az_affinity(rc->view) == VD_AZ_ONLY)
 		return;
 	for (unsigned i = 0; i < n - own; i++)
-		put_record(w, section, owner, rs, ttl, row[own + (start + i) % (n - own)]);
+		put_record(w, section, owner, rs, ttl,
+			   row[own + (start + i) % (n - own)]);
 }
 
 static void put_chain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *w,
@@ -152,8 +154,8 @@ static void put_local_tail(vd_query_ctx_t *ctx, const vd_rctx_t *rc, vd_wbuf_t *
 
 /* ---- local resolution -------------------------------------------------- */
 
-void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
-		      const uint8_t *name, uint16_t qtype, vd_resolution_t *res)
+void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap, const uint8_t *name,
+		      uint16_t qtype, vd_resolution_t *res)
 {
 	vd_view_resolve(v, name, qtype, &res->walk, NULL, NULL);
 	res->group = res->walk.group >= 0 ? &snap->groups[res->walk.group] : NULL;
@@ -192,8 +194,8 @@ static bool completes_locally(const vd_rctx_t *rc, const uint8_t *target,
 }
 
 size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
-			      const uint8_t *msg, size_t len, uint32_t age,
-			      bool stale, int ede, uint8_t *out)
+			      const uint8_t *msg, size_t len, uint32_t age, bool stale,
+			      int ede, uint8_t *out)
 {
 	const vd_query_msg_t *q = rc->q;
 	size_t cap = vd_query_reply_limit(rc->client, q);
@@ -221,7 +223,8 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 		const vd_rr_t *rr = ctx->rr;
 		if (rr->type == VD_T_OPT || completed)
 			continue;
-		uint32_t ttl = stale ? VD_CACHE_STALE_TTL : vd_cache_ttl_left(rr->ttl, age);
+		uint32_t ttl = stale ? VD_CACHE_STALE_TTL
+				     : vd_cache_ttl_left(rr->ttl, age);
 		vd_wbuf_rr(&w, rr->section, rr->owner, rr->type, rr->rclass, ttl,
 			   rr->rdata, (uint16_t)rr->rdlen);
 		if (rr->section == 1 && rr->type == VD_T_CNAME &&

@@ -56,9 +56,10 @@ static const struct {
 	const char *name;
 	uint16_t type;
 } types[] = {
-	{ "A", VD_T_A }, { "NS", VD_T_NS }, { "CNAME", VD_T_CNAME }, { "SOA", VD_T_SOA },
-	{ "PTR", VD_T_PTR }, { "MX", VD_T_MX }, { "TXT", VD_T_TXT }, { "AAAA", VD_T_AAAA },
-	{ "SRV", VD_T_SRV }, { "SVCB", 64 }, { "HTTPS", 65 }, { "CAA", 257 },
+	{ "A", VD_T_A },     { "NS", VD_T_NS },	    { "CNAME", VD_T_CNAME },
+	{ "SOA", VD_T_SOA }, { "PTR", VD_T_PTR },   { "MX", VD_T_MX },
+	{ "TXT", VD_T_TXT }, { "AAAA", VD_T_AAAA }, { "SRV", VD_T_SRV },
+	{ "SVCB", 64 },	     { "HTTPS", 65 },	    { "CAA", 257 },
 	{ "ANY", VD_T_ANY },
 };
 
@@ -99,23 +100,25 @@ typedef struct explain {
 static void explain_zone(const explain_t *x, const char *name, const vd_view_trace_t *t)
 {
 	static const char *const what[] = {
-		[VD_ZL_ANSWER] = "answer", [VD_ZL_CNAME] = "CNAME",
+		[VD_ZL_ANSWER] = "answer",
+		[VD_ZL_CNAME] = "CNAME",
 		[VD_ZL_NODATA] = "NODATA (name exists, no ",
 		[VD_ZL_NXDOMAIN] = "NXDOMAIN (fallback nxdomain), SOA in authority",
-		[VD_ZL_FALLBACK] = "not in zone (fallback forward): looking above the zone",
+		[VD_ZL_FALLBACK] =
+			"not in zone (fallback forward): looking above the zone",
 	};
 	char apex[VD_NAME_TEXT], result[80];
 	const char *from = vd_view_zone_from(x->rc->view, t->zone);
 	const vd_rrset_t *rs = t->rrset;
 	vd_name_to_text(vd_zone_apex(t->zone), apex, sizeof(apex));
 	if (t->result == VD_ZL_NODATA)
-		snprintf(result, sizeof(result), "%s%s), SOA in authority", what[t->result],
-			 type_name(x->qtype));
+		snprintf(result, sizeof(result), "%s%s), SOA in authority",
+			 what[t->result], type_name(x->qtype));
 	else
 		snprintf(result, sizeof(result), "%s", what[t->result]);
 	put_line(x->w, x->rc->q, "%s: zone %s (%s%s%s): %s%s%s", name, apex,
-		 vd_zone_path(t->zone), from ? ", included from view " : "", from ? from : "",
-		 result, t->wildcard ? " from a wildcard" : "",
+		 vd_zone_path(t->zone), from ? ", included from view " : "",
+		 from ? from : "", result, t->wildcard ? " from a wildcard" : "",
 		 t->result == VD_ZL_ANSWER && rs && rs->count > 1 &&
 				 (rs->type == VD_T_A || rs->type == VD_T_AAAA)
 			 ? ", records ordered by AZ/rotated"
@@ -145,14 +148,17 @@ static void explain_step(void *arg, const vd_view_trace_t *t)
 	}
 	case VD_VIEW_STEP_NONE:
 		put_line(x->w, q, "%s: no zone and no forward rule: %s", name,
-			 t->nchain ? "the answer ends with the CNAME chain" : "REFUSED");
+			 t->nchain ? "the answer ends with the CNAME chain"
+				   : "REFUSED");
 		break;
 	case VD_VIEW_STEP_LOOP:
-		put_line(x->w, q, "%s: CNAME loop (already in the chain): the answer ends here",
+		put_line(x->w, q,
+			 "%s: CNAME loop (already in the chain): the answer ends here",
 			 name);
 		break;
 	case VD_VIEW_STEP_LIMIT:
-		put_line(x->w, q, "%s: CNAME chain longer than %d: the answer ends here", name,
+		put_line(x->w, q,
+			 "%s: CNAME chain longer than %d: the answer ends here", name,
 			 VD_VIEW_CHAIN_MAX);
 		break;
 	}
@@ -161,7 +167,8 @@ static void explain_step(void *arg, const vd_view_trace_t *t)
 /* The last line: what the reply to the real query carries. */
 static void explain_result(const explain_t *x, const vd_view_res_t *res)
 {
-	static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN" };
+	static const char *const rcodes[] = { "NOERROR", "FORMERR", "SERVFAIL",
+					      "NXDOMAIN" };
 	char types_text[VD_VIEW_CHAIN_MAX * 8 + 8];
 	size_t off = 0;
 
@@ -205,9 +212,11 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 	int az = vd_view_client_az(v, sa);
 	vd_addr_fmt(sa, addr, sizeof(addr));
 	const char *azid = vd_view_az_id(v, az);
-	put_line(&w, q, "view %s; client %s; az %s (az_affinity %s); generation %llu; type %s",
-		 vd_view_name(v), addr, azid ? azid : "none", aff[vd_view_az_affinity(v)],
-		 (unsigned long long)rc->snap->generation, type_name(x.qtype));
+	put_line(&w, q,
+		 "view %s; client %s; az %s (az_affinity %s); generation %llu; type %s",
+		 vd_view_name(v), addr, azid ? azid : "none",
+		 aff[vd_view_az_affinity(v)], (unsigned long long)rc->snap->generation,
+		 type_name(x.qtype));
 
 	/* The same order as vd_query_handle: endpoint PTR data first. */
 	const uint8_t *ptr = x.qtype == VD_T_PTR ? vd_query_ptr_target(v, asked) : NULL;
@@ -215,8 +224,8 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 		char target[VD_NAME_TEXT];
 		vd_name_to_text(asked, name, sizeof(name));
 		vd_name_to_text(ptr, target, sizeof(target));
-		put_line(&w, q, "%s: endpoint address in the view's zone data: PTR %s", name,
-			 target);
+		put_line(&w, q, "%s: endpoint address in the view's zone data: PTR %s",
+			 name, target);
 		put_line(&w, q, "result: NOERROR, answer: PTR");
 	} else {
 		vd_view_resolve(v, asked, x.qtype, &res, explain_step, &x);
@@ -251,7 +260,8 @@ size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out
 		return 0;
 	vd_wbuf_init(&w, out, vd_query_reply_limit(rc->client, q));
 	vd_wbuf_reply_start(&w, q, vd_query_reply_flags(q, VD_RCODE_NOERROR, true));
-	vd_wbuf_rr(&w, 1, q->qname, VD_T_PTR, VD_C_IN, 60, name, (uint16_t)vd_name_len(name));
+	vd_wbuf_rr(&w, 1, q->qname, VD_T_PTR, VD_C_IN, 60, name,
+		   (uint16_t)vd_name_len(name));
 	vd_query_put_opt(&w, q, rc->snap, VD_RCODE_NOERROR, -1, NULL);
 	return w.err == 0 ? w.len : 0;
 }

@@ -124,8 +124,13 @@ void vd_query_forward_deinit(vd_query_ctx_t *ctx)
 static void rctx_of(const vd_pending_t *p, vd_rctx_t *rc)
 {
 	*rc = (vd_rctx_t){
-		.snap = p->snap, .view = p->view, .client = &p->client, .q = &p->q,
-		.chain = p->chain, .nchain = p->nchain, .fwd_name = p->fwd_name,
+		.snap = p->snap,
+		.view = p->view,
+		.client = &p->client,
+		.q = &p->q,
+		.chain = p->chain,
+		.nchain = p->nchain,
+		.fwd_name = p->fwd_name,
 	};
 }
 
@@ -150,7 +155,8 @@ static size_t write_hit(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 		vd_wbuf_t w;
 		vd_wbuf_init(&w, out, cap);
 		w.len = n;
-		vd_query_put_opt(&w, q, rc->snap, rcode, stale ? VD_EDE_STALE : -1, NULL);
+		vd_query_put_opt(&w, q, rc->snap, rcode, stale ? VD_EDE_STALE : -1,
+				 NULL);
 		if (w.err == 0)
 			return w.len;
 	}
@@ -185,8 +191,10 @@ static size_t answer_waiter(vd_query_ctx_t *ctx, vd_pending_t *p, int status, in
 		return write_hit(ctx, &rc, cached, stale, ctx->out);
 	if (status != 0) {
 		ctx->stats.servfail++;
-		return vd_query_write_empty(ctx->out, vd_query_reply_limit(&p->client, &p->q),
-					    &p->q, p->snap, VD_RCODE_SERVFAIL, ede, NULL);
+		return vd_query_write_empty(ctx->out,
+					    vd_query_reply_limit(&p->client, &p->q),
+					    &p->q, p->snap, VD_RCODE_SERVFAIL, ede,
+					    NULL);
 	}
 	return vd_query_write_message(ctx, &rc, resp, len, 0, false, -1, ctx->out);
 }
@@ -211,7 +219,8 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 			vd_cache_mark_failed(ctx->cache, &f->key);
 			/* A failed refresh of a still fresh entry serves it as it
 			 * is; an expired one within stale_max is served stale. */
-			vd_cache_result_t r = vd_cache_lookup(ctx->cache, &f->key, &pol, &hit);
+			vd_cache_result_t r =
+				vd_cache_lookup(ctx->cache, &f->key, &pol, &hit);
 			if (r != VD_CACHE_MISS) {
 				cached = &hit;
 				stale = r == VD_CACHE_STALE;
@@ -225,8 +234,10 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 		if (status == -ECANCELED) {
 			p->client.respond(p->client.token, &p->client, NULL, 0);
 		} else {
-			size_t n = answer_waiter(ctx, p, status, ede, resp, len, cached, stale);
-			p->client.respond(p->client.token, &p->client, n ? ctx->out : NULL, n);
+			size_t n = answer_waiter(ctx, p, status, ede, resp, len, cached,
+						 stale);
+			p->client.respond(p->client.token, &p->client,
+					  n ? ctx->out : NULL, n);
 		}
 		pending_release(ctx, p);
 	}
@@ -287,7 +298,8 @@ static vd_fetch_t *fetch_start(vd_query_ctx_t *ctx, vd_snap_t *snap,
 static void refresh(vd_query_ctx_t *ctx, vd_snap_t *snap, const vd_group_t *g,
 		    const uint8_t *name, const vd_cache_key_t *k, uint64_t h)
 {
-	if (fetch_find(ctx, k, h) == NULL && fetch_start(ctx, snap, g, name, k, h, true))
+	if (fetch_find(ctx, k, h) == NULL &&
+	    fetch_start(ctx, snap, g, name, k, h, true))
 		ctx->stats.refreshes++;
 }
 
@@ -327,21 +339,26 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	uint8_t lc[VD_NAME_MAX];
 	bool rd = (q->flags & VD_F_RD) != 0;
 	vd_cache_key_t key = {
-		.group = res->group->cache_id, .qname_lc = q->qname_lc, .qtype = q->qtype,
-		.qclass = q->qclass, .do_bit = q->edns_do, .cd = (q->flags & VD_F_CD) != 0,
+		.group = res->group->cache_id,
+		.qname_lc = q->qname_lc,
+		.qtype = q->qtype,
+		.qclass = q->qclass,
+		.do_bit = q->edns_do,
+		.cd = (q->flags & VD_F_CD) != 0,
 	};
 	vd_cache_hit_t hit;
 	vd_cache_result_t cr = VD_CACHE_MISS;
 	vd_cache_policy_t pol;
 
-	if (res->fwd_name != q->qname) {   /* a local CNAME's target */
+	if (res->fwd_name != q->qname) { /* a local CNAME's target */
 		vd_name_lower(lc, res->fwd_name);
 		key.qname_lc = lc;
 	}
 	if (cache_on(ctx, snap)) {
 		policy_of(snap, &pol);
 		cr = vd_cache_lookup(ctx->cache, &key, &pol, &hit);
-		if (cr == VD_CACHE_HIT || (cr == VD_CACHE_STALE && hit.failed_recently)) {
+		if (cr == VD_CACHE_HIT ||
+		    (cr == VD_CACHE_STALE && hit.failed_recently)) {
 			bool stale = cr == VD_CACHE_STALE;
 			*outlen = write_hit(ctx, rc, &hit, stale, out);
 			if (stale || hit.prefetch)
@@ -382,8 +399,8 @@ fail:
 		return *outlen ? VD_QH_REPLY : VD_QH_DROP;
 	}
 	ctx->stats.servfail++;
-	*outlen = vd_query_write_empty(out, vd_query_reply_limit(rc->client, q), q, snap,
-				       VD_RCODE_SERVFAIL, VD_EDE_NOT_READY,
+	*outlen = vd_query_write_empty(out, vd_query_reply_limit(rc->client, q), q,
+				       snap, VD_RCODE_SERVFAIL, VD_EDE_NOT_READY,
 				       "too many queries in flight");
 	return *outlen ? VD_QH_REPLY : VD_QH_DROP;
 }

@@ -115,7 +115,8 @@ static size_t answer_chaos(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *ou
 			return n;
 	}
 	if (text == NULL || !txt)
-		return vd_query_write_empty(out, cap, q, snap, VD_RCODE_REFUSED, -1, NULL);
+		return vd_query_write_empty(out, cap, q, snap, VD_RCODE_REFUSED, -1,
+					    NULL);
 
 	uint8_t rdata[256];
 	size_t len = strlen(text);
@@ -141,23 +142,26 @@ static vd_qh_result_t reply(size_t n, size_t *outlen)
 
 /* Parse outcomes other than a well-formed query. */
 static vd_qh_result_t parse_failure(vd_query_ctx_t *ctx, vd_snap_t *snap,
-				    vd_qp_result_t pr, vd_query_msg_t *q,
-				    uint8_t *out, size_t cap, size_t *outlen)
+				    vd_qp_result_t pr, vd_query_msg_t *q, uint8_t *out,
+				    size_t cap, size_t *outlen)
 {
 	switch (pr) {
 	case VD_QP_FORMERR:
 		ctx->stats.formerr++;
-		q->edns = false;   /* nothing after the header is trusted */
+		q->edns = false; /* nothing after the header is trusted */
 		q->qname_len = 0;
 		return reply(vd_query_write_empty(out, cap, q, snap, VD_RCODE_FORMERR,
-						  -1, NULL), outlen);
+						  -1, NULL),
+			     outlen);
 	case VD_QP_NOTIMP:
 		ctx->stats.notimp++;
 		return reply(vd_query_write_empty(out, cap, q, snap, VD_RCODE_NOTIMP,
-						  -1, NULL), outlen);
+						  -1, NULL),
+			     outlen);
 	case VD_QP_BADVERS:
 		return reply(vd_query_write_empty(out, cap, q, snap, VD_RCODE_BADVERS,
-						  -1, NULL), outlen);
+						  -1, NULL),
+			     outlen);
 	default:
 		ctx->stats.dropped++;
 		return VD_QH_DROP;
@@ -165,9 +169,8 @@ static vd_qh_result_t parse_failure(vd_query_ctx_t *ctx, vd_snap_t *snap,
 }
 
 vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
-			       const vd_query_client_t *c,
-			       const uint8_t *pkt, size_t len,
-			       uint8_t *out, size_t *outlen)
+			       const vd_query_client_t *c, const uint8_t *pkt,
+			       size_t len, uint8_t *out, size_t *outlen)
 {
 	vd_query_msg_t q;
 	vd_resolution_t res;
@@ -185,27 +188,34 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				     pr == VD_QP_FORMERR ? VD_QUERY_NO_EDNS_UDP : cap,
 				     outlen);
 
-	int vi = vd_view_table_match(snap->view_table, (const struct sockaddr *)&c->addr);
+	int vi = vd_view_table_match(snap->view_table,
+				     (const struct sockaddr *)&c->addr);
 	if (vi < 0) {
 		ctx->stats.refused++;
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,
-						  VD_EDE_PROHIBITED, NULL), outlen);
+						  VD_EDE_PROHIBITED, NULL),
+			     outlen);
 	}
 	const vd_view_t *view = snap->views[vi];
 	vd_rctx_t rc = {
-		.snap = snap, .view = view, .client = c, .q = &q,
+		.snap = snap,
+		.view = view,
+		.client = c,
+		.q = &q,
 	};
 	if (q.qclass == VD_C_CH)
 		return reply(answer_chaos(ctx, &rc, out), outlen);
 	if (q.qtype == VD_T_AXFR || q.qtype == VD_T_IXFR || q.qclass != VD_C_IN) {
 		ctx->stats.refused++;
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,
-						  -1, NULL), outlen);
+						  -1, NULL),
+			     outlen);
 	}
 	if (q.qtype == VD_T_OPT) {
 		ctx->stats.formerr++;
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_FORMERR,
-						  -1, NULL), outlen);
+						  -1, NULL),
+			     outlen);
 	}
 
 	if (q.qtype == VD_T_PTR && vd_view_has_ptr(view)) {

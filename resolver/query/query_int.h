@@ -38,8 +38,8 @@ typedef vd_view_step_t vd_step_t;
  * with its forward group index mapped to the snapshot's group. */
 typedef struct vd_resolution {
 	vd_view_res_t walk;
-	const vd_group_t *group;     /* not NULL: forward fwd_name there */
-	const uint8_t *fwd_name;     /* walk.fwd_name: name to forward */
+	const vd_group_t *group; /* not NULL: forward fwd_name there */
+	const uint8_t *fwd_name; /* walk.fwd_name: name to forward */
 } vd_resolution_t;
 
 /* Everything needed to write one client's reply. */
@@ -48,9 +48,9 @@ typedef struct vd_rctx {
 	const vd_view_t *view;
 	const vd_query_client_t *client;
 	const vd_query_msg_t *q;
-	const vd_step_t *chain;      /* local CNAME steps before the forwarded name */
+	const vd_step_t *chain; /* local CNAME steps before the forwarded name */
 	unsigned nchain;
-	const uint8_t *fwd_name;     /* the name that was forwarded */
+	const uint8_t *fwd_name; /* the name that was forwarded */
 } vd_rctx_t;
 
 typedef struct vd_fetch vd_fetch_t;
@@ -58,7 +58,7 @@ typedef struct vd_fetch vd_fetch_t;
 /* A client request waiting on an upstream fetch. Holds a snapshot
  * reference, so its view, chain steps and zone data stay valid. */
 typedef struct vd_pending {
-	struct vd_pending *next;     /* fetch's waiters, or the free list */
+	struct vd_pending *next; /* fetch's waiters, or the free list */
 	vd_snap_t *snap;
 	const vd_view_t *view;
 	vd_query_client_t client;
@@ -71,15 +71,15 @@ typedef struct vd_pending {
 /* One upstream query, shared by every identical request (same cache key)
  * that arrives while it is in flight; a background refresh has none. */
 struct vd_fetch {
-	struct vd_fetch *next;       /* bucket chain, or the free list */
+	struct vd_fetch *next; /* bucket chain, or the free list */
 	vd_query_ctx_t *ctx;
-	vd_snap_t *snap;             /* own reference: the group lives there */
+	vd_snap_t *snap; /* own reference: the group lives there */
 	const vd_group_t *group;
 	uint8_t name_lc[VD_NAME_MAX];
-	vd_cache_key_t key;          /* key.qname_lc points at name_lc */
+	vd_cache_key_t key; /* key.qname_lc points at name_lc */
 	uint64_t hash;
-	bool rd;                     /* recursion desired: shared and cached */
-	bool shared;                 /* in the in-flight table */
+	bool rd;     /* recursion desired: shared and cached */
+	bool shared; /* in the in-flight table */
 	vd_pending_t *waiters;
 	unsigned nwaiters;
 };
@@ -87,22 +87,22 @@ struct vd_fetch {
 struct vd_query_ctx {
 	vd_fwd_t *fwd;
 	vd_cache_t *cache;
-	unsigned cache_share;        /* workers sharing cache.size (>= 1) */
+	unsigned cache_share; /* workers sharing cache.size (>= 1) */
 	vd_query_stats_t stats;
-	uint32_t rotate;             /* rotation of multi-record A/AAAA sets */
+	uint32_t rotate; /* rotation of multi-record A/AAAA sets */
 	/* The client's AZ for the reply being written: looked up at most
 	 * once per reply (VD_QUERY_AZ_UNSET until then), reset by each
 	 * writer that orders records. */
 	int reply_az;
-	size_t pending;              /* requests waiting on fetches */
-	size_t nfetch;               /* fetches in flight */
+	size_t pending; /* requests waiting on fetches */
+	size_t nfetch;	/* fetches in flight */
 	vd_pending_t *free_pending;
 	size_t nfree_pending;
 	vd_fetch_t *free_fetch;
 	size_t nfree_fetch;
 	vd_fetch_t *fetches[VD_QUERY_FETCH_BUCKETS];
-	vd_rr_t *rr;                 /* scratch for re-encoding messages */
-	uint8_t *out;                /* reply buffer for pending requests */
+	vd_rr_t *rr;  /* scratch for re-encoding messages */
+	uint8_t *out; /* reply buffer for pending requests */
 };
 
 /* ---- answer.c ---------------------------------------------------------- */
@@ -128,8 +128,8 @@ size_t vd_query_write_truncated(uint8_t *out, size_t cap, const vd_query_msg_t *
 				const vd_snap_t *snap, uint16_t flags, int ede);
 /* The view's walk (vd_view_resolve) for name (case as written), without
  * a trace, and the forward group it names. */
-void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap,
-		      const uint8_t *name, uint16_t qtype, vd_resolution_t *res);
+void vd_query_resolve(const vd_view_t *v, const vd_snap_t *snap, const uint8_t *name,
+		      uint16_t qtype, vd_resolution_t *res);
 /* Writes a local answer. */
 size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 			    const vd_resolution_t *res, uint8_t *out);
@@ -139,8 +139,8 @@ size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
  * leads to a name this view has local data for, the rest completed from
  * that data (Route 53 behaviour). ede >= 0 adds an Extended DNS Error. */
 size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
-			      const uint8_t *msg, size_t len, uint32_t age,
-			      bool stale, int ede, uint8_t *out);
+			      const uint8_t *msg, size_t len, uint32_t age, bool stale,
+			      int ede, uint8_t *out);
 
 /* ---- explain.c --------------------------------------------------------- */
 

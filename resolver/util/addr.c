@@ -84,7 +84,7 @@ int vd_addr_parse(const char *s, uint16_t default_port, struct sockaddr_storage 
 		return fill_v6(tmp + 1, (uint16_t)port, out);
 	}
 	colon = strchr(tmp, ':');
-	if (colon && strchr(colon + 1, ':'))   /* bare IPv6, no port */
+	if (colon && strchr(colon + 1, ':')) /* bare IPv6, no port */
 		return fill_v6(tmp, (uint16_t)port, out);
 	if (colon) {
 		*colon = '\0';

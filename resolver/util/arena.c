@@ -42,8 +42,8 @@
 
 struct vd_arena_chunk {
 	vd_arena_chunk_t *next;
-	size_t cap;                  /* bytes in data[] */
-	size_t used;         /* bytes handed out, each request rounded up */
+	size_t cap;  /* bytes in data[] */
+	size_t used; /* bytes handed out, each request rounded up */
 	alignas(ARENA_ALIGN) unsigned char data[];
 };
 

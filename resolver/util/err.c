@@ -6,7 +6,7 @@
  * threads is safe.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* strerrordesc_np, vasprintf outside the CMake build */
+#define _GNU_SOURCE /* strerrordesc_np, vasprintf outside the CMake build */
 #endif
 #include "vpcdns/util.h"
 
@@ -18,8 +18,8 @@ void vd_require_failed(const char *cond, const char *file, int line)
 {
 	/* No vd_log: it may be the broken part. One write, then abort so a
 	 * core (or the sanitizer's stack) shows where. */
-	fprintf(stderr, "vpcdns: internal error: %s:%d: requirement failed: %s\n",
-		file, line, cond);
+	fprintf(stderr, "vpcdns: internal error: %s:%d: requirement failed: %s\n", file,
+		line, cond);
 	abort();
 }
 

@@ -6,7 +6,7 @@
  * errors that were recorded, and a load that ran out of memory fails anyway.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* strerrordesc_np, vasprintf outside the CMake build */
+#define _GNU_SOURCE /* strerrordesc_np, vasprintf outside the CMake build */
 #endif
 #include "vpcdns/util.h"
 
@@ -45,9 +45,10 @@ static int grow(vd_errlist_t *e)
 	return 0;
 }
 
-__attribute__((format(printf, 4, 0)))
-void vd_errlist_vadd(vd_errlist_t *e, const char *file, unsigned long line,
-		     const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) void vd_errlist_vadd(vd_errlist_t *e,
+							   const char *file,
+							   unsigned long line,
+							   const char *fmt, va_list ap)
 {
 	char *reason = NULL, *msg = NULL;
 	int r;

@@ -22,7 +22,7 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static _Thread_local struct {
 	uint8_t bytes[RAND_BUF];
-	size_t pos;          /* bytes[pos..] are unused */
+	size_t pos; /* bytes[pos..] are unused */
 	unsigned gen;
 	bool filled;
 } tl_rand;

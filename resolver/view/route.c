@@ -45,7 +45,7 @@ static bool same_name(const uint8_t *a, const uint8_t *b)
 
 /* The slot holding name, or the empty slot where it belongs. */
 static struct vd_view_route **slot_of(struct vd_view_route **slots, size_t mask,
-				  const uint8_t *name, unsigned labels)
+				      const uint8_t *name, unsigned labels)
 {
 	size_t i = name_hash(name) & mask;
 
@@ -98,11 +98,12 @@ static int build_route(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
 		e = entry_get(a, v, vd_zone_apex(zones[i]));
 		if (!e)
 			return -ENOMEM;
-		if (!e->zone) {   /* own zones come first */
+		if (!e->zone) { /* own zones come first */
 			e->zone = zones[i];
 		} else {
-			if (vd_view_arena_push(a, (void **)&e->alt, &e->nalt, &e->capalt,
-					       &zones[i], sizeof(zones[i])) < 0)
+			if (vd_view_arena_push(a, (void **)&e->alt, &e->nalt,
+					       &e->capalt, &zones[i],
+					       sizeof(zones[i])) < 0)
 				return -ENOMEM;
 		}
 	}
@@ -145,7 +146,8 @@ const vd_view_route_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_lc
 		k = v->route_max_labels;
 	s = vd_name_skip(qname_lc, labels - k);
 	for (;;) {
-		const struct vd_view_route *e = *slot_of(v->route_slots, v->route_mask, s, k);
+		const struct vd_view_route *e =
+			*slot_of(v->route_slots, v->route_mask, s, k);
 
 		if (e)
 			return e;
@@ -172,8 +174,8 @@ int vd_view_route_group(const vd_view_route_t *e)
 }
 
 vd_zl_result_t vd_view_route_lookup(const vd_view_route_t *e, const uint8_t *qname_lc,
-				    uint16_t qtype, const vd_rrset_t **rrset, bool *wildcard,
-				    const vd_zone_t **zone_out)
+				    uint16_t qtype, const vd_rrset_t **rrset,
+				    bool *wildcard, const vd_zone_t **zone_out)
 {
 	vd_zl_result_t r = vd_zone_lookup(e->zone, qname_lc, qtype, rrset, wildcard);
 	*zone_out = e->zone;
@@ -209,7 +211,8 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 		if (e == NULL) {
 			res->refused = res->nchain == 0;
 			if (trace) {
-				t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_NONE, .name = name };
+				t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_NONE,
+						       .name = name };
 				trace_step(trace, arg, &t, res);
 			}
 			return;
@@ -218,8 +221,10 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 			res->group = e->group;
 			res->fwd_name = name;
 			if (trace) {
-				t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_FORWARD, .name = name,
-						       .rule = e->name, .group = e->group };
+				t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_FORWARD,
+						       .name = name,
+						       .rule = e->name,
+						       .group = e->group };
 				trace_step(trace, arg, &t, res);
 			}
 			return;
@@ -227,10 +232,15 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 		const vd_rrset_t *rs = NULL;
 		const vd_zone_t *zone = NULL;
 		bool wild = false;
-		vd_zl_result_t r = vd_view_route_lookup(e, lc, qtype, &rs, &wild, &zone);
+		vd_zl_result_t r =
+			vd_view_route_lookup(e, lc, qtype, &rs, &wild, &zone);
 		if (trace) {
-			t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_ZONE, .name = name, .zone = zone,
-					       .result = r, .rrset = rs, .wildcard = wild };
+			t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_ZONE,
+					       .name = name,
+					       .zone = zone,
+					       .result = r,
+					       .rrset = rs,
+					       .wildcard = wild };
 			trace_step(trace, arg, &t, res);
 		}
 		switch (r) {
@@ -240,8 +250,9 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 			if (max_labels == 0) {
 				res->refused = res->nchain == 0;
 				if (trace) {
-					t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_NONE,
-							       .name = name };
+					t = (vd_view_trace_t){
+						.kind = VD_VIEW_STEP_NONE, .name = name
+					};
 					trace_step(trace, arg, &t, res);
 				}
 				return;
@@ -261,11 +272,13 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 			res->chain[res->nchain++] = (vd_view_step_t){ name, rs };
 			if (res->nchain > VD_VIEW_CHAIN_MAX) {
 				if (trace) {
-					t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_LIMIT,
-							       .name = rs->rdata[0] };
+					t = (vd_view_trace_t){
+						.kind = VD_VIEW_STEP_LIMIT,
+						.name = rs->rdata[0]
+					};
 					trace_step(trace, arg, &t, res);
 				}
-				return;   /* answer with the chain so far */
+				return; /* answer with the chain so far */
 			}
 			name = rs->rdata[0];
 			vd_name_lower(lc, name);
@@ -273,11 +286,13 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 			for (unsigned i = 0; i + 1 < res->nchain; i++) {
 				if (vd_name_equal(res->chain[i].owner, name)) {
 					if (trace) {
-						t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_LOOP,
-								       .name = name };
+						t = (vd_view_trace_t){
+							.kind = VD_VIEW_STEP_LOOP,
+							.name = name
+						};
 						trace_step(trace, arg, &t, res);
 					}
-					return;   /* CNAME loop */
+					return; /* CNAME loop */
 				}
 			}
 			continue;

@@ -39,7 +39,8 @@ static int az_index(vd_view_t *v, vd_arena_t *a, const char *az_id)
 int vd_view_add_subnet(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c,
 		       const char *az_id, int table)
 {
-	vd_view_table_t **t = table == VD_VIEW_SUBNET_CLIENT ? &v->client_azs : &v->addr_azs;
+	vd_view_table_t **t = table == VD_VIEW_SUBNET_CLIENT ? &v->client_azs
+							     : &v->addr_azs;
 	int az = az_index(v, a, az_id);
 
 	if (az < 0)
@@ -108,8 +109,9 @@ static void add_ptr(rrset_walk_t *w, const uint8_t *owner, const vd_rrset_t *rs)
 				e->name = owner;
 				break;
 			}
-			if (e->family == family && memcmp(e->addr, rs->rdata[i], rs->rdlen[i]) == 0)
-				break;   /* first name wins (deterministic per build) */
+			if (e->family == family &&
+			    memcmp(e->addr, rs->rdata[i], rs->rdlen[i]) == 0)
+				break; /* first name wins (deterministic per build) */
 		}
 	}
 }
@@ -146,7 +148,7 @@ static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
 	size_t slot = rrset_hash(rs) & w->v->az_mask;
 	while (w->v->az_slots[slot].rrset != NULL) {
 		if (w->v->az_slots[slot].rrset == rs)
-			return;   /* the same zone reached twice */
+			return; /* the same zone reached twice */
 		slot = (slot + 1) & w->v->az_mask;
 	}
 	size_t naz = w->v->naz, n = rs->count;
@@ -247,7 +249,6 @@ int vd_view_build_tables(vd_view_t *v, vd_arena_t *a)
 	return r;
 }
 
-
 /* ---- lookups ------------------------------------------------------------- */
 
 int vd_view_client_az(const vd_view_t *v, const struct sockaddr *sa)
@@ -261,7 +262,8 @@ const vd_az_rrset_t *vd_view_rrset_az(const vd_view_t *v, const vd_rrset_t *rs)
 {
 	if (v == NULL || v->az_slots == NULL)
 		return NULL;
-	for (size_t slot = rrset_hash(rs) & v->az_mask;; slot = (slot + 1) & v->az_mask) {
+	for (size_t slot = rrset_hash(rs) & v->az_mask;;
+	     slot = (slot + 1) & v->az_mask) {
 		const vd_az_rrset_t *e = &v->az_slots[slot];
 		if (e->rrset == rs)
 			return e;

@@ -86,8 +86,8 @@ int vd_view_add_client(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c)
 
 int vd_view_add_zone(vd_view_t *v, vd_arena_t *a, vd_zone_t *z)
 {
-	int r = vd_view_arena_push(a, (void **)&v->zones, &v->nzones, &v->capzones,
-				   &z, sizeof(z));
+	int r = vd_view_arena_push(a, (void **)&v->zones, &v->nzones, &v->capzones, &z,
+				   sizeof(z));
 
 	if (r == 0)
 		vd_zone_ref(z);
@@ -130,7 +130,7 @@ vd_zone_t **vd_view_effective_zones(const vd_view_t *v, size_t *n)
 	vd_zone_t **zs = malloc((cap ? cap : 1) * sizeof(*zs));
 	if (!zs)
 		return NULL;
-	if (v->nzones)   /* zones is NULL for a view without zones */
+	if (v->nzones) /* zones is NULL for a view without zones */
 		memcpy(zs, v->zones, v->nzones * sizeof(*zs));
 	*n = v->nzones;
 	for (size_t k = 0; k < v->nincludes; k++) {

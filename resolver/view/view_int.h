@@ -13,10 +13,10 @@
 /* One entry of the routing map: a name that has a zone, a forward rule,
  * or both (then the forward rule wins, as in Route 53). */
 struct vd_view_route {
-	const uint8_t *name;       /* lower-cased wire name */
+	const uint8_t *name; /* lower-cased wire name */
 	unsigned labels;
-	vd_zone_t *zone;           /* NULL when none */
-	int group;                 /* index into the snapshot's groups, -1: none */
+	vd_zone_t *zone; /* NULL when none */
+	int group;	 /* index into the snapshot's groups, -1: none */
 	/* Included views' zones with the same apex (two VPCs' endpoint
 	 * names under one vpce.amazonaws.com apex), consulted in order when
 	 * the zones before do not hold the name. */
@@ -28,7 +28,7 @@ struct vd_view_route {
 typedef struct vd_ptr_entry {
 	int family;
 	uint8_t addr[16];
-	const uint8_t *name;        /* wire name in zone data */
+	const uint8_t *name; /* wire name in zone data */
 } vd_ptr_entry_t;
 
 struct vd_view {
@@ -36,7 +36,7 @@ struct vd_view {
 	int index;
 	vd_cidr_t *clients;
 	size_t nclients, capclients;
-	vd_zone_t **zones;         /* own zones, each holds a reference */
+	vd_zone_t **zones; /* own zones, each holds a reference */
 	size_t nzones, capzones;
 	/* Hub and spoke: the views whose zones this one also serves (every
 	 * view reached through include, transitively; own zones win). */
@@ -44,20 +44,20 @@ struct vd_view {
 	size_t nincludes;
 	/* routing map: open-addressing hash table of entries keyed by name */
 	struct vd_view_route **route_slots;
-	size_t route_mask;         /* slots - 1, slots a power of two */
+	size_t route_mask;	   /* slots - 1, slots a power of two */
 	unsigned route_max_labels; /* deepest name in the map */
-	bool explain;              /* answer CH TXT <name> with how it resolves */
+	bool explain;		   /* answer CH TXT <name> with how it resolves */
 	/* Availability Zones: the IDs this view knows (own and included
 	 * views' subnets), the client's AZ by its own subnets, and the AZ of
 	 * each multi-address A/AAAA RRset's records. */
 	vd_az_affinity_t az_affinity;
 	const char **az_ids;
 	size_t naz;
-	vd_view_table_t *client_azs;   /* NULL: no own subnets */
-	vd_view_table_t *addr_azs;     /* build only: answer addresses -> AZ */
-	vd_az_rrset_t *az_slots;       /* open addressing by rrset pointer */
+	vd_view_table_t *client_azs; /* NULL: no own subnets */
+	vd_view_table_t *addr_azs;   /* build only: answer addresses -> AZ */
+	vd_az_rrset_t *az_slots;     /* open addressing by rrset pointer */
 	size_t az_mask;
-	vd_ptr_entry_t *ptr_slots;     /* open addressing by address */
+	vd_ptr_entry_t *ptr_slots; /* open addressing by address */
 	size_t ptr_mask;
 };
 

@@ -49,7 +49,7 @@ int vd_name_parse(const uint8_t *pkt, size_t pktlen, size_t *off,
 			pos = ptr;
 			continue;
 		}
-		if (c & 0xc0)   /* 0x40 extended and 0x80 reserved types */
+		if (c & 0xc0) /* 0x40 extended and 0x80 reserved types */
 			return VD_EMALF;
 		/* The label plus the final zero byte must still fit. */
 		if (n + 1 + c + (c ? 1 : 0) > VD_NAME_MAX || pos + 1 + c > pktlen)
@@ -106,7 +106,7 @@ void vd_name_lower(uint8_t *dst, const uint8_t *src)
 		return;
 	n = vd_name_len(src);
 	for (size_t i = 0; i < n; i++)
-		dst[i] = lc(src[i]);   /* length bytes are <= 63, never letters */
+		dst[i] = lc(src[i]); /* length bytes are <= 63, never letters */
 }
 
 unsigned vd_name_labels(const uint8_t *name)
@@ -145,8 +145,8 @@ bool vd_name_is_subdomain(const uint8_t *name, const uint8_t *suffix)
 /* Characters that need a backslash in presentation form (RFC 1035 5.1). */
 static bool needs_escape(uint8_t c)
 {
-	return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' ||
-	       c == ';' || c == '@' || c == '$';
+	return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' ||
+	       c == '@' || c == '$';
 }
 
 const char *vd_name_to_text(const uint8_t *name, char *buf, size_t len)
@@ -234,7 +234,7 @@ int vd_name_from_text(const char *text, uint8_t out[VD_NAME_MAX], size_t *outlen
 				break;
 			continue;
 		}
-		if (n == lab) {   /* start a label: reserve its length byte */
+		if (n == lab) { /* start a label: reserve its length byte */
 			if (n + 2 > VD_NAME_MAX)
 				return VD_EMALF;
 			out[n++] = 0;

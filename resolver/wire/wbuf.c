@@ -14,8 +14,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define PTR_MAX 0x3fff   /* largest offset a compression pointer can hold */
-#define LABELS_MAX 128   /* more than any valid name has */
+#define PTR_MAX 0x3fff /* largest offset a compression pointer can hold */
+#define LABELS_MAX 128 /* more than any valid name has */
 
 void vd_wbuf_init(vd_wbuf_t *w, uint8_t *buf, size_t cap)
 {
@@ -34,7 +34,7 @@ void vd_wbuf_bytes(vd_wbuf_t *w, const void *p, size_t n)
 		w->err = -EINVAL;
 		return;
 	}
-	VD_REQUIRE(w->len <= w->cap);   /* else cap - len wraps around */
+	VD_REQUIRE(w->len <= w->cap); /* else cap - len wraps around */
 	if (n > w->cap - w->len) {
 		w->err = VD_ESPACE;
 		return;
@@ -73,8 +73,7 @@ void vd_wbuf_name_raw(vd_wbuf_t *w, const uint8_t *name)
 
 void vd_wbuf_name_remember(vd_wbuf_t *w, size_t off)
 {
-	if (!w || w->err || off > PTR_MAX || off >= w->len ||
-	    w->comp_n >= VD_WCOMP_MAX)
+	if (!w || w->err || off > PTR_MAX || off >= w->len || w->comp_n >= VD_WCOMP_MAX)
 		return;
 	w->comp_off[w->comp_n++] = (uint16_t)off;
 }
@@ -129,8 +128,8 @@ static bool label_eq(const uint8_t *a, const uint8_t *b, const uint8_t *b_end)
 }
 
 struct match {
-	unsigned labels;   /* suffix labels matched */
-	size_t off;        /* where that suffix is in the buffer */
+	unsigned labels; /* suffix labels matched */
+	size_t off;	 /* where that suffix is in the buffer */
 };
 
 /* Longest suffix of name (labels at name_lab[0..n)) found at remembered
@@ -144,7 +143,8 @@ static void match_at(const vd_wbuf_t *w, const uint8_t *name, const size_t *name
 	if (m <= 0)
 		return;
 	while (k < n && k < m &&
-	       label_eq(name + name_lab[n - 1 - k], w->buf + lab[m - 1 - k], w->buf + w->len))
+	       label_eq(name + name_lab[n - 1 - k], w->buf + lab[m - 1 - k],
+			w->buf + w->len))
 		k++;
 	while (k > 0 && lab[m - k] > PTR_MAX)
 		k--;

@@ -115,7 +115,8 @@ static FILE *open_zone_file(vd_zone_ctx_t *c)
 		goto fail;
 	}
 	if ((uint64_t)st.st_size > c->max_size) {
-		vd_zone_error(c, 0, "file is %llu bytes, more than the limit of %llu "
+		vd_zone_error(c, 0,
+			      "file is %llu bytes, more than the limit of %llu "
 			      "(server.zone_file_max_size)",
 			      (unsigned long long)st.st_size,
 			      (unsigned long long)c->max_size);
@@ -132,11 +133,11 @@ fail:
 	return NULL;
 }
 
-int vd_zone_load(const char *path, const char *origin_text,
-		 vd_zone_fallback_t fallback, vd_zone_t **out, vd_errlist_t *errs)
+int vd_zone_load(const char *path, const char *origin_text, vd_zone_fallback_t fallback,
+		 vd_zone_t **out, vd_errlist_t *errs)
 {
-	return vd_zone_load_max(path, origin_text, fallback, VD_ZONE_FILE_MAX_SIZE,
-				out, errs);
+	return vd_zone_load_max(path, origin_text, fallback, VD_ZONE_FILE_MAX_SIZE, out,
+				errs);
 }
 
 int vd_zone_load_max(const char *path, const char *origin_text,
@@ -151,8 +152,9 @@ int vd_zone_load_max(const char *path, const char *origin_text,
 
 	if (out)
 		*out = NULL;
-	if (!path || !out || (fallback != VD_ZONE_FALLBACK_FORWARD &&
-			      fallback != VD_ZONE_FALLBACK_NXDOMAIN))
+	if (!path || !out ||
+	    (fallback != VD_ZONE_FALLBACK_FORWARD &&
+	     fallback != VD_ZONE_FALLBACK_NXDOMAIN))
 		return -EINVAL;
 	if (origin_text && vd_name_from_text(origin_text, origin, &len) < 0) {
 		vd_zone_error(&c, 0, "invalid zone origin \"%s\"", origin_text);
@@ -194,7 +196,7 @@ void vd_zone_unref(vd_zone_t *z)
 	if (!z)
 		return;
 	unsigned before = atomic_fetch_sub_explicit(&z->refs, 1, memory_order_acq_rel);
-	VD_REQUIRE(before > 0);   /* one unref too many: a use after free */
+	VD_REQUIRE(before > 0); /* one unref too many: a use after free */
 	if (before != 1)
 		return;
 	vd_arena_deinit(&z->arena);
@@ -276,8 +278,7 @@ static int labels_split(const uint8_t *name, const uint8_t **label)
 }
 
 vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
-			      uint16_t qtype, const vd_rrset_t **rrset,
-			      bool *wildcard)
+			      uint16_t qtype, const vd_rrset_t **rrset, bool *wildcard)
 {
 	const uint8_t *label[VD_ZONE_LABELS_MAX];
 	const vd_zone_node_t *node, *next;
@@ -300,7 +301,7 @@ vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
 	qlen = (size_t)(label[n] - qname_lc) + 1;
 	if (qlen - (size_t)(label[i] - qname_lc) != z->apex_len ||
 	    memcmp(label[i], z->apex, z->apex_len) != 0)
-		return VD_ZL_FALLBACK;   /* not at or below the apex */
+		return VD_ZL_FALLBACK; /* not at or below the apex */
 	node = z->apex_node;
 	h = node->hash;
 	while (i-- > 0) {
@@ -319,7 +320,8 @@ vd_zl_result_t vd_zone_lookup(const vd_zone_t *z, const uint8_t *qname_lc,
 		*wildcard = true;
 		return node_answer(node->wild, qtype, rrset);
 	}
-	return z->fallback == VD_ZONE_FALLBACK_NXDOMAIN ? VD_ZL_NXDOMAIN : VD_ZL_FALLBACK;
+	return z->fallback == VD_ZONE_FALLBACK_NXDOMAIN ? VD_ZL_NXDOMAIN
+							: VD_ZL_FALLBACK;
 }
 
 void vd_zone_foreach_rrset(const vd_zone_t *z,

@@ -41,7 +41,8 @@ vd_zone_node_t *vd_zone_index_find(vd_zone_node_t *const *slots, size_t mask,
 	vd_zone_node_t *n;
 
 	while ((n = slots[i])) {
-		if (n->hash == hash && n->name_len == len && memcmp(n->name, name, len) == 0)
+		if (n->hash == hash && n->name_len == len &&
+		    memcmp(n->name, name, len) == 0)
 			return n;
 		i = (i + 1) & mask;
 	}
@@ -81,7 +82,8 @@ static int index_add(vd_zone_t *z, vd_zone_node_t *n)
 
 static vd_zone_node_t *index_get(const vd_zone_t *z, const uint8_t *name, size_t len)
 {
-	return vd_zone_index_find(z->slots, z->mask, name, len, vd_zone_hash_name(name));
+	return vd_zone_index_find(z->slots, z->mask, name, len,
+				  vd_zone_hash_name(name));
 }
 
 static vd_zone_node_t *node_add(vd_zone_t *z, const uint8_t *name, size_t len)
@@ -111,12 +113,14 @@ static const char *class_text(uint16_t c, char *buf, size_t len)
 	return buf;
 }
 
-static void check_soa(vd_zone_ctx_t *c, const vd_zone_rec_t *r, const vd_zone_rec_t **soa)
+static void check_soa(vd_zone_ctx_t *c, const vd_zone_rec_t *r,
+		      const vd_zone_rec_t **soa)
 {
 	char a[VD_NAME_TEXT], b[VD_NAME_TEXT];
 
 	if (*soa) {
-		vd_zone_error(c, r->line, "more than one SOA record (the first is at line %u)",
+		vd_zone_error(c, r->line,
+			      "more than one SOA record (the first is at line %u)",
 			      (*soa)->line);
 		return;
 	}
@@ -222,8 +226,8 @@ static int rrset_build(vd_zone_t *z, const vd_zone_rec_t *r, size_t n, vd_rrset_
 
 static bool same_owner(const vd_zone_rec_t *x, const vd_zone_rec_t *y)
 {
-	return x->owner == y->owner ||
-	       (x->owner_len == y->owner_len && memcmp(x->owner, y->owner, x->owner_len) == 0);
+	return x->owner == y->owner || (x->owner_len == y->owner_len &&
+					memcmp(x->owner, y->owner, x->owner_len) == 0);
 }
 
 /* Length of the run of records at r[0] with its owner (and type). */
@@ -231,7 +235,8 @@ static size_t run_len(const vd_zone_rec_t *r, size_t n, bool same_type)
 {
 	size_t i = 1;
 
-	while (i < n && same_owner(&r[i], &r[0]) && (!same_type || r[i].type == r[0].type))
+	while (i < n && same_owner(&r[i], &r[0]) &&
+	       (!same_type || r[i].type == r[0].type))
 		i++;
 	return i;
 }
@@ -239,14 +244,14 @@ static size_t run_len(const vd_zone_rec_t *r, size_t n, bool same_type)
 /* The record of r[0..n) that comes first in the file, optionally only
  * among those (not) of type CNAME or those whose rdata differ from *not. */
 static const vd_zone_rec_t *first_in_file(const vd_zone_rec_t *r, size_t n, int cname,
-					  const vd_zone_rec_t *not)
+					  const vd_zone_rec_t * not )
 {
 	const vd_zone_rec_t *best = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		if (cname >= 0 && (r[i].type == VD_T_CNAME) != cname)
 			continue;
-		if (not && rdata_cmp(&r[i], not) == 0)
+		if (not &&rdata_cmp(&r[i], not ) == 0)
 			continue;
 		if (!best || r[i].seq < best->seq)
 			best = &r[i];
@@ -268,16 +273,19 @@ static void check_cname(vd_zone_ctx_t *c, const vd_zone_rec_t *r, size_t n)
 	other = first_in_file(r, n, 0, NULL);
 	if (other) {
 		if (other->seq > cn->seq)
-			vd_zone_error(c, other->line, "%s: other data beside the CNAME at line %u",
+			vd_zone_error(c, other->line,
+				      "%s: other data beside the CNAME at line %u",
 				      name, cn->line);
 		else
-			vd_zone_error(c, cn->line, "%s: CNAME beside other data (line %u)",
-				      name, other->line);
+			vd_zone_error(c, cn->line,
+				      "%s: CNAME beside other data (line %u)", name,
+				      other->line);
 	}
 	cn2 = first_in_file(r, n, 1, cn);
 	if (cn2)
-		vd_zone_error(c, cn2->line, "%s: more than one CNAME (the first is at line %u)",
-			      name, cn->line);
+		vd_zone_error(c, cn2->line,
+			      "%s: more than one CNAME (the first is at line %u)", name,
+			      cn->line);
 }
 
 /* One node for the records r[0..n) of one owner: its RRsets sorted by
@@ -303,7 +311,9 @@ static int owner_add(vd_zone_ctx_t *c, const vd_zone_rec_t *r, size_t n)
 	for (size_t i = 0, m; i < n; i += m) {
 		m = run_len(r + i, n - i, true);
 		if (m > UINT16_MAX) {
-			vd_zone_error(c, r[i].line, "more than 65535 records of one type at one name");
+			vd_zone_error(
+				c, r[i].line,
+				"more than 65535 records of one type at one name");
 			return VD_ECONF;
 		}
 		if (rrset_build(z, r + i, m, &node->rrsets[k++]) < 0)

@@ -31,7 +31,7 @@
  */
 typedef struct vd_zone_node {
 	const uint8_t *name;
-	uint32_t hash;              /* vd_zone_hash_* of name, unmixed */
+	uint32_t hash; /* vd_zone_hash_* of name, unmixed */
 	uint16_t name_len;
 	uint16_t nrrsets;
 	vd_rrset_t *rrsets;
@@ -40,10 +40,10 @@ typedef struct vd_zone_node {
 
 struct vd_zone {
 	atomic_uint refs;
-	vd_arena_t arena;           /* owns everything below */
+	vd_arena_t arena; /* owns everything below */
 	vd_zone_fallback_t fallback;
 	const char *path;
-	const uint8_t *apex;        /* lower-cased wire */
+	const uint8_t *apex; /* lower-cased wire */
 	size_t apex_len;
 	unsigned apex_labels;
 	const vd_zone_node_t *apex_node;
@@ -52,7 +52,7 @@ struct vd_zone {
 	size_t rr_count;
 	/* Open addressing, linear probing, load <= 1/2. */
 	vd_zone_node_t **slots;
-	size_t mask;                /* slot count - 1 (a power of two) */
+	size_t mask; /* slot count - 1 (a power of two) */
 	size_t nodes;
 };
 
@@ -62,19 +62,19 @@ struct vd_zone {
 typedef struct vd_zone_rec {
 	union {
 		size_t owner_off;
-		const uint8_t *owner;   /* lower-cased wire */
+		const uint8_t *owner; /* lower-cased wire */
 	};
 	union {
 		size_t rdata_off;
-		const uint8_t *rdata;   /* uncompressed wire rdata */
+		const uint8_t *rdata; /* uncompressed wire rdata */
 	};
 	uint32_t ttl;
 	uint16_t type;
 	uint16_t rclass;
 	uint16_t rdlen;
 	uint16_t owner_len;
-	unsigned line;              /* first line of the record in the file */
-	size_t seq;                 /* file order, for stable sorting */
+	unsigned line; /* first line of the record in the file */
+	size_t seq;    /* file order, for stable sorting */
 } vd_zone_rec_t;
 
 /* State of one load: the zone under construction, where errors go, and
@@ -84,7 +84,7 @@ typedef struct vd_zone_rec {
 typedef struct vd_zone_ctx {
 	vd_zone_t *z;
 	const char *path;
-	vd_errlist_t *errs;         /* may be NULL: messages are dropped */
+	vd_errlist_t *errs; /* may be NULL: messages are dropped */
 	unsigned nerr;
 	vd_zone_rec_t *recs;
 	size_t nrecs;
@@ -92,7 +92,7 @@ typedef struct vd_zone_ctx {
 	uint8_t *blob;
 	size_t blob_len;
 	size_t blob_cap;
-	uint64_t max_size;          /* bytes of the file read at most */
+	uint64_t max_size; /* bytes of the file read at most */
 } vd_zone_ctx_t;
 
 /* Adds "path:line: reason" (line 0: "path: reason") and counts it. */
@@ -130,5 +130,5 @@ vd_zone_node_t *vd_zone_index_find(vd_zone_node_t *const *slots, size_t mask,
 /* Slot a name with this hash starts probing at. */
 static inline size_t vd_zone_index_slot(uint32_t hash, size_t mask)
 {
-	return hash & mask;   /* vd_hash's bits are all well mixed */
+	return hash & mask; /* vd_hash's bits are all well mixed */
 }

@@ -21,11 +21,11 @@ static const uint8_t no_origin[] = "\x10vpcdns-no-origin\x07invalid";
 typedef struct reader {
 	vd_zone_ctx_t *c;
 	FILE *fp;
-	long pos;           /* offset up to which newlines are counted */
-	unsigned line;      /* line number at pos */
-	uint32_t ttl;       /* default TTL, updated by $TTL */
-	ldns_rdf *origin;   /* updated by $ORIGIN */
-	ldns_rdf *prev;     /* owner of the previous record */
+	long pos;	  /* offset up to which newlines are counted */
+	unsigned line;	  /* line number at pos */
+	uint32_t ttl;	  /* default TTL, updated by $TTL */
+	ldns_rdf *origin; /* updated by $ORIGIN */
+	ldns_rdf *prev;	  /* owner of the previous record */
 	char *buf;
 	size_t bufcap;
 } reader_t;
@@ -116,12 +116,14 @@ static int read_rr(reader_t *r, ldns_rr **rr, unsigned *line)
 		/* The size was checked at open; a file that grows while it
 		 * is read stops here rather than at the end of the disk. */
 		if (pos > 0 && (uint64_t)pos > r->c->max_size) {
-			vd_zone_error(r->c, 0, "file grew beyond %llu bytes while being read",
+			vd_zone_error(r->c, 0,
+				      "file grew beyond %llu bytes while being read",
 				      (unsigned long long)r->c->max_size);
 			return VD_ECONF;
 		}
 		*rr = NULL;
-		s = ldns_rr_new_frm_fp_l(rr, r->fp, &r->ttl, &r->origin, &r->prev, &dummy);
+		s = ldns_rr_new_frm_fp_l(rr, r->fp, &r->ttl, &r->origin, &r->prev,
+					 &dummy);
 		if (s == LDNS_STATUS_OK && *rr)
 			return 1;
 		ldns_rr_free(*rr);
@@ -172,12 +174,14 @@ int vd_zone_read_origin(vd_zone_ctx_t *c, FILE *fp, uint8_t origin[VD_NAME_MAX])
 		goto out;
 	if (ldns_dname_is_subdomain(ldns_rr_owner(rr), sentinel) ||
 	    ldns_dname_compare(ldns_rr_owner(rr), sentinel) == 0) {
-		vd_zone_error(c, line, "SOA owner is a relative name but the zone has no "
+		vd_zone_error(c, line,
+			      "SOA owner is a relative name but the zone has no "
 			      "origin: add $ORIGIN or set the zone's origin");
 		ret = VD_ECONF;
 		goto out;
 	}
-	memcpy(origin, ldns_rdf_data(ldns_rr_owner(rr)), ldns_rdf_size(ldns_rr_owner(rr)));
+	memcpy(origin, ldns_rdf_data(ldns_rr_owner(rr)),
+	       ldns_rdf_size(ldns_rr_owner(rr)));
 	ret = 0;
 	if (fseek(fp, 0, SEEK_SET) != 0)
 		ret = -errno;
@@ -226,7 +230,8 @@ static vd_zone_rec_t *rec_new(vd_zone_ctx_t *c)
 
 /* Owner bytes: records of one name usually follow each other, so share
  * the previous record's copy when it is the same name. */
-static int put_owner(vd_zone_ctx_t *c, const uint8_t *lc, size_t len, vd_zone_rec_t *rec)
+static int put_owner(vd_zone_ctx_t *c, const uint8_t *lc, size_t len,
+		     vd_zone_rec_t *rec)
 {
 	const vd_zone_rec_t *prev = c->nrecs ? &c->recs[c->nrecs - 1] : NULL;
 
@@ -239,7 +244,8 @@ static int put_owner(vd_zone_ctx_t *c, const uint8_t *lc, size_t len, vd_zone_re
 	return blob_put(c, lc, len, &rec->owner_off);
 }
 
-static int store_rr(vd_zone_ctx_t *c, const ldns_rr *rr, unsigned line, ldns_buffer *buf)
+static int store_rr(vd_zone_ctx_t *c, const ldns_rr *rr, unsigned line,
+		    ldns_buffer *buf)
 {
 	const ldns_rdf *owner = ldns_rr_owner(rr);
 	uint8_t lc[VD_NAME_MAX];

@@ -24,8 +24,11 @@ static uint64_t test_now(void *arg)
 }
 
 static const vd_cache_policy_t policy = {
-	.min_ttl = 0, .max_ttl = 86400, .max_negative_ttl = 3600,
-	.stale_max = 86400, .prefetch = true,
+	.min_ttl = 0,
+	.max_ttl = 86400,
+	.max_negative_ttl = 3600,
+	.stale_max = 86400,
+	.prefetch = true,
 };
 
 typedef struct resp_spec {
@@ -33,10 +36,10 @@ typedef struct resp_spec {
 	uint16_t qtype;
 	int rcode;
 	uint16_t extra_flags;
-	int nanswers;               /* A records, TTL ttl */
+	int nanswers; /* A records, TTL ttl */
 	uint32_t ttl;
-	bool cname;                 /* a CNAME first (TTL ttl) */
-	bool soa;                   /* SOA in authority */
+	bool cname; /* a CNAME first (TTL ttl) */
+	bool soa;   /* SOA in authority */
 	uint32_t soa_ttl, soa_min;
 	bool opt;
 } resp_spec_t;
@@ -47,14 +50,17 @@ static size_t build_resp(const resp_spec_t *s, uint8_t *out, size_t cap)
 	assert_int_equal(vd_name_from_text(s->qname, q.qname, &q.qname_len), 0);
 	vd_wbuf_t w;
 	vd_wbuf_init(&w, out, cap);
-	vd_wbuf_reply_start(&w, &q, (uint16_t)(VD_F_QR | VD_F_RD | VD_F_RA |
-					       s->extra_flags | s->rcode));
+	vd_wbuf_reply_start(&w, &q,
+			    (uint16_t)(VD_F_QR | VD_F_RD | VD_F_RA | s->extra_flags |
+				       s->rcode));
 	const uint8_t *owner = q.qname;
 	uint8_t target[VD_NAME_MAX];
 	size_t tlen;
 	if (s->cname) {
-		assert_int_equal(vd_name_from_text("target.example.net", target, &tlen), 0);
-		vd_wbuf_rr(&w, 1, owner, VD_T_CNAME, VD_C_IN, s->ttl, target, (uint16_t)tlen);
+		assert_int_equal(vd_name_from_text("target.example.net", target, &tlen),
+				 0);
+		vd_wbuf_rr(&w, 1, owner, VD_T_CNAME, VD_C_IN, s->ttl, target,
+			   (uint16_t)tlen);
 		owner = target;
 	}
 	for (int i = 0; i < s->nanswers; i++) {
@@ -62,7 +68,8 @@ static size_t build_resp(const resp_spec_t *s, uint8_t *out, size_t cap)
 		vd_wbuf_rr(&w, 1, owner, VD_T_A, VD_C_IN, s->ttl, a, 4);
 	}
 	if (s->soa) {
-		uint8_t rd[2 * VD_NAME_MAX + 20], mname[VD_NAME_MAX], rname[VD_NAME_MAX];
+		uint8_t rd[2 * VD_NAME_MAX + 20], mname[VD_NAME_MAX],
+			rname[VD_NAME_MAX];
 		size_t n1, n2;
 		vd_name_from_text("ns.example.", mname, &n1);
 		vd_name_from_text("hm.example.", rname, &n2);
@@ -94,8 +101,9 @@ static vd_cache_key_t key_of(const char *name, uint16_t qtype, uint64_t group)
 	size_t n;
 	assert_int_equal(vd_name_from_text(name, name_buf, &n), 0);
 	vd_name_lower(name_buf, name_buf);
-	return (vd_cache_key_t){ .group = group, .qname_lc = name_buf, .qtype = qtype,
-				 .qclass = VD_C_IN };
+	return (vd_cache_key_t){
+		.group = group, .qname_lc = name_buf, .qtype = qtype, .qclass = VD_C_IN
+	};
 }
 
 static vd_query_msg_t client_q(const char *name, uint16_t qtype, uint16_t id)
@@ -138,9 +146,11 @@ static void test_invalid(void **state)
 	uint8_t junk[5] = { 1, 2, 3, 4, 5 };
 	assert_int_equal(vd_cache_store(c, &k, junk, 5, &policy), VD_EMALF);
 	uint8_t bad[64];
-	resp_spec_t s = { .qname = "a.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 60 };
+	resp_spec_t s = {
+		.qname = "a.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 60
+	};
 	size_t n = build_resp(&s, bad, sizeof(bad));
-	assert_true(vd_cache_store(c, &k, bad, n - 3, &policy) < 0);   /* cut short */
+	assert_true(vd_cache_store(c, &k, bad, n - 3, &policy) < 0); /* cut short */
 	vd_cache_hit_t h;
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_MISS);
 	vd_cache_free(c);
@@ -151,13 +161,16 @@ static void test_ttl_counts_down(void **state)
 	(void)state;
 	vd_cache_t *c = new_cache(1 << 20);
 	uint8_t buf[512], out[512];
-	resp_spec_t s = { .qname = "www.example", .qtype = VD_T_A, .nanswers = 2,
-			  .ttl = 300, .opt = true };
+	resp_spec_t s = { .qname = "www.example",
+			  .qtype = VD_T_A,
+			  .nanswers = 2,
+			  .ttl = 300,
+			  .opt = true };
 	size_t n = build_resp(&s, buf, sizeof(buf));
 	vd_cache_key_t k = key_of("www.example", VD_T_A, 7);
 	assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 0);
 
-	clock_ms += 100500;   /* 100.5 s later */
+	clock_ms += 100500; /* 100.5 s later */
 	vd_cache_hit_t h;
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
 	assert_int_equal(h.age, 100);
@@ -165,15 +178,15 @@ static void test_ttl_counts_down(void **state)
 	size_t m = vd_cache_write(&h, &q, VD_F_QR | VD_F_RA, false, out, sizeof(out));
 	assert_true(m > 0);
 	assert_int_equal(vd_hdr_id(out), 0x1234);
-	assert_memory_equal(out + 12, q.qname, q.qname_len);   /* client's case */
-	assert_int_equal(vd_hdr_arcount(out), 0);              /* upstream OPT gone */
+	assert_memory_equal(out + 12, q.qname, q.qname_len); /* client's case */
+	assert_int_equal(vd_hdr_arcount(out), 0);	     /* upstream OPT gone */
 	assert_int_equal(ttl_at(out, m, 0, NULL), 200);
 	assert_int_equal(ttl_at(out, m, 1, NULL), 200);
 
 	/* A buffer too small for the stored message: 0, nothing written. */
 	assert_int_equal(vd_cache_write(&h, &q, VD_F_QR, false, out, 20), 0);
 
-	clock_ms += 200000;   /* expired: stale until stale_max */
+	clock_ms += 200000; /* expired: stale until stale_max */
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_STALE);
 	m = vd_cache_write(&h, &q, VD_F_QR, true, out, sizeof(out));
 	assert_int_equal(ttl_at(out, m, 0, NULL), VD_CACHE_STALE_TTL);
@@ -181,7 +194,7 @@ static void test_ttl_counts_down(void **state)
 	vd_cache_policy_t nostale = policy;
 	nostale.stale_max = 0;
 	assert_int_equal(vd_cache_lookup(c, &k, &nostale, &h), VD_CACHE_MISS);
-	assert_int_equal(vd_cache_stats(c)->entries, 0);   /* removed */
+	assert_int_equal(vd_cache_stats(c)->entries, 0); /* removed */
 	vd_cache_free(c);
 }
 
@@ -193,7 +206,9 @@ static void test_clamps(void **state)
 	vd_cache_policy_t p = policy;
 	p.min_ttl = 60;
 	p.max_ttl = 120;
-	resp_spec_t s = { .qname = "a.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 5 };
+	resp_spec_t s = {
+		.qname = "a.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 5
+	};
 	size_t n = build_resp(&s, buf, sizeof(buf));
 	vd_cache_key_t k = key_of("a.example", VD_T_A, 1);
 	assert_int_equal(vd_cache_store(c, &k, buf, n, &p), 0);
@@ -225,8 +240,11 @@ static void test_negative(void **state)
 	uint8_t buf[512], out[512];
 	vd_cache_hit_t h;
 	/* NXDOMAIN: min(SOA TTL 900, MINIMUM 300) = 300. */
-	resp_spec_t s = { .qname = "no.example", .qtype = VD_T_A,
-			  .rcode = VD_RCODE_NXDOMAIN, .soa = true, .soa_ttl = 900,
+	resp_spec_t s = { .qname = "no.example",
+			  .qtype = VD_T_A,
+			  .rcode = VD_RCODE_NXDOMAIN,
+			  .soa = true,
+			  .soa_ttl = 900,
 			  .soa_min = 300 };
 	size_t n = build_resp(&s, buf, sizeof(buf));
 	vd_cache_key_t k = key_of("no.example", VD_T_A, 1);
@@ -237,7 +255,7 @@ static void test_negative(void **state)
 	size_t m = vd_cache_write(&h, &q, VD_F_QR, false, out, sizeof(out));
 	assert_int_equal(VD_F_RCODE(vd_hdr_flags(out)), VD_RCODE_NXDOMAIN);
 	uint16_t type;
-	assert_int_equal(ttl_at(out, m, 0, &type), 300);   /* SOA TTL lowered */
+	assert_int_equal(ttl_at(out, m, 0, &type), 300); /* SOA TTL lowered */
 	assert_int_equal(type, VD_T_SOA);
 
 	/* NODATA bounded by max_negative_ttl. */
@@ -267,12 +285,16 @@ static void test_not_cacheable(void **state)
 	vd_cache_t *c = new_cache(1 << 20);
 	uint8_t buf[512];
 	vd_cache_key_t k = key_of("x.example", VD_T_A, 1);
-	resp_spec_t s = { .qname = "x.example", .qtype = VD_T_A,
+	resp_spec_t s = { .qname = "x.example",
+			  .qtype = VD_T_A,
 			  .rcode = VD_RCODE_SERVFAIL };
 	size_t n = build_resp(&s, buf, sizeof(buf));
 	assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 1);
-	s = (resp_spec_t){ .qname = "x.example", .qtype = VD_T_A, .nanswers = 1,
-			   .ttl = 60, .extra_flags = VD_F_TC };
+	s = (resp_spec_t){ .qname = "x.example",
+			   .qtype = VD_T_A,
+			   .nanswers = 1,
+			   .ttl = 60,
+			   .extra_flags = VD_F_TC };
 	n = build_resp(&s, buf, sizeof(buf));
 	assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 1);
 	s.extra_flags = 0;
@@ -290,7 +312,9 @@ static void test_key_separation(void **state)
 	(void)state;
 	vd_cache_t *c = new_cache(1 << 20);
 	uint8_t buf[512];
-	resp_spec_t s = { .qname = "k.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 60 };
+	resp_spec_t s = {
+		.qname = "k.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 60
+	};
 	size_t n = build_resp(&s, buf, sizeof(buf));
 	vd_cache_key_t k = key_of("k.example", VD_T_A, 1);
 	assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 0);
@@ -298,7 +322,7 @@ static void test_key_separation(void **state)
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
 
 	vd_cache_key_t other = k;
-	other.group = 2;   /* another upstream group never sees it */
+	other.group = 2; /* another upstream group never sees it */
 	assert_int_equal(vd_cache_lookup(c, &other, &policy, &h), VD_CACHE_MISS);
 	other = k;
 	other.do_bit = true;
@@ -313,8 +337,11 @@ static void test_key_separation(void **state)
 	/* Reload: groups still configured keep their entries (ids in any
 	 * order), the others lose theirs. */
 	vd_cache_key_t k4 = key_of("k4.example", VD_T_A, 4);
-	n = build_resp(&(resp_spec_t){ .qname = "k4.example", .qtype = VD_T_A,
-				       .nanswers = 1, .ttl = 60 }, buf, sizeof(buf));
+	n = build_resp(&(resp_spec_t){ .qname = "k4.example",
+				       .qtype = VD_T_A,
+				       .nanswers = 1,
+				       .ttl = 60 },
+		       buf, sizeof(buf));
 	assert_int_equal(vd_cache_store(c, &k4, buf, n, &policy), 0);
 	uint64_t keep[3] = { 9, 4, 1 }, drop = 3;
 	vd_cache_retain_groups(c, keep, 3);
@@ -388,9 +415,10 @@ static void test_flood_bound_and_lru(void **state)
 		vd_cache_key_t k = key_of(name, VD_T_A, 1);
 		assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 0);
 		assert_true(vd_cache_stats(c)->bytes <= budget);
-		if (i % 100 == 0) {   /* used often: stays */
+		if (i % 100 == 0) { /* used often: stays */
 			hot = key_of("hot.example", VD_T_A, 1);
-			assert_int_equal(vd_cache_lookup(c, &hot, &policy, &h), VD_CACHE_HIT);
+			assert_int_equal(vd_cache_lookup(c, &hot, &policy, &h),
+					 VD_CACHE_HIT);
 		}
 	}
 	assert_true(vd_cache_stats(c)->evictions > 40000);
@@ -412,14 +440,16 @@ static void test_prefetch_and_failures(void **state)
 	(void)state;
 	vd_cache_t *c = new_cache(1 << 20);
 	uint8_t buf[512];
-	resp_spec_t s = { .qname = "p.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 100 };
+	resp_spec_t s = {
+		.qname = "p.example", .qtype = VD_T_A, .nanswers = 1, .ttl = 100
+	};
 	size_t n = build_resp(&s, buf, sizeof(buf));
 	vd_cache_key_t k = key_of("p.example", VD_T_A, 1);
 	assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 0);
 	vd_cache_hit_t h;
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
 	assert_false(h.prefetch);
-	clock_ms += 95000;   /* last 10 %, second hit: popular */
+	clock_ms += 95000; /* last 10 %, second hit: popular */
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
 	assert_true(h.prefetch);
 	vd_cache_policy_t nopf = policy;
@@ -427,7 +457,7 @@ static void test_prefetch_and_failures(void **state)
 	assert_int_equal(vd_cache_lookup(c, &k, &nopf, &h), VD_CACHE_HIT);
 	assert_false(h.prefetch);
 
-	clock_ms += 10000;   /* expired */
+	clock_ms += 10000; /* expired */
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_STALE);
 	assert_false(h.failed_recently);
 	vd_cache_mark_failed(c, &k);
@@ -436,7 +466,7 @@ static void test_prefetch_and_failures(void **state)
 	clock_ms += VD_CACHE_FAIL_RECHECK_MS + 1;
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_STALE);
 	assert_false(h.failed_recently);
-	clock_ms += 86400ull * 1000;   /* past stale_max */
+	clock_ms += 86400ull * 1000; /* past stale_max */
 	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_MISS);
 	vd_cache_free(c);
 }
@@ -446,8 +476,11 @@ static void test_cname_flag(void **state)
 	(void)state;
 	vd_cache_t *c = new_cache(1 << 20);
 	uint8_t buf[512];
-	resp_spec_t s = { .qname = "c.example", .qtype = VD_T_A, .nanswers = 1,
-			  .ttl = 60, .cname = true };
+	resp_spec_t s = { .qname = "c.example",
+			  .qtype = VD_T_A,
+			  .nanswers = 1,
+			  .ttl = 60,
+			  .cname = true };
 	size_t n = build_resp(&s, buf, sizeof(buf));
 	vd_cache_key_t k = key_of("c.example", VD_T_A, 1);
 	assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 0);

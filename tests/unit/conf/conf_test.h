@@ -93,11 +93,11 @@ static inline void errs_print(const vd_errlist_t *errs)
 }
 
 /* Fails the test, listing the errors, unless err_has. */
-#define assert_err(errs, file, line, needle)                                   \
-	do {                                                                   \
-		if (!err_has((errs), (file), (line), (needle))) {              \
-			errs_print(errs);                                      \
-			fail_msg("no error '%s:%lu: ...%s...'", (file),        \
-				 (unsigned long)(line), (needle));             \
-		}                                                              \
+#define assert_err(errs, file, line, needle)                            \
+	do {                                                            \
+		if (!err_has((errs), (file), (line), (needle))) {       \
+			errs_print(errs);                               \
+			fail_msg("no error '%s:%lu: ...%s...'", (file), \
+				 (unsigned long)(line), (needle));      \
+		}                                                       \
 	} while (0)

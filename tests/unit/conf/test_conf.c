@@ -19,8 +19,8 @@
 
 typedef struct fixture {
 	char dir[64];
-	char path[512];          /* dir/vpcdns.yaml */
-	char resolv[512];        /* dir/resolv.conf */
+	char path[512];	  /* dir/vpcdns.yaml */
+	char resolv[512]; /* dir/resolv.conf */
 	vd_errlist_t errs;
 	vd_snap_t *snap;
 } fixture_t;
@@ -65,8 +65,10 @@ static int setup(void **state)
 	subdir_new(f->dir, "data");
 	subdir_new(f->dir, "data/shared");
 	subdir_new(f->dir, "empty");
-	zone_write(f, "data/shared/b.example.zone", "b.example.", "x IN A 127.0.0.11\n");
-	zone_write(f, "data/shared/a.example.zone", "a.example.", "www IN A 127.0.0.10\n");
+	zone_write(f, "data/shared/b.example.zone", "b.example.",
+		   "x IN A 127.0.0.11\n");
+	zone_write(f, "data/shared/a.example.zone", "a.example.",
+		   "www IN A 127.0.0.10\n");
 	file_write(f->dir, "data/shared/README", "not a zone\n", out);
 	zone_write(f, "data/corp.zone", "corp.internal.", "git IN A 127.0.0.12\n");
 	zone_write(f, "a.zone", "a.example.", "");
@@ -117,7 +119,7 @@ static void load_ok(fixture_t *f, const char *text)
 }
 
 static const vd_view_route_t *route(const vd_view_t *v, const char *name,
-				     unsigned max_labels)
+				    unsigned max_labels)
 {
 	uint8_t wire[VD_NAME_MAX];
 	size_t len;
@@ -174,31 +176,31 @@ static void test_null_args(void **state)
 /* ---- a complete configuration ------------------------------------------ */
 
 static const char full_conf[] =
-	"server:\n"                                                      /* 1 */
+	"server:\n" /* 1 */
 	"  listen: [\"127.0.0.1:5353\", \"[::1]:5353\", \"127.0.0.5\"]\n"
 	"  identity: test-id\n"
 	"  hide_version: yes\n"
-	"  version: \"v9\"\n"                                            /* 5 */
+	"  version: \"v9\"\n" /* 5 */
 	"  directory: data\n"
 	"  tcp_idle_timeout: 2m\n"
 	"  tcp_max_connections: 77\n"
 	"  upstream_timeout: 250ms\n"
-	"  log_level: debug\n"                                           /* 10 */
+	"  log_level: debug\n" /* 10 */
 	"upstreams:\n"
 	"  default: [\"system\"]\n"
 	"  corp: [\"127.0.0.1:5301\", \"[::1]:5302\", \"127.0.0.2\"]\n"
 	"views:\n"
-	"  - name: one\n"                                                /* 15 */
+	"  - name: one\n" /* 15 */
 	"    clients: [\"10.20.0.0/16\", \"127.0.0.1\", \"::1/128\"]\n"
 	"    zones:\n"
 	"      - \"shared/\"\n"
 	"      - path: corp.zone\n"
-	"        fallback: nxdomain\n"                                   /* 20 */
+	"        fallback: nxdomain\n" /* 20 */
 	"    forward:\n"
 	"      \"corp.example.\": corp\n"
 	"      \"A.Example\": corp\n"
 	"      \".\": default\n"
-	"  - name: two\n"                                                /* 25 */
+	"  - name: two\n" /* 25 */
 	"    clients: [\"10.30.0.0/16\", \"::ffff:127.0.0.2/128\"]\n"
 	"    zones: [\"shared\"]\n";
 
@@ -262,20 +264,19 @@ static void test_group_options(void **state)
 	fixture_t *f = *state;
 	const vd_group_t *g;
 
-	load_ok(f,
-		"server:\n"
-		"  listen: [\"127.0.0.1:5353\"]\n"
-		"upstreams:\n"
-		"  plain:\n"
-		"    servers: [\"127.0.0.1:5301\"]\n"
-		"  nocase:\n"
-		"    servers:\n"
-		"      - 127.0.0.1:5302\n"
-		"      - 127.0.0.2\n"
-		"    use_0x20: false\n"
-		"views:\n"
-		"  - name: v\n"
-		"    clients: [\"10.0.0.0/8\"]\n");
+	load_ok(f, "server:\n"
+		   "  listen: [\"127.0.0.1:5353\"]\n"
+		   "upstreams:\n"
+		   "  plain:\n"
+		   "    servers: [\"127.0.0.1:5301\"]\n"
+		   "  nocase:\n"
+		   "    servers:\n"
+		   "      - 127.0.0.1:5302\n"
+		   "      - 127.0.0.2\n"
+		   "    use_0x20: false\n"
+		   "views:\n"
+		   "  - name: v\n"
+		   "    clients: [\"10.0.0.0/8\"]\n");
 	assert_int_equal(f->snap->ngroups, 2);
 	g = &f->snap->groups[0];
 	assert_string_equal(g->name, "plain");
@@ -312,8 +313,10 @@ static void test_views(void **state)
 	assert_true(name_is(vd_zone_apex(vd_view_zone(one, 0)), "a.example."));
 	assert_true(name_is(vd_zone_apex(vd_view_zone(one, 1)), "b.example."));
 	assert_true(name_is(vd_zone_apex(vd_view_zone(one, 2)), "corp.internal."));
-	assert_int_equal(vd_zone_fallback(vd_view_zone(one, 0)), VD_ZONE_FALLBACK_FORWARD);
-	assert_int_equal(vd_zone_fallback(vd_view_zone(one, 2)), VD_ZONE_FALLBACK_NXDOMAIN);
+	assert_int_equal(vd_zone_fallback(vd_view_zone(one, 0)),
+			 VD_ZONE_FALLBACK_FORWARD);
+	assert_int_equal(vd_zone_fallback(vd_view_zone(one, 2)),
+			 VD_ZONE_FALLBACK_NXDOMAIN);
 	assert_int_equal(vd_view_nzones(two), 2);
 	/* The client table. */
 	assert_int_equal(match(f->snap, "10.20.1.1"), 0);
@@ -363,8 +366,10 @@ static void test_zone_sharing(void **state)
 	assert_ptr_not_equal(vd_view_zone(one, 0), vd_view_zone(f->snap->views[2], 0));
 	assert_int_equal(vd_zone_fallback(vd_view_zone(f->snap->views[2], 0)),
 			 VD_ZONE_FALLBACK_NXDOMAIN);
-	assert_true(name_is(vd_zone_apex(vd_view_zone(f->snap->views[2], 1)), "n.example."));
-	assert_true(name_is(vd_zone_apex(vd_view_zone(f->snap->views[3], 0)), "m.example."));
+	assert_true(name_is(vd_zone_apex(vd_view_zone(f->snap->views[2], 1)),
+			    "n.example."));
+	assert_true(name_is(vd_zone_apex(vd_view_zone(f->snap->views[3], 0)),
+			    "m.example."));
 }
 
 static void test_routing(void **state)
@@ -405,10 +410,13 @@ static void test_routing(void **state)
 	/* max_labels: as if the zone at b.example (2 labels) were not there. */
 	assert_ptr_equal(route(one, "x.b.example.", 1), e);
 	assert_ptr_equal(route(one, "x.b.example.", 0), e);
-	assert_ptr_equal(vd_view_route_zone(route(one, "x.b.example.", 2)), vd_view_zone(one, 1));
-	assert_ptr_equal(vd_view_route_group(route(one, "a.b.c.d.e.f.corp.example.", 2)), 1);
+	assert_ptr_equal(vd_view_route_zone(route(one, "x.b.example.", 2)),
+			 vd_view_zone(one, 1));
+	assert_ptr_equal(
+		vd_view_route_group(route(one, "a.b.c.d.e.f.corp.example.", 2)), 1);
 	/* A view without "." routes nothing else. */
-	assert_ptr_equal(vd_view_route_zone(route(two, "x.b.example.", UINT_MAX)), vd_view_zone(two, 1));
+	assert_ptr_equal(vd_view_route_zone(route(two, "x.b.example.", UINT_MAX)),
+			 vd_view_zone(two, 1));
 	assert_null(route(two, "www.example.com.", UINT_MAX));
 	assert_null(route(two, "example.", UINT_MAX));
 	assert_null(route(two, "x.b.example.", 1));
@@ -420,13 +428,12 @@ static void test_defaults(void **state)
 	const vd_server_conf_t *s;
 	char host[256];
 
-	load_ok(f,
-		"server:\n"
-		"  listen: [\"127.0.0.1:5353\"]\n"
-		"views:\n"
-		"  - name: only\n"
-		"    clients: [\"0.0.0.0/0\"]\n"
-		"    zones: [\"a.zone\"]\n");
+	load_ok(f, "server:\n"
+		   "  listen: [\"127.0.0.1:5353\"]\n"
+		   "views:\n"
+		   "  - name: only\n"
+		   "    clients: [\"0.0.0.0/0\"]\n"
+		   "    zones: [\"a.zone\"]\n");
 	s = &f->snap->server;
 	assert_int_equal(gethostname(host, sizeof(host)), 0);
 	assert_string_equal(s->identity, host);
@@ -441,7 +448,8 @@ static void test_defaults(void **state)
 	assert_int_equal(f->snap->ngroups, 0);
 	/* Zone paths are relative to the config file's folder by default. */
 	assert_int_equal(vd_view_nzones(f->snap->views[0]), 1);
-	assert_non_null(strstr(vd_zone_path(vd_view_zone(f->snap->views[0], 0)), "/a.zone"));
+	assert_non_null(
+		strstr(vd_zone_path(vd_view_zone(f->snap->views[0], 0)), "/a.zone"));
 	assert_int_equal(match(f->snap, "192.0.2.1"), 0);
 	assert_int_equal(match(f->snap, "2001:db8::1"), -1);
 	assert_null(route(f->snap->views[0], "www.example.com.", UINT_MAX));
@@ -453,8 +461,13 @@ static void test_durations(void **state)
 		const char *text;
 		uint32_t ms;
 	} cases[] = {
-		{ "1", 1000 }, { "1s", 1000 }, { "1ms", 1 }, { "3m", 180000 },
-		{ "\"45s\"", 45000 }, { "4294967ms", 4294967 }, { "71582m", 4294920000u },
+		{ "1", 1000 },
+		{ "1s", 1000 },
+		{ "1ms", 1 },
+		{ "3m", 180000 },
+		{ "\"45s\"", 45000 },
+		{ "4294967ms", 4294967 },
+		{ "71582m", 4294920000u },
 	};
 	fixture_t *f = *state;
 	char text[512];
@@ -493,13 +506,15 @@ static void test_larger(void **state)
 		 "  listen: [\"127.0.0.1:5353\"]\n"
 		 "  directory: \"%s\"\n"
 		 "upstreams:\n"
-		 "  g: [\"127.0.0.1:1\", \"127.0.0.1:2\", \"127.0.0.1:3\", \"127.0.0.1:4\",\n"
+		 "  g: [\"127.0.0.1:1\", \"127.0.0.1:2\", \"127.0.0.1:3\", "
+		 "\"127.0.0.1:4\",\n"
 		 "      \"127.0.0.1:5\", \"127.0.0.1:6\", \"system\"]\n"
 		 "views:\n"
 		 "  - name: v\n"
 		 "    clients: [\"127.0.0.0/8\"]\n"
 		 "    zones: [\"many\", \"a.zone\"]\n"
-		 "    forward: { z1.example: g, z2.example: g, a.z3.example: g, x.: g, y.: g }\n",
+		 "    forward: { z1.example: g, z2.example: g, a.z3.example: g, x.: g, "
+		 "y.: g }\n",
 		 f->dir);
 	load_ok(f, text);
 	assert_int_equal(f->snap->groups[0].nservers, 8);
@@ -511,12 +526,15 @@ static void test_larger(void **state)
 		snprintf(apex, sizeof(apex), "z%d.example.", i);
 		assert_true(name_is(vd_zone_apex(vd_view_zone(v, i)), apex));
 		snprintf(name, sizeof(name), "www.z%d.example.", i);
-		assert_ptr_equal(vd_view_route_zone(route(v, name, UINT_MAX)), vd_view_zone(v, i));
+		assert_ptr_equal(vd_view_route_zone(route(v, name, UINT_MAX)),
+				 vd_view_zone(v, i));
 	}
 	assert_true(name_is(vd_zone_apex(vd_view_zone(v, 10)), "a.example."));
 	assert_int_equal(vd_view_route_group(route(v, "www.z1.example.", UINT_MAX)), 0);
-	assert_int_equal(vd_view_route_group(route(v, "www.z3.example.", UINT_MAX)), -1);
-	assert_int_equal(vd_view_route_group(route(v, "www.a.z3.example.", UINT_MAX)), 0);
+	assert_int_equal(vd_view_route_group(route(v, "www.z3.example.", UINT_MAX)),
+			 -1);
+	assert_int_equal(vd_view_route_group(route(v, "www.a.z3.example.", UINT_MAX)),
+			 0);
 	assert_null(route(v, "www.z3.example.", 1));
 	assert_int_equal(vd_view_route_group(route(v, "y.", UINT_MAX)), 0);
 }
@@ -527,21 +545,28 @@ static void test_example_config(void **state)
 	vd_snap_t *s = NULL;
 	const vd_view_t *v;
 
-	assert_int_equal(vd_conf_load(VD_SOURCE_DIR "/conf/vpcdns.yaml", &s, &f->errs), 0);
+	assert_int_equal(vd_conf_load(VD_SOURCE_DIR "/conf/vpcdns.yaml", &s, &f->errs),
+			 0);
 	assert_int_equal(s->nviews, 3);
 	v = s->views[0];
 	assert_string_equal(vd_view_name(v), "vpc-0a1b2c3d4e5f60718");
 	/* The on-premises view serves the first VPC's zones through include. */
 	assert_int_equal(vd_view_nincludes(s->views[2]), 1);
-	assert_ptr_equal(vd_view_route_zone(route(s->views[2], "ec2.us-east-1.amazonaws.com.", UINT_MAX)),
-			 vd_view_route_zone(route(v, "ec2.us-east-1.amazonaws.com.", UINT_MAX)));
+	assert_ptr_equal(
+		vd_view_route_zone(
+			route(s->views[2], "ec2.us-east-1.amazonaws.com.", UINT_MAX)),
+		vd_view_route_zone(route(v, "ec2.us-east-1.amazonaws.com.", UINT_MAX)));
 	assert_int_equal(vd_view_nzones(v), 4);
 	assert_int_equal(vd_view_nzones(s->views[1]), 1);
 	/* Same apex, different files: not shared. */
 	assert_ptr_not_equal(vd_view_zone(v, 0), vd_view_zone(s->views[1], 0));
-	assert_true(name_is(vd_view_route_name(route(v, "www.corp.internal.", UINT_MAX)), "corp.internal."));
+	assert_true(
+		name_is(vd_view_route_name(route(v, "www.corp.internal.", UINT_MAX)),
+			"corp.internal."));
 	assert_int_equal(vd_view_route_group(route(v, "x.corp.example.", UINT_MAX)), 1);
-	assert_int_equal(vd_view_route_group(route(s->views[1], "www.corp.internal.", UINT_MAX)), 0);
+	assert_int_equal(
+		vd_view_route_group(route(s->views[1], "www.corp.internal.", UINT_MAX)),
+		0);
 	vd_snap_unref(s);
 }
 
@@ -550,31 +575,27 @@ static void test_refs_and_listen(void **state)
 	fixture_t *f = *state;
 	vd_snap_t *a, *b;
 
-	load_ok(f,
-		"server: { listen: [\"127.0.0.1:5353\", \"[::1]:5353\"] }\n"
-		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	load_ok(f, "server: { listen: [\"127.0.0.1:5353\", \"[::1]:5353\"] }\n"
+		   "views: [ { name: v, clients: [\"::/0\"] } ]\n");
 	a = f->snap;
 	vd_snap_ref(a);
 	assert_int_equal(vd_snap_refs(a), 2);
 	vd_snap_unref(a);
 	assert_int_equal(vd_snap_refs(a), 1);
 	f->snap = NULL;
-	load_ok(f,
-		"server: { listen: [\"[::1]:5353\", \"127.0.0.1:5353\"] }\n"
-		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	load_ok(f, "server: { listen: [\"[::1]:5353\", \"127.0.0.1:5353\"] }\n"
+		   "views: [ { name: v, clients: [\"::/0\"] } ]\n");
 	b = f->snap;
 	assert_true(vd_conf_same_listen(&a->server, &b->server));
 	assert_true(vd_conf_same_listen(&a->server, &a->server));
 	f->snap = NULL;
-	load_ok(f,
-		"server: { listen: [\"[::1]:5353\", \"127.0.0.1:5354\"] }\n"
-		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	load_ok(f, "server: { listen: [\"[::1]:5353\", \"127.0.0.1:5354\"] }\n"
+		   "views: [ { name: v, clients: [\"::/0\"] } ]\n");
 	assert_false(vd_conf_same_listen(&a->server, &f->snap->server));
 	vd_snap_unref(f->snap);
 	f->snap = NULL;
-	load_ok(f,
-		"server: { listen: [\"[::1]:5353\"] }\n"
-		"views: [ { name: v, clients: [\"::/0\"] } ]\n");
+	load_ok(f, "server: { listen: [\"[::1]:5353\"] }\n"
+		   "views: [ { name: v, clients: [\"::/0\"] } ]\n");
 	assert_false(vd_conf_same_listen(&a->server, &f->snap->server));
 	assert_false(vd_conf_same_listen(&f->snap->server, &a->server));
 	vd_snap_unref(a);
@@ -598,30 +619,33 @@ static void test_system(void **state)
 	assert_int_equal(f->snap->groups[0].nservers, 3);
 	assert_string_equal(f->snap->groups[0].servers[2].text, "::1");
 	assert_int_equal(f->snap->groups[1].nservers, 2);
-	assert_int_equal(vd_view_route_group(route(f->snap->views[0], "x.", UINT_MAX)), 1);
+	assert_int_equal(vd_view_route_group(route(f->snap->views[0], "x.", UINT_MAX)),
+			 1);
 
 	file_write(f->dir, "resolv.conf", "search x\n# nameserver 127.0.0.1\n", out);
 	assert_int_equal(load(f, conf), VD_ECONF);
 	assert_null(f->snap);
-	assert_err(&f->errs, f->path, 3, "upstreams.a: 'system': no nameserver found in");
-	assert_err(&f->errs, f->path, 4, "upstreams.b: 'system': no nameserver found in");
+	assert_err(&f->errs, f->path, 3,
+		   "upstreams.a: 'system': no nameserver found in");
+	assert_err(&f->errs, f->path, 4,
+		   "upstreams.b: 'system': no nameserver found in");
 
 	unlink(f->resolv);
 	assert_int_equal(load(f, conf), VD_ECONF);
-	assert_err(&f->errs, f->path, 3,
-		   "'system': cannot read");
+	assert_err(&f->errs, f->path, 3, "'system': cannot read");
 	assert_err(&f->errs, f->path, 4, "No such file or directory");
 }
 
 /* ---- errors ------------------------------------------------------------- */
 
-#define SERVER "server:\n  listen: [\"127.0.0.1:5353\"]\n"       /* 2 lines */
-#define UPS "upstreams:\n  up: [\"127.0.0.1:5301\"]\n"           /* 2 lines */
+#define SERVER "server:\n  listen: [\"127.0.0.1:5353\"]\n"	    /* 2 lines */
+#define UPS "upstreams:\n  up: [\"127.0.0.1:5301\"]\n"		    /* 2 lines */
 #define VIEW "views:\n  - name: v\n    clients: [\"10.0.0.0/8\"]\n" /* 3 lines */
 
 #define LONG16 "0123456789abcdef"
-#define LONG256 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 \
-	LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16
+#define LONG256                                                                      \
+	LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 LONG16 \
+		LONG16 LONG16 LONG16 LONG16 LONG16
 
 typedef struct err_case {
 	const char *yaml;
@@ -637,7 +661,8 @@ static const err_case_t err_cases[] = {
 	{ SERVER UPS VIEW "    colour: red\n", 8, "unknown key 'colour' in views[0]" },
 	{ SERVER UPS VIEW "    zones:\n      - path: a.zone\n        mode: x\n", 10,
 	  "unknown key 'mode' in views[0].zones[0]" },
-	{ SERVER "  Listen: [\"127.0.0.2\"]\n" UPS VIEW, 3, "unknown key 'Listen' in server" },
+	{ SERVER "  Listen: [\"127.0.0.2\"]\n" UPS VIEW, 3,
+	  "unknown key 'Listen' in server" },
 	{ "server:\n  listen: [\"127.0.0.1\"]\n  listen: [\"127.0.0.2\"]\n" VIEW, 3,
 	  "duplicate key 'listen' (first at line 2)" },
 	{ SERVER VIEW "    forward: { \".\": up, \".\": up }\n" UPS, 6,
@@ -647,18 +672,22 @@ static const err_case_t err_cases[] = {
 	{ "# nothing\n", 1, "empty file" },
 	{ "- a\n- b\n", 1, "the top level must be a map" },
 	{ UPS VIEW, 1, "missing required key 'server'" },
-	{ "server:\n  identity: x\n" VIEW, 1, "missing required key 'listen' in server" },
+	{ "server:\n  identity: x\n" VIEW, 1,
+	  "missing required key 'listen' in server" },
 	{ SERVER UPS, 1, "missing required key 'views'" },
 	{ SERVER "views: []\n", 3, "views must be a non-empty list" },
 	{ SERVER "views:\n  - just-a-string\n", 4, "views[0] must be a map" },
 	{ SERVER "views:\n  - clients: [\"10.0.0.0/8\"]\n", 4,
 	  "missing required key 'name' in views[0]" },
-	{ SERVER "views:\n  - name: v\n", 4, "missing required key 'clients' in views[0]" },
+	{ SERVER "views:\n  - name: v\n", 4,
+	  "missing required key 'clients' in views[0]" },
 	{ SERVER VIEW "    zones:\n      - fallback: nxdomain\n", 7,
 	  "missing required key 'path' in views[0].zones[0]" },
 	/* types */
-	{ "server:\n  listen: \"127.0.0.1\"\n" VIEW, 2, "server.listen must be a list of strings" },
-	{ "server:\n  listen: [[\"127.0.0.1\"]]\n" VIEW, 2, "server.listen must be a list of strings" },
+	{ "server:\n  listen: \"127.0.0.1\"\n" VIEW, 2,
+	  "server.listen must be a list of strings" },
+	{ "server:\n  listen: [[\"127.0.0.1\"]]\n" VIEW, 2,
+	  "server.listen must be a list of strings" },
 	{ "server:\n  listen: []\n" VIEW, 2, "server.listen must not be empty" },
 	{ "server: [1]\n" VIEW, 1, "server must be a map" },
 	{ SERVER "  identity: [a]\n" VIEW, 3, "server.identity must be a string" },
@@ -675,28 +704,34 @@ static const err_case_t err_cases[] = {
 	  "server.tcp_max_connections_per_client must be an integer > 0" },
 	{ SERVER "  tcp_io_timeout: 0s\n" VIEW, 3,
 	  "server.tcp_io_timeout: bad duration '0s'" },
-	{ SERVER "  log_level: verbose\n" VIEW, 3, "server.log_level: bad level 'verbose'" },
-	{ SERVER "  zone_file_max_size: 0\n" VIEW, 3, "server.zone_file_max_size must be > 0" },
+	{ SERVER "  log_level: verbose\n" VIEW, 3,
+	  "server.log_level: bad level 'verbose'" },
+	{ SERVER "  zone_file_max_size: 0\n" VIEW, 3,
+	  "server.zone_file_max_size must be > 0" },
 	{ SERVER "  zone_file_max_size: lots\n" VIEW, 3,
 	  "server.zone_file_max_size: bad size 'lots'" },
 	{ SERVER "  zone_file_max_size: 65GiB\n" VIEW, 3,
-	  "server.zone_file_max_size: bad size '65GiB' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most 64GiB)" },
+	  "server.zone_file_max_size: bad size '65GiB' (bytes, or <n>KiB, <n>MiB, "
+	  "<n>GiB; at most 64GiB)" },
 	{ SERVER "upstreams: [\"127.0.0.1\"]\n" VIEW, 3,
 	  "upstreams must be a map of group names to lists of servers" },
-	{ SERVER "upstreams:\n  up: \"127.0.0.1\"\n" VIEW, 4, "upstreams.up must be a list of strings" },
-	{ SERVER "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    use_0x20: maybe\n" VIEW, 6,
-	  "upstreams.up.use_0x20 must be true, false, yes or no" },
+	{ SERVER "upstreams:\n  up: \"127.0.0.1\"\n" VIEW, 4,
+	  "upstreams.up must be a list of strings" },
+	{ SERVER
+	  "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    use_0x20: maybe\n" VIEW,
+	  6, "upstreams.up.use_0x20 must be true, false, yes or no" },
 	{ SERVER "upstreams:\n  up:\n    use_0x20: false\n" VIEW, 4,
 	  "missing required key 'servers' in upstreams.up" },
-	{ SERVER "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    case: no\n" VIEW, 6,
-	  "unknown key 'case' in upstreams.up" },
+	{ SERVER "upstreams:\n  up:\n    servers: [\"127.0.0.1\"]\n    case: no\n" VIEW,
+	  6, "unknown key 'case' in upstreams.up" },
 	{ SERVER "upstreams:\n  up:\n    servers: \"127.0.0.1\"\n" VIEW, 5,
 	  "upstreams.up.servers must be a list of strings" },
 	{ SERVER "upstreams:\n  up:\n    servers: []\n" VIEW, 5,
 	  "upstream group 'up' has no servers" },
 	{ SERVER "views:\n  - name: v\n    clients: \"10.0.0.0/8\"\n", 5,
 	  "views[0].clients must be a list of strings" },
-	{ SERVER "views:\n  - name: v\n    clients: []\n", 5, "views[0].clients must not be empty" },
+	{ SERVER "views:\n  - name: v\n    clients: []\n", 5,
+	  "views[0].clients must not be empty" },
 	{ SERVER "views:\n  - name: [v]\n    clients: [\"10.0.0.0/8\"]\n", 4,
 	  "views[0].name must be a string" },
 	{ SERVER "views:\n  - name: \"\"\n    clients: [\"10.0.0.0/8\"]\n", 4,
@@ -716,51 +751,64 @@ static const err_case_t err_cases[] = {
 	{ SERVER "  tcp_idle_timeout: 10x\n" VIEW, 3,
 	  "server.tcp_idle_timeout: bad duration '10x'" },
 	{ SERVER "  tcp_idle_timeout: 0s\n" VIEW, 3, "bad duration '0s'" },
-	{ SERVER "  upstream_timeout: 5w\n" VIEW, 3, "server.upstream_timeout: bad duration '5w'" },
+	{ SERVER "  upstream_timeout: 5w\n" VIEW, 3,
+	  "server.upstream_timeout: bad duration '5w'" },
 	{ SERVER "  upstream_timeout: -1\n" VIEW, 3, "bad duration '-1'" },
 	{ SERVER "  upstream_timeout: 4294968s\n" VIEW, 3, "bad duration '4294968s'" },
 	{ SERVER "  upstream_timeout: 1.5s\n" VIEW, 3, "bad duration '1.5s'" },
-	{ SERVER "  upstream_timeout: [1s]\n" VIEW, 3, "server.upstream_timeout must be a duration" },
+	{ SERVER "  upstream_timeout: [1s]\n" VIEW, 3,
+	  "server.upstream_timeout must be a duration" },
 	{ SERVER "  directory: nowhere\n" VIEW, 3,
 	  "server.directory: cannot use 'nowhere': No such file or directory" },
-	{ SERVER "  directory: a.zone\n" VIEW, 3, "server.directory: cannot use 'a.zone': Not a directory" },
-	{ SERVER "upstreams:\n  up:\n    - 127.0.0.1\n    - nameserver.example\n" VIEW, 6,
-	  "upstreams.up: bad address 'nameserver.example'" },
+	{ SERVER "  directory: a.zone\n" VIEW, 3,
+	  "server.directory: cannot use 'a.zone': Not a directory" },
+	{ SERVER "upstreams:\n  up:\n    - 127.0.0.1\n    - nameserver.example\n" VIEW,
+	  6, "upstreams.up: bad address 'nameserver.example'" },
 	{ SERVER "upstreams:\n  up: [\"127.0.0.1:5301\"]\n  empty: []\n" VIEW, 5,
 	  "upstream group 'empty' has no servers" },
 	{ SERVER "upstreams:\n  self: [\"127.0.0.2\", \"127.0.0.1:5353\"]\n" VIEW, 4,
 	  "upstreams.self: '127.0.0.1:5353' is one of our listen addresses" },
 	{ SERVER "views:\n  - name: v\n    clients: [\"10.0.0.1/8\"]\n", 5,
 	  "views[0].clients: bad CIDR '10.0.0.1/8'" },
-	{ SERVER "views:\n  - name: v\n    clients:\n      - 10.0.0.0/8\n      - 2001:db8::/129\n", 7,
-	  "views[0].clients: bad CIDR '2001:db8::/129'" },
-	{ SERVER "views:\n  - name: v\n    clients: [\"10.0.0.0/8\", \"10.0.0.0/08\"]\n", 5,
-	  "views[0].clients: '10.0.0.0/08' is listed twice (first at line 5)" },
+	{ SERVER "views:\n  - name: v\n    clients:\n      - 10.0.0.0/8\n      - "
+		 "2001:db8::/129\n",
+	  7, "views[0].clients: bad CIDR '2001:db8::/129'" },
+	{ SERVER
+	  "views:\n  - name: v\n    clients: [\"10.0.0.0/8\", \"10.0.0.0/08\"]\n",
+	  5, "views[0].clients: '10.0.0.0/08' is listed twice (first at line 5)" },
 	{ SERVER VIEW "  - name: v\n    clients: [\"10.1.0.0/16\"]\n", 6,
 	  "duplicate view name 'v' (first at line 4)" },
-	{ SERVER VIEW "  - name: w\n    clients:\n      - 10.1.0.0/16\n      - 10.0.0.0/8\n", 9,
-	  "client prefix '10.0.0.0/8' is in two views: 'v' (line 5) and 'w'" },
+	{ SERVER VIEW
+	  "  - name: w\n    clients:\n      - 10.1.0.0/16\n      - 10.0.0.0/8\n",
+	  9, "client prefix '10.0.0.0/8' is in two views: 'v' (line 5) and 'w'" },
 	{ SERVER VIEW "  - name: w\n    clients: [\"::ffff:10.0.0.0/104\"]\n", 7,
 	  "client prefix '::ffff:10.0.0.0/104' is in two views: 'v' (line 5) and 'w'" },
 	{ SERVER UPS VIEW "    forward:\n      \".\": nope\n", 9,
 	  "unknown upstream group 'nope' in forward rule '.'" },
-	{ SERVER UPS VIEW "    forward:\n      \"a..b\": up\n", 9, "views[0].forward: bad name 'a..b'" },
-	{ SERVER UPS VIEW "    forward:\n      \"Corp.Example\": up\n      \"corp.example.\": up\n", 10,
+	{ SERVER UPS VIEW "    forward:\n      \"a..b\": up\n", 9,
+	  "views[0].forward: bad name 'a..b'" },
+	{ SERVER UPS VIEW
+	  "    forward:\n      \"Corp.Example\": up\n      \"corp.example.\": up\n",
+	  10,
 	  "views[0].forward: duplicate rule for 'corp.example.' (first at line 9)" },
 	{ SERVER UPS VIEW "    forward:\n      x: nope\n      X.: up\n", 10,
 	  "views[0].forward: duplicate rule for 'X.' (first at line 9)" },
 	{ SERVER VIEW "    zones:\n      - path: a.zone\n        fallback: never\n", 8,
 	  "views[0].zones[0].fallback must be forward or nxdomain" },
-	{ SERVER VIEW "    zones:\n      - path: a.zone\n        origin: \"a..example\"\n", 8,
-	  "views[0].zones[0].origin: bad name 'a..example'" },
-	{ SERVER VIEW "    zones:\n      - path: data/shared\n        origin: \"a.example\"\n", 7,
-	  "views[0].zones[0]: origin cannot be used with a folder ('data/shared')" },
+	{ SERVER VIEW
+	  "    zones:\n      - path: a.zone\n        origin: \"a..example\"\n",
+	  8, "views[0].zones[0].origin: bad name 'a..example'" },
+	{ SERVER VIEW
+	  "    zones:\n      - path: data/shared\n        origin: \"a.example\"\n",
+	  7, "views[0].zones[0]: origin cannot be used with a folder ('data/shared')" },
 	/* zones */
 	{ SERVER VIEW "    zones: [\"missing.zone\"]\n", 6,
-	  "views[0].zones[0]: cannot read zone 'missing.zone': No such file or directory" },
+	  "views[0].zones[0]: cannot read zone 'missing.zone': No such file or "
+	  "directory" },
 	{ SERVER VIEW "    zones:\n      - a.zone\n      - path: missing/\n", 8,
 	  "views[0].zones[1]: cannot read zone 'missing/': No such file or directory" },
-	{ SERVER VIEW "    zones: [\"a.zone/\"]\n", 6, "cannot read zone 'a.zone/': Not a directory" },
+	{ SERVER VIEW "    zones: [\"a.zone/\"]\n", 6,
+	  "cannot read zone 'a.zone/': Not a directory" },
 	{ SERVER VIEW "    zones: [\"/dev/null\"]\n", 6,
 	  "cannot read zone '/dev/null': not a file or folder" },
 	{ SERVER VIEW "    zones:\n      - \"empty/\"\n", 7,
@@ -769,12 +817,16 @@ static const err_case_t err_cases[] = {
 	  "views[0].zones[1]: two zones for 'a.example.' in view 'v'" },
 	{ SERVER VIEW "    zones:\n      - data/shared\n      - a.zone\n", 8,
 	  "two zones for 'a.example.' in view 'v'" },
-	{ SERVER VIEW "    zones:\n      - a.zone\n      - { path: bad.zone, fallback: nxdomain }\n", 8,
-	  "views[0].zones[1]: zone '" },
+	{ SERVER VIEW "    zones:\n      - a.zone\n      - { path: bad.zone, fallback: "
+		      "nxdomain }\n",
+	  8, "views[0].zones[1]: zone '" },
 	/* upstreams over TLS and the server keys that go with them */
-	{ SERVER "upstreams:\n  up:\n    - 127.0.0.1\n    - tls://dns.example\n" VIEW, 6,
-	  "upstreams.up: bad TLS server 'tls://dns.example' (tls://<address>[:port][#name])" },
-	{ SERVER "upstreams:\n  up: [\"tls://\"]\n" VIEW, 4, "upstreams.up: bad TLS server 'tls://'" },
+	{ SERVER "upstreams:\n  up:\n    - 127.0.0.1\n    - tls://dns.example\n" VIEW,
+	  6,
+	  "upstreams.up: bad TLS server 'tls://dns.example' "
+	  "(tls://<address>[:port][#name])" },
+	{ SERVER "upstreams:\n  up: [\"tls://\"]\n" VIEW, 4,
+	  "upstreams.up: bad TLS server 'tls://'" },
 	{ SERVER "upstreams:\n  up: [\"tls://#dns.example\"]\n" VIEW, 4,
 	  "upstreams.up: bad TLS server 'tls://#dns.example'" },
 	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1:99999#dns.example\"]\n" VIEW, 4,
@@ -788,30 +840,40 @@ static const err_case_t err_cases[] = {
 	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#a..example\"]\n" VIEW, 4,
 	  "bad TLS name 'a..example'" },
 	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#127.0.0.1\"]\n" VIEW, 4,
-	  "bad TLS name '127.0.0.1' in 'tls://127.0.0.1#127.0.0.1' (a host name; leave out '#' to verify the address)" },
-	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#" LONG16 LONG16 LONG16 LONG16 ".example\"]\n" VIEW, 4,
-	  "bad TLS name '" LONG16 },
+	  "bad TLS name '127.0.0.1' in 'tls://127.0.0.1#127.0.0.1' (a host name; leave "
+	  "out '#' to verify the address)" },
+	{ SERVER "upstreams:\n  up: [\"tls://127.0.0.1#" LONG16 LONG16 LONG16 LONG16
+		 ".example\"]\n" VIEW,
+	  4, "bad TLS name '" LONG16 },
 	{ SERVER "upstreams:\n  self: [\"tls://127.0.0.1:5353\"]\n" VIEW, 4,
 	  "upstreams.self: 'tls://127.0.0.1:5353' is one of our listen addresses" },
-	{ SERVER "  query_timeout: 0\n" VIEW, 3, "server.query_timeout: bad duration '0'" },
-	{ SERVER "  query_timeout: [3s]\n" VIEW, 3, "server.query_timeout must be a duration" },
+	{ SERVER "  query_timeout: 0\n" VIEW, 3,
+	  "server.query_timeout: bad duration '0'" },
+	{ SERVER "  query_timeout: [3s]\n" VIEW, 3,
+	  "server.query_timeout must be a duration" },
 	{ SERVER "  upstream_max_inflight: 0\n" VIEW, 3,
 	  "server.upstream_max_inflight must be an integer > 0" },
 	{ SERVER "  upstream_max_inflight: -5\n" VIEW, 3,
 	  "server.upstream_max_inflight must be an integer > 0" },
-	{ SERVER "  max_pending: 0\n" VIEW, 3, "server.max_pending must be an integer > 0" },
+	{ SERVER "  max_pending: 0\n" VIEW, 3,
+	  "server.max_pending must be an integer > 0" },
 	{ SERVER "  max_pending_per_fetch: many\n" VIEW, 3,
 	  "server.max_pending_per_fetch must be an integer > 0" },
-	{ SERVER "  tls_ca_file: [ca.pem]\n" VIEW, 3, "server.tls_ca_file must be a string" },
+	{ SERVER "  tls_ca_file: [ca.pem]\n" VIEW, 3,
+	  "server.tls_ca_file must be a string" },
 	{ SERVER "  tls_ca_file: missing.pem\n" VIEW, 3,
 	  "server.tls_ca_file: cannot read 'missing.pem': No such file or directory" },
-	{ SERVER "  tls_ca_file: a.zone\n" VIEW, 3, "server.tls_ca_file: no PEM certificate in 'a.zone'" },
-	{ SERVER "  tls_ca_file:\n    ca.pem\n" VIEW, 4, "server.tls_ca_file: cannot read 'ca.pem'" },
+	{ SERVER "  tls_ca_file: a.zone\n" VIEW, 3,
+	  "server.tls_ca_file: no PEM certificate in 'a.zone'" },
+	{ SERVER "  tls_ca_file:\n    ca.pem\n" VIEW, 4,
+	  "server.tls_ca_file: cannot read 'ca.pem'" },
 	/* syntax */
-	{ SERVER "views: [ { name: v, clients: [\"10.0.0.0/8\"] }\n", 4, "YAML syntax error: " },
+	{ SERVER "views: [ { name: v, clients: [\"10.0.0.0/8\"] }\n", 4,
+	  "YAML syntax error: " },
 	{ SERVER "  identity: a: b\n" VIEW, 3,
 	  "YAML syntax error: mapping values are not allowed in this context" },
-	{ SERVER "\tidentity: x\n" VIEW, 3, "YAML syntax error: found character that cannot start any token" },
+	{ SERVER "\tidentity: x\n" VIEW, 3,
+	  "YAML syntax error: found character that cannot start any token" },
 };
 
 static void test_errors(void **state)
@@ -825,7 +887,8 @@ static void test_errors(void **state)
 		if (r != VD_ECONF || !err_has(&f->errs, f->path, c->line, c->needle)) {
 			print_message("case %zu: result %d, errors:\n", i, r);
 			errs_print(&f->errs);
-			fail_msg("expected %s:%lu: ...%s...", f->path, c->line, c->needle);
+			fail_msg("expected %s:%lu: ...%s...", f->path, c->line,
+				 c->needle);
 		}
 		assert_null(f->snap);
 	}
@@ -836,9 +899,10 @@ static void test_zone_errors_passed(void **state)
 	fixture_t *f = *state;
 	char real[600];
 
-	assert_int_equal(load(f, SERVER VIEW "    zones:\n      - bad.zone\n"
-				 "  - name: w\n    clients: [\"10.1.0.0/16\"]\n"
-				 "    zones: [\"bad.zone\"]\n"),
+	assert_int_equal(load(f, SERVER VIEW
+			      "    zones:\n      - bad.zone\n"
+			      "  - name: w\n    clients: [\"10.1.0.0/16\"]\n"
+			      "    zones: [\"bad.zone\"]\n"),
 			 VD_ECONF);
 	snprintf(real, sizeof(real), "%s/bad.zone", f->dir);
 	/* The zone loader's own message, with the zone file's line ... */
@@ -853,21 +917,20 @@ static void test_many_errors(void **state)
 {
 	fixture_t *f = *state;
 
-	assert_int_equal(load(f,
-			      "server:\n"
-			      "  listen: [\"127.0.0.1:99999\"]\n"
-			      "  tcp_idle_timeout: soon\n"
-			      "  bogus: 1\n"
-			      "upstreams:\n"                          /* 5 */
-			      "  up: []\n"
-			      "views:\n"
-			      "  - name: v\n"
-			      "    clients: [\"10.0.0.1/8\"]\n"
-			      "    zones: [\"missing.zone\"]\n"       /* 10 */
-			      "    forward: { \".\": up, \"x\": nope }\n"
-			      "  - name: v\n"
-			      "    clients: [\"::1\"]\n"
-			      "    extra: true\n"),
+	assert_int_equal(load(f, "server:\n"
+				 "  listen: [\"127.0.0.1:99999\"]\n"
+				 "  tcp_idle_timeout: soon\n"
+				 "  bogus: 1\n"
+				 "upstreams:\n" /* 5 */
+				 "  up: []\n"
+				 "views:\n"
+				 "  - name: v\n"
+				 "    clients: [\"10.0.0.1/8\"]\n"
+				 "    zones: [\"missing.zone\"]\n" /* 10 */
+				 "    forward: { \".\": up, \"x\": nope }\n"
+				 "  - name: v\n"
+				 "    clients: [\"::1\"]\n"
+				 "    extra: true\n"),
 			 VD_ECONF);
 	assert_err(&f->errs, f->path, 2, "bad address '127.0.0.1:99999'");
 	assert_err(&f->errs, f->path, 3, "bad duration 'soon'");
@@ -875,7 +938,8 @@ static void test_many_errors(void **state)
 	assert_err(&f->errs, f->path, 6, "upstream group 'up' has no servers");
 	assert_err(&f->errs, f->path, 9, "bad CIDR '10.0.0.1/8'");
 	assert_err(&f->errs, f->path, 10, "cannot read zone 'missing.zone'");
-	assert_err(&f->errs, f->path, 11, "unknown upstream group 'nope' in forward rule 'x'");
+	assert_err(&f->errs, f->path, 11,
+		   "unknown upstream group 'nope' in forward rule 'x'");
 	assert_err(&f->errs, f->path, 12, "duplicate view name 'v' (first at line 8)");
 	assert_err(&f->errs, f->path, 14, "unknown key 'extra' in views[1]");
 	/* The group exists though it is wrong: "." is not reported again. */
@@ -904,21 +968,20 @@ static void test_tls_upstreams(void **state)
 	const vd_upstream_t *u;
 	const vd_group_t *g;
 
-	load_ok(f,
-		"server:\n"
-		"  listen: [\"127.0.0.1:5353\"]\n"
-		"upstreams:\n"
-		"  mixed:\n"
-		"    - 127.0.0.1\n"                                  /* 5 */
-		"    - tls://127.0.0.1#dns.example\n"
-		"    - \"tls://127.0.0.2:8853#Resolver-1.Example.\"\n"
-		"    - tls://[::1]\n"
-		"    - tls://[::1]:8853\n"
-		"    - tls://127.0.0.3:853\n"                        /* 10 */
-		"  plain: [\"127.0.0.3:853\"]\n"
-		"views:\n"
-		"  - name: v\n"
-		"    clients: [\"10.0.0.0/8\"]\n");
+	load_ok(f, "server:\n"
+		   "  listen: [\"127.0.0.1:5353\"]\n"
+		   "upstreams:\n"
+		   "  mixed:\n"
+		   "    - 127.0.0.1\n" /* 5 */
+		   "    - tls://127.0.0.1#dns.example\n"
+		   "    - \"tls://127.0.0.2:8853#Resolver-1.Example.\"\n"
+		   "    - tls://[::1]\n"
+		   "    - tls://[::1]:8853\n"
+		   "    - tls://127.0.0.3:853\n" /* 10 */
+		   "  plain: [\"127.0.0.3:853\"]\n"
+		   "views:\n"
+		   "  - name: v\n"
+		   "    clients: [\"10.0.0.0/8\"]\n");
 	g = &f->snap->groups[0];
 	assert_int_equal(g->nservers, 6);
 	u = g->servers;
@@ -942,8 +1005,9 @@ static void test_tls_upstreams(void **state)
 	assert_null(u[5].tls_name);
 	/* the same address and port over TLS is another server */
 	assert_false(f->snap->groups[1].servers[0].tls);
-	assert_true(vd_addr_equal((const struct sockaddr *)&u[5].addr,
-				  (const struct sockaddr *)&f->snap->groups[1].servers[0].addr));
+	assert_true(vd_addr_equal(
+		(const struct sockaddr *)&u[5].addr,
+		(const struct sockaddr *)&f->snap->groups[1].servers[0].addr));
 	assert_int_not_equal(g->cache_id, f->snap->groups[1].cache_id);
 }
 
@@ -954,17 +1018,16 @@ static void test_upstream_limits(void **state)
 	char out[512], want[PATH_MAX + 16], real[PATH_MAX];
 
 	file_write(f->dir, "data/ca.pem", test_ca_pem, out);
-	load_ok(f,
-		"server:\n"
-		"  listen: [\"127.0.0.1:5353\"]\n"
-		"  query_timeout: 4500ms\n"
-		"  upstream_max_inflight: 20\n"
-		"  max_pending: 300\n"
-		"  max_pending_per_fetch: 30\n"
-		"  tls_ca_file: data/ca.pem\n"
-		"views:\n"
-		"  - name: v\n"
-		"    clients: [\"10.0.0.0/8\"]\n");
+	load_ok(f, "server:\n"
+		   "  listen: [\"127.0.0.1:5353\"]\n"
+		   "  query_timeout: 4500ms\n"
+		   "  upstream_max_inflight: 20\n"
+		   "  max_pending: 300\n"
+		   "  max_pending_per_fetch: 30\n"
+		   "  tls_ca_file: data/ca.pem\n"
+		   "views:\n"
+		   "  - name: v\n"
+		   "    clients: [\"10.0.0.0/8\"]\n");
 	s = &f->snap->server;
 	assert_int_equal(s->query_timeout_ms, 4500);
 	assert_int_equal(s->upstream_max_inflight, 20);
@@ -995,15 +1058,18 @@ static void test_zone_file_max_size(void **state)
 
 	load_ok(f, SERVER VIEW "    zones: [\"a.zone\"]\n");
 	assert_int_equal(f->snap->server.zone_file_max_size, 64ull << 20);
-	load_ok(f, SERVER "  zone_file_max_size: 2KiB\n" VIEW "    zones: [\"a.zone\"]\n");
+	load_ok(f,
+		SERVER "  zone_file_max_size: 2KiB\n" VIEW "    zones: [\"a.zone\"]\n");
 	assert_int_equal(f->snap->server.zone_file_max_size, 2048);
 
 	assert_int_equal(load(f, SERVER "  zone_file_max_size: 40\n" VIEW
-				 "    zones: [\"a.zone\"]\n"), VD_ECONF);
+					"    zones: [\"a.zone\"]\n"),
+			 VD_ECONF);
 	snprintf(real, sizeof(real), "%s/a.zone", f->dir);
 	assert_err(&f->errs, real, 0, "file is ");
-	assert_true(err_has(&f->errs, real, 0, "more than the limit of 40 "
-					     "(server.zone_file_max_size)"));
+	assert_true(err_has(&f->errs, real, 0,
+			    "more than the limit of 40 "
+			    "(server.zone_file_max_size)"));
 	assert_err(&f->errs, f->path, 7, "views[0].zones[0]: zone '");
 }
 
@@ -1030,7 +1096,8 @@ static void test_group_size_limit(void **state)
 	snprintf(yaml + off, sizeof(yaml) - off, "%s", VIEW);
 	assert_int_equal(load(f, yaml), VD_ECONF);
 	/* servers start at line 5: the 65th is on line 69 */
-	assert_err(&f->errs, f->path, 5 + VD_GROUP_MAX_SERVERS, "upstreams.big: more than 64 servers");
+	assert_err(&f->errs, f->path, 5 + VD_GROUP_MAX_SERVERS,
+		   "upstreams.big: more than 64 servers");
 	assert_int_equal(f->errs.count, 1);
 }
 

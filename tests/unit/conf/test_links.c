@@ -15,13 +15,11 @@
 
 static char dir[64];
 
-static const char *ZONE_HUB =
-	"$ORIGIN ec2.us-east-1.amazonaws.com.\n$TTL 60\n"
-	"@ SOA ns hm 1 3600 600 86400 60\n"
-	"@ A 10.0.1.10\n@ A 10.0.2.10\n@ A 10.0.3.10\n";
-static const char *ZONE_SPOKE =
-	"$ORIGIN ec2.us-east-1.amazonaws.com.\n$TTL 60\n"
-	"@ SOA ns hm 1 3600 600 86400 60\n@ A 10.9.9.9\n";
+static const char *ZONE_HUB = "$ORIGIN ec2.us-east-1.amazonaws.com.\n$TTL 60\n"
+			      "@ SOA ns hm 1 3600 600 86400 60\n"
+			      "@ A 10.0.1.10\n@ A 10.0.2.10\n@ A 10.0.3.10\n";
+static const char *ZONE_SPOKE = "$ORIGIN ec2.us-east-1.amazonaws.com.\n$TTL 60\n"
+				"@ SOA ns hm 1 3600 600 86400 60\n@ A 10.9.9.9\n";
 static const char *ZONE_VPCE =
 	"$ORIGIN vpce.amazonaws.com.\n$TTL 60\n"
 	"@ SOA ns hm 1 3600 600 86400 60\n"
@@ -47,7 +45,8 @@ static int setup(void **state)
 		   "  - cidr: 10.0.1.0/24\n    az_id: use1-az1\n    az: us-east-1a\n"
 		   "    subnet_id: subnet-1\n"
 		   "  - cidr: 10.0.2.0/24\n    az_id: use1-az2\n"
-		   "  - cidr: 10.0.3.0/24\n    az_id: use1-az4\n", p);
+		   "  - cidr: 10.0.3.0/24\n    az_id: use1-az4\n",
+		   p);
 	return 0;
 }
 
@@ -65,8 +64,9 @@ static int load(const char *text, vd_snap_t **snap, vd_errlist_t *errs, char *pa
 	return vd_conf_load(path, snap, errs);
 }
 
-#define HEAD "server:\n  listen: [\"127.0.0.1:5399\"]\n" \
-	     "upstreams:\n  up: [\"127.0.0.1:5301\"]\n"
+#define HEAD                                        \
+	"server:\n  listen: [\"127.0.0.1:5399\"]\n" \
+	"upstreams:\n  up: [\"127.0.0.1:5301\"]\n"
 
 static const vd_view_route_t *route(const vd_view_t *v, const char *name)
 {
@@ -99,13 +99,13 @@ static void test_include_own_zones_win(void **state)
 	vd_errlist_t errs;
 	char path[512];
 	int rc = load(HEAD "views:\n"
-		      "  - name: hub\n    clients: [\"10.0.0.0/16\"]\n"
-		      "    zones: [hub.zone, vpce.zone, s3.zone]\n"
-		      "  - name: spoke\n    clients: [\"10.1.0.0/16\"]\n"
-		      "    zones: [spoke.zone]\n    include: [hub]\n"
-		      "    forward: {\".\": up}\n"
-		      "  - name: onprem\n    clients: [\"192.168.0.0/16\"]\n"
-		      "    include: [spoke]\n",
+			   "  - name: hub\n    clients: [\"10.0.0.0/16\"]\n"
+			   "    zones: [hub.zone, vpce.zone, s3.zone]\n"
+			   "  - name: spoke\n    clients: [\"10.1.0.0/16\"]\n"
+			   "    zones: [spoke.zone]\n    include: [hub]\n"
+			   "    forward: {\".\": up}\n"
+			   "  - name: onprem\n    clients: [\"192.168.0.0/16\"]\n"
+			   "    include: [spoke]\n",
 		      &s, &errs, path);
 	errs_print(&errs);
 	assert_int_equal(rc, 0);
@@ -115,13 +115,20 @@ static void test_include_own_zones_win(void **state)
 	assert_non_null(hub);
 	assert_int_equal(vd_view_nincludes(spoke), 1);
 	/* spoke's own ec2 zone wins over the hub's; s3 comes from the hub. */
-	assert_ptr_equal(vd_view_route_zone(route(spoke, "ec2.us-east-1.amazonaws.com")), vd_view_zone(spoke, 0));
-	assert_ptr_equal(vd_view_route_zone(route(spoke, "s3.us-east-1.amazonaws.com")), vd_view_zone(hub, 2));
+	assert_ptr_equal(
+		vd_view_route_zone(route(spoke, "ec2.us-east-1.amazonaws.com")),
+		vd_view_zone(spoke, 0));
+	assert_ptr_equal(vd_view_route_zone(route(spoke, "s3.us-east-1.amazonaws.com")),
+			 vd_view_zone(hub, 2));
 	assert_int_equal(vd_view_route_group(route(spoke, "example.org")), 0);
 	/* Transitive: onprem -> spoke -> hub, and spoke's zone wins there too. */
 	assert_int_equal(vd_view_nincludes(onprem), 2);
-	assert_ptr_equal(vd_view_route_zone(route(onprem, "ec2.us-east-1.amazonaws.com")), vd_view_zone(spoke, 0));
-	assert_ptr_equal(vd_view_route_zone(route(onprem, "s3.us-east-1.amazonaws.com")), vd_view_zone(hub, 2));
+	assert_ptr_equal(
+		vd_view_route_zone(route(onprem, "ec2.us-east-1.amazonaws.com")),
+		vd_view_zone(spoke, 0));
+	assert_ptr_equal(
+		vd_view_route_zone(route(onprem, "s3.us-east-1.amazonaws.com")),
+		vd_view_zone(hub, 2));
 	/* Forward rules are not inherited. */
 	assert_null(route(onprem, "example.org"));
 	vd_snap_unref(s);
@@ -136,20 +143,26 @@ static void test_include_same_apex(void **state)
 	vd_snap_t *s = NULL;
 	vd_errlist_t errs;
 	char path[512];
-	file_write(dir, "vpce2.zone", "$ORIGIN vpce.amazonaws.com.\n$TTL 60\n"
+	file_write(dir, "vpce2.zone",
+		   "$ORIGIN vpce.amazonaws.com.\n$TTL 60\n"
 		   "@ SOA ns hm 1 3600 600 86400 60\n"
-		   "vpce-0fedcba9876543210-wxyz9876.ec2.us-east-1 A 10.1.1.10\n", path);
+		   "vpce-0fedcba9876543210-wxyz9876.ec2.us-east-1 A 10.1.1.10\n",
+		   path);
 	int rc = load(HEAD "views:\n"
-		      "  - name: vpc1\n    clients: [\"10.0.0.0/16\"]\n    zones: [vpce.zone]\n"
-		      "  - name: vpc2\n    clients: [\"10.1.0.0/16\"]\n    zones: [vpce2.zone]\n"
-		      "  - name: onprem\n    clients: [\"192.168.0.0/16\"]\n"
-		      "    include: [vpc1, vpc2]\n",
+			   "  - name: vpc1\n    clients: [\"10.0.0.0/16\"]\n    zones: "
+			   "[vpce.zone]\n"
+			   "  - name: vpc2\n    clients: [\"10.1.0.0/16\"]\n    zones: "
+			   "[vpce2.zone]\n"
+			   "  - name: onprem\n    clients: [\"192.168.0.0/16\"]\n"
+			   "    include: [vpc1, vpc2]\n",
 		      &s, &errs, path);
 	errs_print(&errs);
 	assert_int_equal(rc, 0);
 	const vd_view_t *onprem = vd_snap_view(s, "onprem");
-	const char *names[2] = { "vpce-0123456789abcdef0-abcd1234.ec2.us-east-1.vpce.amazonaws.com",
-				 "vpce-0fedcba9876543210-wxyz9876.ec2.us-east-1.vpce.amazonaws.com" };
+	const char *names[2] = {
+		"vpce-0123456789abcdef0-abcd1234.ec2.us-east-1.vpce.amazonaws.com",
+		"vpce-0fedcba9876543210-wxyz9876.ec2.us-east-1.vpce.amazonaws.com"
+	};
 	for (int i = 0; i < 2; i++) {
 		const vd_view_route_t *e = route(onprem, names[i]);
 		uint8_t lc[VD_NAME_MAX];
@@ -160,8 +173,10 @@ static void test_include_same_apex(void **state)
 		const vd_zone_t *z = NULL;
 		bool wild;
 		assert_non_null(e);
-		assert_int_equal(vd_view_route_lookup(e, lc, VD_T_A, &rs, &wild, &z), VD_ZL_ANSWER);
-		assert_ptr_equal(z, vd_view_zone(vd_snap_view(s, i == 0 ? "vpc1" : "vpc2"), 0));
+		assert_int_equal(vd_view_route_lookup(e, lc, VD_T_A, &rs, &wild, &z),
+				 VD_ZL_ANSWER);
+		assert_ptr_equal(
+			z, vd_view_zone(vd_snap_view(s, i == 0 ? "vpc1" : "vpc2"), 0));
 	}
 	/* Both reverse maps are there too. */
 	uint8_t a1[16] = { 10, 0, 1, 10 }, a2[16] = { 10, 1, 1, 10 };
@@ -178,25 +193,32 @@ static void test_include_errors(void **state)
 	vd_errlist_t errs;
 	char path[512];
 	assert_int_equal(load(HEAD "views:\n"
-			      "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
-			      "    include: [nope, a]\n",
-			      &s, &errs, path), VD_ECONF);
+				   "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
+				   "    include: [nope, a]\n",
+			      &s, &errs, path),
+			 VD_ECONF);
 	assert_err(&errs, path, 8, "view 'a' includes unknown view 'nope'");
 	assert_err(&errs, path, 8, "view 'a' includes itself");
 	vd_errlist_deinit(&errs);
 
-	assert_int_equal(load(HEAD "views:\n"
-			      "  - name: a\n    clients: [\"10.0.0.0/16\"]\n    include: [b]\n"
-			      "  - name: b\n    clients: [\"10.1.0.0/16\"]\n    include: [c]\n"
-			      "  - name: c\n    clients: [\"10.2.0.0/16\"]\n    include: [a]\n",
-			      &s, &errs, path), VD_ECONF);
+	assert_int_equal(
+		load(HEAD
+		     "views:\n"
+		     "  - name: a\n    clients: [\"10.0.0.0/16\"]\n    include: [b]\n"
+		     "  - name: b\n    clients: [\"10.1.0.0/16\"]\n    include: [c]\n"
+		     "  - name: c\n    clients: [\"10.2.0.0/16\"]\n    include: [a]\n",
+		     &s, &errs, path),
+		VD_ECONF);
 	assert_err(&errs, path, 14, "include cycle: view 'c' includes 'a'");
 	vd_errlist_deinit(&errs);
 
-	assert_int_equal(load(HEAD "views:\n"
-			      "  - name: a\n    clients: [\"10.0.0.0/16\"]\n    include: b\n"
-			      "  - name: b\n    clients: [\"10.1.0.0/16\"]\n",
-			      &s, &errs, path), VD_ECONF);
+	assert_int_equal(
+		load(HEAD
+		     "views:\n"
+		     "  - name: a\n    clients: [\"10.0.0.0/16\"]\n    include: b\n"
+		     "  - name: b\n    clients: [\"10.1.0.0/16\"]\n",
+		     &s, &errs, path),
+		VD_ECONF);
 	assert_err(&errs, path, 8, "include must be a list of view names");
 	vd_errlist_deinit(&errs);
 }
@@ -207,14 +229,16 @@ static void test_subnets_and_azs(void **state)
 	vd_snap_t *s = NULL;
 	vd_errlist_t errs;
 	char path[512];
-	int rc = load(HEAD "views:\n"
-		      "  - name: hub\n    clients: [\"10.0.0.0/16\"]\n"
-		      "    zones: [hub.zone, vpce.zone]\n    subnets: subnets.yaml\n"
-		      "    az_affinity: only\n"
-		      "  - name: spoke\n    clients: [\"10.1.0.0/16\"]\n    include: [hub]\n"
-		      "    subnets:\n      - { cidr: 10.1.3.0/24, az_id: use1-az4 }\n"
-		      "    explain: false\n",
-		      &s, &errs, path);
+	int rc = load(
+		HEAD
+		"views:\n"
+		"  - name: hub\n    clients: [\"10.0.0.0/16\"]\n"
+		"    zones: [hub.zone, vpce.zone]\n    subnets: subnets.yaml\n"
+		"    az_affinity: only\n"
+		"  - name: spoke\n    clients: [\"10.1.0.0/16\"]\n    include: [hub]\n"
+		"    subnets:\n      - { cidr: 10.1.3.0/24, az_id: use1-az4 }\n"
+		"    explain: false\n",
+		&s, &errs, path);
 	errs_print(&errs);
 	assert_int_equal(rc, 0);
 	const vd_view_t *hub = vd_snap_view(s, "hub");
@@ -231,8 +255,9 @@ static void test_subnets_and_azs(void **state)
 	c = ip("10.0.9.1");
 	assert_int_equal(vd_view_client_az(hub, (struct sockaddr *)&c), -1);
 
-	const vd_rrset_t *ec2 = vd_view_route_zone(route(hub, "ec2.us-east-1.amazonaws.com"))
-		? NULL : NULL;
+	const vd_rrset_t *ec2 =
+		vd_view_route_zone(route(hub, "ec2.us-east-1.amazonaws.com")) ? NULL
+									      : NULL;
 	(void)ec2;
 	/* The hub's A RRset: 10.0.1.10 az1, 10.0.2.10 az2, 10.0.3.10 az4, in
 	 * the zone's stored order (canonical). Found through the zone. */
@@ -241,13 +266,16 @@ static void test_subnets_and_azs(void **state)
 	vd_name_from_text("ec2.us-east-1.amazonaws.com", apex, &alen);
 	const vd_rrset_t *rs = NULL;
 	bool wild;
-	assert_int_equal(vd_zone_lookup(vd_view_zone(hub, 0), apex, VD_T_A, &rs, &wild), VD_ZL_ANSWER);
+	assert_int_equal(vd_zone_lookup(vd_view_zone(hub, 0), apex, VD_T_A, &rs, &wild),
+			 VD_ZL_ANSWER);
 	const uint8_t *azs = vd_view_rrset_azs(hub, rs);
 	assert_non_null(azs);
 	for (unsigned i = 0; i < rs->count; i++) {
 		char want[16];
-		snprintf(want, sizeof(want), "use1-az%c", rs->rdata[i][2] == 1 ? '1' :
-			 rs->rdata[i][2] == 2 ? '2' : '4');
+		snprintf(want, sizeof(want), "use1-az%c",
+			 rs->rdata[i][2] == 1	? '1'
+			 : rs->rdata[i][2] == 2 ? '2'
+						: '4');
 		assert_string_equal(vd_view_az_id(hub, azs[i]), want);
 	}
 	/* The precomputed order for a client in each AZ: its record first,
@@ -286,21 +314,24 @@ static void test_ptr(void **state)
 	vd_errlist_t errs;
 	char path[512], text[VD_NAME_TEXT];
 	assert_int_equal(load(HEAD "views:\n"
-			      "  - name: hub\n    clients: [\"10.0.0.0/16\"]\n"
-			      "    zones: [vpce.zone, s3.zone]\n"
-			      "  - name: other\n    clients: [\"10.5.0.0/16\"]\n",
-			      &s, &errs, path), 0);
+				   "  - name: hub\n    clients: [\"10.0.0.0/16\"]\n"
+				   "    zones: [vpce.zone, s3.zone]\n"
+				   "  - name: other\n    clients: [\"10.5.0.0/16\"]\n",
+			      &s, &errs, path),
+			 0);
 	const vd_view_t *hub = vd_snap_view(s, "hub");
 	uint8_t a[16] = { 10, 0, 1, 10 };
 	const uint8_t *n = vd_view_ptr(hub, AF_INET, a);
 	assert_non_null(n);
 	vd_name_to_text(n, text, sizeof(text));
 	/* The regional name, not the zonal one that shares the address. */
-	assert_string_equal(text, "vpce-0123456789abcdef0-abcd1234.ec2.us-east-1.vpce.amazonaws.com.");
+	assert_string_equal(
+		text,
+		"vpce-0123456789abcdef0-abcd1234.ec2.us-east-1.vpce.amazonaws.com.");
 	uint8_t v6[16];
 	inet_pton(AF_INET6, "2001:db8::10", v6);
 	assert_non_null(vd_view_ptr(hub, AF_INET6, v6));
-	uint8_t s3[16] = { 10, 0, 1, 20 };   /* a private DNS name, not vpce */
+	uint8_t s3[16] = { 10, 0, 1, 20 }; /* a private DNS name, not vpce */
 	assert_null(vd_view_ptr(hub, AF_INET, s3));
 	assert_null(vd_view_ptr(vd_snap_view(s, "other"), AF_INET, a));
 	vd_snap_unref(s);
@@ -313,45 +344,60 @@ static void test_subnet_errors(void **state)
 	vd_snap_t *s = NULL;
 	vd_errlist_t errs;
 	char path[512], sub[512];
-	assert_int_equal(load(HEAD "views:\n"
+	assert_int_equal(load(HEAD
+			      "views:\n"
 			      "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
 			      "    subnets:\n      - { cidr: 10.0.1.0/24 }\n"
 			      "      - { cidr: 10.0.300.0/24, az_id: x }\n"
 			      "      - { cidr: 10.0.2.0/24, az_id: x, colour: red }\n"
 			      "    az_affinity: sometimes\n",
-			      &s, &errs, path), VD_ECONF);
+			      &s, &errs, path),
+			 VD_ECONF);
 	assert_err(&errs, path, 9, "a subnet needs 'az_id'");
 	assert_err(&errs, path, 10, "bad subnet CIDR '10.0.300.0/24'");
 	assert_err(&errs, path, 11, "unknown key in a subnet: 'colour'");
 	assert_err(&errs, path, 12, "bad value 'sometimes' (prefer, only or off)");
 	vd_errlist_deinit(&errs);
 
-	file_write(dir, "bad-subnets.yaml", "subnets:\n  - cidr: 10.0.1.0/24\n"
-		   "    az_id: use1-az1\n  - cidr: 10.0.1.0/24\n    az_id: use1-az2\n", sub);
+	file_write(dir, "bad-subnets.yaml",
+		   "subnets:\n  - cidr: 10.0.1.0/24\n"
+		   "    az_id: use1-az1\n  - cidr: 10.0.1.0/24\n    az_id: use1-az2\n",
+		   sub);
 	assert_int_equal(load(HEAD "views:\n"
-			      "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
-			      "    subnets: bad-subnets.yaml\n",
-			      &s, &errs, path), VD_ECONF);
-	assert_err(&errs, "bad-subnets.yaml", 4, "subnet listed with AZ 'use1-az1' and 'use1-az2'");
+				   "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
+				   "    subnets: bad-subnets.yaml\n",
+			      &s, &errs, path),
+			 VD_ECONF);
+	assert_err(&errs, "bad-subnets.yaml", 4,
+		   "subnet listed with AZ 'use1-az1' and 'use1-az2'");
 	vd_errlist_deinit(&errs);
 
 	/* A list may mix files and inline subnets. */
-	assert_int_equal(load(HEAD "views:\n"
-			      "  - name: a\n    clients: [\"10.0.0.0/16\", \"127.0.0.0/8\"]\n"
-			      "    subnets: [subnets.yaml, {cidr: 127.0.0.5/32, az_id: use1-az2}]\n",
-			      &s, &errs, path), 0);
+	assert_int_equal(
+		load(HEAD
+		     "views:\n"
+		     "  - name: a\n    clients: [\"10.0.0.0/16\", \"127.0.0.0/8\"]\n"
+		     "    subnets: [subnets.yaml, {cidr: 127.0.0.5/32, az_id: "
+		     "use1-az2}]\n",
+		     &s, &errs, path),
+		0);
 	struct sockaddr_storage c = ip("127.0.0.5");
 	const vd_view_t *a = vd_snap_view(s, "a");
-	assert_string_equal(vd_view_az_id(a, vd_view_client_az(a, (struct sockaddr *)&c)), "use1-az2");
+	assert_string_equal(vd_view_az_id(a,
+					  vd_view_client_az(a, (struct sockaddr *)&c)),
+			    "use1-az2");
 	c = ip("10.0.3.1");
-	assert_string_equal(vd_view_az_id(a, vd_view_client_az(a, (struct sockaddr *)&c)), "use1-az4");
+	assert_string_equal(vd_view_az_id(a,
+					  vd_view_client_az(a, (struct sockaddr *)&c)),
+			    "use1-az4");
 	vd_snap_unref(s);
 	vd_errlist_deinit(&errs);
 
 	assert_int_equal(load(HEAD "views:\n"
-			      "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
-			      "    subnets: missing.yaml\n",
-			      &s, &errs, path), VD_ECONF);
+				   "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
+				   "    subnets: missing.yaml\n",
+			      &s, &errs, path),
+			 VD_ECONF);
 	assert_err(&errs, path, 8, "cannot use subnets file 'missing.yaml'");
 	vd_errlist_deinit(&errs);
 }
@@ -362,10 +408,12 @@ static void test_cache_section(void **state)
 	vd_snap_t *s = NULL;
 	vd_errlist_t errs;
 	char path[512];
-	assert_int_equal(load(HEAD "cache:\n  size: 8MiB\n  min_ttl: 5s\n  max_ttl: 2h\n"
-			      "  max_negative_ttl: 10m\n  stale_max: 0\n  prefetch: no\n"
-			      "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
-			      &s, &errs, path), 0);
+	assert_int_equal(
+		load(HEAD "cache:\n  size: 8MiB\n  min_ttl: 5s\n  max_ttl: 2h\n"
+			  "  max_negative_ttl: 10m\n  stale_max: 0\n  prefetch: no\n"
+			  "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
+		     &s, &errs, path),
+		0);
 	assert_int_equal(s->cache.size, 8u << 20);
 	assert_int_equal(s->cache.min_ttl, 5);
 	assert_int_equal(s->cache.max_ttl, 7200);
@@ -378,8 +426,10 @@ static void test_cache_section(void **state)
 
 	/* Defaults; the same group gets the same identity across loads, and
 	 * another server list another one. */
-	assert_int_equal(load(HEAD "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
-			      &s, &errs, path), 0);
+	assert_int_equal(load(HEAD
+			      "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
+			      &s, &errs, path),
+			 0);
 	assert_int_equal(s->cache.size, 64u << 20);
 	assert_int_equal(s->cache.max_ttl, 86400);
 	assert_int_equal(s->cache.max_negative_ttl, 3600);
@@ -391,27 +441,36 @@ static void test_cache_section(void **state)
 	assert_int_equal(load("server:\n  listen: [\"127.0.0.1:5399\"]\n"
 			      "upstreams:\n  up: [\"127.0.0.1:5302\"]\n"
 			      "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
-			      &s, &errs, path), 0);
+			      &s, &errs, path),
+			 0);
 	assert_true(s->groups[0].cache_id != id);
 	vd_snap_unref(s);
 	vd_errlist_deinit(&errs);
 
-	assert_int_equal(load(HEAD "cache:\n  size: lots\n  min_ttl: 2h\n  max_ttl: 1h\n"
+	assert_int_equal(load(HEAD
+			      "cache:\n  size: lots\n  min_ttl: 2h\n  max_ttl: 1h\n"
 			      "  ttl: 3\n"
 			      "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
-			      &s, &errs, path), VD_ECONF);
+			      &s, &errs, path),
+			 VD_ECONF);
 	assert_err(&errs, path, 6, "cache.size: bad size 'lots'");
-	assert_err(&errs, path, 5, "cache.min_ttl (7200s) exceeds cache.max_ttl (3600s)");
+	assert_err(&errs, path, 5,
+		   "cache.min_ttl (7200s) exceeds cache.max_ttl (3600s)");
 	assert_err(&errs, path, 9, "unknown key 'ttl' in cache");
 	vd_errlist_deinit(&errs);
 
 	/* max_ttl 0 would cache negative answers only; sub-second TTLs do
 	 * not exist. Both are errors that say what to write instead. */
-	assert_int_equal(load(HEAD "cache:\n  max_ttl: 0\n  min_ttl: 1500ms\n"
+	assert_int_equal(load(HEAD
+			      "cache:\n  max_ttl: 0\n  min_ttl: 1500ms\n"
 			      "views:\n  - name: a\n    clients: [\"10.0.0.0/16\"]\n",
-			      &s, &errs, path), VD_ECONF);
-	assert_err(&errs, path, 6, "cache.max_ttl must be at least 1s (to turn the cache off, set cache.size: 0)");
-	assert_err(&errs, path, 7, "cache.min_ttl: '1500ms' is not a whole number of seconds");
+			      &s, &errs, path),
+			 VD_ECONF);
+	assert_err(&errs, path, 6,
+		   "cache.max_ttl must be at least 1s (to turn the cache off, set "
+		   "cache.size: 0)");
+	assert_err(&errs, path, 7,
+		   "cache.min_ttl: '1500ms' is not a whole number of seconds");
 	vd_errlist_deinit(&errs);
 }
 

@@ -17,16 +17,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "conf_int.h"   /* vd_conf_snap_refcount: to break it on purpose */
+#include "conf_int.h" /* vd_conf_snap_refcount: to break it on purpose */
 
 static vd_snap_t *load_minimal(void)
 {
 	char path[] = "/tmp/vd-snap-refs.XXXXXX";
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
-	static const char text[] = "server:\n  listen: [\"127.0.0.1:5399\"]\n"
-				   "views:\n  - name: a\n    clients: [\"10.0.0.0/8\"]\n";
-	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+	static const char text[] =
+		"server:\n  listen: [\"127.0.0.1:5399\"]\n"
+		"views:\n  - name: a\n    clients: [\"10.0.0.0/8\"]\n";
+	assert_int_equal(write(fd, text, sizeof(text) - 1),
+			 (ssize_t)(sizeof(text) - 1));
 	close(fd);
 	vd_snap_t *s = NULL;
 	assert_int_equal(vd_conf_load(path, &s, NULL), 0);
@@ -41,7 +43,7 @@ static void test_balanced(void **state)
 	vd_snap_ref(s);
 	assert_int_equal(vd_snap_refs(s), 2);
 	vd_snap_unref(s);
-	vd_snap_unref(s);   /* frees; ASan reports a leak otherwise */
+	vd_snap_unref(s); /* frees; ASan reports a leak otherwise */
 }
 
 static void test_unref_past_zero_aborts(void **state)
@@ -54,11 +56,12 @@ static void test_unref_past_zero_aborts(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		atomic_store(vd_conf_snap_refcount(s), 0);   /* a reference dropped twice */
+		atomic_store(vd_conf_snap_refcount(s),
+			     0); /* a reference dropped twice */
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 2);
 		vd_snap_unref(s);
-		_exit(0);   /* reached only if the guard is missing */
+		_exit(0); /* reached only if the guard is missing */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));

@@ -51,9 +51,12 @@ static void test_null_args(void **state)
 	fixture_t *f = *state;
 	char missing[600];
 
-	assert_int_equal(vd_conf_yaml_read(NULL, "x", &f->a, &f->root, &f->errs), -EINVAL);
-	assert_int_equal(vd_conf_yaml_read("x", NULL, &f->a, &f->root, &f->errs), -EINVAL);
-	assert_int_equal(vd_conf_yaml_read("x", "x", NULL, &f->root, &f->errs), -EINVAL);
+	assert_int_equal(vd_conf_yaml_read(NULL, "x", &f->a, &f->root, &f->errs),
+			 -EINVAL);
+	assert_int_equal(vd_conf_yaml_read("x", NULL, &f->a, &f->root, &f->errs),
+			 -EINVAL);
+	assert_int_equal(vd_conf_yaml_read("x", "x", NULL, &f->root, &f->errs),
+			 -EINVAL);
 	assert_int_equal(vd_conf_yaml_read("x", "x", &f->a, NULL, &f->errs), -EINVAL);
 	assert_null(vd_conf_yaml_get(NULL, "a", NULL));
 	snprintf(missing, sizeof(missing), "%s/missing.yaml", f->dir);
@@ -75,20 +78,19 @@ static void test_tree(void **state)
 	const ynode_t *s, *l, *v;
 	const yn_pair_t *p = NULL;
 
-	assert_int_equal(read_text(f,
-				   "# comment\n"
-				   "server:\n"
-				   "  listen: [ \"127.0.0.1:5353\", '[::1]:53' ]\n"
-				   "  empty:\n"
-				   "  tilde: ~\n"
-				   "  quoted: \"null\"\n"
-				   "views:\n"
-				   "  - name: a\n"
-				   "    clients:\n"
-				   "      - 10.0.0.0/8\n"
-				   "      - |\n"
-				   "        two\n"
-				   "        lines\n"),
+	assert_int_equal(read_text(f, "# comment\n"
+				      "server:\n"
+				      "  listen: [ \"127.0.0.1:5353\", '[::1]:53' ]\n"
+				      "  empty:\n"
+				      "  tilde: ~\n"
+				      "  quoted: \"null\"\n"
+				      "views:\n"
+				      "  - name: a\n"
+				      "    clients:\n"
+				      "      - 10.0.0.0/8\n"
+				      "      - |\n"
+				      "        two\n"
+				      "        lines\n"),
 			 0);
 	assert_int_equal(f->errs.count, 0);
 	assert_non_null(f->root);
@@ -130,12 +132,11 @@ static void test_duplicate_keys(void **state)
 	fixture_t *f = *state;
 	const ynode_t *s;
 
-	assert_int_equal(read_text(f,
-				   "server:\n"
-				   "  identity: one\n"
-				   "  identity: two\n"
-				   "views: []\n"
-				   "server: {}\n"),
+	assert_int_equal(read_text(f, "server:\n"
+				      "  identity: one\n"
+				      "  identity: two\n"
+				      "views: []\n"
+				      "server: {}\n"),
 			 VD_ECONF);
 	assert_err(&f->errs, f->path, 3, "duplicate key 'identity' (first at line 2)");
 	assert_err(&f->errs, f->path, 5, "duplicate key 'server' (first at line 1)");
@@ -152,11 +153,10 @@ static void test_bad_keys(void **state)
 {
 	fixture_t *f = *state;
 
-	assert_int_equal(read_text(f,
-				   "a: 1\n"
-				   "? [x, y]\n"
-				   ": 2\n"
-				   "b: \"nul\\0here\"\n"),
+	assert_int_equal(read_text(f, "a: 1\n"
+				      "? [x, y]\n"
+				      ": 2\n"
+				      "b: \"nul\\0here\"\n"),
 			 VD_ECONF);
 	assert_err(&f->errs, f->path, 2, "mapping keys must be strings");
 	assert_err(&f->errs, f->path, 4, "string contains a NUL character");
@@ -168,11 +168,10 @@ static void test_syntax_error(void **state)
 {
 	fixture_t *f = *state;
 
-	assert_int_equal(read_text(f,
-				   "server:\n"
-				   "  listen: [\"a\"\n"
-				   "  identity: x\n"
-				   "views: 1\n"),
+	assert_int_equal(read_text(f, "server:\n"
+				      "  listen: [\"a\"\n"
+				      "  identity: x\n"
+				      "views: 1\n"),
 			 VD_ECONF);
 	assert_null(f->root);
 	assert_int_equal(f->errs.count, 1);
@@ -181,7 +180,8 @@ static void test_syntax_error(void **state)
 
 	vd_errlist_deinit(&f->errs);
 	assert_int_equal(read_text(f, "a: b\n c: d\n  - e\n"), VD_ECONF);
-	assert_err(&f->errs, f->path, 2, "mapping values are not allowed in this context");
+	assert_err(&f->errs, f->path, 2,
+		   "mapping values are not allowed in this context");
 
 	vd_errlist_deinit(&f->errs);
 	assert_int_equal(read_text(f, "a: \"\\xff\xff\"\n"), VD_ECONF);
@@ -193,9 +193,8 @@ static void test_aliases(void **state)
 	fixture_t *f = *state;
 	const ynode_t *a, *b;
 
-	assert_int_equal(read_text(f,
-				   "a: &nets [\"10.0.0.0/8\", \"::1\"]\n"
-				   "b: *nets\n"),
+	assert_int_equal(read_text(f, "a: &nets [\"10.0.0.0/8\", \"::1\"]\n"
+				      "b: *nets\n"),
 			 0);
 	a = vd_conf_yaml_get(f->root, "a", NULL);
 	b = vd_conf_yaml_get(f->root, "b", NULL);

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fwd_int.h"   /* the spoof test feeds the client socket directly */
+#include "fwd_int.h" /* the spoof test feeds the client socket directly */
 #include "vpcdns/fwd.h"
 #include "vpcdns/util.h"
 #include "vpcdns/wire.h"
@@ -36,17 +36,17 @@ static const uint8_t QNAME[] = "\3www\7Example\3COM";
 enum srv_mode {
 	SRV_ANSWER,
 	SRV_SILENT,
-	SRV_WRONG_ID,       /* wrong ID first, then the answer */
-	SRV_SPOOF,          /* answer from another socket first */
+	SRV_WRONG_ID,	    /* wrong ID first, then the answer */
+	SRV_SPOOF,	    /* answer from another socket first */
 	SRV_WRONG_QUESTION, /* other qtype, other name, QR=0, then answer */
-	SRV_MALFORMED,      /* two broken packets, then the answer */
-	SRV_TC,             /* TC=1 over UDP, answers over TCP */
+	SRV_MALFORMED,	    /* two broken packets, then the answer */
+	SRV_TC,		    /* TC=1 over UDP, answers over TCP */
 	SRV_SERVFAIL,
 	SRV_REFUSED,
-	SRV_FORMERR_EDNS,   /* FORMERR while the query has an OPT RR */
-	SRV_FORMERR_NOQ,    /* same, without the question in the FORMERR */
-	SRV_FORMERR,        /* FORMERR to everything */
-	SRV_LOWER,          /* answers with the question lower-cased */
+	SRV_FORMERR_EDNS, /* FORMERR while the query has an OPT RR */
+	SRV_FORMERR_NOQ,  /* same, without the question in the FORMERR */
+	SRV_FORMERR,	  /* FORMERR to everything */
+	SRV_LOWER,	  /* answers with the question lower-cased */
 };
 
 enum {
@@ -54,12 +54,12 @@ enum {
 	TCP_WHOLE,
 	TCP_SPLIT,
 	TCP_SILENT,
-	TCP_WRONG_FIRST,    /* a wrong-ID frame, then the answer, one write */
-	TCP_HANGUP,         /* closes the connection without answering */
-	TCP_HOLD,           /* keeps hold_n queries, answers in reverse order */
-	TCP_CLOSE_AFTER,    /* answers, then closes the connection */
-	TCP_HANGUP_SECOND,  /* answers a connection's first query only */
-	TCP_ANSWER_ONCE,    /* answers the first query it gets, no other */
+	TCP_WRONG_FIRST,   /* a wrong-ID frame, then the answer, one write */
+	TCP_HANGUP,	   /* closes the connection without answering */
+	TCP_HOLD,	   /* keeps hold_n queries, answers in reverse order */
+	TCP_CLOSE_AFTER,   /* answers, then closes the connection */
+	TCP_HANGUP_SECOND, /* answers a connection's first query only */
+	TCP_ANSWER_ONCE,   /* answers the first query it gets, no other */
 };
 
 #define UDP_ANSWERS 2
@@ -76,15 +76,15 @@ typedef struct fake_conn {
 	uint8_t out[4096];
 	size_t outlen;
 	bool used;
-	int nq;                     /* queries read on this connection */
-	int eof;                    /* the client closed it */
+	int nq;	 /* queries read on this connection */
+	int eof; /* the client closed it */
 	uint8_t held[MAXHOLD][512];
 	int nheld;
 } fake_conn_t;
 
 typedef struct fake_srv {
 	uv_udp_t udp;
-	uv_udp_t spoof;             /* second socket, another source port */
+	uv_udp_t spoof; /* second socket, another source port */
 	uv_tcp_t listener;
 	bool tcp_on;
 	struct sockaddr_storage addr;
@@ -92,12 +92,12 @@ typedef struct fake_srv {
 	int nudp, ntcp;
 	int naccept;
 	int hold_n;
-	uint64_t step;              /* advances the fake clock per UDP query */
+	uint64_t step; /* advances the fake clock per UDP query */
 	uint16_t tcp_ids[MAXQ];
 	uint16_t ports[MAXQ], ids[MAXQ];
-	uint8_t query[512];         /* last query received over UDP */
+	uint8_t query[512]; /* last query received over UDP */
 	size_t qlen;
-	uint8_t sent[2048];         /* last answer sent */
+	uint8_t sent[2048]; /* last answer sent */
 	size_t sent_len;
 	fake_conn_t conns[MAXCONN];
 	uint8_t rbuf[2048];
@@ -113,8 +113,8 @@ typedef struct result {
 
 typedef struct env {
 	uv_loop_t loop;
-	uint64_t clock;             /* the forwarder's clock, when injected */
-	uv_timer_t tick;            /* keeps uv_run(ONCE) from blocking */
+	uint64_t clock;	 /* the forwarder's clock, when injected */
+	uv_timer_t tick; /* keeps uv_run(ONCE) from blocking */
 	vd_fwd_t *f;
 	bool f_closed;
 	int close_calls;
@@ -134,9 +134,9 @@ typedef struct rspec {
 	bool no_qr, tc, lower, other_name, noq;
 	int rcode;
 	int nans;
-	int extra_ancount;          /* claims more RRs than present */
+	int extra_ancount; /* claims more RRs than present */
 	uint16_t qtype_delta;
-	size_t cut;                 /* non-zero: truncate to this many bytes */
+	size_t cut; /* non-zero: truncate to this many bytes */
 } rspec_t;
 
 static size_t question_end(const uint8_t *q, size_t len)
@@ -148,12 +148,11 @@ static size_t question_end(const uint8_t *q, size_t len)
 	return off + 1 + 4;
 }
 
-static size_t build_resp(const uint8_t *q, size_t qlen, const rspec_t *o,
-			 uint8_t *out)
+static size_t build_resp(const uint8_t *q, size_t qlen, const rspec_t *o, uint8_t *out)
 {
 	size_t qend = question_end(q, qlen), off, i;
-	uint16_t flags = (uint16_t)((vd_get16(q + 2) & (VD_F_RD | VD_F_CD)) |
-				    VD_F_RA | o->rcode);
+	uint16_t flags = (uint16_t)((vd_get16(q + 2) & (VD_F_RD | VD_F_CD)) | VD_F_RA |
+				    o->rcode);
 
 	memcpy(out, q, qend);
 	vd_set16(out, (uint16_t)(vd_get16(q) ^ o->id_xor));
@@ -179,8 +178,8 @@ static size_t build_resp(const uint8_t *q, size_t qlen, const rspec_t *o,
 		off = VD_HDR_LEN;
 	}
 	for (i = 0; i < (size_t)o->nans; i++) {
-		static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4,
-					      192, 0, 2 };
+		static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0,   1, 0, 0,
+					      1,    44, 0, 4, 192, 0, 2 };
 
 		memcpy(out + off, rr, sizeof(rr));
 		off += sizeof(rr);
@@ -236,8 +235,8 @@ static void srv_spoof(fake_srv_t *s, const struct sockaddr *to)
 	uv_buf_t b = uv_buf_init((char *)out, (unsigned)n);
 
 	srv_send(&s->spoof, out, n, to);
-	assert_int_equal(uv_udp_getsockname(&s->spoof, (struct sockaddr *)&from,
-					    &fromlen), 0);
+	assert_int_equal(
+		uv_udp_getsockname(&s->spoof, (struct sockaddr *)&from, &fromlen), 0);
 	assert_non_null(r);
 	r->sock.udp.recv_cb(&r->sock.udp, (ssize_t)n, &b,
 			    (const struct sockaddr *)&from, 0);
@@ -266,12 +265,12 @@ static void srv_misbehave(fake_srv_t *s, const struct sockaddr *to)
 		srv_send_spec(s, &o, to);
 		break;
 	case SRV_MALFORMED:
-		o.cut = 5;                      /* shorter than a header */
+		o.cut = 5; /* shorter than a header */
 		srv_send_spec(s, &o, to);
-		o.cut = VD_HDR_LEN + 3;         /* ends inside the question */
+		o.cut = VD_HDR_LEN + 3; /* ends inside the question */
 		srv_send_spec(s, &o, to);
 		o.cut = 0;
-		o.extra_ancount = 1;            /* one RR short */
+		o.extra_ancount = 1; /* one RR short */
 		srv_send_spec(s, &o, to);
 		break;
 	default:
@@ -497,7 +496,8 @@ static void srv_accept(uv_stream_t *l, int status)
 	c->tcp.data = c;
 	c->delay.data = c;
 	assert_int_equal(uv_accept(l, (uv_stream_t *)&c->tcp), 0);
-	assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read), 0);
+	assert_int_equal(uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read),
+			 0);
 }
 
 /* ---- environment ------------------------------------------------------ */
@@ -514,7 +514,8 @@ static uint16_t dual_port(const struct sockaddr *addr)
 		int t = socket(addr->sa_family, SOCK_STREAM, 0);
 		int u = socket(addr->sa_family, SOCK_DGRAM, 0);
 		memcpy(&ss, addr, vd_addr_len(addr));
-		if (t >= 0 && u >= 0 && bind(t, (struct sockaddr *)&ss, vd_addr_len(addr)) == 0 &&
+		if (t >= 0 && u >= 0 &&
+		    bind(t, (struct sockaddr *)&ss, vd_addr_len(addr)) == 0 &&
 		    getsockname(t, (struct sockaddr *)&ss, &len) == 0 &&
 		    bind(u, (struct sockaddr *)&ss, len) == 0)
 			port = ntohs(ss.ss_family == AF_INET6
@@ -543,7 +544,7 @@ static bool srv_start_on(env_t *e, const char *ip, int mode, int tcp_mode)
 		assert_int_equal(uv_ip6_addr(ip, 0, (struct sockaddr_in6 *)&any), 0);
 	else
 		assert_int_equal(uv_ip4_addr(ip, 0, (struct sockaddr_in *)&any), 0);
-	spoof_any = any;   /* the spoofer takes any free port */
+	spoof_any = any; /* the spoofer takes any free port */
 	if (tcp_mode != TCP_OFF) {
 		uint16_t port = dual_port((struct sockaddr *)&any);
 		if (port == 0)
@@ -560,15 +561,18 @@ static bool srv_start_on(env_t *e, const char *ip, int mode, int tcp_mode)
 	if (uv_udp_bind(&s->udp, (struct sockaddr *)&any, 0) != 0)
 		return false;
 	assert_int_equal(uv_udp_bind(&s->spoof, (struct sockaddr *)&spoof_any, 0), 0);
-	assert_int_equal(uv_udp_getsockname(&s->udp, (struct sockaddr *)&s->addr, &len), 0);
+	assert_int_equal(uv_udp_getsockname(&s->udp, (struct sockaddr *)&s->addr, &len),
+			 0);
 	assert_int_equal(uv_udp_recv_start(&s->udp, srv_alloc, srv_recv), 0);
 	if (tcp_mode != TCP_OFF) {
 		assert_int_equal(uv_tcp_init(&e->loop, &s->listener), 0);
 		s->listener.data = s;
 		s->tcp_on = true;
 		/* TCP on the UDP socket's port number, as a DNS server does */
-		assert_int_equal(uv_tcp_bind(&s->listener, (struct sockaddr *)&s->addr, 0), 0);
-		assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 8, srv_accept), 0);
+		assert_int_equal(
+			uv_tcp_bind(&s->listener, (struct sockaddr *)&s->addr, 0), 0);
+		assert_int_equal(uv_listen((uv_stream_t *)&s->listener, 8, srv_accept),
+				 0);
 	}
 	e->ups[e->nsrv].addr = s->addr;
 	e->ups[e->nsrv].text = "fake";
@@ -672,8 +676,13 @@ static void on_result(void *arg, int status, int ede, const uint8_t *resp, size_
 static vd_fwd_query_t make_query(env_t *e, uint32_t timeout_ms)
 {
 	vd_fwd_query_t q = {
-		.group = &e->group, .qname = QNAME, .qtype = VD_T_A,
-		.qclass = VD_C_IN, .rd = true, .cd = false, .do_bit = false,
+		.group = &e->group,
+		.qname = QNAME,
+		.qtype = VD_T_A,
+		.qclass = VD_C_IN,
+		.rd = true,
+		.cd = false,
+		.do_bit = false,
 		.timeout_ms = timeout_ms,
 	};
 	return q;
@@ -695,7 +704,7 @@ static void ask(env_t *e, uint32_t timeout_ms, result_t *res)
 
 	memset(res, 0, sizeof(*res));
 	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, res), 0);
-	assert_int_equal(res->calls, 0);      /* never from inside submit */
+	assert_int_equal(res->calls, 0); /* never from inside submit */
 	assert_int_equal(vd_fwd_pending(e->f), 1);
 	run_until(e, &res->calls, 1);
 	assert_int_equal(vd_fwd_pending(e->f), 0);
@@ -829,7 +838,7 @@ static void test_flags_passed_through(void **state)
 	assert_int_equal(vd_hdr_flags(s->query), VD_F_CD);
 	qend = question_end(s->query, s->qlen);
 	assert_int_equal(vd_get16(s->query + qend - 4), VD_T_AAAA);
-	assert_int_equal(vd_get32(s->query + qend + 5), 0x8000);   /* DO */
+	assert_int_equal(vd_get32(s->query + qend + 5), 0x8000); /* DO */
 }
 
 static void test_question_case_insensitive(void **state)
@@ -1304,8 +1313,8 @@ static void test_close_cancels(void **state)
 	}
 	assert_int_equal(vd_fwd_pending(e->f), 0);
 	assert_int_equal(vd_fwd_submit(e->f, &q, on_result, &res[0]), -ECANCELED);
-	assert_int_equal(e->close_calls, 0);   /* only from a close callback */
-	vd_fwd_close(e->f, fwd_closed, e);     /* a second close is ignored */
+	assert_int_equal(e->close_calls, 0); /* only from a close callback */
+	vd_fwd_close(e->f, fwd_closed, e);   /* a second close is ignored */
 	run_until(e, &e->close_calls, 1);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(res[i].calls, 1);
@@ -1638,7 +1647,7 @@ static void test_prefers_fastest(void **state)
 	use_fake_clock(e);
 	srv_start(e, SRV_ANSWER, TCP_OFF);
 	srv_start(e, SRV_ANSWER, TCP_OFF);
-	e->srv[0].step = 500;      /* slower than a server never measured */
+	e->srv[0].step = 500; /* slower than a server never measured */
 	e->srv[1].step = 5;
 	for (i = 0; i < 10; i++) {
 		ask(e, 1000, &res);

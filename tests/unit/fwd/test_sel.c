@@ -113,7 +113,8 @@ static void test_invalid_args(void **state)
 
 	vd_fwd_set_clock(NULL, fake_now, e);
 	/* nothing to pick from, or everything tried */
-	assert_int_equal(vd_fwd_sel_pick(e->f, e->srv, 0, 0, e->now, &probe, &explored), -1);
+	assert_int_equal(vd_fwd_sel_pick(e->f, e->srv, 0, 0, e->now, &probe, &explored),
+			 -1);
 	assert_false(probe);
 	assert_false(explored);
 	add_servers(e, 2);
@@ -177,9 +178,9 @@ static void test_srtt(void **state)
 
 	add_servers(e, 1);
 	s = e->srv[0];
-	measure(s, 80);                /* the first sample is taken as is */
+	measure(s, 80); /* the first sample is taken as is */
 	assert_int_equal(s->srtt, 80);
-	measure(s, 160);               /* 7/8 * 80 + 1/8 * 160 */
+	measure(s, 160); /* 7/8 * 80 + 1/8 * 160 */
 	assert_int_equal(s->srtt, 90);
 	for (int i = 0; i < 100; i++)
 		measure(s, 10);
@@ -226,7 +227,7 @@ static void test_explore_rarely(void **state)
 	measure(e->srv[1], 5);
 	measure(e->srv[2], 60);
 	measure(e->srv[3], 20);
-	fail_at(e, 3, false);             /* backed off: never explored */
+	fail_at(e, 3, false); /* backed off: never explored */
 	e->f->explore_permille = FWD_EXPLORE_PERMILLE;
 	for (int i = 0; i < n; i++) {
 		bool probe, explored;
@@ -259,8 +260,8 @@ static void test_explore_rarely(void **state)
 static void test_backoff_grows_and_resets(void **state)
 {
 	env_t *e = *state;
-	static const uint32_t want[] = { 1000, 2000, 4000, 8000, 16000, 32000,
-					 64000, 120000, 120000 };
+	static const uint32_t want[] = { 1000,	2000,  4000,   8000,  16000,
+					 32000, 64000, 120000, 120000 };
 	fwd_server_t *s;
 
 	add_servers(e, 2);
@@ -320,7 +321,7 @@ static void test_probe_back_in(void **state)
 	assert_false(probe);
 	/* the back-off is over: one query probes it, slow as it now is */
 	e->now += 1000;
-	vd_fwd_sel_failure(s, e->now, 0, 1500, false);   /* late, same outage */
+	vd_fwd_sel_failure(s, e->now, 0, 1500, false); /* late, same outage */
 	assert_int_equal(s->fails, 1);
 	assert_true(s->srtt > e->srv[1]->srtt);
 	assert_int_equal(pick(e, 0, &probe, &explored), 0);

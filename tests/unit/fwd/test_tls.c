@@ -51,7 +51,7 @@ static const uint8_t QNAME[] = "\3www\4Test\0";
 typedef struct pki {
 	EVP_PKEY *ca_key, *other_ca_key, *key;
 	X509 *ca, *other_ca;
-	X509 *by_name;              /* CN/SAN dns.test and IP 127.0.0.1 */
+	X509 *by_name; /* CN/SAN dns.test and IP 127.0.0.1 */
 	char dir[64];
 	char ca_path[128], ca_copy[128], other_path[128];
 } pki_t;
@@ -68,8 +68,8 @@ static void add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
 }
 
 /* issuer NULL: self-signed CA. */
-static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer,
-		      EVP_PKEY *issuer_key, const char *san)
+static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+		      const char *san)
 {
 	static long serial = 1;
 	X509 *x = X509_new();
@@ -83,12 +83,13 @@ static X509 *cert_new(EVP_PKEY *key, const char *cn, X509 *issuer,
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_set_pubkey(x, key);
 	n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn,
-				   -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
+				   -1, 0);
 	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : n);
 	X509V3_set_ctx_nodb(&v3);
 	X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
-	add_ext(x, &v3, NID_basic_constraints, issuer ? "CA:FALSE" : "critical,CA:TRUE");
+	add_ext(x, &v3, NID_basic_constraints,
+		issuer ? "CA:FALSE" : "critical,CA:TRUE");
 	add_ext(x, &v3, NID_subject_key_identifier, "hash");
 	if (!issuer)
 		add_ext(x, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
@@ -122,8 +123,8 @@ static int pki_setup(void **state)
 	assert_true(p->ca_key && p->other_ca_key && p->key);
 	p->ca = cert_new(p->ca_key, "vpcdns test CA", NULL, NULL, NULL);
 	p->other_ca = cert_new(p->other_ca_key, "vpcdns other CA", NULL, NULL, NULL);
-	p->by_name = cert_new(p->key, NAME, p->ca, p->ca_key,
-			      "DNS:" NAME ",IP:127.0.0.1");
+	p->by_name =
+		cert_new(p->key, NAME, p->ca, p->ca_key, "DNS:" NAME ",IP:127.0.0.1");
 	snprintf(p->ca_path, sizeof(p->ca_path), "%s/ca.pem", p->dir);
 	snprintf(p->ca_copy, sizeof(p->ca_copy), "%s/ca-copy.pem", p->dir);
 	snprintf(p->other_path, sizeof(p->other_path), "%s/other.pem", p->dir);
@@ -157,15 +158,15 @@ typedef struct tls_srv {
 	int lfd;
 	struct sockaddr_storage addr;
 	SSL_CTX *ctx;
-	bool no_tls;                /* accept, then close at once */
-	bool mute;                  /* accept, then never say a word */
-	int close_after;            /* answers per connection; 0: no limit */
+	bool no_tls;	 /* accept, then close at once */
+	bool mute;	 /* accept, then never say a word */
+	int close_after; /* answers per connection; 0: no limit */
 	pthread_t thread;
 	pthread_t conn_threads[MAXCONN];
 	int nconn_threads;
 	atomic_bool stop;
 	atomic_int accepted, handshakes, resumed, failed, queries;
-	atomic_int version;         /* of the last handshake */
+	atomic_int version; /* of the last handshake */
 } tls_srv_t;
 
 typedef struct conn_arg {
@@ -185,7 +186,8 @@ static bool ssl_read_full(tls_srv_t *s, SSL *ssl, uint8_t *buf, size_t n)
 			have += (size_t)r;
 			continue;
 		}
-		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ || atomic_load(&s->stop))
+		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ ||
+		    atomic_load(&s->stop))
 			return false;
 	}
 	return true;
@@ -194,8 +196,8 @@ static bool ssl_read_full(tls_srv_t *s, SSL *ssl, uint8_t *buf, size_t n)
 /* The question with one A record (127.0.0.53), no OPT. */
 static size_t make_answer(const uint8_t *q, size_t qlen, uint8_t *out)
 {
-	static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
-				      127, 0, 0, 53 };
+	static const uint8_t rr[] = { 0xc0, 12, 0, 1, 0,   1, 0, 0,
+				      0,    60, 0, 4, 127, 0, 0, 53 };
 	size_t off = VD_HDR_LEN;
 
 	while (off < qlen && q[off])
@@ -217,7 +219,8 @@ static bool ssl_accept_loop(tls_srv_t *s, SSL *ssl)
 
 		if (r == 1)
 			return true;
-		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ || atomic_load(&s->stop))
+		if (SSL_get_error(ssl, r) != SSL_ERROR_WANT_READ ||
+		    atomic_load(&s->stop))
 			return false;
 	}
 }
@@ -296,7 +299,8 @@ static void *accept_main(void *arg)
 		a = malloc(sizeof(*a));
 		a->s = s;
 		a->fd = fd;
-		pthread_create(&s->conn_threads[s->nconn_threads++], NULL, conn_main, a);
+		pthread_create(&s->conn_threads[s->nconn_threads++], NULL, conn_main,
+			       a);
 	}
 	for (int i = 0; i < s->nconn_threads; i++)
 		pthread_join(s->conn_threads[i], NULL);
@@ -437,9 +441,14 @@ static void on_result(void *arg, int status, int ede, const uint8_t *resp, size_
 static vd_fwd_query_t make_query(env_t *e)
 {
 	vd_fwd_query_t q = {
-		.group = &e->group, .qname = QNAME, .qtype = VD_T_A,
-		.qclass = VD_C_IN, .rd = true, .timeout_ms = 2000,
-		.query_timeout_ms = 4000, .tls_ca_file = e->ca,
+		.group = &e->group,
+		.qname = QNAME,
+		.qtype = VD_T_A,
+		.qclass = VD_C_IN,
+		.rd = true,
+		.timeout_ms = 2000,
+		.query_timeout_ms = 4000,
+		.tls_ca_file = e->ca,
 	};
 	return q;
 }

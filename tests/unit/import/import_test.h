@@ -47,11 +47,13 @@ static inline char *it_json(const char *fmt, ...)
 static inline char *it_endpoint(const char *id, const char *svc, const char *enis,
 				const char *entries, const char *extra)
 {
-	return it_json("{'VpcEndpointId':'%s','VpcEndpointType':'Interface','VpcId':'" IT_VPC "',"
-		       "'ServiceName':'com.amazonaws." IT_R ".%s','State':'available',"
-		       "'PrivateDnsEnabled':true,'NetworkInterfaceIds':[%s],'DnsEntries':[%s],"
-		       "'CreationTimestamp':'2024-03-05T14:46:16.583Z'%s}",
-		       id, svc, enis, entries, extra);
+	return it_json(
+		"{'VpcEndpointId':'%s','VpcEndpointType':'Interface','VpcId':'" IT_VPC
+		"',"
+		"'ServiceName':'com.amazonaws." IT_R ".%s','State':'available',"
+		"'PrivateDnsEnabled':true,'NetworkInterfaceIds':[%s],'DnsEntries':[%s],"
+		"'CreationTimestamp':'2024-03-05T14:46:16.583Z'%s}",
+		id, svc, enis, entries, extra);
 }
 
 /* One DnsEntries member. */
@@ -63,11 +65,13 @@ static inline char *it_entry(const char *name)
 static inline char *it_eni(const char *id, const char *subnet, const char *az,
 			   const char *az_id, const char *v4, const char *v6)
 {
-	return it_json("{'NetworkInterfaceId':'%s','SubnetId':'%s','VpcId':'" IT_VPC "',"
+	return it_json("{'NetworkInterfaceId':'%s','SubnetId':'%s','VpcId':'" IT_VPC
+		       "',"
 		       "'AvailabilityZone':'%s','AvailabilityZoneId':'%s',"
 		       "'InterfaceType':'vpc_endpoint','PrivateIpAddress':'%s',"
-		       "'Ipv6Addresses':[%s%s%s]}", id, subnet, az, az_id, v4,
-		       v6 ? "{'Ipv6Address':'" : "", v6 ? v6 : "", v6 ? "'}" : "");
+		       "'Ipv6Addresses':[%s%s%s]}",
+		       id, subnet, az, az_id, v4, v6 ? "{'Ipv6Address':'" : "",
+		       v6 ? v6 : "", v6 ? "'}" : "");
 }
 
 static inline char *it_subnet(const char *id, const char *cidr, const char *az,
@@ -75,14 +79,16 @@ static inline char *it_subnet(const char *id, const char *cidr, const char *az,
 {
 	return it_json("{'SubnetId':'%s','VpcId':'" IT_VPC "','CidrBlock':'%s',"
 		       "'AvailabilityZone':'%s','AvailabilityZoneId':'%s',"
-		       "'Ipv6CidrBlockAssociationSet':[%s%s%s]}", id, cidr, az, az_id,
-		       v6 ? "{'Ipv6CidrBlock':'" : "", v6 ? v6 : "",
+		       "'Ipv6CidrBlockAssociationSet':[%s%s%s]}",
+		       id, cidr, az, az_id, v6 ? "{'Ipv6CidrBlock':'" : "",
+		       v6 ? v6 : "",
 		       v6 ? "','Ipv6CidrBlockState':{'State':'associated'}}" : "");
 }
 
 /* Loads a document; want_err NULL means it must load cleanly, otherwise
  * the single message it must produce. Frees doc. */
-static inline void it_load(vd_import_t *im, const char *name, char *doc, const char *want_err)
+static inline void it_load(vd_import_t *im, const char *name, char *doc,
+			   const char *want_err)
 {
 	vd_errlist_t e;
 	int rc;
@@ -117,7 +123,8 @@ static inline const char *it_file(const vd_import_t *im, const char *path)
 }
 
 /* Whether the rendered file at path has a line starting with prefix. */
-static inline bool it_has_line(const vd_import_t *im, const char *path, const char *prefix)
+static inline bool it_has_line(const vd_import_t *im, const char *path,
+			       const char *prefix)
 {
 	const char *s = it_file(im, path);
 	size_t n = strlen(prefix);
@@ -130,7 +137,8 @@ static inline bool it_has_line(const vd_import_t *im, const char *path, const ch
 }
 
 /* Lines of the rendered file at path that start with prefix. */
-static inline unsigned it_count_lines(const vd_import_t *im, const char *path, const char *prefix)
+static inline unsigned it_count_lines(const vd_import_t *im, const char *path,
+				      const char *prefix)
 {
 	const char *s = it_file(im, path);
 	size_t n = strlen(prefix);

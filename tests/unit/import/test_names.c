@@ -21,8 +21,10 @@ static void test_invalid_args(void **state)
 
 	(void)state;
 	assert_int_equal(vd_import_name_classify(NULL, EP, &n, &why), -EINVAL);
-	assert_int_equal(vd_import_name_classify("x.example.com", NULL, &n, &why), -EINVAL);
-	assert_int_equal(vd_import_name_classify("x.example.com", EP, NULL, &why), -EINVAL);
+	assert_int_equal(vd_import_name_classify("x.example.com", NULL, &n, &why),
+			 -EINVAL);
+	assert_int_equal(vd_import_name_classify("x.example.com", EP, NULL, &why),
+			 -EINVAL);
 	assert_null(why);
 	/* why may be NULL. */
 	assert_int_equal(vd_import_name_classify("", EP, &n, NULL), VD_EMALF);
@@ -55,21 +57,25 @@ static void classify_ok(const char *dns, vd_import_name_kind_t kind, bool wild,
 static void test_vpce_names(void **state)
 {
 	(void)state;
-	classify_ok(EP "-x7k2m9qp.ec2.us-east-1.vpce.amazonaws.com", VD_IMPORT_NAME_REGIONAL,
-		    false, IT_VPCE_ZONE, EP "-x7k2m9qp.ec2", "");
+	classify_ok(EP "-x7k2m9qp.ec2.us-east-1.vpce.amazonaws.com",
+		    VD_IMPORT_NAME_REGIONAL, false, IT_VPCE_ZONE, EP "-x7k2m9qp.ec2",
+		    "");
 	classify_ok(EP "-x7k2m9qp-us-east-1b.ec2.us-east-1.vpce.amazonaws.com",
-		    VD_IMPORT_NAME_ZONAL, false, IT_VPCE_ZONE, EP "-x7k2m9qp-us-east-1b.ec2",
-		    "us-east-1b");
+		    VD_IMPORT_NAME_ZONAL, false, IT_VPCE_ZONE,
+		    EP "-x7k2m9qp-us-east-1b.ec2", "us-east-1b");
 	/* Several service labels, a Local Zone, a China region. */
-	classify_ok(EP "-8fj3k2lq.dkr.ecr.us-east-1.vpce.amazonaws.com", VD_IMPORT_NAME_REGIONAL,
-		    false, IT_VPCE_ZONE, EP "-8fj3k2lq.dkr.ecr", "");
+	classify_ok(EP "-8fj3k2lq.dkr.ecr.us-east-1.vpce.amazonaws.com",
+		    VD_IMPORT_NAME_REGIONAL, false, IT_VPCE_ZONE,
+		    EP "-8fj3k2lq.dkr.ecr", "");
 	classify_ok(EP "-abc-us-west-2-lax-1a.ec2.us-west-2.vpce.amazonaws.com",
 		    VD_IMPORT_NAME_ZONAL, false, "us-west-2.vpce.amazonaws.com",
 		    EP "-abc-us-west-2-lax-1a.ec2", "us-west-2-lax-1a");
-	classify_ok(EP "-abc.ec2.cn-north-1.vpce.amazonaws.com.cn", VD_IMPORT_NAME_REGIONAL,
-		    false, "cn-north-1.vpce.amazonaws.com.cn", EP "-abc.ec2", "");
+	classify_ok(EP "-abc.ec2.cn-north-1.vpce.amazonaws.com.cn",
+		    VD_IMPORT_NAME_REGIONAL, false, "cn-north-1.vpce.amazonaws.com.cn",
+		    EP "-abc.ec2", "");
 	/* An endpoint service of another account. */
-	classify_ok(EP "-m3n4b5v6.vpce-svc-0a1b2c3d4e5f60718.us-east-1.vpce.amazonaws.com",
+	classify_ok(EP
+		    "-m3n4b5v6.vpce-svc-0a1b2c3d4e5f60718.us-east-1.vpce.amazonaws.com",
 		    VD_IMPORT_NAME_REGIONAL, false, IT_VPCE_ZONE,
 		    EP "-m3n4b5v6.vpce-svc-0a1b2c3d4e5f60718", "");
 }
@@ -77,19 +83,20 @@ static void test_vpce_names(void **state)
 static void test_s3_wildcards(void **state)
 {
 	(void)state;
-	classify_ok("*." EP "-9hnenorg.s3.us-east-1.vpce.amazonaws.com", VD_IMPORT_NAME_REGIONAL,
-		    true, IT_VPCE_ZONE, "*." EP "-9hnenorg.s3", "");
+	classify_ok("*." EP "-9hnenorg.s3.us-east-1.vpce.amazonaws.com",
+		    VD_IMPORT_NAME_REGIONAL, true, IT_VPCE_ZONE, "*." EP "-9hnenorg.s3",
+		    "");
 	classify_ok("*." EP "-9hnenorg-us-east-1c.s3.us-east-1.vpce.amazonaws.com",
-		    VD_IMPORT_NAME_ZONAL, true, IT_VPCE_ZONE, "*." EP "-9hnenorg-us-east-1c.s3",
-		    "us-east-1c");
+		    VD_IMPORT_NAME_ZONAL, true, IT_VPCE_ZONE,
+		    "*." EP "-9hnenorg-us-east-1c.s3", "us-east-1c");
 	classify_ok("s3.us-east-1.amazonaws.com", VD_IMPORT_NAME_PRIVATE, false,
 		    "s3.us-east-1.amazonaws.com", "@", "");
 	classify_ok("*.s3.us-east-1.amazonaws.com", VD_IMPORT_NAME_PRIVATE, true,
 		    "s3.us-east-1.amazonaws.com", "*", "");
-	classify_ok("*.s3-control.us-east-1.amazonaws.com", VD_IMPORT_NAME_PRIVATE, true,
-		    "s3-control.us-east-1.amazonaws.com", "*", "");
-	classify_ok("s3-accesspoint.us-east-1.amazonaws.com", VD_IMPORT_NAME_PRIVATE, false,
-		    "s3-accesspoint.us-east-1.amazonaws.com", "@", "");
+	classify_ok("*.s3-control.us-east-1.amazonaws.com", VD_IMPORT_NAME_PRIVATE,
+		    true, "s3-control.us-east-1.amazonaws.com", "*", "");
+	classify_ok("s3-accesspoint.us-east-1.amazonaws.com", VD_IMPORT_NAME_PRIVATE,
+		    false, "s3-accesspoint.us-east-1.amazonaws.com", "@", "");
 }
 
 static void test_private_names(void **state)
@@ -104,10 +111,12 @@ static void test_private_names(void **state)
 	/* Case and the final dot do not matter; the result is lower case. */
 	classify_ok("Kinesis.US-East-1.AmazonAWS.com.", VD_IMPORT_NAME_PRIVATE, false,
 		    "kinesis.us-east-1.amazonaws.com", "@", "");
-	classify_ok("_x.corp.example", VD_IMPORT_NAME_PRIVATE, false, "_x.corp.example", "@", "");
+	classify_ok("_x.corp.example", VD_IMPORT_NAME_PRIVATE, false, "_x.corp.example",
+		    "@", "");
 	/* A private name never lands in the vpce zone even when it mentions
 	 * vpce, and a vpce name of the endpoint's shape is never private. */
-	classify_ok("vpce.example.com", VD_IMPORT_NAME_PRIVATE, false, "vpce.example.com", "@", "");
+	classify_ok("vpce.example.com", VD_IMPORT_NAME_PRIVATE, false,
+		    "vpce.example.com", "@", "");
 }
 
 static void classify_bad(const char *dns, const char *want_why)
@@ -144,7 +153,8 @@ static void test_rejected(void **state)
 	snprintf(label64, sizeof(label64), "%064d.example.com", 0);
 	classify_bad(label64, "not a host name");
 	/* Under vpce.amazonaws.com but not this endpoint's. */
-	classify_bad("vpce-0aaaaaaaaaaaaaaaa-x7k2m9qp.ec2.us-east-1.vpce.amazonaws.com", foreign);
+	classify_bad("vpce-0aaaaaaaaaaaaaaaa-x7k2m9qp.ec2.us-east-1.vpce.amazonaws.com",
+		     foreign);
 	classify_bad(EP "0-x7k2m9qp.ec2.us-east-1.vpce.amazonaws.com", foreign);
 	classify_bad(EP ".ec2.us-east-1.vpce.amazonaws.com", foreign);
 	classify_bad(EP "-.ec2.us-east-1.vpce.amazonaws.com", foreign);
@@ -169,7 +179,8 @@ static void families(vd_import_iptype_t t, bool vpce, bool want_a, bool want_aaa
 
 static void test_iptype(void **state)
 {
-	static const char *const names[] = { "ipv4", "ipv6", "dualstack", "service-defined" };
+	static const char *const names[] = { "ipv4", "ipv6", "dualstack",
+					     "service-defined" };
 	vd_import_iptype_t t;
 
 	(void)state;
@@ -195,8 +206,17 @@ static void test_iptype(void **state)
 static void test_orders(void **state)
 {
 	static const char *const sorted[] = {
-		"@", "*", "a", "*.a", "b.a", "z.a", "vpce-1.api.ecr", "vpce-2.api.ecr",
-		"vpce-1.dkr.ecr", "vpce-1-us-east-1a.dkr.ecr", "vpce-1.ecr2",
+		"@",
+		"*",
+		"a",
+		"*.a",
+		"b.a",
+		"z.a",
+		"vpce-1.api.ecr",
+		"vpce-2.api.ecr",
+		"vpce-1.dkr.ecr",
+		"vpce-1-us-east-1a.dkr.ecr",
+		"vpce-1.ecr2",
 	};
 	const size_t n = sizeof(sorted) / sizeof(sorted[0]);
 	vd_cidr_t c[5];
@@ -206,7 +226,8 @@ static void test_orders(void **state)
 		for (size_t j = 0; j < n; j++) {
 			int r = imp_owner_cmp(sorted[i], sorted[j]);
 
-			if ((i < j && r >= 0) || (i > j && r <= 0) || (i == j && r != 0))
+			if ((i < j && r >= 0) || (i > j && r <= 0) ||
+			    (i == j && r != 0))
 				fail_msg("'%s' vs '%s': %d", sorted[i], sorted[j], r);
 		}
 	}

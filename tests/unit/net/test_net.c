@@ -48,7 +48,8 @@ static void write_file(const char *name, const char *text)
 static int free_port(void)
 {
 	for (int i = 0; i < 50; i++) {
-		int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
+		int t = socket(AF_INET, SOCK_STREAM, 0),
+		    u = socket(AF_INET, SOCK_DGRAM, 0);
 		struct sockaddr_in sin = { .sin_family = AF_INET };
 		socklen_t len = sizeof(sin);
 		int found = 0;
@@ -123,13 +124,14 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(dir));
 	port = free_port();
 	write_file("a.zone", "$ORIGIN example.com.\n$TTL 60\n"
-		   "@ IN SOA ns hm 1 3600 600 86400 30\n@ IN A 10.0.0.1\n");
+			     "@ IN SOA ns hm 1 3600 600 86400 30\n@ IN A 10.0.0.1\n");
 	char conf[512];
 	snprintf(conf, sizeof(conf),
 		 "server:\n  listen: [\"127.0.0.1:%d\"]\n  tcp_idle_timeout: 300ms\n"
 		 "  tcp_max_connections: 2\n"
 		 "views:\n  - name: v\n    clients: [\"127.0.0.0/8\"]\n"
-		 "    zones: [a.zone]\n", port);
+		 "    zones: [a.zone]\n",
+		 port);
 	write_file("c.yaml", conf);
 	char path[256];
 	snprintf(path, sizeof(path), "%s/c.yaml", dir);
@@ -148,7 +150,8 @@ static int setup(void **state)
 	assert_non_null(net);
 	assert_int_equal(vd_query_snap_changed(qctx, snap), 0);
 	vd_net_set_snap(net, snap);
-	assert_int_equal(vd_net_listen(net, (struct sockaddr *)&snap->server.listen[0]), 0);
+	assert_int_equal(vd_net_listen(net, (struct sockaddr *)&snap->server.listen[0]),
+			 0);
 	return 0;
 }
 
@@ -181,7 +184,8 @@ static void test_null(void **state)
 {
 	(void)state;
 	/* A listen address already in use fails cleanly. */
-	assert_int_not_equal(vd_net_listen(net, (struct sockaddr *)&snap->server.listen[0]), 0);
+	assert_int_not_equal(
+		vd_net_listen(net, (struct sockaddr *)&snap->server.listen[0]), 0);
 }
 
 static void test_udp(void **state)

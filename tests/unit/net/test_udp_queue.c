@@ -98,7 +98,8 @@ static void write_file(const char *name, const char *text)
 static int free_udp_tcp_port(void)
 {
 	for (int i = 0; i < 50; i++) {
-		int t = socket(AF_INET, SOCK_STREAM, 0), u = socket(AF_INET, SOCK_DGRAM, 0);
+		int t = socket(AF_INET, SOCK_STREAM, 0),
+		    u = socket(AF_INET, SOCK_DGRAM, 0);
 		struct sockaddr_in sin = { .sin_family = AF_INET };
 		socklen_t len = sizeof(sin);
 		int found = 0;
@@ -138,12 +139,13 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(dir));
 	port = free_udp_tcp_port();
 	write_file("a.zone", "$ORIGIN example.com.\n$TTL 60\n"
-		   "@ IN SOA ns hm 1 3600 600 86400 30\n@ IN A 10.0.0.1\n");
+			     "@ IN SOA ns hm 1 3600 600 86400 30\n@ IN A 10.0.0.1\n");
 	char conf[512], path[256];
 	snprintf(conf, sizeof(conf),
 		 "server:\n  listen: [\"127.0.0.1:%d\"]\n"
 		 "views:\n  - name: v\n    clients: [\"127.0.0.0/8\"]\n"
-		 "    zones: [a.zone]\n", port);
+		 "    zones: [a.zone]\n",
+		 port);
 	write_file("c.yaml", conf);
 	path_of(path, sizeof(path), "c.yaml");
 	vd_errlist_t errs;
@@ -158,7 +160,8 @@ static int setup(void **state)
 	assert_non_null(net);
 	assert_int_equal(vd_query_snap_changed(qctx, snap), 0);
 	vd_net_set_snap(net, snap);
-	assert_int_equal(vd_net_listen(net, (struct sockaddr *)&snap->server.listen[0]), 0);
+	assert_int_equal(vd_net_listen(net, (struct sockaddr *)&snap->server.listen[0]),
+			 0);
 	return 0;
 }
 
@@ -202,7 +205,8 @@ static void test_queue_bounded(void **state)
 		for (int k = i; k < i + 50; k++) {
 			size_t len = make_query((uint16_t)k, q);
 			assert_int_equal(sendto(s, q, len, 0, (struct sockaddr *)&sin,
-						sizeof(sin)), (ssize_t)len);
+						sizeof(sin)),
+					 (ssize_t)len);
 		}
 		for (int t = 0; t < 2000 && st->udp_recv < (uint64_t)i + 50; t++) {
 			uv_run(&loop, UV_RUN_NOWAIT);

@@ -31,7 +31,7 @@ typedef struct qfix {
 	uv_loop_t loop;
 	uv_udp_t upstream;
 	int upstream_port;
-	uint8_t answer[4];           /* what the fake upstream answers */
+	uint8_t answer[4]; /* what the fake upstream answers */
 	uint32_t ttl;
 	vd_snap_t *snap;
 	vd_fwd_t *fwd;
@@ -67,7 +67,8 @@ static inline void qfix_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b,
 	(void)flags;
 	if (n <= 0 || addr == NULL)
 		return;
-	assert_int_equal(vd_query_msg_parse((uint8_t *)b->base, (size_t)n, &q), VD_QP_OK);
+	assert_int_equal(vd_query_msg_parse((uint8_t *)b->base, (size_t)n, &q),
+			 VD_QP_OK);
 	vd_wbuf_init(&w, out, sizeof(out));
 	vd_wbuf_reply_start(&w, &q, VD_F_QR | VD_F_AA | VD_F_RD | VD_F_RA);
 	vd_wbuf_rr(&w, 1, q.qname, VD_T_A, VD_C_IN, f->ttl, f->answer, 4);

@@ -26,9 +26,21 @@ void *__wrap_calloc(size_t n, size_t m);
 void *__wrap_realloc(void *p, size_t n);
 
 static unsigned long allocs;
-void *__wrap_malloc(size_t n) { allocs++; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { allocs++; return __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { allocs++; return __real_realloc(p, n); }
+void *__wrap_malloc(size_t n)
+{
+	allocs++;
+	return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t m)
+{
+	allocs++;
+	return __real_calloc(n, m);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+	allocs++;
+	return __real_realloc(p, n);
+}
 
 static qfix_t fx;
 static uint8_t out[65535];
@@ -70,11 +82,13 @@ static int setup(void **state)
 	static const uint8_t answer[4] = { 192, 0, 2, 7 };
 	char conf[1024];
 	qfix_start(&fx, answer, 3600);
-	qfix_write(&fx, "a.zone", "$ORIGIN example.com.\n$TTL 60\n"
+	qfix_write(&fx, "a.zone",
+		   "$ORIGIN example.com.\n$TTL 60\n"
 		   "@ SOA ns hm 1 3600 600 86400 30\n"
 		   "@ A 10.0.0.1\n@ A 10.0.0.2\n@ A 10.0.0.3\n*.w A 10.0.0.9\n"
 		   "c CNAME example.com.\n");
-	qfix_write(&fx, "b.zone", "$ORIGIN corp.test.\n$TTL 60\n"
+	qfix_write(&fx, "b.zone",
+		   "$ORIGIN corp.test.\n$TTL 60\n"
 		   "@ SOA ns hm 1 3600 600 86400 30\n");
 	snprintf(conf, sizeof(conf),
 		 "server:\n  listen: [\"127.0.0.1:5999\"]\n  identity: noalloc\n"
@@ -125,13 +139,21 @@ static void test_local_answers(void **state)
 	(void)state;
 	unsigned long before = allocs;
 	for (int i = 0; i < 1000; i++) {
-		assert_int_equal(handle("example.com", VD_T_A, VD_C_IN, "127.0.0.1"), VD_QH_REPLY);
-		assert_int_equal(handle("x.w.example.com", VD_T_A, VD_C_IN, "127.0.0.1"), VD_QH_REPLY);
-		assert_int_equal(handle("c.example.com", VD_T_A, VD_C_IN, "127.0.0.1"), VD_QH_REPLY);
-		assert_int_equal(handle("nope.corp.test", VD_T_A, VD_C_IN, "127.0.0.1"), VD_QH_REPLY);
-		assert_int_equal(handle("example.com", VD_T_AAAA, VD_C_IN, "127.0.0.1"), VD_QH_REPLY);
-		assert_int_equal(handle("id.server", VD_T_TXT, VD_C_CH, "127.0.0.1"), VD_QH_REPLY);
-		assert_int_equal(handle("example.com", VD_T_A, VD_C_IN, "127.0.0.9"), VD_QH_REPLY);
+		assert_int_equal(handle("example.com", VD_T_A, VD_C_IN, "127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("x.w.example.com", VD_T_A, VD_C_IN,
+					"127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("c.example.com", VD_T_A, VD_C_IN, "127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("nope.corp.test", VD_T_A, VD_C_IN, "127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("example.com", VD_T_AAAA, VD_C_IN, "127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("id.server", VD_T_TXT, VD_C_CH, "127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("example.com", VD_T_A, VD_C_IN, "127.0.0.9"),
+				 VD_QH_REPLY);
 	}
 	assert_int_equal(allocs - before, 0);
 }
@@ -146,7 +168,8 @@ static void test_cache_hits(void **state)
 		uv_run(&fx.loop, UV_RUN_ONCE);
 	unsigned long before = allocs;
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(handle("WWW.upstream.example", VD_T_A, VD_C_IN, "127.0.0.1"),
+		assert_int_equal(handle("WWW.upstream.example", VD_T_A, VD_C_IN,
+					"127.0.0.1"),
 				 VD_QH_REPLY);
 	assert_int_equal(allocs - before, 0);
 }

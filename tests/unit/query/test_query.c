@@ -105,7 +105,8 @@ static void parse_reply(const uint8_t *p, size_t len, parsed_t *r)
 				if (code == VD_EDNS_EDE)
 					r->ede = vd_get16(rr.rdata + o + 4);
 				if (code == VD_EDNS_NSID)
-					memcpy(r->nsid, rr.rdata + o + 4, olen < 63 ? olen : 63);
+					memcpy(r->nsid, rr.rdata + o + 4,
+					       olen < 63 ? olen : 63);
 				o += 4 + olen;
 			}
 			continue;
@@ -130,8 +131,8 @@ static void client_addr(vd_query_client_t *c, const char *ip)
 
 static size_t replies;
 static size_t last_reply_len;
-static void on_respond(void *token, const vd_query_client_t *c,
-		       const uint8_t *pkt, size_t len)
+static void on_respond(void *token, const vd_query_client_t *c, const uint8_t *pkt,
+		       size_t len)
 {
 	(void)token;
 	(void)c;
@@ -150,7 +151,8 @@ static vd_qh_result_t ask(const char *ip, const qspec_t *s, parsed_t *r)
 	vd_query_client_t c;
 	client_addr(&c, ip);
 	c.respond = on_respond;
-	vd_qh_result_t res = vd_query_handle(ctx, snap, &c, q, qlen, reply_buf, &outlen);
+	vd_qh_result_t res =
+		vd_query_handle(ctx, snap, &c, q, qlen, reply_buf, &outlen);
 	if (res == VD_QH_REPLY)
 		parse_reply(reply_buf, outlen, r);
 	return res;
@@ -172,14 +174,30 @@ static int setup(void **state)
 		   "out IN CNAME www.upstream.test.\n"
 		   "a.b.c IN TXT \"deep\"\n"
 		   "*.wild IN A 10.9.9.9\n"
-		   "big IN TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-		   "big IN TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-		   "big IN TXT \"2123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-		   "big IN TXT \"3123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-		   "big IN TXT \"4123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-		   "big IN TXT \"5123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-		   "big IN TXT \"6123456789012345678901234567890123456789012345678901234567890123456789\"\n"
-		   "big IN TXT \"7123456789012345678901234567890123456789012345678901234567890123456789\"\n");
+		   "big IN TXT "
+		   "\"01234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n"
+		   "big IN TXT "
+		   "\"11234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n"
+		   "big IN TXT "
+		   "\"21234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n"
+		   "big IN TXT "
+		   "\"31234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n"
+		   "big IN TXT "
+		   "\"41234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n"
+		   "big IN TXT "
+		   "\"51234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n"
+		   "big IN TXT "
+		   "\"61234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n"
+		   "big IN TXT "
+		   "\"71234567890123456789012345678901234567890123456789012345678901234"
+		   "56789\"\n");
 	qfix_write(&fx, "b.zone",
 		   "$ORIGIN example.com.\n$TTL 60\n"
 		   "@ IN SOA ns hm 1 3600 600 86400 30\n@ IN A 10.1.0.1\n");
@@ -221,7 +239,10 @@ static void test_refused_outside_views(void **state)
 {
 	(void)state;
 	parsed_t r;
-	qspec_t s = { .id = 7, .flags = VD_F_RD, .qtype = VD_T_A, .name = "example.com",
+	qspec_t s = { .id = 7,
+		      .flags = VD_F_RD,
+		      .qtype = VD_T_A,
+		      .name = "example.com",
 		      .edns = true };
 	assert_int_equal(ask("127.0.0.9", &s, &r), VD_QH_REPLY);
 	assert_int_equal(VD_F_RCODE(r.flags), VD_RCODE_REFUSED);
@@ -233,21 +254,28 @@ static void test_local_answer_per_view(void **state)
 {
 	(void)state;
 	parsed_t r;
-	qspec_t s = { .id = 0x1234, .flags = VD_F_RD, .qtype = VD_T_A, .name = "ExAmPle.COM" };
+	qspec_t s = {
+		.id = 0x1234, .flags = VD_F_RD, .qtype = VD_T_A, .name = "ExAmPle.COM"
+	};
 	assert_int_equal(ask("127.0.0.1", &s, &r), VD_QH_REPLY);
 	assert_int_equal(r.id, 0x1234);
 	assert_true(r.flags & VD_F_AA);
 	assert_true(r.flags & VD_F_QR);
 	assert_true(r.flags & VD_F_RD);
-	assert_false(r.has_opt);   /* no OPT when the query had none */
+	assert_false(r.has_opt); /* no OPT when the query had none */
 	assert_int_equal(r.count[0], 3);
-	assert_memory_equal(r.qname, "\x07" "ExAmPle" "\x03" "COM", 13);
+	assert_memory_equal(r.qname,
+			    "\x07"
+			    "ExAmPle"
+			    "\x03"
+			    "COM",
+			    13);
 	assert_int_equal(r.rdata[0][0][1], 0);
 	assert_int_equal(r.rdata[0][0][0], 10);
 
 	assert_int_equal(ask("127.0.0.2", &s, &r), VD_QH_REPLY);
 	assert_int_equal(r.count[0], 1);
-	assert_int_equal(r.rdata[0][0][1], 1);   /* 10.1.0.1: view two's data */
+	assert_int_equal(r.rdata[0][0][1], 1); /* 10.1.0.1: view two's data */
 }
 
 static void test_rotation(void **state)
@@ -270,7 +298,7 @@ static void test_az_only(void **state)
 	parsed_t r;
 	qspec_t s = { .id = 1, .qtype = VD_T_A, .name = "example.com" };
 	for (int i = 0; i < 3; i++) {
-		ask("127.0.0.3", &s, &r);   /* in az-b: only 10.0.0.2 */
+		ask("127.0.0.3", &s, &r); /* in az-b: only 10.0.0.2 */
 		assert_int_equal(r.count[0], 1);
 		assert_int_equal(r.rdata[0][0][3], 2);
 	}
@@ -289,10 +317,10 @@ static void test_nodata_ent_and_soa_ttl(void **state)
 	assert_int_equal(r.count[0], 0);
 	assert_int_equal(r.count[1], 1);
 	assert_int_equal(r.types[1][0], VD_T_SOA);
-	assert_int_equal(r.ttls[1][0], 30);   /* min(60, MINIMUM 30) */
+	assert_int_equal(r.ttls[1][0], 30); /* min(60, MINIMUM 30) */
 	assert_true(r.has_opt);
 
-	s.name = "b.c.example.com";   /* empty non-terminal */
+	s.name = "b.c.example.com"; /* empty non-terminal */
 	s.qtype = VD_T_A;
 	ask("127.0.0.1", &s, &r);
 	assert_int_equal(VD_F_RCODE(r.flags), VD_RCODE_NOERROR);
@@ -343,7 +371,7 @@ static void test_any_minimal(void **state)
 	ask("127.0.0.1", &s, &r);
 	assert_true(r.count[0] >= 1);
 	for (int i = 1; i < r.count[0]; i++)
-		assert_int_equal(r.types[0][i], r.types[0][0]);   /* one RRset */
+		assert_int_equal(r.types[0][i], r.types[0][0]); /* one RRset */
 }
 
 static void test_truncation(void **state)
@@ -377,13 +405,13 @@ static void test_protocol_errors(void **state)
 	qspec_t s = { .id = 9, .qtype = VD_T_A, .name = "example.com" };
 	uint8_t q[512];
 	size_t qlen = build_query(&s, q);
-	vd_set16(q + 4, 2);   /* QDCOUNT 2: FORMERR */
+	vd_set16(q + 4, 2); /* QDCOUNT 2: FORMERR */
 	assert_int_equal(vd_query_handle(ctx, snap, &c, q, qlen, reply_buf, &outlen),
 			 VD_QH_REPLY);
 	assert_int_equal(vd_hdr_id(reply_buf), 9);
 	assert_int_equal(VD_F_RCODE(vd_hdr_flags(reply_buf)), VD_RCODE_FORMERR);
 
-	s.flags = 2 << 11;   /* opcode STATUS */
+	s.flags = 2 << 11; /* opcode STATUS */
 	ask("127.0.0.1", &s, &r);
 	assert_int_equal(VD_F_RCODE(r.flags), VD_RCODE_NOTIMP);
 
@@ -399,7 +427,9 @@ static void test_chaos_and_nsid(void **state)
 {
 	(void)state;
 	parsed_t r;
-	qspec_t s = { .id = 1, .qtype = VD_T_TXT, .qclass = VD_C_CH, .name = "id.server" };
+	qspec_t s = {
+		.id = 1, .qtype = VD_T_TXT, .qclass = VD_C_CH, .name = "id.server"
+	};
 	ask("127.0.0.1", &s, &r);
 	assert_int_equal(r.count[0], 1);
 	assert_memory_equal(r.rdata[0][0], "\x07test-id", 8);
@@ -408,7 +438,10 @@ static void test_chaos_and_nsid(void **state)
 	ask("127.0.0.1", &s, &r);
 	assert_int_equal(r.count[0], 1);
 
-	s = (qspec_t){ .id = 1, .qtype = VD_T_A, .name = "example.com", .edns = true,
+	s = (qspec_t){ .id = 1,
+		       .qtype = VD_T_A,
+		       .name = "example.com",
+		       .edns = true,
 		       .nsid = true };
 	ask("127.0.0.1", &s, &r);
 	assert_string_equal(r.nsid, "test-id");
@@ -419,15 +452,18 @@ static void test_forwarded_rewrite(void **state)
 	(void)state;
 	parsed_t r;
 	replies = 0;
-	qspec_t s = { .id = 0xbeef, .flags = VD_F_RD, .qtype = VD_T_A,
-		      .name = "WwW.Upstream.TEST", .edns = true };
+	qspec_t s = { .id = 0xbeef,
+		      .flags = VD_F_RD,
+		      .qtype = VD_T_A,
+		      .name = "WwW.Upstream.TEST",
+		      .edns = true };
 	assert_int_equal(ask("127.0.0.1", &s, &r), VD_QH_PENDING);
 	assert_int_equal(vd_query_pending(ctx), 1);
 	while (replies == 0)
 		uv_run(&loop, UV_RUN_ONCE);
 	parse_reply(reply_buf, last_reply_len, &r);
 	assert_int_equal(r.id, 0xbeef);
-	assert_false(r.flags & VD_F_AA);   /* forwarded: never AA */
+	assert_false(r.flags & VD_F_AA); /* forwarded: never AA */
 	assert_true(r.flags & VD_F_RA);
 	assert_memory_equal(r.qname, "\x03WwW\x08Upstream\x04TEST", 19);
 	assert_int_equal(r.count[0], 1);

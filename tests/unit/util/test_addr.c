@@ -42,7 +42,8 @@ static void test_parse_v4(void **state)
 	assert_int_equal(sin->sin_family, AF_INET);
 	assert_int_equal(ntohs(sin->sin_port), 53);
 	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x0a010203);
-	assert_int_equal(vd_addr_len((struct sockaddr *)&ss), sizeof(struct sockaddr_in));
+	assert_int_equal(vd_addr_len((struct sockaddr *)&ss),
+			 sizeof(struct sockaddr_in));
 
 	assert_int_equal(vd_addr_parse("127.0.0.1:5353", 53, &ss), 0);
 	assert_int_equal(ntohs(sin->sin_port), 5353);
@@ -63,7 +64,8 @@ static void test_parse_v6(void **state)
 	assert_int_equal(sin6->sin6_family, AF_INET6);
 	assert_int_equal(ntohs(sin6->sin6_port), 53);
 	assert_memory_equal(&sin6->sin6_addr, &lo, 16);
-	assert_int_equal(vd_addr_len((struct sockaddr *)&ss), sizeof(struct sockaddr_in6));
+	assert_int_equal(vd_addr_len((struct sockaddr *)&ss),
+			 sizeof(struct sockaddr_in6));
 
 	assert_int_equal(vd_addr_parse("[::1]", 54, &ss), 0);
 	assert_int_equal(ntohs(sin6->sin6_port), 54);
@@ -76,10 +78,25 @@ static void test_parse_v6(void **state)
 static void test_parse_bad(void **state)
 {
 	static const char *const bad[] = {
-		"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4:", "1.2.3.4:65536",
-		"1.2.3.4:-1", "1.2.3.4:+5", "1.2.3.4: 53", "1.2.3.4:53x", "[::1",
-		"[::1]x", "[::1]:", "[::1]:99999", "[1.2.3.4]", "::g", "example.com",
-		"[::1]:53:53", " 1.2.3.4",
+		"",
+		"1.2.3",
+		"1.2.3.4.5",
+		"256.1.1.1",
+		"1.2.3.4:",
+		"1.2.3.4:65536",
+		"1.2.3.4:-1",
+		"1.2.3.4:+5",
+		"1.2.3.4: 53",
+		"1.2.3.4:53x",
+		"[::1",
+		"[::1]x",
+		"[::1]:",
+		"[::1]:99999",
+		"[1.2.3.4]",
+		"::g",
+		"example.com",
+		"[::1]:53:53",
+		" 1.2.3.4",
 		"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb:cccc:dddd",
 	};
 	struct sockaddr_storage ss;
@@ -98,9 +115,11 @@ static void test_fmt_equal(void **state)
 
 	(void)state;
 	assert_int_equal(vd_addr_parse("192.0.2.1:53", 0, &a), 0);
-	assert_string_equal(vd_addr_fmt((struct sockaddr *)&a, buf, sizeof(buf)), "192.0.2.1:53");
+	assert_string_equal(vd_addr_fmt((struct sockaddr *)&a, buf, sizeof(buf)),
+			    "192.0.2.1:53");
 	assert_int_equal(vd_addr_parse("[2001:db8::1]:5300", 0, &b), 0);
-	assert_string_equal(vd_addr_fmt((struct sockaddr *)&b, buf, sizeof(buf)), "[2001:db8::1]:5300");
+	assert_string_equal(vd_addr_fmt((struct sockaddr *)&b, buf, sizeof(buf)),
+			    "[2001:db8::1]:5300");
 	/* A short buffer is truncated, never overrun. */
 	memset(buf, 'x', sizeof(buf));
 	vd_addr_fmt((struct sockaddr *)&b, buf, 5);
@@ -122,8 +141,16 @@ static void test_fmt_equal(void **state)
 static void test_cidr_parse(void **state)
 {
 	static const char *const bad[] = {
-		"", "10.0.0.1/16", "10.0.0.0/33", "10.0.0.0/", "10.0.0.0/-1",
-		"10.0.0.0/8/8", "2001:db8::1/32", "::/129", "10.0.0.0/ 8", "foo/8",
+		"",
+		"10.0.0.1/16",
+		"10.0.0.0/33",
+		"10.0.0.0/",
+		"10.0.0.0/-1",
+		"10.0.0.0/8/8",
+		"2001:db8::1/32",
+		"::/129",
+		"10.0.0.0/ 8",
+		"foo/8",
 		"10.0.0.0/8x",
 	};
 	vd_cidr_t c, d;
@@ -197,12 +224,9 @@ static void test_cidr_contains(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_invalid_args),
-		cmocka_unit_test(test_parse_v4),
-		cmocka_unit_test(test_parse_v6),
-		cmocka_unit_test(test_parse_bad),
-		cmocka_unit_test(test_fmt_equal),
-		cmocka_unit_test(test_cidr_parse),
+		cmocka_unit_test(test_invalid_args),  cmocka_unit_test(test_parse_v4),
+		cmocka_unit_test(test_parse_v6),      cmocka_unit_test(test_parse_bad),
+		cmocka_unit_test(test_fmt_equal),     cmocka_unit_test(test_cidr_parse),
 		cmocka_unit_test(test_cidr_contains),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

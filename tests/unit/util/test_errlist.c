@@ -113,12 +113,9 @@ static void test_now_ms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_invalid_args),
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_growth),
-		cmocka_unit_test(test_strerror),
-		cmocka_unit_test(test_log_level),
-		cmocka_unit_test(test_now_ms),
+		cmocka_unit_test(test_invalid_args), cmocka_unit_test(test_format),
+		cmocka_unit_test(test_growth),	     cmocka_unit_test(test_strerror),
+		cmocka_unit_test(test_log_level),    cmocka_unit_test(test_now_ms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

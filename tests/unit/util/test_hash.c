@@ -16,7 +16,7 @@
 
 #include "vpcdns/util.h"
 
-static const uint8_t www_example_com[] = "\3www\7example\3com";   /* + root */
+static const uint8_t www_example_com[] = "\3www\7example\3com"; /* + root */
 
 static void test_empty_and_null(void **state)
 {
@@ -83,7 +83,8 @@ static void test_seeds_differ(void **state)
 	uint8_t in[sizeof(www_example_com)];
 	memcpy(in, www_example_com, sizeof(in));
 	in[5] ^= 1;
-	assert_true(vd_hash(in, sizeof(in), 0) != vd_hash(www_example_com, sizeof(in), 0));
+	assert_true(vd_hash(in, sizeof(in), 0) !=
+		    vd_hash(www_example_com, sizeof(in), 0));
 }
 
 static void *seed_in_thread(void *arg)

@@ -72,7 +72,8 @@ static int setup(void **state)
 	assert_int_equal(write(fd, zone_text, sizeof(zone_text) - 1),
 			 (ssize_t)(sizeof(zone_text) - 1));
 	close(fd);
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &f->zone, NULL), 0);
+	assert_int_equal(
+		vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &f->zone, NULL), 0);
 	unlink(path);
 	vd_arena_init(&f->a, 0);
 	f->v = vd_view_new(&f->a, 0);

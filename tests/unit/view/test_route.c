@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "view_int.h"   /* the slot count: the table's sizing rule */
+#include "view_int.h" /* the slot count: the table's sizing rule */
 #include "vpcdns/wire.h"
 
 typedef struct fixture {
@@ -103,7 +103,7 @@ static void test_most_specific(void **state)
 	rule(f, "a.", 1);
 	rule(f, "c.b.a.", 3);
 	rule(f, "example.com.", 4);
-	rule(f, "corp.example.", 5);   /* same labels as a.example., longer */
+	rule(f, "corp.example.", 5); /* same labels as a.example., longer */
 	rule(f, "a.example.", 6);
 	build(f);
 	assert_int_equal(f->v->route_max_labels, 3);
@@ -113,7 +113,7 @@ static void test_most_specific(void **state)
 	assert_int_equal(group_of(f, ".", UINT_MAX), 0);
 	assert_int_equal(group_of(f, "org.", UINT_MAX), 0);
 	assert_int_equal(group_of(f, "a.", UINT_MAX), 1);
-	assert_int_equal(group_of(f, "b.a.", UINT_MAX), 1);   /* no "b.a." rule */
+	assert_int_equal(group_of(f, "b.a.", UINT_MAX), 1); /* no "b.a." rule */
 	assert_int_equal(group_of(f, "c.b.a.", UINT_MAX), 3);
 	assert_int_equal(group_of(f, "x.y.z.c.b.a.", UINT_MAX), 3);
 	assert_int_equal(group_of(f, "www.example.com.", UINT_MAX), 4);
@@ -207,12 +207,8 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_null_args),
-		T(test_most_specific),
-		T(test_max_labels),
-		T(test_deep_names),
-		T(test_many),
-		T(test_one_entry_per_name),
+		T(test_null_args),  T(test_most_specific), T(test_max_labels),
+		T(test_deep_names), T(test_many),	   T(test_one_entry_per_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,7 +71,10 @@ static void test_null_args(void **state)
 	vd_view_table_t *t = vd_view_table_new();
 	vd_cidr_t c = cidr("10.0.0.0", 8);
 	struct sockaddr_storage ss = client("10.0.0.1");
-	struct sockaddr_un_like { sa_family_t f; char pad[14]; } other = { AF_UNIX, { 0 } };
+	struct sockaddr_un_like {
+		sa_family_t f;
+		char pad[14];
+	} other = { AF_UNIX, { 0 } };
 
 	(void)state;
 	assert_non_null(t);
@@ -175,7 +178,7 @@ static void test_mapped(void **state)
 
 	(void)state;
 	add(t, "10.20.0.0", 16, 0);
-	add(t, "::", 96, 1);   /* would catch ::a.b.c.d, not mapped ones */
+	add(t, "::", 96, 1); /* would catch ::a.b.c.d, not mapped ones */
 	assert_int_equal(match(t, "::ffff:10.20.3.4"), 0);
 	assert_int_equal(match(t, "::ffff:10.21.3.4"), -1);
 	/* Only ::ffff:0:0/96 is mapped; IPv4-compatible ::a.b.c.d is IPv6. */
@@ -231,21 +234,17 @@ static void test_many(void **state)
 		snprintf(buf, sizeof(buf), "fd00:%x::1", i);
 		assert_int_equal(match(t, buf), 1000 + i);
 	}
-	assert_int_equal(match(t, "10.3.232.1"), -1);   /* i = 1000 */
+	assert_int_equal(match(t, "10.3.232.1"), -1); /* i = 1000 */
 	vd_view_table_free(t);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_null_args),
-		cmocka_unit_test(test_ipv4),
-		cmocka_unit_test(test_ipv6),
-		cmocka_unit_test(test_overlap),
-		cmocka_unit_test(test_default_route),
-		cmocka_unit_test(test_mapped),
-		cmocka_unit_test(test_duplicates),
-		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_null_args),     cmocka_unit_test(test_ipv4),
+		cmocka_unit_test(test_ipv6),	      cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_default_route), cmocka_unit_test(test_mapped),
+		cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,7 +45,9 @@ static void test_invalid_args(void **state)
 
 static void test_parse_plain(void **state)
 {
-	static const uint8_t pkt[] = "\xff\x03www\x07" "example\x03" "com\x00\xee";
+	static const uint8_t pkt[] = "\xff\x03www\x07"
+				     "example\x03"
+				     "com\x00\xee";
 	uint8_t out[VD_NAME_MAX];
 	size_t off = 1, len = 0;
 
@@ -69,7 +71,9 @@ static void test_parse_plain(void **state)
 static void test_parse_compressed(void **state)
 {
 	/* 0: "example.com", 13: "www" + ptr 0, 19: ptr 13, 21: "Mail" + ptr 19 */
-	static const uint8_t pkt[] = "\x07" "example\x03" "com\x00"
+	static const uint8_t pkt[] = "\x07"
+				     "example\x03"
+				     "com\x00"
 				     "\x03www\xc0\x00"
 				     "\xc0\x0d"
 				     "\x04Mail\xc0\x13";
@@ -81,7 +85,11 @@ static void test_parse_compressed(void **state)
 	assert_int_equal(vd_name_parse(pkt, sizeof(pkt) - 1, &off, out, &len), 0);
 	assert_int_equal(off, 19);
 	assert_int_equal(len, 17);
-	assert_memory_equal(out, "\x03www\x07" "example\x03" "com", 17);
+	assert_memory_equal(out,
+			    "\x03www\x07"
+			    "example\x03"
+			    "com",
+			    17);
 	/* Pointer to pointer; *off moves past the first pointer only. */
 	off = 19;
 	assert_int_equal(vd_name_parse(pkt, sizeof(pkt) - 1, &off, out, &len), 0);
@@ -91,7 +99,11 @@ static void test_parse_compressed(void **state)
 	assert_int_equal(vd_name_parse(pkt, sizeof(pkt) - 1, &off, out, &len), 0);
 	assert_int_equal(off, 28);
 	assert_int_equal(len, 22);
-	assert_memory_equal(out, "\x04Mail\x03www\x07" "example\x03" "com", 22);
+	assert_memory_equal(out,
+			    "\x04Mail\x03www\x07"
+			    "example\x03"
+			    "com",
+			    22);
 }
 
 static int parse_at(const uint8_t *pkt, size_t len, size_t off)
@@ -151,11 +163,23 @@ static void test_parse_bad_labels(void **state)
 
 	(void)state;
 	/* Reserved label types. */
-	assert_int_equal(parse_at(N("\x41" "a\x00"), 3, 0), VD_EMALF);
-	assert_int_equal(parse_at(N("\x81" "a\x00"), 3, 0), VD_EMALF);
+	assert_int_equal(parse_at(N("\x41"
+				    "a\x00"),
+				  3, 0),
+			 VD_EMALF);
+	assert_int_equal(parse_at(N("\x81"
+				    "a\x00"),
+				  3, 0),
+			 VD_EMALF);
 	/* Truncated label and missing terminator. */
-	assert_int_equal(parse_at(N("\x05" "ab"), 3, 0), VD_EMALF);
-	assert_int_equal(parse_at(N("\x02" "ab"), 3, 0), VD_EMALF);
+	assert_int_equal(parse_at(N("\x05"
+				    "ab"),
+				  3, 0),
+			 VD_EMALF);
+	assert_int_equal(parse_at(N("\x02"
+				    "ab"),
+				  3, 0),
+			 VD_EMALF);
 	/* 63-byte label fine. */
 	memset(pkt, 'x', sizeof(pkt));
 	pkt[0] = 63;
@@ -199,8 +223,8 @@ static void test_parse_too_long_via_pointers(void **state)
 		pkt[n + 65] = (uint8_t)prev;
 		n += 66;
 	}
-	assert_int_equal(parse_at(pkt, n, starts[2]), 0);   /* 3 * 64 + 1 */
-	assert_int_equal(parse_at(pkt, n, starts[3]), VD_EMALF);   /* 257 */
+	assert_int_equal(parse_at(pkt, n, starts[2]), 0);	 /* 3 * 64 + 1 */
+	assert_int_equal(parse_at(pkt, n, starts[3]), VD_EMALF); /* 257 */
 	assert_int_equal(parse_at(pkt, n, starts[4]), VD_EMALF);
 }
 
@@ -210,26 +234,54 @@ static void test_len_equal_lower(void **state)
 
 	(void)state;
 	assert_int_equal(vd_name_len(N("\0")), 1);
-	assert_int_equal(vd_name_len(N("\x03www\x07" "example\x03" "com")), 17);
-	assert_true(vd_name_equal(N("\x03WwW\x02" "Ex"), N("\x03www\x02" "eX")));
-	assert_false(vd_name_equal(N("\x03www\x02" "ex"), N("\x03www\x02" "ey")));
-	assert_false(vd_name_equal(N("\x03www\x02" "ex"), N("\x03www")));
-	assert_false(vd_name_equal(N("\x02" "ab\x01" "c"), N("\x01" "a\x02" "bc")));
+	assert_int_equal(vd_name_len(N("\x03www\x07"
+				       "example\x03"
+				       "com")),
+			 17);
+	assert_true(vd_name_equal(N("\x03WwW\x02"
+				    "Ex"),
+				  N("\x03www\x02"
+				    "eX")));
+	assert_false(vd_name_equal(N("\x03www\x02"
+				     "ex"),
+				   N("\x03www\x02"
+				     "ey")));
+	assert_false(vd_name_equal(N("\x03www\x02"
+				     "ex"),
+				   N("\x03www")));
+	assert_false(vd_name_equal(N("\x02"
+				     "ab\x01"
+				     "c"),
+				   N("\x01"
+				     "a\x02"
+				     "bc")));
 	assert_true(vd_name_equal(N("\0"), N("\0")));
 	/* Only ASCII letters fold: '[' (0x5b) is not '{' (0x7b). */
 	assert_false(vd_name_equal(N("\x01["), N("\x01{")));
 	assert_false(vd_name_equal(N("\x01\xc1"), N("\x01\xe1")));
 
-	vd_name_lower(buf, N("\x03WwW\x04" "A-Z@"));
-	assert_memory_equal(buf, "\x03www\x04" "a-z@", 10);
-	memcpy(buf, "\x02" "AB", 4);
+	vd_name_lower(buf, N("\x03WwW\x04"
+			     "A-Z@"));
+	assert_memory_equal(buf,
+			    "\x03www\x04"
+			    "a-z@",
+			    10);
+	memcpy(buf,
+	       "\x02"
+	       "AB",
+	       4);
 	vd_name_lower(buf, buf);
-	assert_memory_equal(buf, "\x02" "ab", 4);
+	assert_memory_equal(buf,
+			    "\x02"
+			    "ab",
+			    4);
 }
 
 static void test_labels_skip_subdomain(void **state)
 {
-	const uint8_t *n = N("\x03www\x07" "example\x03" "com");
+	const uint8_t *n = N("\x03www\x07"
+			     "example\x03"
+			     "com");
 
 	(void)state;
 	assert_int_equal(vd_name_labels(N("\0")), 0);
@@ -239,15 +291,26 @@ static void test_labels_skip_subdomain(void **state)
 	assert_ptr_equal(vd_name_skip(n, 3), n + 16);
 	assert_ptr_equal(vd_name_skip(n, 9), n + 16);
 
-	assert_true(vd_name_is_subdomain(n, N("\x07" "EXAMPLE\x03" "com")));
+	assert_true(vd_name_is_subdomain(n, N("\x07"
+					      "EXAMPLE\x03"
+					      "com")));
 	assert_true(vd_name_is_subdomain(n, n));
 	assert_true(vd_name_is_subdomain(n, N("\0")));
-	assert_false(vd_name_is_subdomain(n, N("\x03" "org")));
-	assert_false(vd_name_is_subdomain(N("\x03" "com"), n));
+	assert_false(vd_name_is_subdomain(n, N("\x03"
+					       "org")));
+	assert_false(vd_name_is_subdomain(N("\x03"
+					    "com"),
+					  n));
 	/* Label boundaries matter: "xample.com" is no parent. */
-	assert_false(vd_name_is_subdomain(n, N("\x06" "xample\x03" "com")));
-	assert_false(vd_name_is_subdomain(N("\x0a" "badexample\x03" "com"),
-					  N("\x07" "example\x03" "com")));
+	assert_false(vd_name_is_subdomain(n, N("\x06"
+					       "xample\x03"
+					       "com")));
+	assert_false(vd_name_is_subdomain(N("\x0a"
+					    "badexample\x03"
+					    "com"),
+					  N("\x07"
+					    "example\x03"
+					    "com")));
 }
 
 static void test_to_text(void **state)
@@ -256,22 +319,39 @@ static void test_to_text(void **state)
 
 	(void)state;
 	assert_string_equal(vd_name_to_text(N("\0"), buf, sizeof(buf)), ".");
-	assert_string_equal(vd_name_to_text(N("\x03www\x07" "Example\x03" "com"), buf,
-					    sizeof(buf)), "www.Example.com.");
-	assert_string_equal(vd_name_to_text(N("\x03" "a.b\x02" "c\\"), buf, sizeof(buf)),
+	assert_string_equal(vd_name_to_text(N("\x03www\x07"
+					      "Example\x03"
+					      "com"),
+					    buf, sizeof(buf)),
+			    "www.Example.com.");
+	assert_string_equal(vd_name_to_text(N("\x03"
+					      "a.b\x02"
+					      "c\\"),
+					    buf, sizeof(buf)),
 			    "a\\.b.c\\\\.");
-	assert_string_equal(vd_name_to_text(N("\x04" "a b\x01\x01\xff"), buf, sizeof(buf)),
+	assert_string_equal(vd_name_to_text(N("\x04"
+					      "a b\x01\x01\xff"),
+					    buf, sizeof(buf)),
 			    "a\\032b\\001.\\255.");
-	assert_string_equal(vd_name_to_text(N("\x03" "(;)"), buf, sizeof(buf)),
+	assert_string_equal(vd_name_to_text(N("\x03"
+					      "(;)"),
+					    buf, sizeof(buf)),
 			    "\\(\\;\\).");
 	/* Truncation never overruns and never splits an escape. */
 	memset(buf, 'Z', 16);
-	vd_name_to_text(N("\x03www\x07" "example"), buf, 6);
+	vd_name_to_text(N("\x03www\x07"
+			  "example"),
+			buf, 6);
 	assert_string_equal(buf, "www.e");
 	assert_int_equal(buf[6], 'Z');
-	vd_name_to_text(N("\x02" "a "), buf, 5);
+	vd_name_to_text(N("\x02"
+			  "a "),
+			buf, 5);
 	assert_string_equal(buf, "a");
-	vd_name_to_text(N("\x02" "ab\x01" "c"), buf, 3);
+	vd_name_to_text(N("\x02"
+			  "ab\x01"
+			  "c"),
+			buf, 3);
 	assert_string_equal(buf, "ab");
 	vd_name_to_text(N("\0"), buf, 1);
 	assert_string_equal(buf, "");
@@ -318,11 +398,28 @@ static void test_from_text(void **state)
 
 	(void)state;
 	from_text_ok(".", "\0", 1);
-	from_text_ok("com", "\x03" "com", 5);
-	from_text_ok("com.", "\x03" "com", 5);
-	from_text_ok("Www.Example.COM", "\x03Www\x07" "Example\x03" "COM", 17);
-	from_text_ok("a\\.b.c", "\x03" "a.b\x01" "c", 7);
-	from_text_ok("a\\032b\\\\", "\x04" "a b\\", 6);
+	from_text_ok("com",
+		     "\x03"
+		     "com",
+		     5);
+	from_text_ok("com.",
+		     "\x03"
+		     "com",
+		     5);
+	from_text_ok("Www.Example.COM",
+		     "\x03Www\x07"
+		     "Example\x03"
+		     "COM",
+		     17);
+	from_text_ok("a\\.b.c",
+		     "\x03"
+		     "a.b\x01"
+		     "c",
+		     7);
+	from_text_ok("a\\032b\\\\",
+		     "\x04"
+		     "a b\\",
+		     6);
 	from_text_ok("\\255\\000", "\x02\xff\x00", 4);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (vd_name_from_text(bad[i], out, &len) != VD_EMALF)
@@ -352,9 +449,13 @@ static void test_from_text(void **state)
 static void test_text_roundtrip(void **state)
 {
 	static const uint8_t names[][20] = {
-		"\x03www\x07" "example\x03" "com",
-		"\x05" "a.b\\c\x02\x00\xff",
-		"\x03" "x y\x01@",
+		"\x03www\x07"
+		"example\x03"
+		"com",
+		"\x05"
+		"a.b\\c\x02\x00\xff",
+		"\x03"
+		"x y\x01@",
 	};
 	uint8_t back[VD_NAME_MAX];
 	char text[VD_NAME_TEXT];

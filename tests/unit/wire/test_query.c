@@ -17,8 +17,14 @@
 
 #include "pkt_build.h"
 
-#define QNAME "\x03WwW\x07" "ExAmple\x03" "COM"
-#define QNAME_LC "\x03www\x07" "example\x03" "com"
+#define QNAME         \
+	"\x03WwW\x07" \
+	"ExAmple\x03" \
+	"COM"
+#define QNAME_LC      \
+	"\x03www\x07" \
+	"example\x03" \
+	"com"
 #define QNAME_LEN 17
 
 static void question(pkt_t *p)
@@ -122,7 +128,10 @@ static void test_opcode(void **state)
 	}
 	/* NOTIMP even if the rest is garbage (UPDATE with other counts). */
 	header(&p, 0x1234, 5 << 11, 1, 1, 1, 0);
-	put(&p, "\x05" "ab", 3);
+	put(&p,
+	    "\x05"
+	    "ab",
+	    3);
 	assert_int_equal(parse(&p, &q), VD_QP_NOTIMP);
 	assert_int_equal(q.qname_len, 0);
 	header(&p, 0x4321, 2 << 11, 0, 0, 0, 0);
@@ -168,7 +177,10 @@ static void test_bad_question(void **state)
 		assert_int_equal(vd_query_msg_parse(p.b, n, &q), VD_QP_FORMERR);
 	/* Bad label type. */
 	header(&p, 1, 0, 1, 0, 0, 0);
-	put(&p, "\x41" "a\x00\x00\x01\x00\x01", 7);
+	put(&p,
+	    "\x41"
+	    "a\x00\x00\x01\x00\x01",
+	    7);
 	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
 	/* Forward pointer. */
 	header(&p, 1, 0, 1, 0, 0, 0);
@@ -186,7 +198,7 @@ static void test_trailing(void **state)
 	query(&p, 0);
 	put(&p, "\x00", 1);
 	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
-	assert_int_equal(q.qname_len, QNAME_LEN);   /* kept for the reply */
+	assert_int_equal(q.qname_len, QNAME_LEN); /* kept for the reply */
 	query(&p, 1);
 	opt(&p, 1232, 0, NULL, 0);
 	put(&p, "xyz", 3);
@@ -239,9 +251,8 @@ static void test_edns_options(void **state)
 {
 	/* NSID (empty), a cookie, an unknown option. */
 	static const uint8_t opts[] = {
-		0x00, 0x03, 0x00, 0x00,
-		0x00, 0x0a, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8,
-		0xfd, 0xe9, 0x00, 0x01, 0x42,
+		0x00, 0x03, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x08, 1,    2,    3,
+		4,    5,    6,	  7,	8,    0xfd, 0xe9, 0x00, 0x01, 0x42,
 	};
 	vd_query_msg_t q;
 	pkt_t p;
@@ -263,7 +274,8 @@ static void test_edns_options(void **state)
 
 static void test_edns_bad(void **state)
 {
-	static const uint8_t overrun[] = { 0x00, 0x0a, 0x00, 0x09, 1, 2, 3, 4, 5, 6, 7, 8 };
+	static const uint8_t overrun[] = { 0x00, 0x0a, 0x00, 0x09, 1, 2,
+					   3,	 4,    5,    6,	   7, 8 };
 	static const uint8_t partial[] = { 0x00, 0x03, 0x00, 0x00, 0x00, 0x0a };
 	vd_query_msg_t q;
 	pkt_t p;
@@ -276,7 +288,10 @@ static void test_edns_bad(void **state)
 	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
 	/* OPT owned by a non-root name. */
 	query(&p, 1);
-	put(&p, "\x01" "a", 2);
+	put(&p,
+	    "\x01"
+	    "a",
+	    2);
 	opt(&p, 1232, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
 	/* Compressed owner pointing at the qname: not root either. */
@@ -387,7 +402,7 @@ static void test_tsig_not_last(void **state)
 	tsig(&p);
 	opt(&p, 1232, 0, NULL, 0);
 	assert_int_equal(parse(&p, &q), VD_QP_FORMERR);
-	assert_int_equal(q.qname_len, QNAME_LEN);   /* kept for the reply */
+	assert_int_equal(q.qname_len, QNAME_LEN); /* kept for the reply */
 	/* Two TSIGs: the first is not last. */
 	query(&p, 2);
 	tsig(&p);

@@ -31,10 +31,14 @@ static void test_invalid(void **state)
 	assert_int_equal(rev("1.2.3.4.in-addr.arpa.example", &f, a), VD_ENOTFOUND);
 	assert_int_equal(rev("1.2.3.4.5.in-addr.arpa", &f, a), VD_ENOTFOUND);
 	assert_int_equal(rev("example.com", &f, a), VD_ENOTFOUND);
-	assert_int_equal(rev("g.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
-			     &f, a), VD_ENOTFOUND);
-	assert_int_equal(rev("10.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
-			     &f, a), VD_ENOTFOUND);
+	assert_int_equal(rev("g.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0."
+			     "1.0.0.2.ip6.arpa",
+			     &f, a),
+			 VD_ENOTFOUND);
+	assert_int_equal(rev("10.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1."
+			     "0.0.2.ip6.arpa",
+			     &f, a),
+			 VD_ENOTFOUND);
 }
 
 static void test_v4(void **state)
@@ -57,11 +61,12 @@ static void test_v6(void **state)
 	(void)state;
 	int f;
 	uint8_t a[16], name[VD_NAME_MAX];
-	const char *text = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2.ip6.arpa";
+	const char *text = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1."
+			   "0.0.2.ip6.arpa";
 	assert_int_equal(rev(text, &f, a), 0);
 	assert_int_equal(f, AF_INET6);
 	static const uint8_t want[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
-					  0, 0, 0, 0, 0, 0, 0, 1 };
+					  0,	0,    0,    0,	  0, 0, 0, 1 };
 	assert_memory_equal(a, want, 16);
 	vd_name_reverse_of(AF_INET6, a, name);
 	int f2;

@@ -19,7 +19,7 @@
 
 #include "pkt_build.h"
 
-#define EXAMPLE_OFF 16   /* "example.com" inside the question */
+#define EXAMPLE_OFF 16 /* "example.com" inside the question */
 
 /* vd_rr_t is large (64 KiB of rdata): heap, not stack. */
 static vd_rr_t *rr_new(void)
@@ -37,7 +37,11 @@ static size_t response(pkt_t *p)
 	size_t web;
 
 	header(p, 0x1111, VD_F_QR | VD_F_RD | VD_F_RA, 1, 3, 1, 1);
-	put(p, "\x03www\x07" "example\x03" "com", 17);
+	put(p,
+	    "\x03www\x07"
+	    "example\x03"
+	    "com",
+	    17);
 	put16(p, VD_T_A);
 	put16(p, VD_C_IN);
 	/* CNAME */
@@ -80,7 +84,7 @@ static void test_invalid_args(void **state)
 	response(&p);
 	assert_int_equal(vd_rr_iter_init(NULL, p.b, p.n, NULL, NULL, NULL), VD_EMALF);
 	assert_int_equal(vd_rr_iter_init(&it, NULL, p.n, NULL, NULL, NULL), VD_EMALF);
-	assert_int_equal(vd_rr_iter_next(&it, rr), VD_EMALF);   /* failed init */
+	assert_int_equal(vd_rr_iter_next(&it, rr), VD_EMALF); /* failed init */
 	assert_int_equal(vd_rr_iter_init(&it, p.b, 11, NULL, NULL, NULL), VD_EMALF);
 	assert_int_equal(vd_rr_iter_init(&it, p.b, p.n, NULL, NULL, NULL), 0);
 	assert_int_equal(vd_rr_iter_next(NULL, rr), VD_EMALF);
@@ -90,8 +94,12 @@ static void test_invalid_args(void **state)
 
 static void test_compressed_response(void **state)
 {
-	static const uint8_t soa[] = "\x03ns1\x07" "example\x03" "com\x00"
-				     "\x0ahostmaster\x07" "example\x03" "com\x00";
+	static const uint8_t soa[] = "\x03ns1\x07"
+				     "example\x03"
+				     "com\x00"
+				     "\x0ahostmaster\x07"
+				     "example\x03"
+				     "com\x00";
 	uint8_t qname[VD_NAME_MAX];
 	uint16_t qtype, qclass;
 	vd_rr_iter_t it;
@@ -102,7 +110,11 @@ static void test_compressed_response(void **state)
 	(void)state;
 	web = response(&p);
 	assert_int_equal(vd_rr_iter_init(&it, p.b, p.n, qname, &qtype, &qclass), 0);
-	assert_memory_equal(qname, "\x03www\x07" "example\x03" "com", 17);
+	assert_memory_equal(qname,
+			    "\x03www\x07"
+			    "example\x03"
+			    "com",
+			    17);
 	assert_int_equal(qtype, VD_T_A);
 	assert_int_equal(qclass, VD_C_IN);
 
@@ -112,21 +124,37 @@ static void test_compressed_response(void **state)
 	assert_int_equal(rr->ttl, 300);
 	assert_int_equal(rr->wire_off, 12 + 17 + 4);
 	assert_int_equal(rr->owner_len, 17);
-	assert_memory_equal(rr->owner, "\x03www\x07" "example\x03" "com", 17);
+	assert_memory_equal(rr->owner,
+			    "\x03www\x07"
+			    "example\x03"
+			    "com",
+			    17);
 	assert_int_equal(rr->rdlen, 17);
-	assert_memory_equal(rr->rdata, "\x03web\x07" "example\x03" "com", 17);
+	assert_memory_equal(rr->rdata,
+			    "\x03web\x07"
+			    "example\x03"
+			    "com",
+			    17);
 
 	assert_int_equal(vd_rr_iter_next(&it, rr), 1);
 	assert_int_equal(rr->type, VD_T_A);
 	assert_int_equal(rr->wire_off, web + 6);
-	assert_memory_equal(rr->owner, "\x03web\x07" "example\x03" "com", 17);
+	assert_memory_equal(rr->owner,
+			    "\x03web\x07"
+			    "example\x03"
+			    "com",
+			    17);
 	assert_int_equal(rr->rdlen, 4);
-	assert_memory_equal(rr->rdata, "\xc0\x00\x02\x01", 4);   /* not a name */
+	assert_memory_equal(rr->rdata, "\xc0\x00\x02\x01", 4); /* not a name */
 
 	assert_int_equal(vd_rr_iter_next(&it, rr), 1);
 	assert_int_equal(rr->type, VD_T_MX);
 	assert_int_equal(rr->rdlen, 2 + 18);
-	assert_memory_equal(rr->rdata, "\x00\x0a\x04mail\x07" "example\x03" "com", 20);
+	assert_memory_equal(rr->rdata,
+			    "\x00\x0a\x04mail\x07"
+			    "example\x03"
+			    "com",
+			    20);
 
 	assert_int_equal(vd_rr_iter_next(&it, rr), 1);
 	assert_int_equal(rr->section, 2);
@@ -200,7 +228,11 @@ static void test_trailing_bytes(void **state)
 static void one_rr(pkt_t *p, uint16_t type, const void *rdata, uint16_t rdlen)
 {
 	header(p, 1, VD_F_QR, 1, 1, 0, 0);
-	put(p, "\x07" "example\x03" "com", 13);
+	put(p,
+	    "\x07"
+	    "example\x03"
+	    "com",
+	    13);
 	put16(p, VD_T_ANY);
 	put16(p, VD_C_IN);
 	put(p, "\xc0\x0c", 2);
@@ -217,18 +249,30 @@ static void test_malformed_rdata(void **state)
 	one_rr(&p, VD_T_CNAME, "\xc0\x0c\x00", 3);
 	assert_int_equal(iterate(&p), VD_EMALF);
 	/* CNAME whose name runs past rdlength (into the next bytes). */
-	one_rr(&p, VD_T_CNAME, "\x01" "a", 2);
+	one_rr(&p, VD_T_CNAME,
+	       "\x01"
+	       "a",
+	       2);
 	put(&p, "\x00", 1);
 	assert_int_equal(iterate(&p), VD_EMALF);
 	/* Empty NS. */
 	one_rr(&p, VD_T_NS, "", 0);
 	assert_int_equal(iterate(&p), VD_EMALF);
 	/* SOA with a 19-byte tail, and with 21. */
-	one_rr(&p, VD_T_SOA, "\xc0\x0c\xc0\x0c" "0123456789012345678", 23);
+	one_rr(&p, VD_T_SOA,
+	       "\xc0\x0c\xc0\x0c"
+	       "0123456789012345678",
+	       23);
 	assert_int_equal(iterate(&p), VD_EMALF);
-	one_rr(&p, VD_T_SOA, "\xc0\x0c\xc0\x0c" "012345678901234567890", 25);
+	one_rr(&p, VD_T_SOA,
+	       "\xc0\x0c\xc0\x0c"
+	       "012345678901234567890",
+	       25);
 	assert_int_equal(iterate(&p), VD_EMALF);
-	one_rr(&p, VD_T_SOA, "\xc0\x0c\xc0\x0c" "01234567890123456789", 24);
+	one_rr(&p, VD_T_SOA,
+	       "\xc0\x0c\xc0\x0c"
+	       "01234567890123456789",
+	       24);
 	assert_int_equal(iterate(&p), 0);
 	/* MX with only the preference. */
 	one_rr(&p, VD_T_MX, "\x00\x0a", 2);
@@ -241,10 +285,17 @@ static void test_malformed_rdata(void **state)
 	one_rr(&p, VD_T_PTR, "\xc0\x30", 2);
 	assert_int_equal(iterate(&p), VD_EMALF);
 	/* NAPTR whose character-string overruns the rdata. */
-	one_rr(&p, 35, "\x00\x01\x00\x02\x01" "U\x09" "E2U", 10);
+	one_rr(&p, 35,
+	       "\x00\x01\x00\x02\x01"
+	       "U\x09"
+	       "E2U",
+	       10);
 	assert_int_equal(iterate(&p), VD_EMALF);
 	/* NAPTR ending before its character-strings. */
-	one_rr(&p, 35, "\x00\x01\x00\x02\x01" "U", 6);
+	one_rr(&p, 35,
+	       "\x00\x01\x00\x02\x01"
+	       "U",
+	       6);
 	assert_int_equal(iterate(&p), VD_EMALF);
 }
 
@@ -283,7 +334,10 @@ static void next_one(const pkt_t *p, vd_rr_t *rr)
 	assert_int_equal(vd_rr_iter_next(&it, rr), 0);
 }
 
-#define EX "\x07" "example\x03" "com\x00"
+#define EX            \
+	"\x07"        \
+	"example\x03" \
+	"com\x00"
 
 static void test_other_types(void **state)
 {
@@ -291,29 +345,55 @@ static void test_other_types(void **state)
 	pkt_t p;
 
 	(void)state;
-	one_rr(&p, VD_T_SRV, "\x00\x01\x00\x02\x00\x35\x03" "dns\xc0\x0c", 12);
+	one_rr(&p, VD_T_SRV,
+	       "\x00\x01\x00\x02\x00\x35\x03"
+	       "dns\xc0\x0c",
+	       12);
 	next_one(&p, rr);
 	assert_int_equal(rr->rdlen, 6 + 4 + 13);
-	assert_memory_equal(rr->rdata, "\x00\x01\x00\x02\x00\x35\x03" "dns" EX, 23);
+	assert_memory_equal(rr->rdata,
+			    "\x00\x01\x00\x02\x00\x35\x03"
+			    "dns" EX,
+			    23);
 
-	one_rr(&p, 35, "\x00\x01\x00\x02\x01" "U\x07" "E2U+sip\x00\xc0\x0c", 17);
+	one_rr(&p, 35,
+	       "\x00\x01\x00\x02\x01"
+	       "U\x07"
+	       "E2U+sip\x00\xc0\x0c",
+	       17);
 	next_one(&p, rr);
 	assert_int_equal(rr->rdlen, 15 + 13);
-	assert_memory_equal(rr->rdata, "\x00\x01\x00\x02\x01" "U\x07" "E2U+sip\x00" EX, 28);
+	assert_memory_equal(rr->rdata,
+			    "\x00\x01\x00\x02\x01"
+			    "U\x07"
+			    "E2U+sip\x00" EX,
+			    28);
 
-	one_rr(&p, 26, "\x00\x05\xc0\x0c\x01" "x\xc0\x0c", 8);
+	one_rr(&p, 26,
+	       "\x00\x05\xc0\x0c\x01"
+	       "x\xc0\x0c",
+	       8);
 	next_one(&p, rr);
 	assert_int_equal(rr->rdlen, 2 + 13 + 15);
-	assert_memory_equal(rr->rdata, "\x00\x05" EX "\x01" "x" EX, 30);
+	assert_memory_equal(rr->rdata,
+			    "\x00\x05" EX "\x01"
+			    "x" EX,
+			    30);
 
 	one_rr(&p, 14, "\xc0\x0c\x00", 3);
 	next_one(&p, rr);
 	assert_int_equal(rr->rdlen, 14);
 	assert_memory_equal(rr->rdata, EX "", 14);
 
-	one_rr(&p, VD_T_DNAME, "\x01" "a\xc0\x0c", 4);
+	one_rr(&p, VD_T_DNAME,
+	       "\x01"
+	       "a\xc0\x0c",
+	       4);
 	next_one(&p, rr);
-	assert_memory_equal(rr->rdata, "\x01" "a" EX, 15);
+	assert_memory_equal(rr->rdata,
+			    "\x01"
+			    "a" EX,
+			    15);
 
 	/* TXT holding bytes that look like a pointer: copied verbatim. */
 	one_rr(&p, VD_T_TXT, "\x02\xc0\x0c", 3);

@@ -20,7 +20,7 @@
 
 #define N(s) ((const uint8_t *)(s))
 
-static vd_rr_t rr;   /* large; one shared instance */
+static vd_rr_t rr; /* large; one shared instance */
 
 /* A parsed query for WwW.Example.COM A, as the pipeline would have it. */
 static void make_query(vd_query_msg_t *q)
@@ -28,7 +28,11 @@ static void make_query(vd_query_msg_t *q)
 	memset(q, 0, sizeof(*q));
 	q->id = 0xabcd;
 	q->flags = VD_F_RD;
-	memcpy(q->qname, "\x03WwW\x07" "Example\x03" "COM", 17);
+	memcpy(q->qname,
+	       "\x03WwW\x07"
+	       "Example\x03"
+	       "COM",
+	       17);
 	vd_name_lower(q->qname_lc, q->qname);
 	q->qname_len = 17;
 	q->qtype = VD_T_A;
@@ -101,16 +105,16 @@ static void test_primitives_and_overflow(void **state)
 
 	vd_wbuf_init(&w, buf, 7);
 	vd_wbuf_u32(&w, 1);
-	vd_wbuf_u32(&w, 2);   /* does not fit: 3 bytes left */
+	vd_wbuf_u32(&w, 2); /* does not fit: 3 bytes left */
 	assert_int_equal(w.err, VD_ESPACE);
 	assert_int_equal(w.len, 4);
-	vd_wbuf_u8(&w, 9);    /* would fit, but the error is sticky */
+	vd_wbuf_u8(&w, 9); /* would fit, but the error is sticky */
 	vd_wbuf_u16(&w, 9);
 	vd_wbuf_bytes(&w, "x", 1);
 	vd_wbuf_name(&w, N("\0"));
 	assert_int_equal(w.len, 4);
 	assert_int_equal(w.err, VD_ESPACE);
-	assert_int_equal(buf[4], 0x05);   /* untouched */
+	assert_int_equal(buf[4], 0x05); /* untouched */
 }
 
 static void test_reply_start(void **state)
@@ -125,8 +129,13 @@ static void test_reply_start(void **state)
 	vd_wbuf_reply_start(&w, &q, VD_F_QR | VD_F_RD | VD_F_RA | VD_RCODE_NXDOMAIN);
 	assert_int_equal(w.err, 0);
 	assert_int_equal(w.len, 12 + 17 + 4);
-	assert_memory_equal(buf, "\xab\xcd\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00", 12);
-	assert_memory_equal(buf + 12, "\x03WwW\x07" "Example\x03" "COM\x00\x00\x01\x00\x01", 21);
+	assert_memory_equal(buf, "\xab\xcd\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00",
+			    12);
+	assert_memory_equal(buf + 12,
+			    "\x03WwW\x07"
+			    "Example\x03"
+			    "COM\x00\x00\x01\x00\x01",
+			    21);
 	assert_int_equal(w.comp_n, 1);
 	assert_int_equal(w.comp_off[0], 12);
 
@@ -155,7 +164,7 @@ static void test_count_inc(void **state)
 	(void)state;
 	make_query(&q);
 	vd_wbuf_init(&w, buf, sizeof(buf));
-	vd_wbuf_count_inc(&w, 1);   /* no header yet: ignored */
+	vd_wbuf_count_inc(&w, 1); /* no header yet: ignored */
 	assert_int_equal(w.len, 0);
 	vd_wbuf_reply_start(&w, &q, VD_F_QR);
 	vd_wbuf_count_inc(&w, 1);
@@ -200,8 +209,13 @@ static void add_a(vd_wbuf_t *w, const char *owner)
 static void test_compression(void **state)
 {
 	static const char *const owners[] = {
-		"www.example.com", "mail.example.com", "ns1.MAIL.example.com",
-		"example.org", "com", ".", "smtp.ns1.mail.EXAMPLE.COM",
+		"www.example.com",
+		"mail.example.com",
+		"ns1.MAIL.example.com",
+		"example.org",
+		"com",
+		".",
+		"smtp.ns1.mail.EXAMPLE.COM",
 	};
 	uint8_t buf[512];
 	vd_query_msg_t q;
@@ -230,7 +244,11 @@ static void test_compression(void **state)
 	/* Only the root in common: written in full. */
 	at = w.len;
 	add_a(&w, owners[3]);
-	assert_memory_equal(buf + at, "\x07" "example\x03" "org\x00", 13);
+	assert_memory_equal(buf + at,
+			    "\x07"
+			    "example\x03"
+			    "org\x00",
+			    13);
 	/* A one-label suffix inside the question. */
 	at = w.len;
 	add_a(&w, owners[4]);
@@ -268,7 +286,8 @@ static void test_compression_limits(void **state)
 	assert_int_equal(w.err, 0);
 	assert_int_equal(w.comp_n, VD_WCOMP_MAX);
 	assert_int_equal(vd_hdr_ancount(buf), 100);
-	assert_int_equal(vd_rr_iter_init(&(vd_rr_iter_t){ 0 }, buf, w.len, NULL, NULL, NULL), 0);
+	assert_int_equal(
+		vd_rr_iter_init(&(vd_rr_iter_t){ 0 }, buf, w.len, NULL, NULL, NULL), 0);
 
 	/* Names past 0x3fff are not compression targets. */
 	vd_wbuf_init(&w, big, sizeof(big));
@@ -276,15 +295,32 @@ static void test_compression_limits(void **state)
 	while (w.len < 0x4000)
 		vd_wbuf_u8(&w, 0);
 	at = w.len;
-	vd_wbuf_name(&w, N("\x01" "a\x03" "org"));
-	assert_memory_equal(big + at, "\x01" "a\x03" "org\x00", 7);
+	vd_wbuf_name(&w, N("\x01"
+			   "a\x03"
+			   "org"));
+	assert_memory_equal(big + at,
+			    "\x01"
+			    "a\x03"
+			    "org\x00",
+			    7);
 	at = w.len;
-	vd_wbuf_name(&w, N("\x01" "a\x03" "org"));
-	assert_memory_equal(big + at, "\x01" "a\x03" "org\x00", 7);
+	vd_wbuf_name(&w, N("\x01"
+			   "a\x03"
+			   "org"));
+	assert_memory_equal(big + at,
+			    "\x01"
+			    "a\x03"
+			    "org\x00",
+			    7);
 	/* ... while the question near the start still is. */
 	at = w.len;
-	vd_wbuf_name(&w, N("\x01" "b\x03" "com"));
-	assert_memory_equal(big + at, "\x01" "b\xc0\x18", 4);
+	vd_wbuf_name(&w, N("\x01"
+			   "b\x03"
+			   "com"));
+	assert_memory_equal(big + at,
+			    "\x01"
+			    "b\xc0\x18",
+			    4);
 
 	vd_wbuf_name_remember(&w, 0x4000);
 	vd_wbuf_name_remember(&w, w.len);
@@ -297,10 +333,10 @@ static void test_remembered_garbage(void **state)
 	/* Offsets callers remembered that do not hold a sane name must never
 	 * be followed out of bounds or used as targets. */
 	static const uint8_t junk[][4] = {
-		{ 0x41, 'a', 0x00, 0 },    /* extended label type */
-		{ 0xc0, 0x7f, 0x00, 0 },   /* forward pointer */
-		{ 0x05, 'a', 'b', 0 },     /* label past the end */
-		{ 0xc0, 0x00, 0, 0 },      /* pointer to the header */
+		{ 0x41, 'a', 0x00, 0 },	 /* extended label type */
+		{ 0xc0, 0x7f, 0x00, 0 }, /* forward pointer */
+		{ 0x05, 'a', 'b', 0 },	 /* label past the end */
+		{ 0xc0, 0x00, 0, 0 },	 /* pointer to the header */
 	};
 	uint8_t buf[512];
 	vd_wbuf_t w;
@@ -314,20 +350,33 @@ static void test_remembered_garbage(void **state)
 		vd_wbuf_bytes(&w, junk[i], i == 2 ? 3 : 4);
 		vd_wbuf_name_remember(&w, at);
 		at = w.len;
-		vd_wbuf_name(&w, N("\x01" "a\x01" "b"));
+		vd_wbuf_name(&w, N("\x01"
+				   "a\x01"
+				   "b"));
 		assert_int_equal(w.err, 0);
-		assert_memory_equal(buf + at, "\x01" "a\x01" "b\x00", 5);
+		assert_memory_equal(buf + at,
+				    "\x01"
+				    "a\x01"
+				    "b\x00",
+				    5);
 	}
 	/* A 128-pointer chain: more hops than any name needs. */
 	vd_wbuf_init(&w, buf, sizeof(buf));
-	vd_wbuf_bytes(&w, "\x01" "b\x00", 3);
+	vd_wbuf_bytes(&w,
+		      "\x01"
+		      "b\x00",
+		      3);
 	for (int i = 0; i < 129; i++)
 		vd_wbuf_u16(&w, (uint16_t)(0xc000 | (i ? w.len - 2 : 0)));
 	vd_wbuf_name_remember(&w, w.len - 2);
 	at = w.len;
-	vd_wbuf_name(&w, N("\x01" "b"));
+	vd_wbuf_name(&w, N("\x01"
+			   "b"));
 	assert_int_equal(w.err, 0);
-	assert_memory_equal(buf + at, "\x01" "b\x00", 3);
+	assert_memory_equal(buf + at,
+			    "\x01"
+			    "b\x00",
+			    3);
 }
 
 static void test_target_straddles_limit(void **state)
@@ -343,14 +392,24 @@ static void test_target_straddles_limit(void **state)
 	while (w.len < 0x4000 - 3)
 		vd_wbuf_u8(&w, 0);
 	at = w.len;
-	vd_wbuf_name(&w, N("\x02" "ab\x03" "org"));   /* "org" at 0x4000 */
+	vd_wbuf_name(&w, N("\x02"
+			   "ab\x03"
+			   "org")); /* "org" at 0x4000 */
 	assert_int_equal(w.comp_n, 1);
 	assert_int_equal(w.comp_off[0], at);
 	at = w.len;
-	vd_wbuf_name(&w, N("\x01" "x\x03" "org"));
-	assert_memory_equal(big + at, "\x01" "x\x03" "org\x00", 7);
+	vd_wbuf_name(&w, N("\x01"
+			   "x\x03"
+			   "org"));
+	assert_memory_equal(big + at,
+			    "\x01"
+			    "x\x03"
+			    "org\x00",
+			    7);
 	at = w.len;
-	vd_wbuf_name(&w, N("\x02" "AB\x03" "org"));
+	vd_wbuf_name(&w, N("\x02"
+			   "AB\x03"
+			   "org"));
 	assert_int_equal(vd_get16(big + at), 0xc000 | (0x4000 - 3));
 }
 
@@ -366,9 +425,15 @@ static void test_name_raw(void **state)
 	vd_wbuf_init(&w, buf, sizeof(buf));
 	vd_wbuf_reply_start(&w, &q, VD_F_QR);
 	at = w.len;
-	vd_wbuf_name_raw(&w, N("\x03www\x07" "example\x03" "com"));
+	vd_wbuf_name_raw(&w, N("\x03www\x07"
+			       "example\x03"
+			       "com"));
 	assert_int_equal(w.len, at + 17);
-	assert_memory_equal(buf + at, "\x03www\x07" "example\x03" "com\x00", 17);
+	assert_memory_equal(buf + at,
+			    "\x03www\x07"
+			    "example\x03"
+			    "com\x00",
+			    17);
 	assert_int_equal(w.comp_n, 1);
 	/* Remembered explicitly, it becomes a target. */
 	vd_wbuf_name_remember(&w, at);
@@ -379,13 +444,16 @@ static void test_name_raw(void **state)
 static void test_opt(void **state)
 {
 	static const uint8_t want_rdata[] = {
-		0x00, 0x03, 0x00, 0x04, 'n', 's', '-', '1',
-		0x00, 0x0f, 0x00, 0x07, 0x00, 0x16, 'u', 'p', ' ', 'x', '!',
+		0x00, 0x03, 0x00, 0x04, 'n', 's', '-', '1', 0x00, 0x0f,
+		0x00, 0x07, 0x00, 0x16, 'u', 'p', ' ', 'x', '!',
 	};
 	vd_opt_out_t o = {
-		.ext_rcode = VD_RCODE_BADVERS, .do_bit = true,
-		.nsid = N("ns-1"), .nsid_len = 4,
-		.ede_code = VD_EDE_NO_REACHABLE_AUTHORITY, .ede_text = "up x!",
+		.ext_rcode = VD_RCODE_BADVERS,
+		.do_bit = true,
+		.nsid = N("ns-1"),
+		.nsid_len = 4,
+		.ede_code = VD_EDE_NO_REACHABLE_AUTHORITY,
+		.ede_text = "up x!",
 	};
 	uint8_t buf[512];
 	vd_query_msg_t q;
@@ -417,7 +485,8 @@ static void test_opt(void **state)
 
 static void test_opt_variants(void **state)
 {
-	vd_opt_out_t o = { .ext_rcode = VD_RCODE_REFUSED, .ede_code = VD_EDE_PROHIBITED };
+	vd_opt_out_t o = { .ext_rcode = VD_RCODE_REFUSED,
+			   .ede_code = VD_EDE_PROHIBITED };
 	uint8_t buf[512];
 	vd_query_msg_t q;
 	vd_wbuf_t w;
@@ -431,8 +500,10 @@ static void test_opt_variants(void **state)
 	at = w.len;
 	vd_wbuf_opt(&w, &o);
 	assert_int_equal(w.len, at + 11 + 6);
-	assert_memory_equal(buf + at, "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x06"
-			    "\x00\x0f\x00\x02\x00\x12", 17);
+	assert_memory_equal(buf + at,
+			    "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x06"
+			    "\x00\x0f\x00\x02\x00\x12",
+			    17);
 	assert_int_equal(VD_F_RCODE(vd_hdr_flags(buf)), VD_RCODE_REFUSED);
 
 	/* NULL options: a plain OPT. */
@@ -440,7 +511,8 @@ static void test_opt_variants(void **state)
 	at = w.len;
 	vd_wbuf_opt(&w, NULL);
 	assert_int_equal(w.len, at + 11);
-	assert_memory_equal(buf + at, "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00", 11);
+	assert_memory_equal(buf + at, "\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00",
+			    11);
 	assert_int_equal(vd_hdr_arcount(buf), 1);
 	assert_int_equal(VD_F_RCODE(vd_hdr_flags(buf)), 0);
 
@@ -495,12 +567,20 @@ static void test_mark_rollback(void **state)
 	vd_wbuf_init(&w, buf, sizeof(buf));
 	vd_wbuf_reply_start(&w, &q, VD_F_QR);
 	m = vd_wbuf_mark(&w);
-	vd_wbuf_name(&w, N("\x01" "z\x03" "org"));
+	vd_wbuf_name(&w, N("\x01"
+			   "z\x03"
+			   "org"));
 	assert_int_equal(w.comp_n, m.comp_n + 2);
 	vd_wbuf_rollback(&w, m);
 	at = w.len;
-	vd_wbuf_name(&w, N("\x01" "y\x03" "org"));
-	assert_memory_equal(buf + at, "\x01" "y\x03" "org\x00", 7);
+	vd_wbuf_name(&w, N("\x01"
+			   "y\x03"
+			   "org"));
+	assert_memory_equal(buf + at,
+			    "\x01"
+			    "y\x03"
+			    "org\x00",
+			    7);
 
 	/* A mark from the future is ignored. */
 	m.len = w.len + 5;

@@ -21,13 +21,18 @@ static void test_bad_args(void **state)
 
 	(void)state;
 	vd_errlist_init(&e);
-	assert_int_equal(vd_zone_load(NULL, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), -EINVAL);
+	assert_int_equal(vd_zone_load(NULL, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 -EINVAL);
 	assert_null(z);
-	assert_int_equal(vd_zone_load("x.zone", NULL, VD_ZONE_FALLBACK_FORWARD, NULL, &e), -EINVAL);
-	assert_int_equal(vd_zone_load("x.zone", NULL, (vd_zone_fallback_t)7, &z, &e), -EINVAL);
+	assert_int_equal(vd_zone_load("x.zone", NULL, VD_ZONE_FALLBACK_FORWARD, NULL,
+				      &e),
+			 -EINVAL);
+	assert_int_equal(vd_zone_load("x.zone", NULL, (vd_zone_fallback_t)7, &z, &e),
+			 -EINVAL);
 	assert_int_equal(e.count, 0);
 	/* An origin that is not a name is reported, not crashed on. */
-	assert_int_equal(vd_zone_load("x.zone", "a..b", VD_ZONE_FALLBACK_FORWARD, &z, &e),
+	assert_int_equal(vd_zone_load("x.zone", "a..b", VD_ZONE_FALLBACK_FORWARD, &z,
+				      &e),
 			 VD_ECONF);
 	zt_expect_error(&e, "x.zone", ": invalid zone origin \"a..b\"");
 	vd_errlist_deinit(&e);
@@ -51,7 +56,8 @@ static const vd_rrset_t *get(const vd_zone_t *z, const char *name, uint16_t type
 	const vd_rrset_t *set = NULL;
 	bool wild = true;
 
-	assert_int_equal(vd_zone_lookup(z, zt_name(name), type, &set, &wild), VD_ZL_ANSWER);
+	assert_int_equal(vd_zone_lookup(z, zt_name(name), type, &set, &wild),
+			 VD_ZL_ANSWER);
 	assert_false(wild);
 	assert_non_null(set);
 	assert_int_equal(set->type, type);
@@ -90,13 +96,13 @@ static void test_valid(void **state)
 	assert_non_null(s);
 	assert_int_equal(s->type, VD_T_SOA);
 	assert_int_equal(s->count, 1);
-	assert_int_equal(s->ttl, 3600);   /* $TTL 1h */
+	assert_int_equal(s->ttl, 3600); /* $TTL 1h */
 	assert_int_equal(vd_get32(s->rdata[0] + s->rdlen[0] - 20), 2026010101);
 	assert_int_equal(vd_get32(s->rdata[0] + s->rdlen[0] - 4), 600);
 	assert_int_equal(vd_zone_neg_ttl(z), 600);
 	assert_ptr_equal(get(z, "example.com.", VD_T_SOA), s);
 
-	s = get(z, "example.com.", VD_T_NS);   /* owners carried over */
+	s = get(z, "example.com.", VD_T_NS); /* owners carried over */
 	assert_int_equal(s->count, 2);
 	/* Canonical rdata order; relative names completed, case kept. */
 	assert_rdata(s, 0, "\3ns1\7Example\3COM", 17);
@@ -104,7 +110,7 @@ static void test_valid(void **state)
 
 	s = get(z, "www.example.com.", VD_T_A);
 	assert_int_equal(s->count, 2);
-	assert_int_equal(s->ttl, 300);     /* the smallest of 300 and 600 */
+	assert_int_equal(s->ttl, 300); /* the smallest of 300 and 600 */
 	assert_rdata(s, 0, "\xc0\x00\x02\x0a", 4);
 	assert_rdata(s, 1, "\xc0\x00\x02\x0b", 4);
 
@@ -129,15 +135,16 @@ static void test_valid(void **state)
  * fully qualified owner is the origin of the names before and after it. */
 static void test_origin_from_soa(void **state)
 {
-	const char *path = zt_write("soa.zone",
-		"www A 192.0.2.1\n"
-		"corp.internal. 60 IN SOA ns hostmaster 1 2 3 4 300\n"
-		"ns A 192.0.2.53\n");
+	const char *path = zt_write(
+		"soa.zone", "www A 192.0.2.1\n"
+			    "corp.internal. 60 IN SOA ns hostmaster 1 2 3 4 300\n"
+			    "ns A 192.0.2.53\n");
 	const vd_rrset_t *soa;
 	vd_zone_t *z = NULL;
 
 	(void)state;
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL), 0);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL),
+			 0);
 	assert_memory_equal(vd_zone_apex(z), "\4corp\10internal", 15);
 	soa = get(z, "corp.internal.", VD_T_SOA);
 	/* MNAME, RNAME, then 5 x 32 bits. */
@@ -155,14 +162,14 @@ static void test_origin_from_soa(void **state)
  * $TTL get 3600. */
 static void test_origin_given(void **state)
 {
-	const char *path = zt_write("given.zone",
-		"@ IN SOA ns hostmaster 1 2 3 4 5\n"
-		"www A 192.0.2.1\n");
+	const char *path = zt_write("given.zone", "@ IN SOA ns hostmaster 1 2 3 4 5\n"
+						  "www A 192.0.2.1\n");
 	vd_zone_t *z = NULL;
 
 	(void)state;
-	assert_int_equal(vd_zone_load(path, "Corp.Internal", VD_ZONE_FALLBACK_NXDOMAIN, &z,
-				      NULL), 0);
+	assert_int_equal(vd_zone_load(path, "Corp.Internal", VD_ZONE_FALLBACK_NXDOMAIN,
+				      &z, NULL),
+			 0);
 	assert_int_equal(vd_zone_fallback(z), VD_ZONE_FALLBACK_NXDOMAIN);
 	assert_memory_equal(vd_zone_apex(z), "\4corp\10internal", 15);
 	assert_int_equal(get(z, "www.corp.internal.", VD_T_A)->ttl, 3600);
@@ -188,7 +195,8 @@ static void test_repo_zones(void **state)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/zones/%s", VD_SOURCE_DIR, files[i]);
 		z = NULL;
-		assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), 0);
+		assert_int_equal(
+			vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), 0);
 		assert_int_equal(e.count, 0);
 		assert_true(vd_zone_rr_count(z) >= 3);
 		vd_zone_unref(z);
@@ -220,20 +228,21 @@ static void test_syntax_error(void **state)
 
 static void test_every_syntax_error_reported(void **state)
 {
-	const char *path = zt_write("many.zone",
-		"example. IN SOA ns. h. 1 2 3 4 5\n"
-		"a A 1.2.3\n"
-		"b A 192.0.2.1\n"
-		"c AAAA zz\n");
+	const char *path = zt_write("many.zone", "example. IN SOA ns. h. 1 2 3 4 5\n"
+						 "a A 1.2.3\n"
+						 "b A 192.0.2.1\n"
+						 "c AAAA zz\n");
 	char want[256];
 	vd_errlist_t e;
 	vd_zone_t *z = NULL;
 
 	(void)state;
 	vd_errlist_init(&e);
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 VD_ECONF);
 	assert_int_equal(e.count, 2);
-	snprintf(want, sizeof(want), "%s:2: Syntax error, could not parse the RR's rdata", path);
+	snprintf(want, sizeof(want),
+		 "%s:2: Syntax error, could not parse the RR's rdata", path);
 	assert_string_equal(e.msgs[0], want);
 	snprintf(want, sizeof(want), "%s:4: ", path);
 	assert_memory_equal(e.msgs[1], want, strlen(want));
@@ -252,7 +261,8 @@ static void test_too_many_errors(void **state)
 		strcat(text, "x A 1\n");
 	path = zt_write("many.zone", text);
 	vd_errlist_init(&e);
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 VD_ECONF);
 	/* 20 messages, then one saying the rest were not listed. */
 	assert_int_equal(e.count, 21);
 	assert_non_null(strstr(e.msgs[19], ":21: "));
@@ -264,7 +274,8 @@ static void test_no_soa(void **state)
 {
 	(void)state;
 	zt_load_fails("$ORIGIN example.\nwww A 192.0.2.1\n", NULL, ": no SOA record");
-	zt_load_fails("$ORIGIN example.\nwww A 192.0.2.1\n", "example.", ": no SOA record");
+	zt_load_fails("$ORIGIN example.\nwww A 192.0.2.1\n", "example.",
+		      ": no SOA record");
 	zt_load_fails("; nothing but a comment\n", NULL, ": no SOA record");
 	zt_load_fails("", "example.", ": no SOA record");
 }
@@ -291,7 +302,8 @@ static void test_relative_soa_without_origin(void **state)
 	(void)state;
 	zt_load_fails("; no $ORIGIN and no origin given\n"
 		      "@ SOA ns h 1 2 3 4 5\n",
-		      NULL, ":2: SOA owner is a relative name but the zone has no origin: "
+		      NULL,
+		      ":2: SOA owner is a relative name but the zone has no origin: "
 		      "add $ORIGIN or set the zone's origin");
 	zt_load_fails("example SOA ns h 1 2 3 4 5\n", NULL,
 		      ":1: SOA owner is a relative name but the zone has no origin: "
@@ -344,13 +356,15 @@ static void test_two_cnames(void **state)
 		      "@ SOA ns h 1 2 3 4 5\n"
 		      "www CNAME b\n"
 		      "www CNAME a\n",
-		      NULL, ":4: www.example.: more than one CNAME (the first is at line 3)");
+		      NULL,
+		      ":4: www.example.: more than one CNAME (the first is at line 3)");
 	/* The same CNAME twice is a duplicate record, not a second CNAME. */
 	path = zt_write("dup.zone", "$ORIGIN example.\n"
 				    "@ SOA ns h 1 2 3 4 5\n"
 				    "www CNAME a\n"
 				    "www CNAME a\n");
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL), 0);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL),
+			 0);
 	assert_int_equal(get(z, "www.example.", VD_T_CNAME)->count, 1);
 	vd_zone_unref(z);
 }
@@ -367,21 +381,23 @@ static void test_class_not_in(void **state)
 static void test_classes_all_reported(void **state)
 {
 	const char *path = zt_write("classes.zone", "$ORIGIN example.\n"
-						"@ SOA ns h 1 2 3 4 5\n"
-						"a HS A 192.0.2.1\n"
-						"b IN A 192.0.2.2\n"
-						"c CLASS7 A 192.0.2.3\n");
+						    "@ SOA ns h 1 2 3 4 5\n"
+						    "a HS A 192.0.2.1\n"
+						    "b IN A 192.0.2.2\n"
+						    "c CLASS7 A 192.0.2.3\n");
 	char want[256];
 	vd_errlist_t e;
 	vd_zone_t *z = NULL;
 
 	(void)state;
 	vd_errlist_init(&e);
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 VD_ECONF);
 	assert_int_equal(e.count, 2);
 	snprintf(want, sizeof(want), "%s:3: class HS is not supported (only IN)", path);
 	assert_string_equal(e.msgs[0], want);
-	snprintf(want, sizeof(want), "%s:5: class CLASS7 is not supported (only IN)", path);
+	snprintf(want, sizeof(want), "%s:5: class CLASS7 is not supported (only IN)",
+		 path);
 	assert_string_equal(e.msgs[1], want);
 	vd_errlist_deinit(&e);
 }
@@ -408,13 +424,15 @@ static void test_unreadable(void **state)
 	(void)state;
 	vd_errlist_init(&e);
 	snprintf(path, sizeof(path), "%s/missing.zone", zt_dir);
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 VD_ECONF);
 	assert_null(z);
 	zt_expect_error(&e, path, ": cannot open: No such file or directory");
 	vd_errlist_deinit(&e);
 
 	/* A directory is not read at all. */
-	assert_int_equal(vd_zone_load(zt_dir, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	assert_int_equal(vd_zone_load(zt_dir, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 VD_ECONF);
 	zt_expect_error(&e, zt_dir, ": not a regular file");
 	vd_errlist_deinit(&e);
 }
@@ -423,7 +441,8 @@ static void test_unreadable(void **state)
  * one clear error; a file of exactly the limit loads. */
 static void test_too_large(void **state)
 {
-	static const char text[] = "$ORIGIN big.test.\n@ SOA ns h 1 2 3 4 5\nwww A 192.0.2.1\n";
+	static const char text[] =
+		"$ORIGIN big.test.\n@ SOA ns h 1 2 3 4 5\nwww A 192.0.2.1\n";
 	char want[128];
 	vd_errlist_t e;
 	vd_zone_t *z = (vd_zone_t *)1;
@@ -432,16 +451,20 @@ static void test_too_large(void **state)
 
 	(void)state;
 	vd_errlist_init(&e);
-	assert_int_equal(vd_zone_load_max(path, NULL, VD_ZONE_FALLBACK_FORWARD, size - 1, &z, &e),
+	assert_int_equal(vd_zone_load_max(path, NULL, VD_ZONE_FALLBACK_FORWARD,
+					  size - 1, &z, &e),
 			 VD_ECONF);
 	assert_null(z);
-	snprintf(want, sizeof(want), ": file is %llu bytes, more than the limit of %llu "
-		 "(server.zone_file_max_size)", (unsigned long long)size,
-		 (unsigned long long)size - 1);
+	snprintf(want, sizeof(want),
+		 ": file is %llu bytes, more than the limit of %llu "
+		 "(server.zone_file_max_size)",
+		 (unsigned long long)size, (unsigned long long)size - 1);
 	zt_expect_error(&e, path, want);
 	vd_errlist_deinit(&e);
 
-	assert_int_equal(vd_zone_load_max(path, NULL, VD_ZONE_FALLBACK_FORWARD, size, &z, &e), 0);
+	assert_int_equal(vd_zone_load_max(path, NULL, VD_ZONE_FALLBACK_FORWARD, size,
+					  &z, &e),
+			 0);
 	assert_int_equal(vd_zone_rr_count(z), 2);
 	vd_zone_unref(z);
 	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), 0);
@@ -465,7 +488,8 @@ static void test_fifo(void **state)
 	assert_int_equal(mkfifo(path, 0600), 0);
 	vd_errlist_init(&e);
 	alarm(20);
-	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e), VD_ECONF);
+	assert_int_equal(vd_zone_load(path, NULL, VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 VD_ECONF);
 	alarm(0);
 	assert_null(z);
 	zt_expect_error(&e, path, ": not a regular file");

@@ -21,7 +21,8 @@ static int setup(void **state)
 		return -1;
 	if (vd_zone_load(ZONE, NULL, VD_ZONE_FALLBACK_NXDOMAIN, &zone_nx, NULL) != 0)
 		return -1;
-	return vd_zone_load(ZONE, "example.test.", VD_ZONE_FALLBACK_FORWARD, &zone_fwd, NULL);
+	return vd_zone_load(ZONE, "example.test.", VD_ZONE_FALLBACK_FORWARD, &zone_fwd,
+			    NULL);
 }
 
 static int teardown(void **state)
@@ -55,17 +56,21 @@ static void test_bad_args(void **state)
 	bool wild = true;
 
 	(void)state;
-	assert_int_equal(vd_zone_lookup(NULL, zt_name("www.example.test."), VD_T_A, &set,
-					&wild), VD_ZL_FALLBACK);
+	assert_int_equal(vd_zone_lookup(NULL, zt_name("www.example.test."), VD_T_A,
+					&set, &wild),
+			 VD_ZL_FALLBACK);
 	assert_null(set);
 	assert_false(wild);
-	assert_int_equal(vd_zone_lookup(zone_nx, NULL, VD_T_A, &set, &wild), VD_ZL_FALLBACK);
+	assert_int_equal(vd_zone_lookup(zone_nx, NULL, VD_T_A, &set, &wild),
+			 VD_ZL_FALLBACK);
 	/* The out-parameters may be left out. */
-	assert_int_equal(vd_zone_lookup(zone_nx, zt_name("www.example.test."), VD_T_A, NULL,
-					NULL), VD_ZL_ANSWER);
+	assert_int_equal(vd_zone_lookup(zone_nx, zt_name("www.example.test."), VD_T_A,
+					NULL, NULL),
+			 VD_ZL_ANSWER);
 	/* A malformed name (label length 64) is not read past. */
-	assert_int_equal(vd_zone_lookup(zone_nx, (const uint8_t *)"\100abc", VD_T_A, &set,
-					&wild), VD_ZL_FALLBACK);
+	assert_int_equal(vd_zone_lookup(zone_nx, (const uint8_t *)"\100abc", VD_T_A,
+					&set, &wild),
+			 VD_ZL_FALLBACK);
 }
 
 static void test_exact(void **state)
@@ -239,7 +244,8 @@ static void test_soa_and_neg_ttl(void **state)
 	assert_int_equal(soa->ttl, 300);
 	/* min(SOA TTL 300, MINIMUM 120) */
 	assert_int_equal(vd_zone_neg_ttl(zone_nx), 120);
-	assert_ptr_equal(look(zone_nx, "example.test.", VD_T_SOA, VD_ZL_ANSWER, false), soa);
+	assert_ptr_equal(look(zone_nx, "example.test.", VD_T_SOA, VD_ZL_ANSWER, false),
+			 soa);
 	/* 15 records, and both loads agree. */
 	assert_int_equal(vd_zone_rr_count(zone_nx), 15);
 	assert_int_equal(vd_zone_rr_count(zone_fwd), 15);
@@ -252,7 +258,8 @@ static void test_refcount(void **state)
 	vd_zone_t *z = NULL;
 
 	(void)state;
-	assert_int_equal(vd_zone_load(ZONE, NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL), 0);
+	assert_int_equal(vd_zone_load(ZONE, NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL),
+			 0);
 	vd_zone_ref(z);
 	vd_zone_ref(z);
 	vd_zone_unref(z);
@@ -279,7 +286,8 @@ static void test_many_names(void **state)
 		len += (size_t)snprintf(text + len, cap - len, "h%u.g%u A 10.0.%u.%u\n",
 					i, i % 7, i / 256, i % 256);
 	assert_int_equal(vd_zone_load(zt_write("big.zone", text), NULL,
-				      VD_ZONE_FALLBACK_NXDOMAIN, &z, NULL), 0);
+				      VD_ZONE_FALLBACK_NXDOMAIN, &z, NULL),
+			 0);
 	free(text);
 	assert_int_equal(vd_zone_rr_count(z), N + 1);
 	for (unsigned i = 0; i < N; i++) {
@@ -306,9 +314,10 @@ static void test_deep_name(void **state)
 	for (int i = 0; i < 126; i++)
 		strcat(name, "a.");
 	strcat(text, name);
-	strcpy(text + strlen(text) - 1, " A 192.0.2.1\n");   /* relative: a.a...a */
+	strcpy(text + strlen(text) - 1, " A 192.0.2.1\n"); /* relative: a.a...a */
 	assert_int_equal(vd_zone_load(zt_write("deep.zone", text), NULL,
-				      VD_ZONE_FALLBACK_NXDOMAIN, &z, NULL), 0);
+				      VD_ZONE_FALLBACK_NXDOMAIN, &z, NULL),
+			 0);
 	strcat(name, "d.");
 	look(z, name, VD_T_A, VD_ZL_ANSWER, false);
 	look(z, name + 2, VD_T_A, VD_ZL_NODATA, false);
@@ -325,8 +334,9 @@ static void test_root_zone(void **state)
 
 	(void)state;
 	assert_int_equal(vd_zone_load(zt_write("root.zone", ". SOA ns. h. 1 2 3 4 5\n"
-						"tld. A 192.0.2.1\n"),
-				      NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL), 0);
+							    "tld. A 192.0.2.1\n"),
+				      NULL, VD_ZONE_FALLBACK_FORWARD, &z, NULL),
+			 0);
 	assert_memory_equal(vd_zone_apex(z), "", 1);
 	look(z, ".", VD_T_SOA, VD_ZL_ANSWER, false);
 	look(z, "tld.", VD_T_A, VD_ZL_ANSWER, false);

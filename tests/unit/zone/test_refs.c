@@ -18,7 +18,8 @@ static vd_zone_t *load_example(void)
 
 	vd_errlist_init(&e);
 	assert_int_equal(vd_zone_load(VD_TEST_DATA "/zone/example.zone", NULL,
-				      VD_ZONE_FALLBACK_FORWARD, &z, &e), 0);
+				      VD_ZONE_FALLBACK_FORWARD, &z, &e),
+			 0);
 	vd_errlist_deinit(&e);
 	return z;
 }
@@ -32,7 +33,7 @@ static void test_ref_unref(void **state)
 	assert_int_equal(atomic_load(&z->refs), 2);
 	vd_zone_unref(z);
 	assert_int_equal(atomic_load(&z->refs), 1);
-	vd_zone_unref(z);   /* frees; ASan reports a leak otherwise */
+	vd_zone_unref(z); /* frees; ASan reports a leak otherwise */
 	vd_zone_ref(NULL);
 	vd_zone_unref(NULL);
 }
@@ -53,7 +54,7 @@ static void test_unref_past_zero_aborts(void **state)
 		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 2);
 		vd_zone_unref(z);
-		_exit(0);   /* reached only if the guard is missing */
+		_exit(0); /* reached only if the guard is missing */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFSIGNALED(status));

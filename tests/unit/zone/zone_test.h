@@ -23,7 +23,7 @@
 
 static char zt_dir[64];
 static char zt_path[128];
-static char zt_files[32][16];   /* names written, removed at teardown */
+static char zt_files[32][16]; /* names written, removed at teardown */
 static unsigned zt_nfiles;
 
 static inline int zt_setup(void **state)
@@ -76,7 +76,8 @@ static inline const uint8_t *zt_name(const char *text)
 
 /* Asserts that the error list holds exactly one message, equal to
  * "<path><suffix>" (suffix is ":LINE: reason" or ": reason"). */
-static inline void zt_expect_error(const vd_errlist_t *e, const char *path, const char *suffix)
+static inline void zt_expect_error(const vd_errlist_t *e, const char *path,
+				   const char *suffix)
 {
 	char want[1024];
 
@@ -90,14 +91,16 @@ static inline void zt_expect_error(const vd_errlist_t *e, const char *path, cons
 }
 
 /* Loads text as a zone expected to fail with exactly one message. */
-static inline void zt_load_fails(const char *text, const char *origin, const char *suffix)
+static inline void zt_load_fails(const char *text, const char *origin,
+				 const char *suffix)
 {
 	vd_errlist_t e;
 	vd_zone_t *z = (vd_zone_t *)1;
 	const char *path = zt_write("bad.zone", text);
 
 	vd_errlist_init(&e);
-	assert_int_equal(vd_zone_load(path, origin, VD_ZONE_FALLBACK_NXDOMAIN, &z, &e), VD_ECONF);
+	assert_int_equal(vd_zone_load(path, origin, VD_ZONE_FALLBACK_NXDOMAIN, &z, &e),
+			 VD_ECONF);
 	assert_null(z);
 	zt_expect_error(&e, path, suffix);
 	vd_errlist_deinit(&e);
