@@ -1,0 +1,108 @@
+/*
+ * daemon: the process plumbing. Loads the first snapshot (any error is
+ * fatal at start), starts the workers — each a thread with its own libuv
+ * loop, listeners (SO_REUSEPORT when there are several), upstream client
+ * and cache — and runs the main loop, which owns everything that is not a
+ * query: signals, reloads on the thread pool, statistics collection,
+ * shutdown. Depends on net, query, fwd, conf and util.
+ *
+ * Threading: vd_daemon_new, vd_daemon_run and vd_daemon_free are called
+ * by the process's main thread; every other function here runs on the
+ * main loop (the thread inside vd_daemon_run), never on a worker. Workers
+ * are reached only through their mailboxes, so nothing here takes a lock
+ * on the query path.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vpcdns/cache.h"
+#include "vpcdns/conf.h"
+#include "vpcdns/fwd.h"
+#include "vpcdns/net.h"
+#include "vpcdns/query.h"
+#include "vpcdns/util.h"
+
+typedef struct uv_loop_s uv_loop_t;
+typedef struct vd_daemon vd_daemon_t;
+
+typedef struct vd_daemon_opts {
+	const char *conf_path; /* borrowed for the daemon's life */
+	bool verbose;	       /* debug logging whatever the config says */
+} vd_daemon_opts_t;
+
+/* Loads opts->conf_path and starts the workers. On success *out is the
+ * daemon and the result is 0; on failure everything started is stopped,
+ * the reason is logged and the result is non-zero. */
+int vd_daemon_new(const vd_daemon_opts_t *opts, vd_daemon_t **out);
+/* Runs the main loop until the daemon has stopped (SIGTERM, SIGINT or
+ * vd_daemon_stop) and every worker has closed. */
+int vd_daemon_run(vd_daemon_t *d);
+/* Joins the workers and frees everything (NULL does nothing). */
+void vd_daemon_free(vd_daemon_t *d);
+
+/* ---- for services on the main loop (control channel, HTTP) ---------- */
+
+uv_loop_t *vd_daemon_loop(vd_daemon_t *d);
+
+/* The outcome of one reload. errs (NULL on success) lives only for the
+ * duration of the callback. */
+typedef struct vd_daemon_reload_result {
+	int rc;		     /* 0: a new generation serves */
+	uint64_t generation; /* serving after the reload */
+	uint64_t ms;	     /* build time */
+	const vd_errlist_t *errs;
+} vd_daemon_reload_result_t;
+
+typedef void (*vd_daemon_reload_cb)(void *arg, const vd_daemon_reload_result_t *r);
+
+/* Reloads the configuration file: the result comes through cb (may be
+ * NULL) on the main loop, from a build that started after this call
+ * (requests made while one runs share the next build). Returns 0, or
+ * -ENOMEM / -ESHUTDOWN (then cb is never called). */
+int vd_daemon_reload(vd_daemon_t *d, vd_daemon_reload_cb cb, void *arg);
+
+/* One worker's counters, copied on its own thread between queries. */
+typedef struct vd_worker_stats {
+	int worker;
+	bool valid;	     /* false: the worker did not answer in time */
+	uint64_t generation; /* the snapshot the worker serves */
+	vd_query_stats_t query;
+	bool has_cache;
+	vd_cache_stats_t cache;
+	vd_fwd_stats_t fwd;
+	vd_net_stats_t net;
+	size_t pending; /* requests waiting on upstreams */
+	size_t pooled;	/* spare request records kept for reuse */
+} vd_worker_stats_t;
+
+typedef void (*vd_daemon_stats_cb)(void *arg, const vd_worker_stats_t *w, size_t n);
+
+/* Asks every worker for its counters; cb gets one entry per worker (in
+ * worker order) on the main loop once all answered, or after a second
+ * with the missing ones marked invalid. Requests made while a collection
+ * runs share it. Returns 0, -ENOMEM or -ESHUTDOWN. */
+int vd_daemon_collect_stats(vd_daemon_t *d, vd_daemon_stats_cb cb, void *arg);
+
+typedef struct vd_daemon_status {
+	const char *conf_path;
+	uint64_t generation;
+	uint64_t started_at; /* Unix time, seconds */
+	uint64_t loaded_at;  /* when the serving generation was installed */
+	size_t views, zone_uses, groups, workers;
+	bool reloading, stopping;
+	/* The last reload (none yet: reloads == 0). */
+	uint64_t reloads, reload_failures;
+	int last_rc;
+	uint64_t last_at, last_ms;
+	size_t last_errors;
+	char last_error[256]; /* the first error of a failed reload */
+} vd_daemon_status_t;
+
+void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out);
+/* The serving snapshot with a reference the caller drops. */
+vd_snap_t *vd_daemon_snap(vd_daemon_t *d);
+/* Stops as SIGTERM does. */
+void vd_daemon_stop(vd_daemon_t *d);

@@ -1,0 +1,483 @@
+/*
+ * The main loop: start-up, reloads, statistics collection, signals and
+ * shutdown. SIGHUP (or vd_daemon_reload) rebuilds the configuration on
+ * the thread pool and hands the new snapshot to every worker; a failed
+ * build is logged and the old snapshot keeps serving. Reload requests
+ * that arrive during a build are answered by one more build after it, so
+ * each caller learns the fate of a build that read the files after it
+ * asked. SIGUSR1 collects every worker's counters and logs them; SIGTERM
+ * and SIGINT stop the workers and end the loop.
+ */
+#include "daemon_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STATS_TIMEOUT_MS 1000
+
+/* -v: debug logging whatever server.log_level says. */
+static void apply_log_level(const vd_daemon_t *d, const vd_snap_t *snap)
+{
+	vd_log_set_level(d->verbose ? VD_LOG_DEBUG : snap->server.log_level);
+}
+
+/* At debug level, what a snapshot holds: one line per view and group, so
+ * an operator can see what a reload changed without reading every file. */
+static void log_snapshot(const vd_snap_t *snap)
+{
+	if (vd_log_get_level() < VD_LOG_DEBUG)
+		return;
+	for (size_t i = 0; i < snap->ngroups; i++) {
+		const vd_group_t *g = &snap->groups[i];
+		for (size_t j = 0; j < g->nservers; j++)
+			vd_log(VD_LOG_DEBUG,
+			       "generation %llu: upstream group %s server %s",
+			       (unsigned long long)snap->generation, g->name,
+			       g->servers[j].text);
+	}
+	for (size_t i = 0; i < snap->nviews; i++) {
+		const vd_view_t *v = snap->views[i];
+		vd_log(VD_LOG_DEBUG,
+		       "generation %llu: view %s: %zu client prefixes, "
+		       "%zu zones, %zu included views, %zu availability zones%s",
+		       (unsigned long long)snap->generation, vd_view_name(v),
+		       vd_view_nclients(v), vd_view_nzones(v), vd_view_nincludes(v),
+		       vd_view_naz(v), vd_view_explain(v) ? ", explain on" : "");
+	}
+}
+
+static void print_errors(const vd_errlist_t *errs)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		vd_log(VD_LOG_ERR, "%s", errs->msgs[i]);
+}
+
+static size_t zone_uses(const vd_snap_t *snap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < snap->nviews; i++)
+		n += vd_view_nzones(snap->views[i]);
+	return n;
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void reload_work(uv_work_t *work)
+{
+	reload_job_t *job = work->data;
+	job->rc = vd_conf_load(job->d->conf_path, &job->snap, &job->errs);
+}
+
+static void reload_start(vd_daemon_t *d);
+
+static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
+{
+	vd_snap_t *old = d->snap;
+	snap->generation = ++d->generation;
+	if (!vd_conf_same_listen(&d->running, &snap->server))
+		vd_log(VD_LOG_WARN, "reload: listen addresses differ from the running "
+				    "ones; restart vpcdns to apply them (still serving "
+				    "the old ones)");
+	if (snap->server.workers != d->nworkers)
+		vd_log(VD_LOG_WARN,
+		       "reload: server.workers changed; restart vpcdns "
+		       "to apply it (still running %zu)",
+		       d->nworkers);
+	apply_log_level(d, snap);
+	log_snapshot(snap);
+	vd_daemon_fit_fd_limit(snap, d->nworkers);
+	d->snap = snap;
+	d->loaded_at = (uint64_t)time(NULL);
+	for (size_t i = 0; i < d->nworkers; i++)
+		vd_daemon_worker_post(&d->workers[i], snap, false, false);
+	vd_snap_unref(old);
+	vd_log(VD_LOG_INFO, "reload: generation %llu loaded from %s in %llu ms",
+	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms);
+}
+
+static void record_result(vd_daemon_t *d, const reload_job_t *job, uint64_t ms)
+{
+	d->reloads++;
+	d->last_rc = job->rc;
+	d->last_at = (uint64_t)time(NULL);
+	d->last_ms = ms;
+	d->last_errors = job->errs.count;
+	d->last_error[0] = '\0';
+	if (job->rc != 0) {
+		d->reload_failures++;
+		snprintf(d->last_error, sizeof(d->last_error), "%s",
+			 job->errs.count ? job->errs.msgs[0] : vd_strerror(job->rc));
+	}
+}
+
+/* Tells every waiter of a finished build, then frees them. */
+static void tell_waiters(waiter_t *w, const vd_daemon_reload_result_t *r)
+{
+	while (w != NULL) {
+		waiter_t *next = w->next;
+		if (w->reload_cb != NULL)
+			w->reload_cb(w->arg, r);
+		free(w);
+		w = next;
+	}
+}
+
+static void reload_done(uv_work_t *work, int status)
+{
+	reload_job_t *job = work->data;
+	vd_daemon_t *d = job->d;
+	uint64_t ms = vd_now_ms() - job->started_ms;
+	waiter_t *waiters = job->waiters;
+
+	d->reloading = false;
+	job->waiters = NULL;
+	if (status != 0 && job->rc == 0)
+		job->rc = status;
+	if (d->stopping) {
+		vd_snap_unref(job->snap);
+		job->rc = -ESHUTDOWN;
+	} else if (job->rc == 0) {
+		install(d, job->snap, ms);
+	} else {
+		print_errors(&job->errs);
+		vd_snap_unref(job->snap);
+		vd_log(VD_LOG_ERR,
+		       "reload: failed after %llu ms (%zu errors); "
+		       "generation %llu keeps serving",
+		       (unsigned long long)ms, job->errs.count,
+		       (unsigned long long)d->generation);
+	}
+	if (job->rc != -ESHUTDOWN)
+		record_result(d, job, ms);
+	vd_daemon_reload_result_t r = {
+		.rc = job->rc,
+		.generation = d->generation,
+		.ms = ms,
+		.errs = job->rc == 0 ? NULL : &job->errs,
+	};
+	tell_waiters(waiters, &r);
+	job->snap = NULL;
+	vd_errlist_deinit(&job->errs);
+	if (d->reload_again && !d->stopping) {
+		d->reload_again = false;
+		reload_start(d);
+	} else if (d->next_waiters != NULL) {
+		/* Stopping: nobody will build again. */
+		r.rc = -ESHUTDOWN;
+		r.errs = NULL;
+		tell_waiters(d->next_waiters, &r);
+		d->next_waiters = NULL;
+	}
+}
+
+static void reload_start(vd_daemon_t *d)
+{
+	if (d->reloading) {
+		d->reload_again = true; /* coalesce: one more after this one */
+		vd_log(VD_LOG_DEBUG, "reload: already running; one more will follow");
+		return;
+	}
+	reload_job_t *job = &d->job;
+	memset(job, 0, sizeof(*job));
+	job->work.data = job;
+	job->d = d;
+	job->started_ms = vd_now_ms();
+	job->waiters = d->next_waiters;
+	d->next_waiters = NULL;
+	vd_errlist_init(&job->errs);
+	d->reloading = true;
+	vd_log(VD_LOG_INFO, "reload: reading %s", d->conf_path);
+	if (uv_queue_work(d->loop, &job->work, reload_work, reload_done) != 0) {
+		d->reloading = false;
+		vd_errlist_deinit(&job->errs);
+		vd_log(VD_LOG_ERR, "reload: cannot start");
+		vd_daemon_reload_result_t r = { .rc = -EAGAIN,
+						.generation = d->generation };
+		tell_waiters(job->waiters, &r);
+		job->waiters = NULL;
+	}
+}
+
+int vd_daemon_reload(vd_daemon_t *d, vd_daemon_reload_cb cb, void *arg)
+{
+	if (d->stopping)
+		return -ESHUTDOWN;
+	waiter_t *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	w->reload_cb = cb;
+	w->arg = arg;
+	/* A build that is running may have read the files before this call:
+	 * the caller waits for the next one. */
+	w->next = d->next_waiters;
+	d->next_waiters = w;
+	reload_start(d);
+	return 0;
+}
+
+/* ---- statistics -------------------------------------------------------- */
+
+static void stats_finish(vd_daemon_t *d)
+{
+	waiter_t *w = d->stats_waiters;
+
+	uv_timer_stop(&d->stats_timer);
+	d->collecting = false;
+	d->stats_waiters = NULL;
+	while (w != NULL) {
+		waiter_t *next = w->next;
+		w->stats_cb(w->arg, d->stats_buf, d->nworkers);
+		free(w);
+		w = next;
+	}
+}
+
+/* A worker has copied its counters: finish once every worker has. */
+static void on_stats_async(uv_async_t *a)
+{
+	vd_daemon_t *d = a->data;
+	bool all = true;
+
+	if (!d->collecting)
+		return;
+	for (size_t i = 0; i < d->nworkers; i++) {
+		vd_worker_stats_t *s = &d->stats_buf[i];
+		if (!s->valid && !vd_daemon_worker_take_stats(&d->workers[i], s))
+			all = false;
+	}
+	if (all)
+		stats_finish(d);
+}
+
+static void on_stats_timeout(uv_timer_t *t)
+{
+	vd_daemon_t *d = t->data;
+	on_stats_async(&d->stats_async);
+	if (d->collecting)
+		stats_finish(d); /* the missing ones stay invalid */
+}
+
+int vd_daemon_collect_stats(vd_daemon_t *d, vd_daemon_stats_cb cb, void *arg)
+{
+	if (d->stopping)
+		return -ESHUTDOWN;
+	waiter_t *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	w->stats_cb = cb;
+	w->arg = arg;
+	w->next = d->stats_waiters;
+	d->stats_waiters = w;
+	if (d->collecting)
+		return 0;
+	d->collecting = true;
+	for (size_t i = 0; i < d->nworkers; i++) {
+		memset(&d->stats_buf[i], 0, sizeof(d->stats_buf[i]));
+		d->stats_buf[i].worker = (int)i;
+		vd_daemon_worker_post(&d->workers[i], NULL, true, false);
+	}
+	uv_timer_start(&d->stats_timer, on_stats_timeout, STATS_TIMEOUT_MS, 0);
+	return 0;
+}
+
+static void log_collected(void *arg, const vd_worker_stats_t *w, size_t n)
+{
+	(void)arg;
+	vd_daemon_stats_log(w, n);
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->conf_path = d->conf_path;
+	out->generation = d->generation;
+	out->started_at = d->started_at;
+	out->loaded_at = d->loaded_at;
+	out->views = d->snap->nviews;
+	out->zone_uses = zone_uses(d->snap);
+	out->groups = d->snap->ngroups;
+	out->workers = d->nworkers;
+	out->reloading = d->reloading;
+	out->stopping = d->stopping;
+	out->reloads = d->reloads;
+	out->reload_failures = d->reload_failures;
+	out->last_rc = d->last_rc;
+	out->last_at = d->last_at;
+	out->last_ms = d->last_ms;
+	out->last_errors = d->last_errors;
+	memcpy(out->last_error, d->last_error, sizeof(out->last_error));
+}
+
+vd_snap_t *vd_daemon_snap(vd_daemon_t *d)
+{
+	vd_snap_ref(d->snap);
+	return d->snap;
+}
+
+uv_loop_t *vd_daemon_loop(vd_daemon_t *d)
+{
+	return d->loop;
+}
+
+/* ---- signals and stop -------------------------------------------------- */
+
+static void on_sighup(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	vd_daemon_reload(s->data, NULL, NULL);
+}
+
+static void on_sigusr1(uv_signal_t *s, int signum)
+{
+	(void)signum;
+	vd_daemon_collect_stats(s->data, log_collected, NULL);
+}
+
+void vd_daemon_stop(vd_daemon_t *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigusr1, NULL);
+	if (d->collecting)
+		stats_finish(d);
+	uv_close((uv_handle_t *)&d->stats_async, NULL);
+	uv_close((uv_handle_t *)&d->stats_timer, NULL);
+	for (size_t i = 0; i < d->nworkers; i++)
+		vd_daemon_worker_post(&d->workers[i], NULL, false, true);
+}
+
+static void on_stop(uv_signal_t *s, int signum)
+{
+	vd_daemon_t *d = s->data;
+	if (d->stopping)
+		return;
+	vd_log(VD_LOG_INFO, "stopping on signal %d", signum);
+	vd_daemon_stop(d);
+}
+
+/* ---- start-up ---------------------------------------------------------- */
+
+static void signal_watch(vd_daemon_t *d, uv_signal_t *s, uv_signal_cb cb, int signum)
+{
+	uv_signal_init(d->loop, s);
+	s->data = d;
+	uv_signal_start(s, cb, signum);
+}
+
+static int remember_listen(vd_daemon_t *d)
+{
+	d->running.nlisten = d->snap->server.nlisten;
+	d->running_listen = calloc(d->running.nlisten + 1, sizeof(*d->running_listen));
+	if (d->running_listen == NULL)
+		return -ENOMEM;
+	memcpy(d->running_listen, d->snap->server.listen,
+	       d->running.nlisten * sizeof(*d->running_listen));
+	d->running.listen = d->running_listen;
+	return 0;
+}
+
+static int start(vd_daemon_t *d)
+{
+	vd_errlist_t errs;
+	vd_errlist_init(&errs);
+	int rc = vd_conf_load(d->conf_path, &d->snap, &errs);
+	print_errors(&errs);
+	vd_errlist_deinit(&errs);
+	if (rc != 0) {
+		vd_log(VD_LOG_ERR, "cannot load %s: %s", d->conf_path, vd_strerror(rc));
+		return -1;
+	}
+	d->snap->generation = d->generation = 1;
+	d->started_at = d->loaded_at = (uint64_t)time(NULL);
+	apply_log_level(d, d->snap);
+	log_snapshot(d->snap);
+
+	d->loop = uv_default_loop();
+	d->nworkers = d->snap->server.workers ? d->snap->server.workers : 1;
+	if (remember_listen(d) != 0)
+		return -1;
+	vd_daemon_fit_fd_limit(d->snap, d->nworkers);
+	d->workers = calloc(d->nworkers, sizeof(*d->workers));
+	d->stats_buf = calloc(d->nworkers, sizeof(*d->stats_buf));
+	if (d->workers == NULL || d->stats_buf == NULL)
+		return -1;
+	uv_async_init(d->loop, &d->stats_async, on_stats_async);
+	d->stats_async.data = d;
+	uv_timer_init(d->loop, &d->stats_timer);
+	d->stats_timer.data = d;
+	d->handles_ready = true;
+	for (size_t i = 0; i < d->nworkers; i++)
+		if (vd_daemon_worker_init(d, &d->workers[i], (int)i) != 0)
+			return -1;
+	for (size_t i = 0; i < d->nworkers; i++)
+		if (vd_daemon_worker_start(&d->workers[i]) != 0)
+			return -1;
+	signal_watch(d, &d->sighup, on_sighup, SIGHUP);
+	signal_watch(d, &d->sigterm, on_stop, SIGTERM);
+	signal_watch(d, &d->sigint, on_stop, SIGINT);
+	signal_watch(d, &d->sigusr1, on_sigusr1, SIGUSR1);
+	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
+	       VD_VERSION, d->snap->nviews, d->nworkers);
+	return 0;
+}
+
+/* After a failed start: stop every worker, running or not, close the
+ * main loop's handles, so that nothing is left open. */
+static void abandon(vd_daemon_t *d)
+{
+	for (size_t i = 0; d->workers && i < d->nworkers; i++)
+		vd_daemon_worker_abandon(&d->workers[i]);
+	if (d->handles_ready) {
+		uv_close((uv_handle_t *)&d->stats_async, NULL);
+		uv_close((uv_handle_t *)&d->stats_timer, NULL);
+		uv_run(d->loop, UV_RUN_DEFAULT);
+	}
+}
+
+int vd_daemon_new(const vd_daemon_opts_t *opts, vd_daemon_t **out)
+{
+	vd_daemon_t *d = calloc(1, sizeof(*d));
+	*out = NULL;
+	if (d == NULL)
+		return -ENOMEM;
+	d->conf_path = opts->conf_path;
+	d->verbose = opts->verbose;
+	if (start(d) != 0) {
+		abandon(d);
+		vd_daemon_free(d);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+int vd_daemon_run(vd_daemon_t *d)
+{
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
+void vd_daemon_free(vd_daemon_t *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; d->workers && i < d->nworkers; i++)
+		vd_daemon_worker_deinit(&d->workers[i]);
+	free(d->workers);
+	free(d->stats_buf);
+	free(d->running_listen);
+	vd_snap_unref(d->snap);
+	if (d->loop != NULL)
+		uv_loop_close(d->loop);
+	free(d);
+}

@@ -1,0 +1,105 @@
+/*
+ * daemon private: the workers with their mailboxes, the reload job and
+ * its waiters, statistics collection, and the pieces each file of the
+ * module provides to the others.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "vpcdns/daemon.h"
+
+/* One worker. Everything but the mailbox belongs to its thread once the
+ * thread runs; the mailbox is what other threads may touch, under lock
+ * (never held while a query is handled). */
+typedef struct worker {
+	int index;
+	vd_daemon_t *d;
+	uv_loop_t loop;
+	uv_thread_t thread;
+	bool ready;   /* loop, lock and wake initialised */
+	bool started; /* thread running */
+	uv_async_t wake;
+	vd_fwd_t *fwd;
+	vd_query_ctx_t *qctx;
+	vd_net_t *net;
+	vd_snap_t *snap; /* installed; the worker's own reference */
+	bool stopping;
+	/* mailbox */
+	uv_mutex_t lock;
+	vd_snap_t *next_snap; /* to install (holds a reference) */
+	bool want_stats, want_stop;
+	bool stats_ready;	 /* stats below are a fresh copy */
+	vd_worker_stats_t stats; /* written by the worker, read by main */
+} worker_t;
+
+/* A caller waiting for a reload's result or a statistics collection. */
+typedef struct waiter {
+	struct waiter *next;
+	vd_daemon_reload_cb reload_cb; /* one of the two is set */
+	vd_daemon_stats_cb stats_cb;
+	void *arg;
+} waiter_t;
+
+typedef struct reload_job {
+	uv_work_t work;
+	vd_daemon_t *d;
+	vd_snap_t *snap; /* the new snapshot, on success */
+	vd_errlist_t errs;
+	int rc;
+	uint64_t started_ms;
+	waiter_t *waiters; /* told when this build ends */
+} reload_job_t;
+
+struct vd_daemon {
+	uv_loop_t *loop; /* the main loop: signals, reloads, services */
+	const char *conf_path;
+	bool verbose;
+	vd_snap_t *snap; /* serving; the daemon holds one reference */
+	uint64_t generation;
+	uint64_t started_at, loaded_at;
+	worker_t *workers;
+	size_t nworkers;
+	/* What the sockets were opened with: a reload is compared with this
+	 * (what runs), not with the previous file, to say what needs a
+	 * restart. Own copy; listen points into running_listen. */
+	vd_server_conf_t running;
+	struct sockaddr_storage *running_listen;
+	uv_signal_t sighup, sigterm, sigint, sigusr1;
+	bool stopping;
+	/* reloads */
+	bool reloading, reload_again;
+	reload_job_t job;
+	waiter_t *next_waiters; /* for the build after the running one */
+	uint64_t reloads, reload_failures;
+	int last_rc;
+	uint64_t last_at, last_ms;
+	size_t last_errors;
+	char last_error[256];
+	/* statistics collection */
+	uv_async_t stats_async; /* a worker has copied its counters */
+	uv_timer_t stats_timer; /* give up on slow workers */
+	bool handles_ready;	/* the two above are initialised */
+	bool collecting;
+	waiter_t *stats_waiters;
+	vd_worker_stats_t *stats_buf;
+};
+
+/* worker.c */
+int vd_daemon_worker_init(vd_daemon_t *d, worker_t *w, int index);
+int vd_daemon_worker_start(worker_t *w);
+void vd_daemon_worker_post(worker_t *w, vd_snap_t *snap, bool stats, bool stop);
+/* Moves a fresh copy of the worker's counters into out; false if none. */
+bool vd_daemon_worker_take_stats(worker_t *w, vd_worker_stats_t *out);
+/* Closes a worker whose thread never ran, on this thread. */
+void vd_daemon_worker_abandon(worker_t *w);
+void vd_daemon_worker_deinit(worker_t *w);
+
+/* stats.c */
+void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n);
+
+/* limits.c: raises the soft RLIMIT_NOFILE to what snap needs with
+ * nworkers, up to the hard limit; warns, naming the keys, when it cannot. */
+void vd_daemon_fit_fd_limit(const vd_snap_t *snap, size_t nworkers);
