@@ -98,6 +98,11 @@ void vd_arena_reset(vd_arena_t *a);
 void *vd_arena_alloc(vd_arena_t *a, size_t size);
 void *vd_arena_memdup(vd_arena_t *a, const void *p, size_t size);
 char *vd_arena_strdup(vd_arena_t *a, const char *s);
+/* Appends elem (size bytes) to an array allocated from the arena,
+ * doubling its capacity when full (the old block stays in the arena
+ * until reset). *arr, *n and *cap describe the array. 0 or -ENOMEM. */
+int vd_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap, const void *elem,
+		  size_t size);
 
 /* ---- randomness --------------------------------------------------------
  * CSPRNG (OpenSSL RAND_bytes) behind a small per-thread buffer. Aborts the

@@ -197,24 +197,3 @@ int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t *ou
 	*out = (uint32_t)v;
 	return 0;
 }
-
-int vd_conf_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap,
-		       const void *elem, size_t size)
-{
-	void *grown;
-
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 4;
-
-		grown = vd_arena_alloc(a, ncap * size);
-		if (!grown)
-			return -ENOMEM;
-		if (*n)
-			memcpy(grown, *arr, *n * size);
-		*arr = grown;
-		*cap = ncap;
-	}
-	memcpy((char *)*arr + *n * size, elem, size);
-	(*n)++;
-	return 0;
-}

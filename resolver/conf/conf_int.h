@@ -115,11 +115,6 @@ int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what, uint64_t max
 /* Whether v is a sequence whose items are all non-null scalars. */
 bool vd_conf_is_string_list(const ynode_t *v);
 
-/* Pushes elem onto an array allocated from the arena, doubling its
- * capacity when full (the old block stays in the arena). */
-int vd_conf_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap,
-		       const void *elem, size_t size);
-
 /* Section builders, in the order vd_conf_load runs them. */
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root);
 void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root);

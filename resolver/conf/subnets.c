@@ -60,8 +60,8 @@ static void subnet_item(cbuild_t *b, const char *file, const ynode_t *m, subnets
 		return;
 	}
 	s.az_id = vd_arena_strdup(b->a, az->str);
-	if (!s.az_id || vd_conf_arena_push(b->a, (void **)&out->v, &out->n, &out->cap,
-					   &s, sizeof(s)) < 0)
+	if (!s.az_id || vd_arena_push(b->a, (void **)&out->v, &out->n, &out->cap, &s,
+				      sizeof(s)) < 0)
 		vd_conf_nomem(b);
 }
 

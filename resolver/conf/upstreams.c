@@ -54,8 +54,8 @@ static int sys_push(cbuild_t *b, size_t *cap, const char *text)
 	u.text = vd_arena_strdup(b->a, text);
 	if (!u.text)
 		return -ENOMEM;
-	return vd_conf_arena_push(b->a, (void **)&b->sys.servers, &b->sys.n, cap, &u,
-				  sizeof(u));
+	return vd_arena_push(b->a, (void **)&b->sys.servers, &b->sys.n, cap, &u,
+			     sizeof(u));
 }
 
 static void read_resolv(cbuild_t *b)
@@ -111,8 +111,8 @@ static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap, unsigned long *ov
 			*over = line;
 		return 0;
 	}
-	return vd_conf_arena_push(b->a, (void **)&g->servers, &g->nservers, cap, u,
-				  sizeof(*u));
+	return vd_arena_push(b->a, (void **)&g->servers, &g->nservers, cap, u,
+			     sizeof(*u));
 }
 
 static void add_system(cbuild_t *b, vd_group_t *g, size_t *cap, unsigned long *over,

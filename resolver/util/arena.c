@@ -10,6 +10,7 @@
  */
 #include "vpcdns/util.h"
 
+#include <errno.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,4 +194,25 @@ char *vd_arena_strdup(vd_arena_t *a, const char *s)
 	if (!s)
 		return NULL;
 	return vd_arena_memdup(a, s, strlen(s) + 1);
+}
+
+int vd_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap, const void *elem,
+		  size_t size)
+{
+	void *grown;
+
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+
+		grown = vd_arena_alloc(a, ncap * size);
+		if (!grown)
+			return -ENOMEM;
+		if (*n)
+			memcpy(grown, *arr, *n * size);
+		*arr = grown;
+		*cap = ncap;
+	}
+	memcpy((char *)*arr + *n * size, elem, size);
+	(*n)++;
+	return 0;
 }

@@ -101,9 +101,8 @@ static int build_route(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
 		if (!e->zone) { /* own zones come first */
 			e->zone = zones[i];
 		} else {
-			if (vd_view_arena_push(a, (void **)&e->alt, &e->nalt,
-					       &e->capalt, &zones[i],
-					       sizeof(zones[i])) < 0)
+			if (vd_arena_push(a, (void **)&e->alt, &e->nalt, &e->capalt,
+					  &zones[i], sizeof(zones[i])) < 0)
 				return -ENOMEM;
 		}
 	}

@@ -12,27 +12,6 @@
 
 #include "vpcdns/wire.h"
 
-int vd_view_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap,
-		       const void *elem, size_t size)
-{
-	void *grown;
-
-	if (*n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 4;
-
-		grown = vd_arena_alloc(a, ncap * size);
-		if (!grown)
-			return -ENOMEM;
-		if (*n)
-			memcpy(grown, *arr, *n * size);
-		*arr = grown;
-		*cap = ncap;
-	}
-	memcpy((char *)*arr + *n * size, elem, size);
-	(*n)++;
-	return 0;
-}
-
 vd_view_t *vd_view_new(vd_arena_t *a, int index)
 {
 	vd_view_t *v = vd_arena_alloc(a, sizeof(*v));
@@ -80,14 +59,14 @@ void vd_view_set_az_affinity(vd_view_t *v, vd_az_affinity_t aff)
 
 int vd_view_add_client(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c)
 {
-	return vd_view_arena_push(a, (void **)&v->clients, &v->nclients, &v->capclients,
-				  c, sizeof(*c));
+	return vd_arena_push(a, (void **)&v->clients, &v->nclients, &v->capclients, c,
+			     sizeof(*c));
 }
 
 int vd_view_add_zone(vd_view_t *v, vd_arena_t *a, vd_zone_t *z)
 {
-	int r = vd_view_arena_push(a, (void **)&v->zones, &v->nzones, &v->capzones, &z,
-				   sizeof(z));
+	int r = vd_arena_push(a, (void **)&v->zones, &v->nzones, &v->capzones, &z,
+			      sizeof(z));
 
 	if (r == 0)
 		vd_zone_ref(z);

@@ -61,10 +61,6 @@ struct vd_view {
 	size_t ptr_mask;
 };
 
-/* Pushes elem onto an arena array, doubling its capacity when full (the
- * old block stays in the arena). 0 or -ENOMEM. */
-int vd_view_arena_push(vd_arena_t *a, void **arr, size_t *n, size_t *cap,
-		       const void *elem, size_t size);
 /* The zones v answers from: own, then each included view's (a zone
  * shared by several only once). Returned malloc'd (build time only);
  * NULL on out of memory. */

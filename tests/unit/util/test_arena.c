@@ -152,6 +152,24 @@ static void test_dup(void **state)
 	vd_arena_deinit(&a);
 }
 
+static void test_push(void **state)
+{
+	vd_arena_t a;
+	int *arr = NULL;
+	size_t n = 0, cap = 0;
+
+	(void)state;
+	vd_arena_init(&a, 256);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(
+			vd_arena_push(&a, (void **)&arr, &n, &cap, &i, sizeof(i)), 0);
+	assert_int_equal(n, 1000);
+	assert_true(cap >= n);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(arr[i], i); /* kept across every doubling */
+	vd_arena_deinit(&a);
+}
+
 static void test_poison(void **state)
 {
 	(void)state;
@@ -182,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_reset_reuses),
 		cmocka_unit_test(test_dup),
+		cmocka_unit_test(test_push),
 		cmocka_unit_test(test_poison),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
