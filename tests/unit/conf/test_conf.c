@@ -811,8 +811,6 @@ static const err_case_t err_cases[] = {
 	  "cannot read zone 'a.zone/': Not a directory" },
 	{ SERVER VIEW "    zones: [\"/dev/null\"]\n", 6,
 	  "cannot read zone '/dev/null': not a file or folder" },
-	{ SERVER VIEW "    zones:\n      - \"empty/\"\n", 7,
-	  "views[0].zones[0]: no .zone files in folder 'empty/'" },
 	{ SERVER VIEW "    zones:\n      - a.zone\n      - a2.zone\n", 8,
 	  "views[0].zones[1]: two zones for 'a.example.' in view 'v'" },
 	{ SERVER VIEW "    zones:\n      - data/shared\n      - a.zone\n", 8,
