@@ -210,6 +210,20 @@ static void read_file(cbuild_t *b, const char *path, const ventry_t *e)
 			vd_conf_nomem(b);
 }
 
+/* The error that stopped the last glob of this thread (loads run on a
+ * worker thread during reloads). */
+static _Thread_local int glob_errno;
+
+/* A folder on the way that does not exist matches nothing; any other
+ * error (permissions) stops the expansion, so it is reported rather than
+ * taken for a VPC that is gone. */
+static int glob_error(const char *epath, int err)
+{
+	(void)epath;
+	glob_errno = err;
+	return err != ENOENT && err != ENOTDIR;
+}
+
 static bool is_pattern(const char *s)
 {
 	return strpbrk(s, "*?[") != NULL;
@@ -238,7 +252,8 @@ static void read_entry(cbuild_t *b, const char *rel, const ventry_t *e)
 		free(path);
 		return;
 	}
-	r = glob(path, GLOB_ERR, NULL, &g);
+	glob_errno = 0;
+	r = glob(path, 0, glob_error, &g);
 	if (r == 0)
 		for (size_t i = 0; i < g.gl_pathc; i++)
 			read_file(b, g.gl_pathv[i], e);
@@ -246,10 +261,9 @@ static void read_entry(cbuild_t *b, const char *rel, const ventry_t *e)
 		vd_conf_nomem(b);
 	else if (r == GLOB_ABORTED)
 		vd_conf_nerr(b, e->node, "view_files[%zu]: cannot expand '%s': %s",
-			     e->index, rel, vd_strerror(-errno));
+			     e->index, rel, vd_strerror(-glob_errno));
 	/* GLOB_NOMATCH: no files, no views (an empty organisation) */
-	if (r != GLOB_NOMATCH && r != GLOB_ABORTED)
-		globfree(&g);
+	globfree(&g);
 	free(path);
 }
 

@@ -550,6 +550,9 @@ static void test_example_config(void **state)
 	assert_int_equal(s->nviews, 3);
 	v = s->views[0];
 	assert_string_equal(vd_view_name(v), "vpc-0a1b2c3d4e5f60718");
+	assert_string_equal(vd_view_vpc_id(v), "vpc-0a1b2c3d4e5f60718");
+	assert_string_equal(vd_view_account_id(v), "111122223333");
+	assert_string_equal(vd_view_region(v), "us-east-1");
 	/* The on-premises view serves the first VPC's zones through include. */
 	assert_int_equal(vd_view_nincludes(s->views[2]), 1);
 	assert_ptr_equal(

@@ -225,10 +225,16 @@ static void test_glob_follows_folders(void **state)
 	fixture_t *f = *state;
 	static const char conf[] = HEAD "view_files: [\"endpoints/*/view.yaml\"]\n";
 
-	/* No match: an empty organisation, no views, not an error. */
+	char out[512];
+
+	/* No match: an empty organisation, no views, not an error; nor is a
+	 * folder on the way that does not exist, or an empty list. */
 	load_ok(f, conf);
 	assert_int_equal(f->snap->nviews, 0);
 	assert_int_equal(match(f->snap, "10.0.0.1"), -1);
+	file_write(f->dir, "none.yaml", "[]\n", out);
+	load_ok(f, HEAD "view_files: [\"nowhere/*/view.yaml\", none.yaml]\n");
+	assert_int_equal(f->snap->nviews, 0);
 	/* Each load expands the pattern again. */
 	vpc_write(f, "vpc-a", VIEW_A, ZONE_EC2);
 	load_ok(f, conf);
