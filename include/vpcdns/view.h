@@ -88,6 +88,13 @@ void vd_view_deinit(vd_view_t *v);
 int vd_view_set_name(vd_view_t *v, vd_arena_t *a, const char *name);
 void vd_view_set_explain(vd_view_t *v, bool on);
 void vd_view_set_az_affinity(vd_view_t *v, vd_az_affinity_t aff);
+/* What the view stands for in AWS, for the query log's Route 53-format
+ * records: the VPC ID ("vpc-..."), the 12-digit account ID and the region
+ * ("us-east-1"). conf validates them; each is copied into the arena.
+ * 0 or -ENOMEM. */
+int vd_view_set_vpc_id(vd_view_t *v, vd_arena_t *a, const char *vpc_id);
+int vd_view_set_account_id(vd_view_t *v, vd_arena_t *a, const char *account_id);
+int vd_view_set_region(vd_view_t *v, vd_arena_t *a, const char *region);
 /* Records one client prefix (for statistics; the client -> view table is
  * a vd_view_table_t). 0 or -ENOMEM. */
 int vd_view_add_client(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c);
@@ -132,6 +139,11 @@ int vd_view_index(const vd_view_t *v);
 /* Whether CH TXT <name> is answered with how the name resolves. */
 bool vd_view_explain(const vd_view_t *v);
 vd_az_affinity_t vd_view_az_affinity(const vd_view_t *v);
+/* The AWS metadata given with the view, or NULL when not given. The
+ * strings live as long as the view (its snapshot); any thread. */
+const char *vd_view_vpc_id(const vd_view_t *v);
+const char *vd_view_account_id(const vd_view_t *v);
+const char *vd_view_region(const vd_view_t *v);
 /* The view's client prefixes (i < vd_view_nclients), as configured. */
 size_t vd_view_nclients(const vd_view_t *v);
 const vd_cidr_t *vd_view_client(const vd_view_t *v, size_t i);

@@ -17,7 +17,8 @@
 #include <malloc.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "upstreams", "cache", "views", NULL };
+static const char *const top_keys[] = { "server", "upstreams",	"cache",
+					"views",  "view_files", NULL };
 
 /* A snapshot and its reference count, which no other module can reach. */
 typedef struct snap_box {
@@ -95,7 +96,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	if (root->kind != YN_MAP) {
 		vd_conf_err(b, root->line,
 			    "the top level must be a map (server, upstreams, cache, "
-			    "views)");
+			    "views, view_files)");
 		return;
 	}
 	for (size_t i = 0; i < root->n; i++) {
@@ -122,6 +123,7 @@ static void load(cbuild_t *b, vd_arena_t *tree)
 	const ynode_t *root = NULL;
 	int r;
 
+	b->tree = tree;
 	r = vd_conf_yaml_read(b->file, b->file, tree, &root, b->errs);
 	if (r == -ENOMEM) {
 		vd_conf_nomem(b);
@@ -158,6 +160,7 @@ int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 	vd_arena_init(&tree, 0);
 	load(&b, &tree);
 	vd_conf_zcache_free(&b);
+	vd_conf_vfiles_free(&b);
 	for (size_t i = 0; b.vtmp && b.snap && i < b.snap->nviews; i++)
 		free(b.vtmp[i].rules);
 	free(b.vtmp);

@@ -23,6 +23,27 @@ void vd_conf_err(cbuild_t *b, unsigned long line, const char *fmt, ...)
 	b->nerr++;
 }
 
+void vd_conf_nerr(cbuild_t *b, const ynode_t *n, const char *fmt, ...)
+{
+	const char *file = n && n->file ? n->file : b->file;
+	size_t before = b->errs->count;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vd_errlist_vadd(b->errs, file, n ? n->line : 0, fmt, ap);
+	va_end(ap);
+	b->nerr++;
+	if (b->errs->count != before + 1)
+		return;
+	for (size_t i = 0; i < before; i++) {
+		if (strcmp(b->errs->msgs[i], b->errs->msgs[before]) == 0) {
+			free(b->errs->msgs[before]);
+			b->errs->count = before;
+			return;
+		}
+	}
+}
+
 void vd_conf_nomem(cbuild_t *b)
 {
 	b->nomem = true;
@@ -45,8 +66,7 @@ void vd_conf_check_keys(cbuild_t *b, const ynode_t *m, const char *const *allowe
 		const ynode_t *k = m->pairs[i].key;
 
 		if (!allowed_key(k->str, allowed))
-			vd_conf_err(b, k->line, "unknown key '%s' in %s", k->str,
-				    where);
+			vd_conf_nerr(b, k, "unknown key '%s' in %s", k->str, where);
 	}
 }
 
@@ -68,7 +88,7 @@ bool vd_conf_is_string_list(const ynode_t *v)
 int vd_conf_string(cbuild_t *b, const yn_pair_t *p, const char *what, const char **out)
 {
 	if (!is_string(p->val)) {
-		vd_conf_err(b, p->key->line, "%s must be a string", what);
+		vd_conf_nerr(b, p->key, "%s must be a string", what);
 		return -1;
 	}
 	*out = p->val->str;
@@ -87,7 +107,7 @@ int vd_conf_bool(cbuild_t *b, const yn_pair_t *p, const char *what, bool *out)
 		*out = false;
 		return 0;
 	}
-	vd_conf_err(b, p->key->line, "%s must be true, false, yes or no", what);
+	vd_conf_nerr(b, p->key, "%s must be true, false, yes or no", what);
 	return -1;
 }
 
@@ -115,7 +135,7 @@ int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t
 	uint64_t v, mult;
 
 	if (!is_string(p->val)) {
-		vd_conf_err(b, p->key->line, "%s must be a duration", what);
+		vd_conf_nerr(b, p->key, "%s must be a duration", what);
 		return -1;
 	}
 	s = p->val->str;
@@ -138,10 +158,10 @@ int vd_conf_duration(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t
 	*ms = (uint32_t)(v * mult);
 	return 0;
 bad:
-	vd_conf_err(b, p->val->line,
-		    "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, <n>h, <n>d, "
-		    "or <n> seconds)",
-		    what, s);
+	vd_conf_nerr(b, p->val,
+		     "%s: bad duration '%s' (a positive <n>ms, <n>s, <n>m, <n>h, <n>d, "
+		     "or <n> seconds)",
+		     what, s);
 	return -1;
 }
 
@@ -177,8 +197,8 @@ int vd_conf_size(cbuild_t *b, const yn_pair_t *p, const char *what, uint64_t max
 		}
 	}
 bad:
-	vd_conf_err(
-		b, p->val->line,
+	vd_conf_nerr(
+		b, p->val,
 		"%s: bad size '%s' (bytes, or <n>KiB, <n>MiB, <n>GiB; at most %lluGiB)",
 		what, s, (unsigned long long)(max >> 30));
 	return -1;
@@ -191,7 +211,7 @@ int vd_conf_uint(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t *ou
 
 	if (!is_string(p->val) || parse_u32(p->val->str, &end, &v) < 0 ||
 	    *end != '\0' || v == 0) {
-		vd_conf_err(b, p->key->line, "%s must be an integer > 0", what);
+		vd_conf_nerr(b, p->key, "%s must be an integer > 0", what);
 		return -1;
 	}
 	*out = (uint32_t)v;

@@ -40,6 +40,7 @@ typedef struct fcache_ent {
 typedef struct client_ref {
 	vd_cidr_t cidr;
 	int view;
+	const char *file; /* the file that lists it (a YAML tree's name) */
 	unsigned long line;
 } client_ref_t;
 
@@ -55,14 +56,40 @@ typedef struct sysns {
 /* What a view's link pass needs from its YAML, kept until every view is
  * read (includes may name later views). */
 typedef struct view_tmp {
+	const ynode_t *name;	/* the name's value node; NULL: none valid */
 	struct fwd_rule *rules; /* malloc'd */
 	size_t nrules;
 	const yn_pair_t *include; /* NULL: none */
 	const yn_pair_t *subnets; /* NULL: none */
 } view_tmp_t;
 
+/* A view file read by this build (view_files): the name its nodes carry
+ * (messages and the folder of its relative paths). */
+typedef struct vfile {
+	char *name;   /* malloc'd; the path as found (server.directory joined) */
+	char *dir;    /* malloc'd; its folder */
+	char *real;   /* malloc'd; resolved, to find a file matched twice */
+	size_t entry; /* index in view_files */
+	unsigned long entry_line;
+} vfile_t;
+
+/* One view to build: vpcdns.yaml's views first, then each view file's in
+ * view_files order (a glob's matches sorted by name). */
+typedef struct vitem {
+	const ynode_t *m; /* its map, with its entry's defaults merged in */
+	size_t pos;	  /* position in its own list: "views[pos]" */
+} vitem_t;
+
+typedef struct vlist {
+	vitem_t *v; /* malloc'd */
+	size_t n, cap;
+} vlist_t;
+
 typedef struct cbuild {
 	const char *file; /* config path as given, for messages */
+	vd_arena_t *tree; /* the YAML trees of this build (view files too) */
+	vfile_t *vfiles;  /* malloc'd */
+	size_t nvfiles, capvfiles;
 	vd_errlist_t *errs;
 	unsigned nerr;
 	bool nomem;
@@ -90,6 +117,11 @@ atomic_uint *vd_conf_snap_refcount(vd_snap_t *s);
 
 /* Records one error at line (0: no line). */
 void vd_conf_err(cbuild_t *b, unsigned long line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Records one error at node n's file and line (b->file when n is NULL or
+ * has no file). The same message twice is recorded once (a default shared
+ * by every view of a glob is wrong once), but counted each time. */
+void vd_conf_nerr(cbuild_t *b, const ynode_t *n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Marks the build as out of memory (reported once at the end). */
 void vd_conf_nomem(cbuild_t *b);
@@ -121,6 +153,18 @@ void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root);
 /* The "cache" section, and each group's cache identity (cache.c). */
 void vd_conf_build_cache(cbuild_t *b, const ynode_t *root);
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
+
+/* Reads view_files: appends every view of every file they name to out,
+ * with its entry's defaults merged in (viewfiles.c). */
+void vd_conf_view_files(cbuild_t *b, const ynode_t *root, vlist_t *out);
+/* Appends one view to out. 0 or -ENOMEM. */
+int vd_conf_vlist_push(vlist_t *out, const ynode_t *m, size_t pos);
+/* The folder relative paths written at node n start from: the folder of
+ * the view file n was read from, else server.directory (NULL when that is
+ * unusable, which was reported). */
+const char *vd_conf_base_dir(const cbuild_t *b, const ynode_t *n);
+/* Frees the view file records. */
+void vd_conf_vfiles_free(cbuild_t *b);
 
 /* Adds the zones named by one views[].zones list to v (zones.c). */
 void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,

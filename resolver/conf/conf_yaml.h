@@ -25,6 +25,10 @@ typedef struct yn_pair {
 struct ynode {
 	yn_kind_t kind;
 	unsigned long line; /* 1-based */
+	/* The name of the file the node was read from, as given to
+	 * vd_conf_yaml_read (its caller keeps it alive as long as the tree):
+	 * messages about a node name its own file. */
+	const char *file;
 	/* scalar: NUL-terminated text (never contains NUL itself) */
 	const char *str;
 	size_t len;
@@ -36,7 +40,8 @@ struct ynode {
 };
 
 /* Reads the YAML file at path into a tree allocated from arena a (which
- * the caller owns and frees). file is the name used in messages. *root is
+ * the caller owns and frees). file is the name used in messages and kept
+ * in every node: it must outlive the tree. *root is
  * NULL when the file holds no document or only a null one. Errors (syntax,
  * duplicate keys, non-scalar keys, unknown aliases, nesting too deep, more
  * than one document) go to errs and the result is VD_ECONF; after a

@@ -2,10 +2,15 @@
  * include: the graph of views serving each other's zones (hub and spoke).
  * Each view's includes are closed transitively, in order (own list first,
  * each followed by what it includes); unknown names, a view including
- * itself and cycles are reported.
+ * itself and cycles are reported. An item with a wildcard (*, ? or [...])
+ * is an fnmatch(3) pattern over view names: every matching view but the
+ * includer itself, in view order (an on-premises view including "vpc-*"
+ * follows the VPCs as their view files come and go; a pattern matching
+ * nothing is not an error).
  */
 #include "conf_int.h"
 
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +20,25 @@ int vd_conf_view_index(const vd_snap_t *s, const char *name)
 		if (strcmp(vd_view_name(s->views[i]), name) == 0)
 			return (int)i;
 	return -1;
+}
+
+static bool has(const int *v, size_t n, int j)
+{
+	for (size_t k = 0; k < n; k++)
+		if (v[k] == j)
+			return true;
+	return false;
+}
+
+/* Every view but i whose name matches pattern, not listed yet. */
+static void include_pattern(const cbuild_t *b, size_t i, const char *pattern, int *out,
+			    size_t *n)
+{
+	for (size_t j = 0; j < b->snap->nviews; j++)
+		if (j != i &&
+		    fnmatch(pattern, vd_view_name(b->snap->views[j]), 0) == 0 &&
+		    !has(out, *n, (int)j))
+			out[(*n)++] = (int)j;
 }
 
 /* Direct includes of view i as indexes (-1 for unknown names, reported). */
@@ -27,22 +51,28 @@ static void direct_includes(cbuild_t *b, size_t i, int *out, size_t *n)
 	if (p == NULL)
 		return;
 	if (!vd_conf_is_string_list(p->val)) {
-		vd_conf_err(b, p->key->line,
-			    "view '%s': include must be a list of view names",
-			    vd_view_name(v));
+		vd_conf_nerr(b, p->key,
+			     "view '%s': include must be a list of view names or "
+			     "patterns",
+			     vd_view_name(v));
 		return;
 	}
 	for (size_t k = 0; k < p->val->n; k++) {
 		const ynode_t *item = p->val->items[k];
-		int j = vd_conf_view_index(b->snap, item->str);
+		int j;
+
+		if (strpbrk(item->str, "*?[")) {
+			include_pattern(b, i, item->str, out, n);
+			continue;
+		}
+		j = vd_conf_view_index(b->snap, item->str);
 		if (j < 0)
-			vd_conf_err(b, item->line,
-				    "view '%s' includes unknown view '%s'",
-				    vd_view_name(v), item->str);
+			vd_conf_nerr(b, item, "view '%s' includes unknown view '%s'",
+				     vd_view_name(v), item->str);
 		else if ((size_t)j == i)
-			vd_conf_err(b, item->line, "view '%s' includes itself",
-				    vd_view_name(v));
-		else
+			vd_conf_nerr(b, item, "view '%s' includes itself",
+				     vd_view_name(v));
+		else if (!has(out, *n, j))
 			out[(*n)++] = j;
 	}
 }
@@ -57,12 +87,12 @@ static bool walk(cbuild_t *b, int **adj, size_t *nadj, uint8_t *state, int i, in
 		int j = adj[i][k];
 		if (state[j] == 1) {
 			const yn_pair_t *p = b->vtmp[i].include;
-			vd_conf_err(b, p ? p->key->line : 0,
-				    "include cycle: view '%s' includes '%s', which "
-				    "leads back to '%s'",
-				    vd_view_name(b->snap->views[i]),
-				    vd_view_name(b->snap->views[j]),
-				    vd_view_name(b->snap->views[j]));
+			vd_conf_nerr(b, p ? p->key : NULL,
+				     "include cycle: view '%s' includes '%s', which "
+				     "leads back to '%s'",
+				     vd_view_name(b->snap->views[i]),
+				     vd_view_name(b->snap->views[j]),
+				     vd_view_name(b->snap->views[j]));
 			state[i] = 2;
 			return false;
 		}

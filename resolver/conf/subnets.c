@@ -84,30 +84,34 @@ static void subnet_list(cbuild_t *b, const char *file, const ynode_t *list,
 static void read_subnet_file(cbuild_t *b, const ynode_t *name, subnets_t *out)
 {
 	const char *rel = name->str;
+	const char *base = vd_conf_base_dir(b, name);
 	char *path = NULL;
 	vd_arena_t tree;
 	const ynode_t *root = NULL;
 
-	if (rel[0] != '/' && !b->zonedir)
+	if (rel[0] != '/' && !base)
 		return; /* server.directory is unusable: reported already */
 	if (rel[0] == '/')
 		path = strdup(rel);
-	else if (asprintf(&path, "%s/%s", b->zonedir, rel) < 0)
+	else if (asprintf(&path, "%s/%s", base, rel) < 0)
 		path = NULL;
 	if (!path) {
 		vd_conf_nomem(b);
 		return;
 	}
+	/* Named as written in vpcdns.yaml; in full when a view file names it
+	 * (every VPC's folder has its own subnets.yaml). */
+	const char *shown = rel[0] == '/' || base == b->zonedir ? rel : path;
 	vd_arena_init(&tree, 0);
 	size_t before = b->errs->count;
-	int r = vd_conf_yaml_read(path, rel, &tree, &root, b->errs);
+	int r = vd_conf_yaml_read(path, shown, &tree, &root, b->errs);
 	if (r == -ENOMEM) {
 		vd_conf_nomem(b);
 	} else if (r < 0 || b->errs->count > before) {
 		b->nerr++;
-		vd_conf_err(b, name->line, "cannot use subnets file '%s'", rel);
+		vd_conf_nerr(b, name, "cannot use subnets file '%s'", rel);
 	} else {
-		char *file = vd_arena_strdup(b->a, rel);
+		char *file = vd_arena_strdup(b->a, shown);
 		const ynode_t *list = vd_conf_yaml_get(root, "subnets", NULL);
 		if (file)
 			subnet_list(b, file, list, root ? root->line : 1, out);
@@ -131,7 +135,7 @@ void vd_conf_read_subnets(cbuild_t *b, size_t vi, subnets_t *out)
 		return;
 	}
 	if (p->val->kind != YN_SEQ) {
-		subnet_list(b, b->file, p->val, p->key->line, out);
+		subnet_list(b, p->key->file, p->val, p->key->line, out);
 		return;
 	}
 	for (size_t i = 0; i < p->val->n; i++) {
@@ -139,6 +143,6 @@ void vd_conf_read_subnets(cbuild_t *b, size_t vi, subnets_t *out)
 		if (item->kind == YN_SCALAR && !item->null)
 			read_subnet_file(b, item, out);
 		else
-			subnet_item(b, b->file, item, out);
+			subnet_item(b, item->file, item, out);
 	}
 }

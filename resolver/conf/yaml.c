@@ -114,6 +114,7 @@ static ynode_t *node_new(yreader_t *r, yn_kind_t kind, const yaml_event_t *ev)
 	memset(n, 0, sizeof(*n));
 	n->kind = kind;
 	n->line = (unsigned long)ev->start_mark.line + 1;
+	n->file = r->file;
 	return n;
 }
 

@@ -1,6 +1,8 @@
 /*
  * The zones of a view: each item names a zone file or a folder of
- * "*.zone" files, optionally with a fallback and an origin. Files are
+ * "*.zone" files (an empty folder adds none), optionally with a fallback
+ * and an origin. Relative paths start from server.directory, or from the
+ * view file's own folder for a view read from view_files. Files are
  * identified by their resolved path, so the same file reached through
  * different spellings (a folder, "./x", a symlink) is the same zone. A
  * folder is scanned once per build, and a zone is loaded once per build
@@ -31,8 +33,8 @@ typedef struct zitem {
 	const char *path;   /* as written */
 	const char *origin; /* NULL when not given */
 	vd_zone_fallback_t fallback;
-	unsigned long line;
-	char where[64]; /* "views[0].zones[1]" */
+	const ynode_t *node; /* of the path, for messages and the base folder */
+	char where[64];	     /* "views[0].zones[1]" */
 } zitem_t;
 
 static bool same_origin(const char *a, const char *b)
@@ -146,11 +148,11 @@ static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 	if (r < 0) {
 		z = NULL;
 		if (r == VD_ECONF)
-			vd_conf_err(b, zi->line, "%s: zone '%s' has errors", zi->where,
-				    real);
+			vd_conf_nerr(b, zi->node, "%s: zone '%s' has errors", zi->where,
+				     real);
 		else
-			vd_conf_err(b, zi->line, "%s: cannot load zone '%s': %s",
-				    zi->where, real, vd_strerror(r));
+			vd_conf_nerr(b, zi->node, "%s: cannot load zone '%s': %s",
+				     zi->where, real, vd_strerror(r));
 	}
 	if (zcache_add(b, real, zi, hash, z) < 0) {
 		vd_zone_unref(z);
@@ -172,10 +174,10 @@ static void add_file(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t 
 	other = vd_view_zone_at(v, vd_zone_apex(z));
 	if (other) {
 		vd_name_to_text(vd_zone_apex(z), apex, sizeof(apex));
-		vd_conf_err(b, zi->line,
-			    "%s: two zones for '%s' in view '%s': '%s' and '%s'",
-			    zi->where, apex, vd_view_name(v), vd_zone_path(other),
-			    real);
+		vd_conf_nerr(b, zi->node,
+			     "%s: two zones for '%s' in view '%s': '%s' and '%s'",
+			     zi->where, apex, vd_view_name(v), vd_zone_path(other),
+			     real);
 		return;
 	}
 	if (vd_view_add_zone(v, b->a, z) < 0)
@@ -281,9 +283,9 @@ static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, const zitem_
 	const fcache_ent_t *e;
 
 	if (zi->origin) {
-		vd_conf_err(b, zi->line,
-			    "%s: origin cannot be used with a folder ('%s')", zi->where,
-			    zi->path);
+		vd_conf_nerr(b, zi->node,
+			     "%s: origin cannot be used with a folder ('%s')",
+			     zi->where, zi->path);
 		return;
 	}
 	e = folder_get(b, real);
@@ -292,15 +294,14 @@ static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, const zitem_
 		return;
 	}
 	if (e->err) {
-		vd_conf_err(b, zi->line, "%s: cannot read zone folder '%s': %s",
-			    zi->where, zi->path, vd_strerror(-e->err));
+		vd_conf_nerr(b, zi->node, "%s: cannot read zone folder '%s': %s",
+			     zi->where, zi->path, vd_strerror(-e->err));
 		return;
 	}
+	/* An empty folder is a view with no zones of its own (a VPC whose
+	 * last interface endpoint was deleted): it forwards everything. */
 	for (size_t i = 0; i < e->n; i++)
 		add_file(b, v, e->files[i], zi);
-	if (!e->n)
-		vd_conf_err(b, zi->line, "%s: no .zone files in folder '%s'", zi->where,
-			    zi->path);
 }
 
 static int check_readable(const char *path)
@@ -315,16 +316,17 @@ static int check_readable(const char *path)
 
 static void add_item(cbuild_t *b, vd_view_t *v, const zitem_t *zi)
 {
+	const char *base = vd_conf_base_dir(b, zi->node);
 	char *joined = NULL, *real = NULL;
 	struct stat st;
 	int err = 0;
 
 	/* A bad server.directory was reported already. */
-	if (zi->path[0] != '/' && !b->zonedir)
+	if (zi->path[0] != '/' && !base)
 		return;
 	if (zi->path[0] == '/')
 		joined = strdup(zi->path);
-	else if (asprintf(&joined, "%s/%s", b->zonedir, zi->path) < 0)
+	else if (asprintf(&joined, "%s/%s", base, zi->path) < 0)
 		joined = NULL;
 	if (!joined) {
 		vd_conf_nomem(b);
@@ -342,12 +344,12 @@ static void add_item(cbuild_t *b, vd_view_t *v, const zitem_t *zi)
 	else if (!(err = check_readable(real)))
 		add_file(b, v, real, zi);
 	if (err == EINVAL)
-		vd_conf_err(b, zi->line,
-			    "%s: cannot read zone '%s': not a file or folder",
-			    zi->where, zi->path);
+		vd_conf_nerr(b, zi->node,
+			     "%s: cannot read zone '%s': not a file or folder",
+			     zi->where, zi->path);
 	else if (err)
-		vd_conf_err(b, zi->line, "%s: cannot read zone '%s': %s", zi->where,
-			    zi->path, vd_strerror(-err));
+		vd_conf_nerr(b, zi->node, "%s: cannot read zone '%s': %s", zi->where,
+			     zi->path, vd_strerror(-err));
 	free(real);
 	free(joined);
 }
@@ -362,8 +364,8 @@ static int item_fallback(cbuild_t *b, const yn_pair_t *p, zitem_t *zi)
 	} else if (strcmp(s, "nxdomain") == 0) {
 		zi->fallback = VD_ZONE_FALLBACK_NXDOMAIN;
 	} else {
-		vd_conf_err(b, val->line, "%s.fallback must be forward or nxdomain",
-			    zi->where);
+		vd_conf_nerr(b, val, "%s.fallback must be forward or nxdomain",
+			     zi->where);
 		return -1;
 	}
 	return 0;
@@ -379,7 +381,7 @@ static int item_origin(cbuild_t *b, const yn_pair_t *p, zitem_t *zi)
 	if (vd_conf_string(b, p, what, &zi->origin) < 0)
 		return -1;
 	if (vd_name_from_text(zi->origin, wire, &len) < 0) {
-		vd_conf_err(b, p->val->line, "%s: bad name '%s'", what, zi->origin);
+		vd_conf_nerr(b, p->val, "%s: bad name '%s'", what, zi->origin);
 		return -1;
 	}
 	return 0;
@@ -398,13 +400,12 @@ static int item_map(cbuild_t *b, const ynode_t *item, zitem_t *zi)
 	if (vd_conf_yaml_get(item, "origin", &p))
 		bad |= item_origin(b, p, zi);
 	if (!vd_conf_yaml_get(item, "path", &p)) {
-		vd_conf_err(b, item->line, "missing required key 'path' in %s",
-			    zi->where);
+		vd_conf_nerr(b, item, "missing required key 'path' in %s", zi->where);
 		return -1;
 	}
 	snprintf(what, sizeof(what), "%s.path", zi->where);
 	bad |= vd_conf_string(b, p, what, &zi->path);
-	zi->line = p->val->line;
+	zi->node = p->val;
 	return bad ? -1 : 0;
 }
 
@@ -412,14 +413,14 @@ static int read_item(cbuild_t *b, const ynode_t *item, zitem_t *zi)
 {
 	zi->origin = NULL;
 	zi->fallback = VD_ZONE_FALLBACK_FORWARD;
-	zi->line = item->line;
+	zi->node = item;
 	if (item->kind == YN_MAP)
 		return item_map(b, item, zi);
 	if (item->kind == YN_SCALAR && !item->null && item->len) {
 		zi->path = item->str;
 		return 0;
 	}
-	vd_conf_err(b, item->line, "%s must be a path or a map with a path", zi->where);
+	vd_conf_nerr(b, item, "%s must be a path or a map with a path", zi->where);
 	return -1;
 }
 
@@ -430,7 +431,7 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 	zitem_t zi;
 
 	if (list->kind != YN_SEQ) {
-		vd_conf_err(b, p->key->line, "%s.zones must be a list", where);
+		vd_conf_nerr(b, p->key, "%s.zones must be a list", where);
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++) {

@@ -47,6 +47,31 @@ int vd_view_set_name(vd_view_t *v, vd_arena_t *a, const char *name)
 	return 0;
 }
 
+static int set_copy(const char **field, vd_arena_t *a, const char *s)
+{
+	const char *copy = vd_arena_strdup(a, s);
+
+	if (!copy)
+		return -ENOMEM;
+	*field = copy;
+	return 0;
+}
+
+int vd_view_set_vpc_id(vd_view_t *v, vd_arena_t *a, const char *vpc_id)
+{
+	return set_copy(&v->vpc_id, a, vpc_id);
+}
+
+int vd_view_set_account_id(vd_view_t *v, vd_arena_t *a, const char *account_id)
+{
+	return set_copy(&v->account_id, a, account_id);
+}
+
+int vd_view_set_region(vd_view_t *v, vd_arena_t *a, const char *region)
+{
+	return set_copy(&v->region, a, region);
+}
+
 void vd_view_set_explain(vd_view_t *v, bool on)
 {
 	v->explain = on;
@@ -141,6 +166,21 @@ bool vd_view_explain(const vd_view_t *v)
 vd_az_affinity_t vd_view_az_affinity(const vd_view_t *v)
 {
 	return v->az_affinity;
+}
+
+const char *vd_view_vpc_id(const vd_view_t *v)
+{
+	return v->vpc_id;
+}
+
+const char *vd_view_account_id(const vd_view_t *v)
+{
+	return v->account_id;
+}
+
+const char *vd_view_region(const vd_view_t *v)
+{
+	return v->region;
 }
 
 size_t vd_view_nclients(const vd_view_t *v)

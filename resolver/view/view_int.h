@@ -34,6 +34,10 @@ typedef struct vd_ptr_entry {
 struct vd_view {
 	const char *name;
 	int index;
+	/* AWS metadata, in the arena; NULL when not given */
+	const char *vpc_id;
+	const char *account_id;
+	const char *region;
 	vd_cidr_t *clients;
 	size_t nclients, capclients;
 	vd_zone_t **zones; /* own zones, each holds a reference */
