@@ -78,6 +78,9 @@ typedef struct vd_fw_rule {
 	vd_fw_block_t block;	 /* for VD_FW_BLOCK */
 	const uint8_t *override; /* VD_FW_OVERRIDE: CNAME target, wire */
 	uint32_t override_ttl;
+	/* The override as a precompiled CNAME RRset (a zone.h vd_rrset_t),
+	 * built by conf for the reply writers; fw does not read it. */
+	const void *override_rrset;
 	const uint16_t *types; /* ntypes == 0: every query type */
 	unsigned ntypes;
 	/* Route 53's TRUST_REDIRECTION_DOMAIN: the rule inspects only the

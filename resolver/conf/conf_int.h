@@ -126,6 +126,11 @@ void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root);
 /* The "cache" section, and each group's cache identity (cache.c). */
 void vd_conf_build_cache(cbuild_t *b, const ynode_t *root);
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
+/* The "firewall" section: lists (read now) and rule groups (firewall.c). */
+void vd_conf_build_firewall(cbuild_t *b, const ynode_t *root);
+/* A view's "firewall" list of rule groups (firewall.c). */
+void vd_conf_view_firewall(cbuild_t *b, vd_view_t *v, const ynode_t *m,
+			   const char *where);
 
 /* Adds the zones named by one views[].zones list to v (zones.c). */
 void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
