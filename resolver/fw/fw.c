@@ -31,7 +31,20 @@ struct vd_fw_list {
 	size_t mask;	 /* slots - 1 (a power of two) */
 	size_t count;
 	size_t nwild;
+	/* Label counts (0..127) that exact entries and wildcard suffixes
+	 * have: a lookup hashes only the suffixes that could be there. */
+	uint64_t exact_labels[2], wild_labels[2];
 };
+
+static void mark(uint64_t *bits, unsigned n)
+{
+	bits[(n >> 6) & 1] |= 1ull << (n & 63);
+}
+
+static bool marked(const uint64_t *bits, unsigned n)
+{
+	return n < 128 && (bits[n >> 6] >> (n & 63)) & 1;
+}
 
 static uint64_t name_hash(const uint8_t *name)
 {
@@ -105,6 +118,7 @@ static int insert(vd_fw_list_t *l, const uint8_t *name, size_t len, unsigned kin
 		return -ENOMEM;
 	uint64_t h = name_hash(name);
 	uint64_t *s = slot_find(l, name, h);
+	mark(kind & KIND_WILD ? l->wild_labels : l->exact_labels, vd_name_labels(name));
 	if (*s != 0) {
 		if ((slot_kind(*s) & KIND_WILD) == 0 && (kind & KIND_WILD))
 			l->nwild++;
@@ -145,15 +159,18 @@ bool vd_fw_list_match(const vd_fw_list_t *l, const uint8_t *name_lc)
 {
 	if (l == NULL)
 		return false;
-	if (lookup(l, name_lc) & KIND_EXACT)
+	unsigned n = vd_name_labels(name_lc);
+	if (marked(l->exact_labels, n) && (lookup(l, name_lc) & KIND_EXACT))
 		return true;
 	if (l->nwild == 0)
 		return false;
 	/* "*.example.com" is the suffix example.com marked wildcard: try
-	 * every proper suffix of the name, the root last ("*"). */
+	 * every proper suffix of the name with a label count some wildcard
+	 * has, the root last ("*"). */
 	for (const uint8_t *p = name_lc; *p != 0;) {
 		p += *p + 1;
-		if (lookup(l, p) & KIND_WILD)
+		n--;
+		if (marked(l->wild_labels, n) && (lookup(l, p) & KIND_WILD))
 			return true;
 	}
 	return false;
