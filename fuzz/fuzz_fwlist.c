@@ -28,9 +28,8 @@ static void probe(const vd_fw_list_t *l, const uint8_t *data, size_t size)
 		if (n > 0 && n < sizeof(text)) {
 			memcpy(text, data + start, n);
 			text[n] = 0;
-			if (strchr(text, '*') == NULL && strchr(text, '#') == NULL &&
-			    strchr(text, ' ') == NULL && strchr(text, '\t') == NULL &&
-			    strchr(text, '\r') == NULL &&
+			/* Lines the reader trims or cuts are skipped. */
+			if (strpbrk(text, "*# \t\r\v\f") == NULL &&
 			    vd_name_from_text(text, wire, NULL) == 0 && wire[0] != 0) {
 				vd_name_lower(wire, wire);
 				if (!vd_fw_list_match(l, wire))
