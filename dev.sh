@@ -54,6 +54,7 @@ fuzz_all() {
 		t=${bin##*/fuzz_}
 		seeds=$FUZZ_CORPUS
 		[ "$t" = zone ] && seeds=tests/unit/data/zone
+		[ "$t" = fwlist ] && seeds=tests/unit/data/fwlist
 		mkdir -p "$work/$t/corpus"
 		if [ -d "$seeds" ]; then
 			cp -r "$seeds"/. "$work/$t/corpus/"

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "vpcdns/fw.h"
 #include "vpcdns/upstream.h"
 #include "vpcdns/util.h"
 #include "vpcdns/view.h"
@@ -82,6 +83,17 @@ typedef struct vd_snap {
 	vd_view_t **views; /* opaque, see view.h; in the arena */
 	size_t nviews;
 	vd_view_table_t *view_table;
+	/* The DNS firewall ("firewall" section). The lists are malloc'd and
+	 * freed with the snapshot; the array of them, their names, the
+	 * groups (rules sorted by priority) and fw_views are in the arena.
+	 * fw_views has nviews entries, indexed by vd_view_index: the rule
+	 * groups each view applies (ngroups 0: none). */
+	vd_fw_list_t **fw_lists; /* malloc'd array */
+	const char **fw_list_names;
+	size_t nfw_lists;
+	vd_fw_group_t *fw_groups;
+	size_t nfw_groups;
+	vd_fw_set_t *fw_views;
 } vd_snap_t;
 
 /* Reads path, validates everything and loads every zone. On success *out is

@@ -54,6 +54,8 @@ typedef struct vd_query_stats {
 	uint64_t refreshes;	   /* background refreshes (prefetch, stale) */
 	uint64_t rejected_pending; /* SERVFAIL/EDE 14: max_pending or
 				    * max_pending_per_fetch reached */
+	/* Requests a DNS firewall rule decided, by its action. */
+	uint64_t fw_allow, fw_alert, fw_block;
 } vd_query_stats_t;
 
 /* fwd is used for upstream queries and must outlive the context. */

@@ -17,7 +17,7 @@
 #include <malloc.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "upstreams",	"cache",
+static const char *const top_keys[] = { "server", "upstreams",	"cache", "firewall",
 					"views",  "view_files", NULL };
 
 /* A snapshot and its reference count, which no other module can reach. */
@@ -48,6 +48,9 @@ static void snap_free(vd_snap_t *s)
 	for (size_t i = 0; i < s->nviews; i++)
 		vd_view_deinit(s->views[i]);
 	vd_view_table_free(s->view_table);
+	for (size_t i = 0; s->fw_lists && i < s->nfw_lists; i++)
+		vd_fw_list_free(s->fw_lists[i]);
+	free(s->fw_lists);
 	vd_arena_deinit(&s->arena);
 	free(box_of(s));
 	/* A snapshot can hold hundreds of megabytes: give them back to the
@@ -96,7 +99,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	if (root->kind != YN_MAP) {
 		vd_conf_err(b, root->line,
 			    "the top level must be a map (server, upstreams, cache, "
-			    "views, view_files)");
+			    "firewall, views, view_files)");
 		return;
 	}
 	for (size_t i = 0; i < root->n; i++) {
@@ -114,6 +117,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	vd_conf_build_server(b, root);
 	vd_conf_build_upstreams(b, root);
 	vd_conf_build_cache(b, root);
+	vd_conf_build_firewall(b, root);
 	vd_conf_build_views(b, root);
 }
 

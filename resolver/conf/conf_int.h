@@ -153,6 +153,11 @@ void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root);
 /* The "cache" section, and each group's cache identity (cache.c). */
 void vd_conf_build_cache(cbuild_t *b, const ynode_t *root);
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
+/* The "firewall" section: lists (read now) and rule groups (firewall.c). */
+void vd_conf_build_firewall(cbuild_t *b, const ynode_t *root);
+/* A view's "firewall" list of rule groups (firewall.c). */
+void vd_conf_view_firewall(cbuild_t *b, vd_view_t *v, const ynode_t *m,
+			   const char *where);
 
 /* Reads view_files: appends every view of every file they name to out,
  * with its entry's defaults merged in (viewfiles.c). */

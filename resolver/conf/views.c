@@ -16,8 +16,9 @@
 #include "vpcdns/wire.h"
 
 static const char *const view_keys[] = {
-	"name",	       "clients", "zones",  "forward",	  "include", "subnets",
-	"az_affinity", "explain", "vpc_id", "account_id", "region",  NULL,
+	"name",	   "clients",	  "zones",   "forward", "include",
+	"subnets", "az_affinity", "explain", "vpc_id",	"account_id",
+	"region",  "firewall",	  NULL,
 };
 
 /* "::ffff:10.0.0.0/104" is the IPv4 prefix 10.0.0.0/8: clients with
@@ -391,6 +392,7 @@ static void build_view(cbuild_t *b, const vitem_t *it)
 	view_forward(b, v, m, where);
 	view_links(b, v, m, where);
 	view_meta(b, v, m, where);
+	vd_conf_view_firewall(b, v, m, where);
 }
 
 /* vpcdns.yaml's views, then the view files' (views: may be left out, or
@@ -426,10 +428,12 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 	n = all.n ? all.n : 1;
 	b->snap->views = vd_arena_alloc(b->a, n * sizeof(*b->snap->views));
 	b->vtmp = calloc(n, sizeof(*b->vtmp));
-	if (!b->snap->views || !b->vtmp) {
+	b->snap->fw_views = vd_arena_alloc(b->a, n * sizeof(*b->snap->fw_views));
+	if (!b->snap->views || !b->vtmp || !b->snap->fw_views) {
 		vd_conf_nomem(b);
 		goto out;
 	}
+	memset(b->snap->fw_views, 0, n * sizeof(*b->snap->fw_views));
 	for (size_t i = 0; i < all.n; i++)
 		build_view(b, &all.v[i]);
 	vd_conf_link_views(b);

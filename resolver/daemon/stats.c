@@ -65,6 +65,10 @@ static void log_worker(const vd_worker_stats_t *w)
 	       (unsigned long long)f->socket_failures, (unsigned long long)f->scrubbed,
 	       w->worker);
 	vd_log(VD_LOG_INFO,
+	       "stats: firewall allow=%llu alert=%llu block=%llu worker=%d",
+	       (unsigned long long)q->fw_allow, (unsigned long long)q->fw_alert,
+	       (unsigned long long)q->fw_block, w->worker);
+	vd_log(VD_LOG_INFO,
 	       "stats: net udp_recv=%llu udp_sent=%llu udp_send_errors=%llu "
 	       "udp_queued=%llu udp_queue_dropped=%llu tcp_accepted=%llu "
 	       "tcp_rejected=%llu "

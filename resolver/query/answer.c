@@ -230,6 +230,8 @@ size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 		if (rr->section == 1 && rr->type == VD_T_CNAME &&
 		    vd_name_equal(rr->owner, current)) {
 			memcpy(current, rr->rdata, rr->rdlen);
+			if (vd_query_fw_redirect(ctx, rc, current))
+				return vd_query_fw_write_block(ctx, rc, out);
 			completed = completes_locally(rc, current, &local);
 		}
 	}

@@ -121,7 +121,7 @@ void vd_query_forward_deinit(vd_query_ctx_t *ctx)
 	ctx->nfree_fetch = 0;
 }
 
-static void rctx_of(const vd_pending_t *p, vd_rctx_t *rc)
+static void rctx_of(vd_pending_t *p, vd_rctx_t *rc)
 {
 	*rc = (vd_rctx_t){
 		.snap = p->snap,
@@ -131,6 +131,8 @@ static void rctx_of(const vd_pending_t *p, vd_rctx_t *rc)
 		.chain = p->chain,
 		.nchain = p->nchain,
 		.fwd_name = p->fwd_name,
+		.fw_set = p->fw_set,
+		.fw = &p->fw,
 	};
 }
 
@@ -327,6 +329,8 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		if (p->chain[i].owner == rc->q->qname)
 			p->chain[i].owner = p->q.qname;
 	memcpy(p->fwd_name, rc->fwd_name, vd_name_len(rc->fwd_name));
+	p->fw_set = rc->fw_set;
+	p->fw = rc->fw ? *rc->fw : (vd_fw_match_t){ 0 };
 	ctx->pending++;
 	return p;
 }

@@ -174,6 +174,7 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 {
 	vd_query_msg_t q;
 	vd_resolution_t res;
+	vd_fw_match_t fw = { 0 };
 
 	memset(&q, 0, sizeof(q));
 	ctx->stats.queries++;
@@ -202,6 +203,8 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		.view = view,
 		.client = c,
 		.q = &q,
+		.fw_set = snap->fw_views ? &snap->fw_views[vi] : NULL,
+		.fw = &fw,
 	};
 	if (q.qclass == VD_C_CH)
 		return reply(answer_chaos(ctx, &rc, out), outlen);
@@ -218,6 +221,8 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 			     outlen);
 	}
 
+	if (vd_query_fw_inspect(ctx, &rc, NULL))
+		return vd_query_fw_block(ctx, snap, &rc, out, outlen);
 	if (q.qtype == VD_T_PTR && vd_view_has_ptr(view)) {
 		size_t n = vd_query_write_ptr(ctx, &rc, out);
 		if (n > 0) {
@@ -229,6 +234,8 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	rc.chain = res.walk.chain;
 	rc.nchain = res.walk.nchain;
 	rc.fwd_name = res.fwd_name;
+	if (vd_query_fw_inspect(ctx, &rc, &res))
+		return vd_query_fw_block(ctx, snap, &rc, out, outlen);
 	if (res.group != NULL)
 		return vd_query_forward(ctx, snap, &rc, &res, out, outlen);
 	if (res.walk.refused) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vpcdns/cache.h"
+#include "vpcdns/fw.h"
 #include "vpcdns/query.h"
 #include "vpcdns/view.h"
 #include "vpcdns/wire.h"
@@ -27,6 +28,8 @@
  * burst's memory goes back once it ends while a steady load reuses
  * records without allocating. */
 #define VD_QUERY_POOL_KEEP 64
+/* Firewall alert and block lines logged per second and worker. */
+#define VD_QUERY_FW_LOG_PER_SEC 10
 /* ctx->reply_az before the client's AZ was looked up. */
 #define VD_QUERY_AZ_UNSET (-2)
 
@@ -51,6 +54,12 @@ typedef struct vd_rctx {
 	const vd_step_t *chain; /* local CNAME steps before the forwarded name */
 	unsigned nchain;
 	const uint8_t *fwd_name; /* the name that was forwarded */
+	/* The view's firewall rule groups (NULL or empty: none), and where
+	 * the rule that decided this request is recorded (the question,
+	 * a local CNAME target, or one in the upstream answer); the query
+	 * log takes its fields from there. */
+	const vd_fw_set_t *fw_set;
+	vd_fw_match_t *fw;
 } vd_rctx_t;
 
 typedef struct vd_fetch vd_fetch_t;
@@ -66,6 +75,8 @@ typedef struct vd_pending {
 	vd_step_t chain[VD_QUERY_CHAIN_MAX + 1];
 	unsigned nchain;
 	uint8_t fwd_name[VD_NAME_MAX];
+	const vd_fw_set_t *fw_set; /* in the snapshot */
+	vd_fw_match_t fw;	   /* the firewall's decision so far */
 } vd_pending_t;
 
 /* One upstream query, shared by every identical request (same cache key)
@@ -101,7 +112,12 @@ struct vd_query_ctx {
 	vd_fetch_t *free_fetch;
 	size_t nfree_fetch;
 	vd_fetch_t *fetches[VD_QUERY_FETCH_BUCKETS];
-	vd_rr_t *rr;  /* scratch for re-encoding messages */
+	vd_rr_t *rr; /* scratch for re-encoding messages */
+	/* Firewall match log lines: at most VD_QUERY_FW_LOG_PER_SEC in
+	 * each second, the rest counted and reported with the next line. */
+	uint64_t fw_log_sec;
+	unsigned fw_log_lines;
+	uint64_t fw_log_dropped;
 	uint8_t *out; /* reply buffer for pending requests */
 };
 
@@ -141,6 +157,26 @@ size_t vd_query_write_local(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 size_t vd_query_write_message(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
 			      const uint8_t *msg, size_t len, uint32_t age, bool stale,
 			      int ede, uint8_t *out);
+
+/* ---- firewall.c -------------------------------------------------------- */
+
+/* Inspects the question (res NULL) or the CNAME targets of res's local
+ * chain, unless a rule already decided; records and counts a match in
+ * rc->fw. Returns true when the request is blocked. */
+bool vd_query_fw_inspect(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
+			 const vd_resolution_t *res);
+/* The same for one CNAME target in an upstream answer (case as sent). */
+bool vd_query_fw_redirect(vd_query_ctx_t *ctx, const vd_rctx_t *rc,
+			  const uint8_t *target);
+/* The block response of the rule in rc->fw that can be written without
+ * an upstream: NODATA, NXDOMAIN, or the override CNAME followed by what
+ * this view's local data has for its target. */
+size_t vd_query_fw_write_block(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
+/* Answers a request blocked before any upstream query: as above, except
+ * that an override whose target is forwarded is forwarded (the reply is
+ * the CNAME and the upstream's answer for the target). */
+vd_qh_result_t vd_query_fw_block(vd_query_ctx_t *ctx, vd_snap_t *snap,
+				 const vd_rctx_t *rc, uint8_t *out, size_t *outlen);
 
 /* ---- explain.c --------------------------------------------------------- */
 
