@@ -17,7 +17,8 @@
 #include <malloc.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "upstreams", "cache", "views", NULL };
+static const char *const top_keys[] = { "server", "upstreams", "cache",
+					"views",  "http",      NULL };
 
 /* A snapshot and its reference count, which no other module can reach. */
 typedef struct snap_box {
@@ -95,7 +96,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	if (root->kind != YN_MAP) {
 		vd_conf_err(b, root->line,
 			    "the top level must be a map (server, upstreams, cache, "
-			    "views)");
+			    "views, http)");
 		return;
 	}
 	for (size_t i = 0; i < root->n; i++) {
@@ -113,6 +114,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	vd_conf_build_server(b, root);
 	vd_conf_build_upstreams(b, root);
 	vd_conf_build_cache(b, root);
+	vd_conf_build_http(b, root);
 	vd_conf_build_views(b, root);
 }
 
