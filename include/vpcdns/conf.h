@@ -30,6 +30,9 @@
 
 #define VD_DEFAULT_PORT 53
 
+/* Where the daemon's log lines go (server.log). */
+typedef enum { VD_LOG_TO_STDERR = 0, VD_LOG_TO_SYSLOG } vd_log_dest_t;
+
 typedef struct vd_server_conf {
 	struct sockaddr_storage *listen;
 	size_t nlisten;
@@ -56,6 +59,7 @@ typedef struct vd_server_conf {
 	 * absolute path; NULL: the system store. */
 	const char *tls_ca_file;
 	vd_log_level_t log_level;
+	vd_log_dest_t log_dest;	     /* server.log: stderr (default) or syslog */
 	uint32_t workers;	     /* loops (threads) serving the listeners */
 	uint64_t zone_file_max_size; /* bytes; larger zone files are errors */
 } vd_server_conf_t;
@@ -70,6 +74,20 @@ typedef struct vd_cache_conf {
 	bool prefetch;		   /* refresh popular entries before expiry */
 } vd_cache_conf_t;
 
+/* Addresses the HTTP listener (metrics, health, readiness) binds at most. */
+#define VD_HTTP_LISTEN_MAX 8
+/* The "http" section: the listener for GET /metrics, /health and /ready
+ * (see docs/operations.md). Off (nlisten == 0) unless configured. */
+typedef struct vd_http_conf {
+	struct sockaddr_storage listen[VD_HTTP_LISTEN_MAX];
+	size_t nlisten;
+	/* Per-view label on the request and response families; off for
+	 * deployments with very many views. Default true. */
+	bool per_view_metrics;
+	uint32_t max_connections; /* open at once, per address */
+	uint32_t timeout_ms;	  /* idle connection, request in progress */
+} vd_http_conf_t;
+
 /* The reference count is not a field: it lives beside the snapshot,
  * private to conf/ (vd_snap_ref, vd_snap_unref, vd_snap_refs). */
 typedef struct vd_snap {
@@ -78,6 +96,7 @@ typedef struct vd_snap {
 	vd_arena_t arena;    /* owns everything below but the zones */
 	vd_server_conf_t server;
 	vd_cache_conf_t cache;
+	vd_http_conf_t http;
 	vd_group_t *groups;
 	size_t ngroups;
 	vd_view_t **views; /* opaque, see view.h; in the arena */
@@ -102,6 +121,12 @@ typedef struct vd_snap {
  * "file:line: reason" (as many as can be found in one pass), and the
  * result is VD_ECONF (or -ENOMEM). */
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs);
+
+/* Reads only the "http" section of path (the YAML tree, no zone), with
+ * the same validation as vd_conf_load, so the HTTP listener can answer
+ * /ready before a slow first load finishes. 0, or an error as
+ * vd_conf_load (problems in errs); other sections are not checked. */
+int vd_conf_read_http(const char *path, vd_http_conf_t *out, vd_errlist_t *errs);
 
 void vd_snap_ref(vd_snap_t *s);
 void vd_snap_unref(vd_snap_t *s); /* NULL is ok */

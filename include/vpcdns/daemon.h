@@ -64,7 +64,16 @@ typedef void (*vd_daemon_reload_cb)(void *arg, const vd_daemon_reload_result_t *
  * -ENOMEM / -ESHUTDOWN (then cb is never called). */
 int vd_daemon_reload(vd_daemon_t *d, vd_daemon_reload_cb cb, void *arg);
 
-/* One worker's counters, copied on its own thread between queries. */
+/* One upstream server of the worker's snapshot, with its counters. */
+typedef struct vd_worker_upstream {
+	char group[64];
+	char server[160]; /* as written in the configuration */
+	vd_fwd_server_stats_t st;
+} vd_worker_upstream_t;
+
+/* One worker's counters, copied on its own thread between queries. The
+ * record owns metrics and upstreams (malloc'd): they live until the
+ * collection's callbacks have returned. */
 typedef struct vd_worker_stats {
 	int worker;
 	bool valid;	     /* false: the worker did not answer in time */
@@ -74,8 +83,12 @@ typedef struct vd_worker_stats {
 	vd_cache_stats_t cache;
 	vd_fwd_stats_t fwd;
 	vd_net_stats_t net;
-	size_t pending; /* requests waiting on upstreams */
-	size_t pooled;	/* spare request records kept for reuse */
+	size_t pending;	 /* requests waiting on upstreams */
+	size_t pooled;	 /* spare request records kept for reuse */
+	size_t tls_open; /* upstream TCP/TLS connections not yet freed */
+	vd_query_metrics_t metrics;
+	vd_worker_upstream_t *upstreams; /* every server of every group */
+	size_t nupstreams;
 } vd_worker_stats_t;
 
 typedef void (*vd_daemon_stats_cb)(void *arg, const vd_worker_stats_t *w, size_t n);
@@ -92,13 +105,19 @@ typedef struct vd_daemon_status {
 	uint64_t started_at; /* Unix time, seconds */
 	uint64_t loaded_at;  /* when the serving generation was installed */
 	size_t views, zone_uses, groups, workers;
-	bool reloading, stopping;
+	size_t zones, records; /* distinct zones and their records */
+	bool reloading, stopping, draining;
 	/* The last reload (none yet: reloads == 0). */
 	uint64_t reloads, reload_failures;
 	int last_rc;
 	uint64_t last_at, last_ms;
 	size_t last_errors;
 	char last_error[256]; /* the first error of a failed reload */
+	uint64_t last_ok_at;  /* the last successful load (start included) */
+	uint64_t last_ok_ms;
+	/* Query-log records written and dropped: 0 until a query log is
+	 * configured (its writer fills them). */
+	uint64_t qlog_written, qlog_dropped;
 } vd_daemon_status_t;
 
 void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out);
@@ -106,3 +125,7 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out);
 vd_snap_t *vd_daemon_snap(vd_daemon_t *d);
 /* Stops as SIGTERM does. */
 void vd_daemon_stop(vd_daemon_t *d);
+/* Marks the daemon as leaving while it still serves (a lame-duck period
+ * before stopping): /ready answers 503 "draining: <reason>" from now on,
+ * so load balancers take it out of rotation. NULL reason: none. */
+void vd_daemon_set_draining(vd_daemon_t *d, const char *reason);

@@ -80,6 +80,26 @@ typedef struct vd_fwd_stats {
 				    * of the question's chain or zone */
 } vd_fwd_stats_t;
 
+/* Upper bounds of the upstream response time buckets, in milliseconds
+ * (+Inf is the last bucket). */
+#define VD_FWD_RTT_BUCKETS 12
+extern const uint32_t vd_fwd_rtt_bounds_ms[VD_FWD_RTT_BUCKETS];
+
+/* One server's counters, kept with what fwd knows about it (so keyed by
+ * address, transport and TLS name, and surviving reloads). */
+typedef struct vd_fwd_server_stats {
+	uint64_t queries;   /* attempts sent to it */
+	uint64_t answers;   /* valid responses */
+	uint64_t timeouts;  /* attempts that timed out */
+	uint64_t errors;    /* network and TLS errors */
+	uint64_t malformed; /* responses that did not parse */
+	/* response times of answers that measured one (not cumulative) */
+	uint64_t rtt[VD_FWD_RTT_BUCKETS + 1];
+	uint64_t rtt_sum_ms;
+	bool up;	/* not failing (false: backed off) */
+	unsigned fails; /* consecutive failures counted */
+} vd_fwd_server_stats_t;
+
 /* What to ask. qname is copied; group must stay valid until the callback
  * (the caller holds a snapshot reference). */
 typedef struct vd_fwd_query {
@@ -125,6 +145,12 @@ int vd_fwd_submit(vd_fwd_t *f, const vd_fwd_query_t *q, vd_fwd_cb cb, void *arg)
  * is freed. */
 void vd_fwd_close(vd_fwd_t *f, void (*close_cb)(void *arg), void *arg);
 const vd_fwd_stats_t *vd_fwd_stats(const vd_fwd_t *f);
+/* u's counters in f: 0, or -ENOENT when f has never used u (out is
+ * then all zero and up). */
+int vd_fwd_server_stats(const vd_fwd_t *f, const vd_upstream_t *u,
+			vd_fwd_server_stats_t *out);
+/* Upstream TCP and TLS connections open (or closing). */
+size_t vd_fwd_conns(const vd_fwd_t *f);
 /* Number of queries in flight. */
 size_t vd_fwd_pending(const vd_fwd_t *f);
 /* Replaces the clock used for RTTs, back-off and deadlines (milliseconds,

@@ -58,6 +58,62 @@ typedef struct vd_query_stats {
 	uint64_t fw_allow, fw_alert, fw_block;
 } vd_query_stats_t;
 
+/* ---- per-request metrics ------------------------------------------------
+ * Counted at the end of each request by the worker's own thread into
+ * arrays of its query context: no lock, no shared cache line. The arrays
+ * are sized when a snapshot is installed (vd_query_snap_changed), never
+ * per query. Views are counted in slots keyed by name, so a view keeps its
+ * counters across reloads; slot 0 is clients that match no view. With
+ * http.per_view_metrics off every view shares slot 1.
+ */
+enum { VD_QM_UDP, VD_QM_TCP, VD_QM_TRANSPORTS };
+enum { VD_QM_IPV4, VD_QM_IPV6, VD_QM_FAMILIES };
+/* Query types counted on their own; the rest are "other". */
+#define VD_QM_QTYPES 14
+/* NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED, other */
+#define VD_QM_RCODES 7
+/* Routes with a duration histogram. */
+enum {
+	VD_QM_LOCAL,
+	VD_QM_CACHE,
+	VD_QM_FORWARD,
+	VD_QM_STALE,
+	VD_QM_ROUTES,
+	VD_QM_NONE = VD_QM_ROUTES
+};
+/* Upper bounds of the request duration buckets, in microseconds (+Inf
+ * is the last bucket). */
+#define VD_QM_DUR_BUCKETS 12
+extern const uint32_t vd_qm_dur_bounds_us[VD_QM_DUR_BUCKETS];
+extern const uint16_t vd_qm_qtypes[VD_QM_QTYPES]; /* 0 ends: "other" */
+const char *vd_qm_qtype_name(size_t i);		  /* "A" ... "other" */
+const char *vd_qm_rcode_name(size_t i);		  /* "NOERROR" ... "other" */
+const char *vd_qm_route_name(size_t i);		  /* "local" ... "stale" */
+
+typedef struct vd_qm_view {
+	uint64_t requests[VD_QM_TRANSPORTS][VD_QM_FAMILIES][VD_QM_QTYPES];
+	uint64_t responses[VD_QM_RCODES];
+} vd_qm_view_t;
+
+typedef struct vd_qm_hist {
+	uint64_t buckets[VD_QM_DUR_BUCKETS + 1]; /* not cumulative */
+	uint64_t sum_us;
+} vd_qm_hist_t;
+
+/* One worker's per-request counters, or a copy of them. */
+typedef struct vd_query_metrics {
+	size_t nslots;
+	char **names;	 /* slot names: "" for slot 0 (no view) */
+	vd_qm_view_t *v; /* nslots */
+	vd_qm_hist_t dur[VD_QM_ROUTES];
+	uint64_t no_view; /* clients refused because no view matches */
+} vd_query_metrics_t;
+
+/* A copy of ctx's counters into out (malloc'd; free with
+ * vd_query_metrics_deinit). Call on ctx's thread. 0 or -ENOMEM. */
+int vd_query_metrics_copy(const vd_query_ctx_t *ctx, vd_query_metrics_t *out);
+void vd_query_metrics_deinit(vd_query_metrics_t *m);
+
 /* fwd is used for upstream queries and must outlive the context. */
 vd_query_ctx_t *vd_query_ctx_new(vd_fwd_t *fwd);
 void vd_query_ctx_free(vd_query_ctx_t *ctx);

@@ -45,10 +45,16 @@ _Noreturn void vd_require_failed(const char *cond, const char *file, int line);
 /* ---- logging -----------------------------------------------------------
  * Lines go to stderr as "YYYY-mm-ddTHH:MM:SSZ level: message\n". Thread-safe
  * (one fprintf per line). The level is a process global set at start.
+ * When stderr is the journal's stream (JOURNAL_STREAM names its device
+ * and inode, as systemd sets it) each line starts with its syslog
+ * priority instead of the time, "<4>warning: message", so journald
+ * records the level (journalctl -p warning). With vd_log_set_syslog(true)
+ * lines go to syslog(3) (facility daemon) instead.
  */
 typedef enum { VD_LOG_ERR = 0, VD_LOG_WARN, VD_LOG_INFO, VD_LOG_DEBUG } vd_log_level_t;
 void vd_log_set_level(vd_log_level_t level);
 vd_log_level_t vd_log_get_level(void);
+void vd_log_set_syslog(bool on);
 void vd_log(vd_log_level_t level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -150,3 +156,5 @@ void vd_errlist_vadd(vd_errlist_t *e, const char *file, unsigned long line,
 /* ---- time --------------------------------------------------------------
  * Monotonic milliseconds (CLOCK_MONOTONIC). */
 uint64_t vd_now_ms(void);
+/* The same clock in microseconds, for durations. */
+uint64_t vd_now_us(void);

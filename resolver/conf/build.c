@@ -18,7 +18,7 @@
 #include <string.h>
 
 static const char *const top_keys[] = { "server", "upstreams",	"cache", "firewall",
-					"views",  "view_files", NULL };
+					"views",  "view_files", "http",	 NULL };
 
 /* A snapshot and its reference count, which no other module can reach. */
 typedef struct snap_box {
@@ -99,7 +99,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	if (root->kind != YN_MAP) {
 		vd_conf_err(b, root->line,
 			    "the top level must be a map (server, upstreams, cache, "
-			    "firewall, views, view_files)");
+			    "firewall, views, view_files, http)");
 		return;
 	}
 	for (size_t i = 0; i < root->n; i++) {
@@ -118,6 +118,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	vd_conf_build_upstreams(b, root);
 	vd_conf_build_cache(b, root);
 	vd_conf_build_firewall(b, root);
+	vd_conf_build_http(b, root);
 	vd_conf_build_views(b, root);
 }
 

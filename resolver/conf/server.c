@@ -47,6 +47,7 @@ static const char *const server_keys[] = {
 	"tls_ca_file",
 	"workers",
 	"log_level",
+	"log",
 	"zone_file_max_size",
 	NULL,
 };
@@ -144,6 +145,23 @@ static void build_log_level(cbuild_t *b, const yn_pair_t *p)
 	}
 	vd_conf_err(b, p->val->line,
 		    "server.log_level: bad level '%s' (err, warn, info or debug)", s);
+}
+
+/* Where log lines go: standard error (with <N> priority prefixes under
+ * systemd, see util/log.c) or syslog(3). */
+static void build_log_dest(cbuild_t *b, const yn_pair_t *p)
+{
+	const char *s;
+
+	if (vd_conf_string(b, p, "server.log", &s) < 0)
+		return;
+	if (strcmp(s, "stderr") == 0)
+		b->snap->server.log_dest = VD_LOG_TO_STDERR;
+	else if (strcmp(s, "syslog") == 0)
+		b->snap->server.log_dest = VD_LOG_TO_SYSLOG;
+	else
+		vd_conf_err(b, p->val->line,
+			    "server.log: bad value '%s' (stderr or syslog)", s);
 }
 
 static char *join_path(const char *base, const char *rel)
@@ -325,6 +343,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		build_ca_file(b, p);
 	else if (strcmp(k, "log_level") == 0)
 		build_log_level(b, p);
+	else if (strcmp(k, "log") == 0)
+		build_log_dest(b, p);
 	else if (strcmp(k, "zone_file_max_size") == 0)
 		build_zone_file_max_size(b, p);
 }

@@ -23,6 +23,7 @@
 static void apply_log_level(const vd_daemon_t *d, const vd_snap_t *snap)
 {
 	vd_log_set_level(d->verbose ? VD_LOG_DEBUG : snap->server.log_level);
+	vd_log_set_syslog(snap->server.log_dest == VD_LOG_TO_SYSLOG);
 }
 
 /* At debug level, what a snapshot holds: one line per view and group, so
@@ -64,6 +65,35 @@ static size_t zone_uses(const vd_snap_t *snap)
 	return n;
 }
 
+/* Distinct zones (views may share one) and their records, counted once
+ * per snapshot with a set of zone pointers. */
+static void count_zones(vd_daemon_t *d, const vd_snap_t *snap)
+{
+	size_t n = zone_uses(snap), cap = 16;
+	const vd_zone_t **set;
+
+	d->nzones = d->nrecords = 0;
+	while (cap < 2 * n)
+		cap *= 2;
+	if ((set = calloc(cap, sizeof(*set))) == NULL)
+		return;
+	for (size_t i = 0; i < snap->nviews; i++) {
+		const vd_view_t *v = snap->views[i];
+		for (size_t j = 0; j < vd_view_nzones(v); j++) {
+			const vd_zone_t *z = vd_view_zone(v, j);
+			size_t k = (size_t)vd_hash(&z, sizeof(z), VD_HASH_SEED_FIXED);
+			while (set[k & (cap - 1)] != NULL && set[k & (cap - 1)] != z)
+				k++;
+			if (set[k & (cap - 1)] == z)
+				continue;
+			set[k & (cap - 1)] = z;
+			d->nzones++;
+			d->nrecords += vd_zone_rr_count(z);
+		}
+	}
+	free(set);
+}
+
 /* ---- reload ------------------------------------------------------------ */
 
 static void reload_work(uv_work_t *work)
@@ -82,6 +112,11 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 		vd_log(VD_LOG_WARN, "reload: listen addresses differ from the running "
 				    "ones; restart vpcdns to apply them (still serving "
 				    "the old ones)");
+	if (snap->http.nlisten != d->running_http.nlisten ||
+	    memcmp(snap->http.listen, d->running_http.listen,
+		   snap->http.nlisten * sizeof(snap->http.listen[0])) != 0)
+		vd_log(VD_LOG_WARN, "reload: http.listen differs from the running "
+				    "one; restart vpcdns to apply it");
 	if (snap->server.workers != d->nworkers)
 		vd_log(VD_LOG_WARN,
 		       "reload: server.workers changed; restart vpcdns "
@@ -91,7 +126,9 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 	log_snapshot(snap);
 	vd_daemon_fit_fd_limit(snap, d->nworkers);
 	d->snap = snap;
-	d->loaded_at = (uint64_t)time(NULL);
+	count_zones(d, snap);
+	d->loaded_at = d->last_ok_at = (uint64_t)time(NULL);
+	d->last_ok_ms = ms;
 	for (size_t i = 0; i < d->nworkers; i++)
 		vd_daemon_worker_post(&d->workers[i], snap, false, false);
 	vd_snap_unref(old);
@@ -234,6 +271,8 @@ static void stats_finish(vd_daemon_t *d)
 		free(w);
 		w = next;
 	}
+	for (size_t i = 0; i < d->nworkers; i++)
+		vd_daemon_stats_release(&d->stats_buf[i]);
 }
 
 /* A worker has copied its counters: finish once every worker has. */
@@ -301,6 +340,15 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->loaded_at = d->loaded_at;
 	out->views = d->snap->nviews;
 	out->zone_uses = zone_uses(d->snap);
+	out->zones = d->nzones;
+	out->records = d->nrecords;
+	out->draining = d->draining;
+	out->last_ok_at = d->last_ok_at;
+	out->last_ok_ms = d->last_ok_ms;
+	/* The query log's writer counts its records: 0 until one is
+	 * configured (vd_qlog_stats fills these once it is wired in). */
+	out->qlog_written = 0;
+	out->qlog_dropped = 0;
 	out->groups = d->snap->ngroups;
 	out->workers = d->nworkers;
 	out->reloading = d->reloading;
@@ -339,11 +387,19 @@ static void on_sigusr1(uv_signal_t *s, int signum)
 	vd_daemon_collect_stats(s->data, log_collected, NULL);
 }
 
+void vd_daemon_set_draining(vd_daemon_t *d, const char *reason)
+{
+	d->draining = true;
+	if (!d->stopping)
+		vd_http_set_state(d->http, VD_HTTP_DRAINING, reason);
+}
+
 void vd_daemon_stop(vd_daemon_t *d)
 {
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	vd_daemon_http_stop(d);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -389,7 +445,13 @@ static int remember_listen(vd_daemon_t *d)
 static int start(vd_daemon_t *d)
 {
 	vd_errlist_t errs;
+	d->loop = uv_default_loop();
+	/* The HTTP listener first, so /ready says "loading" (503) while a
+	 * large configuration loads. */
+	if (vd_daemon_http_start(d) != 0)
+		return -1;
 	vd_errlist_init(&errs);
+	uint64_t t0 = vd_now_ms();
 	int rc = vd_conf_load(d->conf_path, &d->snap, &errs);
 	print_errors(&errs);
 	vd_errlist_deinit(&errs);
@@ -398,11 +460,12 @@ static int start(vd_daemon_t *d)
 		return -1;
 	}
 	d->snap->generation = d->generation = 1;
-	d->started_at = d->loaded_at = (uint64_t)time(NULL);
+	d->started_at = d->loaded_at = d->last_ok_at = (uint64_t)time(NULL);
+	d->last_ok_ms = vd_now_ms() - t0;
+	count_zones(d, d->snap);
 	apply_log_level(d, d->snap);
 	log_snapshot(d->snap);
 
-	d->loop = uv_default_loop();
 	d->nworkers = d->snap->server.workers ? d->snap->server.workers : 1;
 	if (remember_listen(d) != 0)
 		return -1;
@@ -426,6 +489,7 @@ static int start(vd_daemon_t *d)
 	signal_watch(d, &d->sigterm, on_stop, SIGTERM);
 	signal_watch(d, &d->sigint, on_stop, SIGINT);
 	signal_watch(d, &d->sigusr1, on_sigusr1, SIGUSR1);
+	vd_daemon_http_ready(d);
 	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
 	       VD_VERSION, d->snap->nviews, d->nworkers);
 	return 0;
@@ -440,8 +504,10 @@ static void abandon(vd_daemon_t *d)
 	if (d->handles_ready) {
 		uv_close((uv_handle_t *)&d->stats_async, NULL);
 		uv_close((uv_handle_t *)&d->stats_timer, NULL);
-		uv_run(d->loop, UV_RUN_DEFAULT);
 	}
+	vd_daemon_http_stop(d);
+	if (d->loop != NULL)
+		uv_run(d->loop, UV_RUN_DEFAULT);
 }
 
 int vd_daemon_new(const vd_daemon_opts_t *opts, vd_daemon_t **out)
@@ -476,6 +542,7 @@ void vd_daemon_free(vd_daemon_t *d)
 	free(d->workers);
 	free(d->stats_buf);
 	free(d->running_listen);
+	vd_http_free(d->http);
 	vd_snap_unref(d->snap);
 	if (d->loop != NULL)
 		uv_loop_close(d->loop);

@@ -10,6 +10,10 @@
 #include <uv.h>
 
 #include "vpcdns/daemon.h"
+#include "vpcdns/http.h"
+
+/* How often each loop proves it runs, for /health. */
+#define VD_DAEMON_TICK_MS 1000
 
 /* One worker. Everything but the mailbox belongs to its thread once the
  * thread runs; the mailbox is what other threads may touch, under lock
@@ -27,6 +31,8 @@ typedef struct worker {
 	vd_net_t *net;
 	vd_snap_t *snap; /* installed; the worker's own reference */
 	bool stopping;
+	uv_timer_t tick; /* liveness for /health (only with d->http) */
+	bool tick_on;
 	/* mailbox */
 	uv_mutex_t lock;
 	vd_snap_t *next_snap; /* to install (holds a reference) */
@@ -85,6 +91,16 @@ struct vd_daemon {
 	bool collecting;
 	waiter_t *stats_waiters;
 	vd_worker_stats_t *stats_buf;
+	/* HTTP listener (NULL: none); set before the workers start */
+	vd_http_t *http;
+	vd_http_conf_t running_http; /* what it was started with */
+	uv_async_t http_async;	     /* a scrape wants metrics */
+	uv_timer_t http_tick;	     /* the main loop's liveness */
+	bool http_handles;	     /* the two above are initialised */
+	_Atomic uint64_t http_seq;   /* the newest scrape asking */
+	bool draining;
+	uint64_t last_ok_at, last_ok_ms;
+	size_t nzones, nrecords; /* of the serving snapshot */
 };
 
 /* worker.c */
@@ -99,6 +115,16 @@ void vd_daemon_worker_deinit(worker_t *w);
 
 /* stats.c */
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n);
+/* Frees what a stats record owns (metrics, upstreams). */
+void vd_daemon_stats_release(vd_worker_stats_t *s);
+
+/* metrics.c: the Prometheus text of one collection, malloc'd into *out. */
+int vd_daemon_metrics_format(vd_daemon_t *d, const vd_worker_stats_t *w, size_t n,
+			     char **out, size_t *len);
+/* http: started before the first load; ready once workers run. */
+int vd_daemon_http_start(vd_daemon_t *d);
+void vd_daemon_http_ready(vd_daemon_t *d);
+void vd_daemon_http_stop(vd_daemon_t *d);
 
 /* limits.c: raises the soft RLIMIT_NOFILE to what snap needs with
  * nworkers, up to the hard limit; warns, naming the keys, when it cannot. */

@@ -6,6 +6,8 @@
  */
 #include "daemon_int.h"
 
+#include <stdlib.h>
+
 /* One worker's lines. */
 static void log_worker(const vd_worker_stats_t *w)
 {
@@ -99,4 +101,12 @@ void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n)
 			vd_log(VD_LOG_WARN, "stats: worker %d did not answer in time",
 			       w[i].worker);
 	}
+}
+
+void vd_daemon_stats_release(vd_worker_stats_t *s)
+{
+	vd_query_metrics_deinit(&s->metrics);
+	free(s->upstreams);
+	s->upstreams = NULL;
+	s->nupstreams = 0;
 }

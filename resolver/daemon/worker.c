@@ -7,6 +7,8 @@
  */
 #include "daemon_int.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void worker_closed_wake(uv_handle_t *h)
@@ -29,6 +31,30 @@ static void worker_fwd_closed(void *arg)
 	vd_net_close(w->net, worker_net_closed, w);
 }
 
+/* Every server of every group of the worker's snapshot, with fwd's
+ * counters for it (malloc'd; none when out of memory). */
+static void copy_upstreams(const worker_t *w, vd_worker_stats_t *s)
+{
+	const vd_snap_t *snap = w->snap;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < snap->ngroups; i++)
+		n += snap->groups[i].nservers;
+	if (n == 0 || (s->upstreams = calloc(n, sizeof(*s->upstreams))) == NULL)
+		return;
+	for (size_t i = 0; i < snap->ngroups; i++) {
+		const vd_group_t *g = &snap->groups[i];
+		for (size_t j = 0; j < g->nservers; j++, k++) {
+			vd_worker_upstream_t *u = &s->upstreams[k];
+			snprintf(u->group, sizeof(u->group), "%s", g->name);
+			snprintf(u->server, sizeof(u->server), "%s",
+				 g->servers[j].text ? g->servers[j].text : "");
+			vd_fwd_server_stats(w->fwd, &g->servers[j], &u->st);
+		}
+	}
+	s->nupstreams = n;
+}
+
 /* A copy of this worker's counters, taken on its own thread. */
 static void copy_stats(const worker_t *w, vd_worker_stats_t *s)
 {
@@ -46,6 +72,11 @@ static void copy_stats(const worker_t *w, vd_worker_stats_t *s)
 	s->net = *vd_net_stats(w->net);
 	s->pending = vd_query_pending(w->qctx);
 	s->pooled = vd_query_pooled(w->qctx);
+	s->tls_open = vd_fwd_conns(w->fwd);
+	/* Per-request counters and upstream servers: copied here, on the
+	 * worker's thread, summed by the main loop at scrape time. */
+	vd_query_metrics_copy(w->qctx, &s->metrics);
+	copy_upstreams(w, s);
 }
 
 /* Runs on the worker's thread when another thread posted to its mailbox. */
@@ -71,6 +102,8 @@ static void worker_wake(uv_async_t *a)
 		vd_worker_stats_t copy;
 		copy_stats(w, &copy);
 		uv_mutex_lock(&w->lock);
+		if (w->stats_ready) /* an older copy nobody took */
+			vd_daemon_stats_release(&w->stats);
 		w->stats = copy;
 		w->stats_ready = true;
 		uv_mutex_unlock(&w->lock);
@@ -78,6 +111,8 @@ static void worker_wake(uv_async_t *a)
 	}
 	if (stop && !w->stopping) {
 		w->stopping = true;
+		if (w->tick_on)
+			uv_close((uv_handle_t *)&w->tick, NULL);
 		if (w->fwd != NULL)
 			vd_fwd_close(w->fwd, worker_fwd_closed, w);
 		else if (w->net != NULL)
@@ -114,6 +149,12 @@ bool vd_daemon_worker_take_stats(worker_t *w, vd_worker_stats_t *out)
 	return ready;
 }
 
+static void on_tick(uv_timer_t *t)
+{
+	worker_t *w = t->data;
+	vd_http_tick(w->d->http, (size_t)w->index + 1);
+}
+
 static void worker_run(void *arg)
 {
 	worker_t *w = arg;
@@ -133,6 +174,12 @@ int vd_daemon_worker_init(vd_daemon_t *d, worker_t *w, int index)
 	/* First, so that a worker that fails to start can still be closed. */
 	uv_async_init(&w->loop, &w->wake, worker_wake);
 	w->wake.data = w;
+	if (d->http != NULL) {
+		uv_timer_init(&w->loop, &w->tick);
+		w->tick.data = w;
+		uv_timer_start(&w->tick, on_tick, 0, VD_DAEMON_TICK_MS);
+		w->tick_on = true;
+	}
 	w->fwd = vd_fwd_new(&w->loop);
 	w->qctx = w->fwd ? vd_query_ctx_new(w->fwd) : NULL;
 	w->net = w->qctx ? vd_net_new(&w->loop, w->qctx) : NULL;
@@ -192,6 +239,8 @@ void vd_daemon_worker_deinit(worker_t *w)
 	vd_query_ctx_free(w->qctx);
 	vd_snap_unref(w->snap);
 	vd_snap_unref(w->next_snap);
+	if (w->stats_ready)
+		vd_daemon_stats_release(&w->stats);
 	uv_loop_close(&w->loop);
 	uv_mutex_destroy(&w->lock);
 }

@@ -240,6 +240,7 @@ static void use_server(fwd_req_t *r, int i, bool probe, bool explored)
 
 	r->tried |= 1ull << i;
 	r->cur = r->srv[i];
+	r->cur->st.queries++;
 	r->probe = probe;
 	if (probe) {
 		r->cur->probing = true;
@@ -298,7 +299,7 @@ static void timer_cb(uv_timer_t *t)
 	 * short by the deadline does not. */
 	if (full) {
 		r->f->stats.timeouts++;
-		vd_fwd_sel_failure(r->cur, now, r->sent_at, r->timeout_ms, r->probe);
+		vd_fwd_sel_down(r->cur, now, r->sent_at, r->timeout_ms, r->probe, 0);
 	}
 	if (!full || now >= r->deadline) {
 		attempt_stop(r);
@@ -313,7 +314,7 @@ void vd_fwd_on_net_error(fwd_req_t *r, int err)
 	if (r->done)
 		return;
 	r->f->stats.net_errors++;
-	vd_fwd_sel_failure(r->cur, vd_fwd_now(r->f), r->sent_at, 0, r->probe);
+	vd_fwd_sel_down(r->cur, vd_fwd_now(r->f), r->sent_at, 0, r->probe, err);
 	server_failed(r, err);
 }
 
@@ -370,7 +371,7 @@ static void server_answered(fwd_req_t *r)
 
 	if (r->tcp && !r->conn_reused)
 		rtt = UINT32_MAX;
-	vd_fwd_sel_success(r->cur, now, rtt);
+	vd_fwd_sel_up(r->cur, now, rtt);
 	probe_release(r);
 }
 
@@ -386,6 +387,7 @@ void vd_fwd_on_response(fwd_req_t *r, const uint8_t *p, size_t len)
 		return;
 	case FWD_RESP_MALFORMED:
 		st->dropped_malformed++;
+		vd_fwd_sel_garbage(r->cur);
 		return;
 	case FWD_RESP_OK:
 		break;
@@ -502,6 +504,11 @@ int vd_fwd_submit(vd_fwd_t *f, const vd_fwd_query_t *q, vd_fwd_cb cb, void *arg)
 	vd_fwd_msg_build(r);
 	attempt_start(r);
 	return 0;
+}
+
+size_t vd_fwd_conns(const vd_fwd_t *f)
+{
+	return f->nconns;
 }
 
 static void own_closed_cb(uv_handle_t *h)

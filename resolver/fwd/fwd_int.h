@@ -101,6 +101,13 @@ typedef struct fwd_server {
 	uint64_t backoff_until;
 	bool probing; /* a request is probing it */
 
+	/* counters, and the outage being logged (once when it starts, once
+	 * when it ends, with counts: never per query) */
+	vd_fwd_server_stats_t st;
+	uint64_t down_since;		     /* forwarder clock */
+	uint64_t down_timeouts, down_errors; /* during this outage */
+	bool garbage_logged;		     /* until the next valid answer */
+
 	/* stream transport */
 	fwd_conn_t *conn;     /* connection new queries join */
 	SSL_SESSION *session; /* last TLS session, for resumption */
@@ -298,6 +305,16 @@ void vd_fwd_sel_success(fwd_server_t *s, uint64_t now, uint32_t rtt_ms);
  * lengthen the back-off. */
 void vd_fwd_sel_failure(fwd_server_t *s, uint64_t now, uint64_t sent_at,
 			uint32_t timeout_ms, bool was_probe);
+/* Counts a timeout (timeout_ms > 0) or a network error (err) of
+ * s as vd_fwd_sel_failure does, and logs the server going down when it
+ * does. */
+void vd_fwd_sel_down(fwd_server_t *s, uint64_t now, uint64_t sent_at,
+		     uint32_t timeout_ms, bool was_probe, int err);
+/* Counts an answer (vd_fwd_sel_success) and logs a recovery. */
+void vd_fwd_sel_up(fwd_server_t *s, uint64_t now, uint32_t rtt_ms);
+/* A response from s that did not parse: counted, logged once until s
+ * answers validly again. */
+void vd_fwd_sel_garbage(fwd_server_t *s);
 /* The back-off after n consecutive failures. */
 uint32_t vd_fwd_sel_backoff_ms(unsigned n);
 

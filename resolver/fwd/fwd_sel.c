@@ -11,6 +11,7 @@
  */
 #include "fwd_int.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,25 @@ void vd_fwd_servers_free(vd_fwd_t *f)
 	f->nservers = 0;
 }
 
+int vd_fwd_server_stats(const vd_fwd_t *f, const vd_upstream_t *u,
+			vd_fwd_server_stats_t *out)
+{
+	uint32_t h = key_hash(u);
+	const fwd_server_t *s = f->servers[h % FWD_SERVER_BUCKETS];
+
+	for (; s; s = s->hnext) {
+		if (s->hash == h && key_equal(s, u)) {
+			*out = s->st;
+			out->up = s->fails == 0;
+			out->fails = s->fails;
+			return 0;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	out->up = true;
+	return -ENOENT;
+}
+
 /* ---- choice ---------------------------------------------------------- */
 
 uint32_t vd_fwd_sel_backoff_ms(unsigned n)
@@ -267,4 +287,69 @@ void vd_fwd_sel_failure(fwd_server_t *s, uint64_t now, uint64_t sent_at,
 	s->fails++;
 	s->failed_at = now;
 	s->backoff_until = now + vd_fwd_sel_backoff_ms(s->fails);
+}
+
+/* ---- health log ------------------------------------------------------ */
+
+const uint32_t vd_fwd_rtt_bounds_ms[VD_FWD_RTT_BUCKETS] = {
+	1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000,
+};
+
+void vd_fwd_sel_down(fwd_server_t *s, uint64_t now, uint64_t sent_at,
+		     uint32_t timeout_ms, bool was_probe, int err)
+{
+	bool was_up = s->fails == 0;
+
+	if (timeout_ms) {
+		s->st.timeouts++;
+		s->down_timeouts++;
+	} else {
+		s->st.errors++;
+		s->down_errors++;
+	}
+	vd_fwd_sel_failure(s, now, sent_at, timeout_ms, was_probe);
+	if (!was_up || s->fails == 0)
+		return;
+	s->down_since = now;
+	vd_log(VD_LOG_WARN,
+	       "upstream %s: %s; backed off for %u s (%llu queries, %llu answers "
+	       "before)",
+	       s->label, timeout_ms ? "timed out" : vd_strerror(err),
+	       vd_fwd_sel_backoff_ms(s->fails) / 1000,
+	       (unsigned long long)s->st.queries, (unsigned long long)s->st.answers);
+}
+
+void vd_fwd_sel_up(fwd_server_t *s, uint64_t now, uint32_t rtt_ms)
+{
+	size_t b = 0;
+
+	s->st.answers++;
+	if (rtt_ms != UINT32_MAX) {
+		while (b < VD_FWD_RTT_BUCKETS && rtt_ms > vd_fwd_rtt_bounds_ms[b])
+			b++;
+		s->st.rtt[b]++;
+		s->st.rtt_sum_ms += rtt_ms;
+	}
+	s->garbage_logged = false;
+	if (s->fails > 0)
+		vd_log(VD_LOG_WARN,
+		       "upstream %s: recovered after %llu ms backed off (%llu "
+		       "timeouts, %llu errors)",
+		       s->label, (unsigned long long)(now - s->down_since),
+		       (unsigned long long)s->down_timeouts,
+		       (unsigned long long)s->down_errors);
+	s->down_timeouts = s->down_errors = 0;
+	vd_fwd_sel_success(s, now, rtt_ms);
+}
+
+void vd_fwd_sel_garbage(fwd_server_t *s)
+{
+	s->st.malformed++;
+	if (s->garbage_logged)
+		return;
+	s->garbage_logged = true;
+	vd_log(VD_LOG_WARN,
+	       "upstream %s: answered garbage (a response that does not parse; "
+	       "%llu so far)",
+	       s->label, (unsigned long long)s->st.malformed);
 }

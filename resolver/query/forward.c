@@ -238,6 +238,8 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 		} else {
 			size_t n = answer_waiter(ctx, p, status, ede, resp, len, cached,
 						 stale);
+			p->acct.route = cached && stale ? VD_QM_STALE : VD_QM_FORWARD;
+			vd_query_account(ctx, &p->acct, n ? ctx->out : NULL, n);
 			p->client.respond(p->client.token, &p->client,
 					  n ? ctx->out : NULL, n);
 		}
@@ -321,6 +323,7 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	p->view = rc->view;
 	p->client = *rc->client;
 	p->q = *rc->q;
+	p->acct = ctx->acct;
 	p->nchain = rc->nchain;
 	memcpy(p->chain, rc->chain, sizeof(vd_step_t) * rc->nchain);
 	/* The first owner is the client's question, which lived on the
@@ -369,6 +372,7 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				refresh(ctx, snap, res->group, res->fwd_name, &key,
 					fetch_hash(&key));
 			ctx->stats.cache_hits++;
+			ctx->acct.route = stale ? VD_QM_STALE : VD_QM_CACHE;
 			if (stale)
 				ctx->stats.stale++;
 			return *outlen ? VD_QH_REPLY : VD_QH_DROP;
@@ -399,6 +403,7 @@ fail:
 	 * memory): an expired answer beats an error. */
 	if (cr == VD_CACHE_STALE) {
 		ctx->stats.stale++;
+		ctx->acct.route = VD_QM_STALE;
 		*outlen = write_hit(ctx, rc, &hit, true, out);
 		return *outlen ? VD_QH_REPLY : VD_QH_DROP;
 	}

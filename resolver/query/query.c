@@ -33,6 +33,7 @@ void vd_query_ctx_free(vd_query_ctx_t *ctx)
 	if (ctx == NULL)
 		return;
 	vd_query_forward_deinit(ctx);
+	vd_query_metrics_free(ctx);
 	vd_cache_free(ctx->cache);
 	free(ctx->rr);
 	free(ctx->out);
@@ -47,6 +48,8 @@ void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers)
 int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 {
 	size_t size = snap->cache.size / ctx->cache_share;
+	if (vd_query_metrics_snap(ctx, snap) != 0)
+		return -1;
 	if (ctx->cache == NULL) {
 		ctx->cache = vd_cache_new(size, NULL, NULL);
 		return ctx->cache == NULL ? -1 : 0;
@@ -168,9 +171,9 @@ static vd_qh_result_t parse_failure(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	}
 }
 
-vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
-			       const vd_query_client_t *c, const uint8_t *pkt,
-			       size_t len, uint8_t *out, size_t *outlen)
+static vd_qh_result_t handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
+			     const vd_query_client_t *c, const uint8_t *pkt, size_t len,
+			     uint8_t *out, size_t *outlen)
 {
 	vd_query_msg_t q;
 	vd_resolution_t res;
@@ -184,6 +187,8 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		ctx->stats.udp++;
 	vd_qp_result_t pr = vd_query_msg_parse(pkt, len, &q);
 	size_t cap = vd_query_reply_limit(c, &q);
+	ctx->acct.qtype = q.qtype;
+	ctx->acct.parsed = pr == VD_QP_OK;
 	if (pr != VD_QP_OK)
 		return parse_failure(ctx, snap, pr, &q, out,
 				     pr == VD_QP_FORMERR ? VD_QUERY_NO_EDNS_UDP : cap,
@@ -191,7 +196,9 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 
 	int vi = vd_view_table_match(snap->view_table,
 				     (const struct sockaddr *)&c->addr);
+	ctx->acct.slot = vd_query_metrics_slot(ctx, snap, vi);
 	if (vi < 0) {
+		ctx->mx.no_view++;
 		ctx->stats.refused++;
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,
 						  VD_EDE_PROHIBITED, NULL),
@@ -227,6 +234,7 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		size_t n = vd_query_write_ptr(ctx, &rc, out);
 		if (n > 0) {
 			ctx->stats.local++;
+			ctx->acct.route = VD_QM_LOCAL;
 			return reply(n, outlen);
 		}
 	}
@@ -245,7 +253,21 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 			     outlen);
 	}
 	ctx->stats.local++;
+	ctx->acct.route = VD_QM_LOCAL;
 	if (res.walk.rcode == VD_RCODE_NXDOMAIN)
 		ctx->stats.nxdomain++;
 	return reply(vd_query_write_local(ctx, &rc, &res, out), outlen);
+}
+
+vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
+			       const vd_query_client_t *c, const uint8_t *pkt,
+			       size_t len, uint8_t *out, size_t *outlen)
+{
+	vd_query_acct_start(ctx, c);
+	vd_qh_result_t r = handle(ctx, snap, c, pkt, len, out, outlen);
+	/* Forwarded requests are counted when their reply goes out. */
+	if (r != VD_QH_PENDING)
+		vd_query_account(ctx, &ctx->acct, r == VD_QH_REPLY ? out : NULL,
+				 r == VD_QH_REPLY ? *outlen : 0);
+	return r;
 }

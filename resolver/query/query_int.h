@@ -62,6 +62,16 @@ typedef struct vd_rctx {
 	vd_fw_match_t *fw;
 } vd_rctx_t;
 
+/* What the metrics count of one request, filled as it is handled and
+ * counted once at its end (metrics.c). */
+typedef struct vd_qacct {
+	uint64_t t0_us; /* monotonic */
+	int slot;	/* view slot; -1: not parsed far enough */
+	uint16_t qtype;
+	uint8_t route; /* VD_QM_LOCAL ... or VD_QM_NONE */
+	bool tcp, v6, parsed;
+} vd_qacct_t;
+
 typedef struct vd_fetch vd_fetch_t;
 
 /* A client request waiting on an upstream fetch. Holds a snapshot
@@ -72,6 +82,7 @@ typedef struct vd_pending {
 	const vd_view_t *view;
 	vd_query_client_t client;
 	vd_query_msg_t q;
+	vd_qacct_t acct;
 	vd_step_t chain[VD_QUERY_CHAIN_MAX + 1];
 	unsigned nchain;
 	uint8_t fwd_name[VD_NAME_MAX];
@@ -112,7 +123,12 @@ struct vd_query_ctx {
 	vd_fetch_t *free_fetch;
 	size_t nfree_fetch;
 	vd_fetch_t *fetches[VD_QUERY_FETCH_BUCKETS];
-	vd_rr_t *rr; /* scratch for re-encoding messages */
+	/* per-request metrics (metrics.c) */
+	vd_query_metrics_t mx;
+	int *view_slot;		  /* by view index of mx_snap */
+	const vd_snap_t *mx_snap; /* the snapshot view_slot maps */
+	vd_qacct_t acct;	  /* the request being handled */
+	vd_rr_t *rr;		  /* scratch for re-encoding messages */
 	/* Firewall match log lines: at most VD_QUERY_FW_LOG_PER_SEC in
 	 * each second, the rest counted and reported with the next line. */
 	uint64_t fw_log_sec;
@@ -191,6 +207,19 @@ const uint8_t *vd_query_ptr_target(const vd_view_t *v, const uint8_t *qname);
 /* A PTR answer from the view's endpoint data, or 0 when the name is not
  * the reverse name of an endpoint address. */
 size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
+
+/* ---- metrics.c --------------------------------------------------------- */
+
+/* Starts the accounting of a request from client c. */
+void vd_query_acct_start(vd_query_ctx_t *ctx, const vd_query_client_t *c);
+/* The metrics slot of view index vi of snap (-1: no view matched). */
+int vd_query_metrics_slot(vd_query_ctx_t *ctx, const vd_snap_t *snap, int vi);
+/* Counts a finished request: its reply (NULL/0: none sent) and route. */
+void vd_query_account(vd_query_ctx_t *ctx, const vd_qacct_t *a, const uint8_t *reply,
+		      size_t len);
+/* Maps snap's views to slots, adding slots for new names. 0 or -ENOMEM. */
+int vd_query_metrics_snap(vd_query_ctx_t *ctx, const vd_snap_t *snap);
+void vd_query_metrics_free(vd_query_ctx_t *ctx);
 
 /* ---- forward.c --------------------------------------------------------- */
 

@@ -670,6 +670,18 @@ static const err_case_t err_cases[] = {
 	  "duplicate key 'listen' (first at line 2)" },
 	{ SERVER VIEW "    forward: { \".\": up, \".\": up }\n" UPS, 6,
 	  "duplicate key '.' (first at line 6)" },
+	/* http and server.log */
+	{ SERVER UPS VIEW "http:\n  listen: [\"nope\"]\n", 9,
+	  "http.listen: bad address 'nope'" },
+	{ SERVER UPS VIEW "http:\n  listen: \"127.0.0.1\"\n", 9,
+	  "http.listen must be a list of strings" },
+	{ SERVER UPS VIEW "http:\n  port: 1\n", 9, "unknown key 'port' in http" },
+	{ SERVER UPS VIEW "http:\n  max_connections: 5000\n", 9,
+	  "http.max_connections must be 1 to 1024" },
+	{ SERVER UPS VIEW "http:\n  per_view_metrics: maybe\n", 9,
+	  "http.per_view_metrics must be true, false, yes or no" },
+	{ SERVER UPS VIEW "http: [1]\n", 8, "http must be a map" },
+	{ SERVER "  log: journal\n" UPS VIEW, 3, "server.log: bad value 'journal'" },
 	/* missing keys, empty file, top level */
 	{ "", 1, "empty file" },
 	{ "# nothing\n", 1, "empty file" },

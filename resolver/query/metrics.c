@@ -1,0 +1,200 @@
+/*
+ * Per-request metrics of one worker: requests by view, transport, address
+ * family and query type; responses by view and rcode; duration
+ * histograms by route. Written only by the worker's thread at the end of
+ * each request into arrays sized when a snapshot is installed; the
+ * daemon takes copies (vd_query_metrics_copy) on the same thread and sums
+ * them at scrape time.
+ */
+#include "query_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vpcdns/util.h"
+
+const uint32_t vd_qm_dur_bounds_us[VD_QM_DUR_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 500000, 1000000,
+};
+
+const uint16_t vd_qm_qtypes[VD_QM_QTYPES] = {
+	VD_T_A,	       VD_T_AAAA,
+	5 /* CNAME */, 12 /* PTR */,
+	15 /* MX */,   16 /* TXT */,
+	VD_T_SRV,      2 /* NS */,
+	6 /* SOA */,   65 /* HTTPS */,
+	64 /* SVCB */, 257 /* CAA */,
+	VD_T_ANY,      0,
+};
+
+static const char *const qtype_names[VD_QM_QTYPES] = {
+	"A",  "AAAA", "CNAME", "PTR",  "MX",  "TXT", "SRV",
+	"NS", "SOA",  "HTTPS", "SVCB", "CAA", "ANY", "other",
+};
+
+static const char *const rcode_names[VD_QM_RCODES] = {
+	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "other",
+};
+
+static const char *const route_names[VD_QM_ROUTES] = { "local", "cache", "forward",
+						       "stale" };
+
+const char *vd_qm_qtype_name(size_t i)
+{
+	return i < VD_QM_QTYPES ? qtype_names[i] : "other";
+}
+
+const char *vd_qm_rcode_name(size_t i)
+{
+	return i < VD_QM_RCODES ? rcode_names[i] : "other";
+}
+
+const char *vd_qm_route_name(size_t i)
+{
+	return i < VD_QM_ROUTES ? route_names[i] : "none";
+}
+
+static size_t qtype_bucket(uint16_t t)
+{
+	for (size_t i = 0; i + 1 < VD_QM_QTYPES; i++)
+		if (vd_qm_qtypes[i] == t)
+			return i;
+	return VD_QM_QTYPES - 1;
+}
+
+void vd_query_acct_start(vd_query_ctx_t *ctx, const vd_query_client_t *c)
+{
+	ctx->acct = (vd_qacct_t){
+		.t0_us = vd_now_us(),
+		.slot = -1,
+		.route = VD_QM_NONE,
+		.tcp = c->tcp,
+		.v6 = c->addr.ss_family == AF_INET6,
+	};
+}
+
+int vd_query_metrics_slot(vd_query_ctx_t *ctx, const vd_snap_t *snap, int vi)
+{
+	if (vi < 0)
+		return 0;
+	if (snap != ctx->mx_snap || ctx->view_slot == NULL ||
+	    (size_t)vi >= snap->nviews)
+		return -1;
+	return ctx->view_slot[vi];
+}
+
+void vd_query_account(vd_query_ctx_t *ctx, const vd_qacct_t *a, const uint8_t *reply,
+		      size_t len)
+{
+	vd_query_metrics_t *m = &ctx->mx;
+	int slot = a->slot < 0 ? 0 : a->slot;
+
+	if ((size_t)slot >= m->nslots)
+		return; /* a context never given a snapshot */
+	vd_qm_view_t *v = &m->v[slot];
+	v->requests[a->tcp][a->v6]
+		   [a->parsed ? qtype_bucket(a->qtype) : VD_QM_QTYPES - 1]++;
+	if (reply != NULL && len >= VD_HDR_LEN) {
+		unsigned rc = reply[3] & 0xf;
+		v->responses[rc < VD_QM_RCODES - 1 ? rc : VD_QM_RCODES - 1]++;
+	}
+	if (a->route < VD_QM_ROUTES) {
+		vd_qm_hist_t *h = &m->dur[a->route];
+		uint64_t us = vd_now_us() - a->t0_us;
+		size_t b = 0;
+		while (b < VD_QM_DUR_BUCKETS && us > vd_qm_dur_bounds_us[b])
+			b++;
+		h->buckets[b]++;
+		h->sum_us += us;
+	}
+}
+
+/* The slot named name, added when new. -1: no memory. */
+static int slot_of(vd_query_metrics_t *m, const char *name)
+{
+	for (size_t i = 1; i < m->nslots; i++)
+		if (strcmp(m->names[i], name) == 0)
+			return (int)i;
+	char **names = realloc(m->names, (m->nslots + 1) * sizeof(*names));
+	if (names == NULL)
+		return -1;
+	m->names = names;
+	vd_qm_view_t *v = realloc(m->v, (m->nslots + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	m->v = v;
+	memset(&v[m->nslots], 0, sizeof(*v));
+	if ((names[m->nslots] = strdup(name)) == NULL)
+		return -1;
+	return (int)m->nslots++;
+}
+
+int vd_query_metrics_snap(vd_query_ctx_t *ctx, const vd_snap_t *snap)
+{
+	vd_query_metrics_t *m = &ctx->mx;
+	int *map;
+
+	if (m->nslots == 0 && slot_of(m, "") != 0) /* slot 0: no view */
+		return -ENOMEM;
+	map = malloc((snap->nviews ? snap->nviews : 1) * sizeof(*map));
+	if (map == NULL)
+		return -ENOMEM;
+	/* A linear search per view: reload time only. With per-view labels
+	 * off every view shares slot 1, so very many views cost nothing. */
+	for (size_t i = 0; i < snap->nviews; i++) {
+		const char *name =
+			snap->http.per_view_metrics ? vd_view_name(snap->views[i]) : "";
+		map[i] = slot_of(m, name);
+		if (map[i] < 0) {
+			free(map);
+			return -ENOMEM;
+		}
+	}
+	free(ctx->view_slot);
+	ctx->view_slot = map;
+	ctx->mx_snap = snap;
+	return 0;
+}
+
+void vd_query_metrics_free(vd_query_ctx_t *ctx)
+{
+	vd_query_metrics_deinit(&ctx->mx);
+	free(ctx->view_slot);
+	ctx->view_slot = NULL;
+}
+
+void vd_query_metrics_deinit(vd_query_metrics_t *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; m->names && i < m->nslots; i++)
+		free(m->names[i]);
+	free(m->names);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
+int vd_query_metrics_copy(const vd_query_ctx_t *ctx, vd_query_metrics_t *out)
+{
+	const vd_query_metrics_t *m = &ctx->mx;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(out->dur, m->dur, sizeof(out->dur));
+	out->no_view = m->no_view;
+	if (m->nslots == 0)
+		return 0;
+	out->names = calloc(m->nslots, sizeof(*out->names));
+	out->v = malloc(m->nslots * sizeof(*out->v));
+	if (out->names == NULL || out->v == NULL)
+		goto fail;
+	out->nslots = m->nslots;
+	memcpy(out->v, m->v, m->nslots * sizeof(*out->v));
+	for (size_t i = 0; i < m->nslots; i++)
+		if ((out->names[i] = strdup(m->names[i])) == NULL)
+			goto fail;
+	return 0;
+fail:
+	vd_query_metrics_deinit(out);
+	return -ENOMEM;
+}
