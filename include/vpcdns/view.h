@@ -88,6 +88,10 @@ void vd_view_deinit(vd_view_t *v);
 int vd_view_set_name(vd_view_t *v, vd_arena_t *a, const char *name);
 void vd_view_set_explain(vd_view_t *v, bool on);
 void vd_view_set_az_affinity(vd_view_t *v, vd_az_affinity_t aff);
+/* The AWS identity of the VPC the view stands for (query logs): each
+ * copied into the arena; NULL leaves that one unknown. 0 or -ENOMEM. */
+int vd_view_set_aws(vd_view_t *v, vd_arena_t *a, const char *vpc_id,
+		    const char *account_id, const char *region);
 /* Records one client prefix (for statistics; the client -> view table is
  * a vd_view_table_t). 0 or -ENOMEM. */
 int vd_view_add_client(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c);
@@ -131,6 +135,10 @@ const char *vd_view_name(const vd_view_t *v);
 int vd_view_index(const vd_view_t *v);
 /* Whether CH TXT <name> is answered with how the name resolves. */
 bool vd_view_explain(const vd_view_t *v);
+/* The view's VPC ID, AWS account ID and region, or NULL when not set. */
+const char *vd_view_vpc_id(const vd_view_t *v);
+const char *vd_view_account_id(const vd_view_t *v);
+const char *vd_view_region(const vd_view_t *v);
 vd_az_affinity_t vd_view_az_affinity(const vd_view_t *v);
 /* The view's client prefixes (i < vd_view_nclients), as configured. */
 size_t vd_view_nclients(const vd_view_t *v);

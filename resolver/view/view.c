@@ -144,6 +144,31 @@ vd_zone_t **vd_view_effective_zones(const vd_view_t *v, size_t *n)
 
 /* ---- reading ------------------------------------------------------------ */
 
+int vd_view_set_aws(vd_view_t *v, vd_arena_t *a, const char *vpc_id,
+		    const char *account_id, const char *region)
+{
+	if ((vpc_id && !(v->vpc_id = vd_arena_strdup(a, vpc_id))) ||
+	    (account_id && !(v->account_id = vd_arena_strdup(a, account_id))) ||
+	    (region && !(v->region = vd_arena_strdup(a, region))))
+		return -ENOMEM;
+	return 0;
+}
+
+const char *vd_view_vpc_id(const vd_view_t *v)
+{
+	return v->vpc_id;
+}
+
+const char *vd_view_account_id(const vd_view_t *v)
+{
+	return v->account_id;
+}
+
+const char *vd_view_region(const vd_view_t *v)
+{
+	return v->region;
+}
+
 const char *vd_view_name(const vd_view_t *v)
 {
 	return v->name;

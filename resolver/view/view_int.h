@@ -47,6 +47,7 @@ struct vd_view {
 	size_t route_mask;	   /* slots - 1, slots a power of two */
 	unsigned route_max_labels; /* deepest name in the map */
 	bool explain;		   /* answer CH TXT <name> with how it resolves */
+	const char *vpc_id, *account_id, *region; /* NULL: unknown */
 	/* Availability Zones: the IDs this view knows (own and included
 	 * views' subnets), the client's AZ by its own subnets, and the AZ of
 	 * each multi-address A/AAAA RRset's records. */
