@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PKGS="build-essential cmake pkg-config libldns-dev libuv1-dev libssl-dev
-  libcmocka-dev libyaml-dev libjansson-dev"
+  libcmocka-dev libyaml-dev libjansson-dev libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
+  golang-github-dnstap-golang-dnstap-dev"
 TEST_PKGS="python3 nsd unbound ldnsutils bind9-dnsutils knot-dnsutils dnsperf clang-format
   openssl procps iproute2"
 # clang-14 has libFuzzer and the sanitizer runtimes in libclang-rt-14-dev,
@@ -108,7 +109,7 @@ test-tsan)
 	build build-tsan -DVD_TSAN=ON
 	cd build-tsan && export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 &&
 		ctest --output-on-failure -j2 -L unit &&
-		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload)$'
+		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|qlog)$'
 	;;
 bench)
 	deps $BUILD_PKGS $TEST_PKGS

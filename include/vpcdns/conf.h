@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "vpcdns/qlog.h"
 #include "vpcdns/upstream.h"
 #include "vpcdns/util.h"
 #include "vpcdns/view.h"
@@ -82,6 +83,7 @@ typedef struct vd_snap {
 	vd_view_t **views; /* opaque, see view.h; in the arena */
 	size_t nviews;
 	vd_view_table_t *view_table;
+	vd_qlog_conf_t qlog; /* the "query_log" section */
 } vd_snap_t;
 
 /* Reads path, validates everything and loads every zone. On success *out is

@@ -17,7 +17,8 @@
 #include <malloc.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "upstreams", "cache", "views", NULL };
+static const char *const top_keys[] = { "server", "upstreams", "cache",
+					"views",  "query_log", NULL };
 
 /* A snapshot and its reference count, which no other module can reach. */
 typedef struct snap_box {
@@ -114,6 +115,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	vd_conf_build_upstreams(b, root);
 	vd_conf_build_cache(b, root);
 	vd_conf_build_views(b, root);
+	vd_conf_build_qlog(b, root);
 }
 
 /* Reads the tree and builds; records every error in b. */

@@ -126,6 +126,8 @@ void vd_conf_build_upstreams(cbuild_t *b, const ynode_t *root);
 /* The "cache" section, and each group's cache identity (cache.c). */
 void vd_conf_build_cache(cbuild_t *b, const ynode_t *root);
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
+/* The "query_log" section (qlog.c); after the views, which it names. */
+void vd_conf_build_qlog(cbuild_t *b, const ynode_t *root);
 
 /* Adds the zones named by one views[].zones list to v (zones.c). */
 void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,

@@ -16,8 +16,8 @@
 #include "vpcdns/wire.h"
 
 static const char *const view_keys[] = {
-	"name",	   "clients",	  "zones",   "forward", "include",
-	"subnets", "az_affinity", "explain", NULL,
+	"name",	       "clients", "zones",  "forward",	  "include", "subnets",
+	"az_affinity", "explain", "vpc_id", "account_id", "region",  NULL,
 };
 
 /* "::ffff:10.0.0.0/104" is the IPv4 prefix 10.0.0.0/8: clients with
@@ -274,6 +274,31 @@ static void view_az_affinity(cbuild_t *b, vd_view_t *v, const ynode_t *m,
 		    s);
 }
 
+/* vpc_id, account_id, region: written into query logs as Route 53 does. */
+static void view_aws(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *where)
+{
+	static const char *const keys[] = { "vpc_id", "account_id", "region" };
+	const char *val[3] = { NULL, NULL, NULL };
+
+	for (int i = 0; i < 3; i++) {
+		const yn_pair_t *p = NULL;
+		char what[64];
+
+		if (!vd_conf_yaml_get(m, keys[i], &p))
+			continue;
+		snprintf(what, sizeof(what), "%s.%s", where, keys[i]);
+		if (vd_conf_string(b, p, what, &val[i]) < 0)
+			continue;
+		if (!*val[i] || p->val->len > 40) {
+			vd_conf_err(b, p->val->line, "%s must be 1 to 40 characters",
+				    what);
+			val[i] = NULL;
+		}
+	}
+	if (vd_view_set_aws(v, b->a, val[0], val[1], val[2]) < 0)
+		vd_conf_nomem(b);
+}
+
 /* Keys read in the link pass, once every view is known. */
 static void view_links(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *where)
 {
@@ -318,6 +343,7 @@ static void build_view(cbuild_t *b, const ynode_t *list, size_t i)
 		vd_conf_view_zones(b, v, zp, where);
 	view_forward(b, v, m, where);
 	view_links(b, v, m, where);
+	view_aws(b, v, m, where);
 }
 
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root)

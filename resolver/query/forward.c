@@ -236,6 +236,12 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 		} else {
 			size_t n = answer_waiter(ctx, p, status, ede, resp, len, cached,
 						 stale);
+			if (p->log)
+				vd_query_log_pending(ctx, p,
+						     stale ? VD_QLOG_ROUTE_STALE
+							   : VD_QLOG_ROUTE_FORWARD,
+						     status == 0, n ? ctx->out : NULL,
+						     n);
 			p->client.respond(p->client.token, &p->client,
 					  n ? ctx->out : NULL, n);
 		}
@@ -327,6 +333,9 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		if (p->chain[i].owner == rc->q->qname)
 			p->chain[i].owner = p->q.qname;
 	memcpy(p->fwd_name, rc->fwd_name, vd_name_len(rc->fwd_name));
+	p->log = ctx->log_pick;
+	p->log_t0 = ctx->log_t0;
+	p->log_wall = ctx->log_wall;
 	ctx->pending++;
 	return p;
 }
