@@ -114,7 +114,8 @@ test-tsan)
 bench)
 	deps $BUILD_PKGS $TEST_PKGS
 	build build
-	exec bench/run.sh build/vpcdns
+	bench/run.sh build/vpcdns
+	exec bench/qlog.sh build/vpcdns
 	;;
 fuzz)
 	secs=${2:-45}

@@ -303,14 +303,19 @@ static void put_rdata(sbuf_t *b, const vd_rr_t *rr)
 
 /* ---- the line -------------------------------------------------------------- */
 
+/* Formatted once per second: records come in time order. */
 static void put_timestamp(sbuf_t *b, uint64_t wall_us)
 {
+	static _Thread_local time_t last = -1;
+	static _Thread_local char text[32];
 	time_t s = (time_t)(wall_us / 1000000);
-	struct tm tm;
-	char text[32];
 
-	gmtime_r(&s, &tm);
-	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (s != last) {
+		struct tm tm;
+		gmtime_r(&s, &tm);
+		strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		last = s;
+	}
 	put_str(b, text);
 }
 
