@@ -13,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PKGS="build-essential cmake pkg-config libldns-dev libuv1-dev libssl-dev
-  libcmocka-dev libyaml-dev libjansson-dev libmicrohttpd-dev"
+  libcmocka-dev libyaml-dev libjansson-dev libmicrohttpd-dev libfstrm-dev libprotobuf-c-dev
+  protobuf-c-compiler golang-github-dnstap-golang-dnstap-dev"
 TEST_PKGS="python3 nsd unbound ldnsutils bind9-dnsutils knot-dnsutils dnsperf clang-format
   openssl procps iproute2 curl prometheus"
 # clang-14 has libFuzzer and the sanitizer runtimes in libclang-rt-14-dev,
@@ -109,12 +110,13 @@ test-tsan)
 	build build-tsan -DVD_TSAN=ON
 	cd build-tsan && export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 &&
 		ctest --output-on-failure -j2 -L unit &&
-		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|http)$'
+		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|http|qlog)$'
 	;;
 bench)
 	deps $BUILD_PKGS $TEST_PKGS
 	build build
-	exec bench/run.sh build/vpcdns
+	bench/run.sh build/vpcdns
+	exec bench/qlog.sh build/vpcdns
 	;;
 fuzz)
 	secs=${2:-45}

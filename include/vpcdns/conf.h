@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "vpcdns/fw.h"
+#include "vpcdns/qlog.h"
 #include "vpcdns/upstream.h"
 #include "vpcdns/util.h"
 #include "vpcdns/view.h"
@@ -113,6 +114,7 @@ typedef struct vd_snap {
 	vd_fw_group_t *fw_groups;
 	size_t nfw_groups;
 	vd_fw_set_t *fw_views;
+	vd_qlog_conf_t qlog; /* the "query_log" section */
 } vd_snap_t;
 
 /* Reads path, validates everything and loads every zone. On success *out is

@@ -22,6 +22,7 @@
 #include "vpcdns/conf.h"
 #include "vpcdns/fwd.h"
 #include "vpcdns/net.h"
+#include "vpcdns/qlog.h"
 #include "vpcdns/query.h"
 #include "vpcdns/util.h"
 
@@ -123,6 +124,9 @@ typedef struct vd_daemon_status {
 void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out);
 /* The serving snapshot with a reference the caller drops. */
 vd_snap_t *vd_daemon_snap(vd_daemon_t *d);
+/* The query-log writer (vd_qlog_reopen, vd_qlog_stats), or NULL when
+ * query logs and debug logging were both off at start. */
+vd_qlog_t *vd_daemon_qlog(vd_daemon_t *d);
 /* Stops as SIGTERM does. */
 void vd_daemon_stop(vd_daemon_t *d);
 /* Marks the daemon as leaving while it still serves (a lame-duck period

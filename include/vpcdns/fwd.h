@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "vpcdns/upstream.h"
 #include "vpcdns/wire.h"
@@ -153,6 +154,15 @@ int vd_fwd_server_stats(const vd_fwd_t *f, const vd_upstream_t *u,
 size_t vd_fwd_conns(const vd_fwd_t *f);
 /* Number of queries in flight. */
 size_t vd_fwd_pending(const vd_fwd_t *f);
+/* An observer of upstream traffic (query logs: dnstap FORWARDER_*
+ * messages, and which server answered): called on the loop thread with
+ * each attempt's query when it is sent (response false) and with each
+ * response that matched its query, as the server sent it, before the
+ * callback of vd_fwd_submit sees it (response true). pkt is valid only
+ * during the call. fn must not block; NULL removes it. */
+typedef void (*vd_fwd_tap_fn)(void *arg, const struct sockaddr *server, bool tcp,
+			      bool response, const uint8_t *pkt, size_t len);
+void vd_fwd_set_tap(vd_fwd_t *f, vd_fwd_tap_fn fn, void *arg);
 /* Replaces the clock used for RTTs, back-off and deadlines (milliseconds,
  * monotonic); NULL restores vd_now_ms. For tests: timers still run on the
  * loop's own clock, for the durations this clock implies. */

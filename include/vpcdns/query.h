@@ -134,6 +134,18 @@ int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap);
  * cache.size (default: 1, the whole budget). */
 void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers);
 
+/* Query logs: every reply this context produces from now on (local
+ * answers, cache hits, forwarded replies when they complete, refusals,
+ * FORMERR) is offered to ring as one record, with the sampling and
+ * filters of the snapshot's query_log section; at log level debug every
+ * reply is (the writer prints the debug line). outputs (VD_QLOG_OUT_*)
+ * says what the writer makes of them: with dnstap, forwarded requests get
+ * a record when they arrive too, and with VD_QLOG_OUT_DNSTAP_FWD every
+ * upstream query and response gets one. ring (NULL: off, the default)
+ * belongs to the caller and must outlive the context. When off, the cost
+ * per query is one branch; when on, no allocation, lock or system call. */
+void vd_query_set_qlog(vd_query_ctx_t *ctx, vd_qlog_ring_t *ring, unsigned outputs);
+
 const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx);
 /* NULL before the first vd_query_snap_changed. */
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx);

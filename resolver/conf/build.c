@@ -17,8 +17,9 @@
 #include <malloc.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "upstreams",	"cache", "firewall",
-					"views",  "view_files", "http",	 NULL };
+static const char *const top_keys[] = { "server",   "upstreams", "cache",
+					"firewall", "views",	 "view_files",
+					"http",	    "query_log", NULL };
 
 /* A snapshot and its reference count, which no other module can reach. */
 typedef struct snap_box {
@@ -120,6 +121,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	vd_conf_build_firewall(b, root);
 	vd_conf_build_http(b, root);
 	vd_conf_build_views(b, root);
+	vd_conf_build_qlog(b, root);
 }
 
 /* Reads the tree and builds; records every error in b. */

@@ -172,6 +172,8 @@ const char *vd_conf_base_dir(const cbuild_t *b, const ynode_t *n);
 void vd_conf_vfiles_free(cbuild_t *b);
 /* The "http" section (http.c). */
 void vd_conf_build_http(cbuild_t *b, const ynode_t *root);
+/* The "query_log" section (qlog.c); after the views, which it names. */
+void vd_conf_build_qlog(cbuild_t *b, const ynode_t *root);
 
 /* Adds the zones named by one views[].zones list to v (zones.c). */
 void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,

@@ -104,6 +104,21 @@ static void reload_work(uv_work_t *work)
 
 static void reload_start(vd_daemon_t *d);
 
+/* Query-log outputs, the ring size and whether there are rings at all
+ * are fixed at start; sampling and filters follow each reload. */
+static void check_qlog(const vd_daemon_t *d, const vd_snap_t *snap)
+{
+	bool same = d->qlog ? vd_qlog_same_outputs(d->qlog, &snap->qlog)
+			    : !snap->qlog.on;
+	if (!same)
+		vd_log(VD_LOG_WARN, "reload: query_log outputs or ring_size changed; "
+				    "restart vpcdns to apply them (still writing the "
+				    "old ones)");
+	if (d->qlog == NULL && vd_log_get_level() >= VD_LOG_DEBUG)
+		vd_log(VD_LOG_WARN, "reload: per-query debug lines need a restart "
+				    "with log_level debug (or -v)");
+}
+
 static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 {
 	vd_snap_t *old = d->snap;
@@ -124,6 +139,7 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 		       d->nworkers);
 	apply_log_level(d, snap);
 	log_snapshot(snap);
+	check_qlog(d, snap);
 	vd_daemon_fit_fd_limit(snap, d->nworkers);
 	d->snap = snap;
 	count_zones(d, snap);
@@ -325,8 +341,9 @@ int vd_daemon_collect_stats(vd_daemon_t *d, vd_daemon_stats_cb cb, void *arg)
 
 static void log_collected(void *arg, const vd_worker_stats_t *w, size_t n)
 {
-	(void)arg;
+	vd_daemon_t *d = arg;
 	vd_daemon_stats_log(w, n);
+	vd_daemon_stats_log_qlog(d->qlog);
 }
 
 /* ---- status ------------------------------------------------------------ */
@@ -368,6 +385,11 @@ vd_snap_t *vd_daemon_snap(vd_daemon_t *d)
 	return d->snap;
 }
 
+vd_qlog_t *vd_daemon_qlog(vd_daemon_t *d)
+{
+	return d->qlog;
+}
+
 uv_loop_t *vd_daemon_loop(vd_daemon_t *d)
 {
 	return d->loop;
@@ -381,10 +403,18 @@ static void on_sighup(uv_signal_t *s, int signum)
 	vd_daemon_reload(s->data, NULL, NULL);
 }
 
+/* SIGUSR2: reopen the query-log files (logrotate). */
+static void on_sigusr2(uv_signal_t *s, int signum)
+{
+	vd_daemon_t *d = s->data;
+	(void)signum;
+	vd_qlog_reopen(d->qlog);
+}
+
 static void on_sigusr1(uv_signal_t *s, int signum)
 {
 	(void)signum;
-	vd_daemon_collect_stats(s->data, log_collected, NULL);
+	vd_daemon_collect_stats(s->data, log_collected, s->data);
 }
 
 void vd_daemon_set_draining(vd_daemon_t *d, const char *reason)
@@ -404,6 +434,7 @@ void vd_daemon_stop(vd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sigusr1, NULL);
+	uv_close((uv_handle_t *)&d->sigusr2, NULL);
 	if (d->collecting)
 		stats_finish(d);
 	uv_close((uv_handle_t *)&d->stats_async, NULL);
@@ -442,6 +473,25 @@ static int remember_listen(vd_daemon_t *d)
 	return 0;
 }
 
+/* Rings and the writer when the query log or debug logging is on. */
+static int start_qlog(vd_daemon_t *d)
+{
+	char err[256];
+
+	if (!d->snap->qlog.on && vd_log_get_level() < VD_LOG_DEBUG)
+		return 0;
+	d->qlog = vd_qlog_new(&d->snap->qlog, d->nworkers, err, sizeof(err));
+	if (d->qlog == NULL) {
+		vd_log(VD_LOG_ERR, "%s: %s", d->conf_path, err);
+		return -1;
+	}
+	if (vd_qlog_start(d->qlog) != 0) {
+		vd_log(VD_LOG_ERR, "cannot start the query log writer");
+		return -1;
+	}
+	return 0;
+}
+
 static int start(vd_daemon_t *d)
 {
 	vd_errlist_t errs;
@@ -470,6 +520,8 @@ static int start(vd_daemon_t *d)
 	if (remember_listen(d) != 0)
 		return -1;
 	vd_daemon_fit_fd_limit(d->snap, d->nworkers);
+	if (start_qlog(d) != 0)
+		return -1;
 	d->workers = calloc(d->nworkers, sizeof(*d->workers));
 	d->stats_buf = calloc(d->nworkers, sizeof(*d->stats_buf));
 	if (d->workers == NULL || d->stats_buf == NULL)
@@ -490,6 +542,7 @@ static int start(vd_daemon_t *d)
 	signal_watch(d, &d->sigint, on_stop, SIGINT);
 	signal_watch(d, &d->sigusr1, on_sigusr1, SIGUSR1);
 	vd_daemon_http_ready(d);
+	signal_watch(d, &d->sigusr2, on_sigusr2, SIGUSR2);
 	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
 	       VD_VERSION, d->snap->nviews, d->nworkers);
 	return 0;
@@ -540,6 +593,8 @@ void vd_daemon_free(vd_daemon_t *d)
 	for (size_t i = 0; d->workers && i < d->nworkers; i++)
 		vd_daemon_worker_deinit(&d->workers[i]);
 	free(d->workers);
+	/* after the workers: they were the rings' producers */
+	vd_qlog_free(d->qlog);
 	free(d->stats_buf);
 	free(d->running_listen);
 	vd_http_free(d->http);

@@ -14,6 +14,7 @@
 
 /* How often each loop proves it runs, for /health. */
 #define VD_DAEMON_TICK_MS 1000
+#include "vpcdns/qlog.h"
 
 /* One worker. Everything but the mailbox belongs to its thread once the
  * thread runs; the mailbox is what other threads may touch, under lock
@@ -73,7 +74,10 @@ struct vd_daemon {
 	 * restart. Own copy; listen points into running_listen. */
 	vd_server_conf_t running;
 	struct sockaddr_storage *running_listen;
-	uv_signal_t sighup, sigterm, sigint, sigusr1;
+	uv_signal_t sighup, sigterm, sigint, sigusr1, sigusr2;
+	/* query logs: rings and writer thread; NULL when neither a
+	 * query_log section nor debug logging was on at start */
+	vd_qlog_t *qlog;
 	bool stopping;
 	/* reloads */
 	bool reloading, reload_again;
@@ -125,6 +129,8 @@ int vd_daemon_metrics_format(vd_daemon_t *d, const vd_worker_stats_t *w, size_t 
 int vd_daemon_http_start(vd_daemon_t *d);
 void vd_daemon_http_ready(vd_daemon_t *d);
 void vd_daemon_http_stop(vd_daemon_t *d);
+/* The "stats: qlog written=N dropped=N" line (nothing when q is NULL). */
+void vd_daemon_stats_log_qlog(const vd_qlog_t *q);
 
 /* limits.c: raises the soft RLIMIT_NOFILE to what snap needs with
  * nworkers, up to the hard limit; warns, naming the keys, when it cannot. */

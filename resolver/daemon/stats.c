@@ -92,6 +92,17 @@ static void log_worker(const vd_worker_stats_t *w)
 	       (unsigned long long)n->tcp_paused, w->worker);
 }
 
+void vd_daemon_stats_log_qlog(const vd_qlog_t *q)
+{
+	uint64_t written, dropped;
+
+	if (q == NULL)
+		return;
+	vd_qlog_stats(q, &written, &dropped);
+	vd_log(VD_LOG_INFO, "stats: qlog written=%llu dropped=%llu",
+	       (unsigned long long)written, (unsigned long long)dropped);
+}
+
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -186,6 +186,9 @@ int vd_daemon_worker_init(vd_daemon_t *d, worker_t *w, int index)
 	if (w->net == NULL)
 		goto nomem;
 	vd_query_set_cache_share(w->qctx, (unsigned)d->nworkers);
+	if (d->qlog != NULL)
+		vd_query_set_qlog(w->qctx, vd_qlog_ring(d->qlog, (size_t)index),
+				  vd_qlog_outputs(d->qlog));
 	vd_snap_ref(d->snap);
 	w->snap = d->snap;
 	vd_net_set_snap(w->net, w->snap);

@@ -169,6 +169,9 @@ static void attempt_start(fwd_req_t *r)
 		uv_timer_start(&r->timer, timer_cb, 0, 0);
 		return;
 	}
+	if (r->f->tap != NULL)
+		r->f->tap(r->f->tap_arg, (const struct sockaddr *)&r->cur->addr, r->tcp,
+			  false, r->query, r->qlen);
 	uv_timer_start(&r->timer, timer_cb, r->attempt_ms, 0);
 }
 
@@ -392,6 +395,9 @@ void vd_fwd_on_response(fwd_req_t *r, const uint8_t *p, size_t len)
 	case FWD_RESP_OK:
 		break;
 	}
+	if (r->f->tap != NULL)
+		r->f->tap(r->f->tap_arg, (const struct sockaddr *)&r->cur->addr, r->tcp,
+			  true, p, len);
 	server_answered(r);
 	flags = vd_hdr_flags(p);
 	rcode = VD_F_RCODE(flags);
@@ -540,6 +546,12 @@ void vd_fwd_close(vd_fwd_t *f, void (*close_cb)(void *arg), void *arg)
 			finish(r, -ECANCELED, VD_EDE_NETWORK_ERROR, NULL, 0);
 	vd_fwd_conn_close_all(f);
 	uv_close((uv_handle_t *)&f->own, own_closed_cb);
+}
+
+void vd_fwd_set_tap(vd_fwd_t *f, vd_fwd_tap_fn fn, void *arg)
+{
+	f->tap = fn;
+	f->tap_arg = arg;
 }
 
 const vd_fwd_stats_t *vd_fwd_stats(const vd_fwd_t *f)

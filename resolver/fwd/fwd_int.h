@@ -229,7 +229,9 @@ struct vd_fwd {
 	size_t npool;
 	bool closing;
 	bool own_closed;
-	uv_timer_t own; /* keeps close_cb asynchronous */
+	uv_timer_t own;	   /* keeps close_cb asynchronous */
+	vd_fwd_tap_fn tap; /* see vd_fwd_set_tap; NULL: none */
+	void *tap_arg;
 	void (*close_cb)(void *arg);
 	void *close_arg;
 

@@ -240,6 +240,12 @@ static void on_fetch(void *arg, int status, int ede, const uint8_t *resp, size_t
 						 stale);
 			p->acct.route = cached && stale ? VD_QM_STALE : VD_QM_FORWARD;
 			vd_query_account(ctx, &p->acct, n ? ctx->out : NULL, n);
+			if (p->log)
+				vd_query_log_pending(ctx, p,
+						     stale ? VD_QLOG_ROUTE_STALE
+							   : VD_QLOG_ROUTE_FORWARD,
+						     status == 0, n ? ctx->out : NULL,
+						     n);
 			p->client.respond(p->client.token, &p->client,
 					  n ? ctx->out : NULL, n);
 		}
@@ -334,6 +340,9 @@ static vd_pending_t *pending_new(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	memcpy(p->fwd_name, rc->fwd_name, vd_name_len(rc->fwd_name));
 	p->fw_set = rc->fw_set;
 	p->fw = rc->fw ? *rc->fw : (vd_fw_match_t){ 0 };
+	p->log = ctx->log_pick;
+	p->log_t0 = ctx->log_t0;
+	p->log_wall = ctx->log_wall;
 	ctx->pending++;
 	return p;
 }

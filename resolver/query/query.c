@@ -175,6 +175,15 @@ static vd_qh_result_t handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 			     const vd_query_client_t *c, const uint8_t *pkt, size_t len,
 			     uint8_t *out, size_t *outlen)
 {
+	if (__builtin_expect(ctx->qlog != NULL, 0))
+		return vd_query_logged(ctx, snap, c, pkt, len, out, outlen);
+	return vd_query_answer(ctx, snap, c, pkt, len, out, outlen);
+}
+
+vd_qh_result_t vd_query_answer(vd_query_ctx_t *ctx, vd_snap_t *snap,
+			       const vd_query_client_t *c, const uint8_t *pkt,
+			       size_t len, uint8_t *out, size_t *outlen)
+{
 	vd_query_msg_t q;
 	vd_resolution_t res;
 	vd_fw_match_t fw = { 0 };

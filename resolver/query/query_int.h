@@ -88,6 +88,10 @@ typedef struct vd_pending {
 	uint8_t fwd_name[VD_NAME_MAX];
 	const vd_fw_set_t *fw_set; /* in the snapshot */
 	vd_fw_match_t fw;	   /* the firewall's decision so far */
+	/* query log (qlog.c): the record flags picked on arrival (0: none),
+	 * when the request arrived (monotonic and Unix time, us) */
+	uint8_t log;
+	uint64_t log_t0, log_wall;
 } vd_pending_t;
 
 /* One upstream query, shared by every identical request (same cache key)
@@ -135,6 +139,13 @@ struct vd_query_ctx {
 	unsigned fw_log_lines;
 	uint64_t fw_log_dropped;
 	uint8_t *out; /* reply buffer for pending requests */
+	/* query log (qlog.c); qlog NULL: off */
+	vd_qlog_ring_t *qlog;
+	unsigned qlog_out; /* VD_QLOG_OUT_* */
+	uint32_t qlog_n;   /* sampling counter */
+	uint8_t log_pick;  /* record flags of the request being handled */
+	uint64_t log_t0, log_wall;
+	vd_qlog_addr_t log_up; /* the server of the last upstream response */
 };
 
 /* ---- answer.c ---------------------------------------------------------- */
@@ -229,3 +240,18 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				uint8_t *out, size_t *outlen);
 /* Cancels nothing; frees the free lists. */
 void vd_query_forward_deinit(vd_query_ctx_t *ctx);
+
+/* ---- query.c / qlog.c ------------------------------------------------- */
+
+/* The pipeline itself (vd_query_handle without the query log). */
+vd_qh_result_t vd_query_answer(vd_query_ctx_t *ctx, vd_snap_t *snap,
+			       const vd_query_client_t *c, const uint8_t *pkt,
+			       size_t len, uint8_t *out, size_t *outlen);
+/* vd_query_handle with the query log on: the pipeline, then one record. */
+vd_qh_result_t vd_query_logged(vd_query_ctx_t *ctx, vd_snap_t *snap,
+			       const vd_query_client_t *c, const uint8_t *pkt,
+			       size_t len, uint8_t *out, size_t *outlen);
+/* The record of a forwarded request whose reply (pkt, len; NULL: none)
+ * is going out now; route is forward or stale. */
+void vd_query_log_pending(vd_query_ctx_t *ctx, const vd_pending_t *p, unsigned route,
+			  bool answered_upstream, const uint8_t *pkt, size_t len);

@@ -3,7 +3,8 @@
  * --wrap for malloc, calloc and realloc, counts every call our code makes,
  * and asserts that none happens while answering local names (answers,
  * wildcards, NXDOMAIN with SOA, CNAME chains), cache hits, CH TXT, and
- * REFUSED / FORMERR replies, a thousand times each.
+ * REFUSED / FORMERR replies, a thousand times each; and the same again
+ * with a query-log ring attached, every reply logged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,12 +175,50 @@ static void test_cache_hits(void **state)
 	assert_int_equal(allocs - before, 0);
 }
 
+/* With a ring attached every reply becomes a record: still nothing is
+ * allocated (the ring is drained between rounds, as the writer would). */
+static void test_logged(void **state)
+{
+	(void)state;
+	vd_qlog_ring_t *ring = vd_qlog_ring_new(64);
+	assert_non_null(ring);
+	vd_query_set_qlog(fx.ctx, ring, VD_QLOG_OUT_JSON | VD_QLOG_OUT_DNSTAP);
+	fx.snap->qlog.on = true;
+	fx.snap->qlog.sample = 1;
+	fx.snap->qlog.rcodes = fx.snap->qlog.routes = 0xffffffffu;
+	unsigned long before = allocs;
+	size_t logged = 0;
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(handle("example.com", VD_T_A, VD_C_IN, "127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("x.w.example.com", VD_T_A, VD_C_IN,
+					"127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("WWW.upstream.example", VD_T_A, VD_C_IN,
+					"127.0.0.1"),
+				 VD_QH_REPLY);
+		assert_int_equal(handle("example.com", VD_T_A, VD_C_IN, "127.0.0.9"),
+				 VD_QH_REPLY);
+		while (vd_qlog_ring_peek(ring) != NULL) {
+			vd_qlog_ring_pop(ring);
+			logged++;
+		}
+	}
+	assert_int_equal(allocs - before, 0);
+	assert_int_equal(logged, 4000);
+	assert_int_equal(vd_qlog_ring_dropped(ring), 0);
+	vd_query_set_qlog(fx.ctx, NULL, 0);
+	fx.snap->qlog.on = false;
+	vd_qlog_ring_free(ring);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counter_works),
 		cmocka_unit_test(test_local_answers),
 		cmocka_unit_test(test_cache_hits),
+		cmocka_unit_test(test_logged),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
