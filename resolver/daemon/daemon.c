@@ -362,10 +362,11 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->draining = d->draining;
 	out->last_ok_at = d->last_ok_at;
 	out->last_ok_ms = d->last_ok_ms;
-	/* The query log's writer counts its records: 0 until one is
-	 * configured (vd_qlog_stats fills these once it is wired in). */
+	/* The query log's writer counts its records (0 without one). */
 	out->qlog_written = 0;
 	out->qlog_dropped = 0;
+	if (d->qlog != NULL)
+		vd_qlog_stats(d->qlog, &out->qlog_written, &out->qlog_dropped);
 	out->groups = d->snap->ngroups;
 	out->workers = d->nworkers;
 	out->reloading = d->reloading;

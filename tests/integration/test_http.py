@@ -262,6 +262,33 @@ def per_view_label_switch():
 
 
 @suite.case
+def query_log_records_counted():
+    """With a query log, the written-records family counts every logged
+    reply; without one it stays 0."""
+    srv = vt.Vpcdns(S["wd"], None, name="qlogsrv")
+    hp = vt.free_port()
+    log = os.path.join(S["wd"], "query.log")
+    srv.set_config(config(srv.port, hp, extra={"query_log": {"file": log}}))
+    srv.start()
+    try:
+        before = samples(curl("/metrics", port=hp)[1])
+        for _ in range(5):
+            check(srv.udp("www.h.test") is not None, "no answer")
+        wrote = lambda: moved(before, samples(curl("/metrics", port=hp)[1]),
+                              "vpcdns_querylog_records_written_total")
+        check(vt.wait_until(lambda: wrote() >= 5, 5.0),
+              "querylog_records_written_total moved by %s, want 5" % wrote())
+        lines = open(log).read().splitlines()
+        check(len(lines) >= 5, "only %d query-log lines" % len(lines))
+        eq(value(samples(curl("/metrics", port=hp)[1]),
+                 "vpcdns_querylog_records_dropped_total"), 0.0, "records dropped")
+    finally:
+        vt.teardown_server(srv)
+    eq(value(samples(scrape()), "vpcdns_querylog_records_written_total"), 0.0,
+       "written without a query log")
+
+
+@suite.case
 def dashboard_metrics_exist():
     path = os.path.join(vt.source_dir(), "contrib", "grafana", "vpcdns.json")
     with open(path) as f:
