@@ -71,6 +71,12 @@ typedef struct vd_cache_conf {
 
 /* The reference count is not a field: it lives beside the snapshot,
  * private to conf/ (vd_snap_ref, vd_snap_unref, vd_snap_refs). */
+/* A view's optional metadata (view keys vpc_id, account_id, region),
+ * for query logs; each NULL when absent. Strings in the snapshot's arena. */
+typedef struct vd_view_meta {
+	const char *vpc_id, *account_id, *region;
+} vd_view_meta_t;
+
 typedef struct vd_snap {
 	uint64_t generation; /* set by whoever installs it */
 	char *path;	     /* config file */
@@ -81,6 +87,7 @@ typedef struct vd_snap {
 	size_t ngroups;
 	vd_view_t **views; /* opaque, see view.h; in the arena */
 	size_t nviews;
+	vd_view_meta_t *view_meta; /* nviews entries, same order; in the arena */
 	vd_view_table_t *view_table;
 } vd_snap_t;
 

@@ -16,8 +16,8 @@
 #include "vpcdns/wire.h"
 
 static const char *const view_keys[] = {
-	"name",	   "clients",	  "zones",   "forward", "include",
-	"subnets", "az_affinity", "explain", NULL,
+	"name",	       "clients", "zones",  "forward",	  "include", "subnets",
+	"az_affinity", "explain", "vpc_id", "account_id", "region",  NULL,
 };
 
 /* "::ffff:10.0.0.0/104" is the IPv4 prefix 10.0.0.0/8: clients with
@@ -291,6 +291,53 @@ static void view_links(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *
 	view_az_affinity(b, v, m, where);
 }
 
+/* vpc_id ("vpc-" and letters or digits), account_id (twelve digits) and
+ * region (letters, digits and '-'): strings kept for query logs. */
+static const char *meta_key(cbuild_t *b, const ynode_t *m, const char *key,
+			    const char *where)
+{
+	const yn_pair_t *p = NULL;
+	const char *s = NULL, *want = NULL;
+	char what[64];
+	size_t n;
+
+	if (!vd_conf_yaml_get(m, key, &p))
+		return NULL;
+	snprintf(what, sizeof(what), "%s.%s", where, key);
+	if (vd_conf_string(b, p, what, &s) < 0)
+		return NULL;
+	n = strlen(s);
+	if (strcmp(key, "vpc_id") == 0) {
+		if (n < 5 || n > 64 || strncmp(s, "vpc-", 4) != 0 ||
+		    strspn(s + 4, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+				  "QRSTUVWXYZ") != n - 4)
+			want = "a VPC ID (vpc-…)";
+	} else if (strcmp(key, "account_id") == 0) {
+		if (n != 12 || strspn(s, "0123456789") != 12)
+			want = "an AWS account ID (twelve digits)";
+	} else if (n == 0 || n > 40 ||
+		   strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n) {
+		want = "an AWS region (us-east-1)";
+	}
+	if (want) {
+		vd_conf_err(b, p->val->line, "%s: '%s' is not %s", what, s, want);
+		return NULL;
+	}
+	/* The YAML tree is freed after the build; the snapshot keeps a copy. */
+	s = vd_arena_strdup(b->a, s);
+	if (!s)
+		vd_conf_nomem(b);
+	return s;
+}
+
+static void view_meta(cbuild_t *b, const ynode_t *m, const char *where,
+		      vd_view_meta_t *out)
+{
+	out->vpc_id = meta_key(b, m, "vpc_id", where);
+	out->account_id = meta_key(b, m, "account_id", where);
+	out->region = meta_key(b, m, "region", where);
+}
+
 static void build_view(cbuild_t *b, const ynode_t *list, size_t i)
 {
 	const ynode_t *m = list->items[i];
@@ -318,6 +365,7 @@ static void build_view(cbuild_t *b, const ynode_t *list, size_t i)
 		vd_conf_view_zones(b, v, zp, where);
 	view_forward(b, v, m, where);
 	view_links(b, v, m, where);
+	view_meta(b, m, where, &b->snap->view_meta[vd_view_index(v)]);
 }
 
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
@@ -339,11 +387,13 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 		return;
 	}
 	b->snap->views = vd_arena_alloc(b->a, vs->n * sizeof(*b->snap->views));
+	b->snap->view_meta = vd_arena_alloc(b->a, vs->n * sizeof(*b->snap->view_meta));
 	b->vtmp = calloc(vs->n, sizeof(*b->vtmp));
-	if (!b->snap->views || !b->vtmp) {
+	if (!b->snap->views || !b->snap->view_meta || !b->vtmp) {
 		vd_conf_nomem(b);
 		return;
 	}
+	memset(b->snap->view_meta, 0, vs->n * sizeof(*b->snap->view_meta));
 	for (size_t i = 0; i < vs->n; i++)
 		build_view(b, vs, i);
 	vd_conf_link_views(b);

@@ -338,6 +338,46 @@ static void test_ptr(void **state)
 	vd_errlist_deinit(&errs);
 }
 
+/* vpc_id, account_id and region: optional strings kept for query logs;
+ * a view without them has NULL. */
+static void test_view_meta(void **state)
+{
+	(void)state;
+	vd_snap_t *s = NULL;
+	vd_errlist_t errs;
+	char path[512];
+
+	assert_int_equal(load(HEAD "views:\n"
+				   "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
+				   "    vpc_id: vpc-0a1b2c3d4e5f60718\n"
+				   "    account_id: \"111122223333\"\n"
+				   "    region: us-east-1   # from --region\n"
+				   "  - name: b\n    clients: [\"10.1.0.0/16\"]\n",
+			      &s, &errs, path),
+			 0);
+	assert_int_equal(s->nviews, 2);
+	assert_string_equal(s->view_meta[0].vpc_id, "vpc-0a1b2c3d4e5f60718");
+	assert_string_equal(s->view_meta[0].account_id, "111122223333");
+	assert_string_equal(s->view_meta[0].region, "us-east-1");
+	assert_null(s->view_meta[1].vpc_id);
+	assert_null(s->view_meta[1].account_id);
+	assert_null(s->view_meta[1].region);
+	vd_snap_unref(s);
+	vd_errlist_deinit(&errs);
+
+	assert_int_equal(load(HEAD "views:\n"
+				   "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
+				   "    vpc_id: subnet-0a1b\n"
+				   "    account_id: 1111\n"
+				   "    region: US East\n",
+			      &s, &errs, path),
+			 VD_ECONF);
+	assert_err(&errs, path, 8, "views[0].vpc_id: 'subnet-0a1b' is not a VPC ID");
+	assert_err(&errs, path, 9, "views[0].account_id: '1111' is not an AWS account");
+	assert_err(&errs, path, 10, "views[0].region: 'US East' is not an AWS region");
+	vd_errlist_deinit(&errs);
+}
+
 static void test_subnet_errors(void **state)
 {
 	(void)state;
@@ -484,6 +524,7 @@ int main(void)
 		cmocka_unit_test(test_subnets_and_azs),
 		cmocka_unit_test(test_ptr),
 		cmocka_unit_test(test_subnet_errors),
+		cmocka_unit_test(test_view_meta),
 		cmocka_unit_test(test_cache_section),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
