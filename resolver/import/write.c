@@ -327,6 +327,21 @@ static void view_path(sbuf_t *s, const vd_import_t *im, const imp_vpc_t *v,
 	free(p.p);
 }
 
+/* The same through the output link, which stays valid across imports:
+ * what a hand-written view (on premises) should name. */
+static void link_path(sbuf_t *s, const vd_import_t *im, const imp_vpc_t *v,
+		      const char *rest)
+{
+	sbuf_t p = { 0 };
+
+	sb_add(&p, "%s/%s/%s", im->out_dir, v->id, rest);
+	if (p.oom)
+		s->oom = true;
+	else
+		sb_yaml_str(s, p.p);
+	free(p.p);
+}
+
 static int render_view(vd_import_t *im, const imp_vpc_t *v)
 {
 	sbuf_t s = { 0 };
@@ -339,7 +354,7 @@ static int render_view(vd_import_t *im, const imp_vpc_t *v)
 		sb_add(&s, "# The private names of endpoints with "
 			   "PrivateDnsOnlyForInboundResolverEndpoint\n"
 			   "# are in ");
-		view_path(&s, im, v, "inbound-zones/");
+		link_path(&s, im, v, "inbound-zones/");
 		sb_add(&s, ":\n# AWS answers them only to on-premises clients, so give "
 			   "that folder to\n"
 			   "# your on-premises view, not to this one.\n");

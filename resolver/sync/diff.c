@@ -167,10 +167,10 @@ static int read_side(const char *dir, side_t *s)
 	if (!fp)
 		return -errno;
 	while (rc == 0 && getline(&line, &cap, fp) > 0) {
-		char a[300] = "", b[600] = "";
+		char a[600] = "", b[600] = "";
 
 		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "vpc %299s", a) == 1) {
+		if (sscanf(line, "vpc %599s", a) == 1) {
 			rc = grow((void **)&s->vpcs, &s->capvpcs, s->nvpcs,
 				  sizeof(char *));
 			if (rc == 0 && !(s->vpcs[s->nvpcs] = strdup(a)))
@@ -183,7 +183,7 @@ static int read_side(const char *dir, side_t *s)
 			if (!slash)
 				continue;
 			*slash = '\0';
-			snprintf(a, sizeof(a), "%s", b);
+			memcpy(a, b, (size_t)(slash - b) + 1);
 			*slash = '/';
 			rc = read_zone(s, dir, a, b);
 		}
