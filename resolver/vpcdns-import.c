@@ -18,22 +18,33 @@
 static void usage(FILE *fp)
 {
 	fprintf(fp,
-		"Usage: %s [--vpc VPC-ID]... -o DIR [FILE|-]...\n"
+		"Usage: %s [--vpc VPC-ID]... [--prune] -o DIR\n"
+		"         [[--source NAME] [--region REGION] [FILE|-]...]...\n"
 		"\n"
-		"Reads the JSON printed by aws ec2 describe-vpc-endpoints,\n"
+		"Reads the JSON printed by aws ec2 describe-vpcs, "
+		"describe-vpc-endpoints,\n"
 		"describe-network-interfaces and describe-subnets (FILEs, or stdin for "
 		"-\n"
 		"or no FILE) and writes, for each VPC, zone files of its interface\n"
 		"endpoints' names, its subnets with their Availability Zones and a "
-		"view\n"
-		"for vpcdns.yaml, under DIR/<vpc-id>/.\n"
+		"view,\n"
+		"under DIR/<vpc-id>/, and every view in DIR/views.yaml. DIR is a "
+		"symbolic\n"
+		"link to a versioned folder (DIR.v<N>) replaced atomically.\n"
 		"\n"
-		"  --vpc VPC-ID  write only this VPC (repeatable; default: every VPC "
-		"with\n"
-		"                an available interface endpoint)\n"
-		"  -o, --out DIR output directory (created if missing)\n"
-		"  -h, --help    show this help\n"
-		"  --version     show the version\n"
+		"  --vpc VPC-ID     write only this VPC (repeatable; default: every "
+		"VPC\n"
+		"                   of describe-vpcs and every VPC with an available\n"
+		"                   interface endpoint)\n"
+		"  --prune          remove VPCs of the previous import that are not in "
+		"the\n"
+		"                   input (only those whose source is in this import)\n"
+		"  --source NAME    the FILEs after it come from NAME (e.g. "
+		"profile/region)\n"
+		"  --region REGION  the FILEs after it are of this AWS region\n"
+		"  -o, --out DIR    output link (created if missing)\n"
+		"  -h, --help       show this help\n"
+		"  --version        show the version\n"
 		"\n"
 		"Exit status: 0 written, 1 input or output error (nothing written on "
 		"an\n"
@@ -80,12 +91,20 @@ static void print_summaries(const vd_import_t *im, const char *out)
 			fprintf(stderr, " (%u skipped)", s[i].skipped);
 		fprintf(stderr, " -> %.*s/%s/\n", out_len(out), out, s[i].vpc);
 	}
+	fprintf(stderr, "%s: %.*s -> %s\n", PROG, out_len(out), out,
+		vd_import_version_dir(im));
 }
+
+/* A FILE with the --source and --region in effect before it. */
+typedef struct input {
+	const char *file, *source, *region;
+} input_t;
 
 typedef struct opts {
 	const char *out;
-	char **files;
-	int nfiles;
+	input_t *in;
+	int nin;
+	const char *source, *region; /* in effect */
 } opts_t;
 
 /* Returns -1 to continue, or the exit status. */
@@ -93,6 +112,9 @@ static int parse_args(int argc, char **argv, vd_import_t *im, opts_t *o)
 {
 	static const struct option longopts[] = {
 		{ "vpc", required_argument, NULL, 'V' },
+		{ "prune", no_argument, NULL, 'P' },
+		{ "source", required_argument, NULL, 'S' },
+		{ "region", required_argument, NULL, 'R' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
@@ -100,8 +122,40 @@ static int parse_args(int argc, char **argv, vd_import_t *im, opts_t *o)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "ho:", longopts, NULL)) != -1) {
+	/* '-' first: FILEs come back in order, so --source and --region
+	 * apply to the FILEs after them. */
+	o->in = calloc((size_t)argc + 1, sizeof(*o->in));
+	if (!o->in) {
+		fprintf(stderr, "%s: out of memory\n", PROG);
+		return 1;
+	}
+	while ((c = getopt_long(argc, argv, "-ho:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 1:
+			o->in[o->nin++] = (input_t){ optarg, o->source, o->region };
+			break;
+		case 'P':
+			vd_import_set_prune(im, true);
+			break;
+		case 'S':
+			o->source = optarg;
+			if (vd_import_set_origin(im, o->source, NULL) != 0) {
+				fprintf(stderr,
+					"%s: --source %s: not a source name "
+					"(printable, "
+					"no spaces, quotes or backslashes)\n",
+					PROG, optarg);
+				return 2;
+			}
+			break;
+		case 'R':
+			o->region = optarg;
+			if (vd_import_set_origin(im, NULL, o->region) != 0) {
+				fprintf(stderr, "%s: --region %s: not a region name\n",
+					PROG, optarg);
+				return 2;
+			}
+			break;
 		case 'V':
 			if (vd_import_add_vpc(im, optarg) != 0) {
 				fprintf(stderr, "%s: --vpc %s: not a VPC ID (vpc-…)\n",
@@ -128,8 +182,10 @@ static int parse_args(int argc, char **argv, vd_import_t *im, opts_t *o)
 		usage(stderr);
 		return 2;
 	}
-	o->files = argv + optind;
-	o->nfiles = argc - optind;
+	for (; optind < argc; optind++)
+		o->in[o->nin++] = (input_t){ argv[optind], o->source, o->region };
+	if (o->nin == 0)
+		o->in[o->nin++] = (input_t){ "-", o->source, o->region };
 	return -1;
 }
 
@@ -137,10 +193,9 @@ static int run(vd_import_t *im, const opts_t *o, vd_errlist_t *errs)
 {
 	int rc = 0;
 
-	if (o->nfiles == 0)
-		rc = vd_import_load_file(im, "-", errs);
-	for (int i = 0; i < o->nfiles; i++) {
-		if (vd_import_load_file(im, o->files[i], errs) != 0)
+	for (int i = 0; i < o->nin; i++) {
+		if (vd_import_set_origin(im, o->in[i].source, o->in[i].region) != 0 ||
+		    vd_import_load_file(im, o->in[i].file, errs) != 0)
 			rc = -1;
 	}
 	if (rc == 0)
@@ -179,5 +234,6 @@ int main(int argc, char **argv)
 		rc = run(im, &o, &errs);
 	vd_errlist_deinit(&errs);
 	vd_import_free(im);
+	free(o.in);
 	return rc;
 }

@@ -112,9 +112,23 @@ void vd_import_free(vd_import_t *im);
  * letters or digits. */
 int vd_import_add_vpc(vd_import_t *im, const char *vpc_id);
 
+/* Tags the documents loaded after this call (until the next call):
+ * source names where they come from ("prod/us-east-1"; printable ASCII,
+ * no spaces, quotes or backslashes, at most 128 bytes, not "-"), region
+ * is their AWS region, written into the views as `region:`. NULL for
+ * none. Each VPC's source is recorded in the manifest; with prune, a VPC
+ * of the previous import that is absent from the input is removed only
+ * if its source is one of the sources loaded this time. Returns 0,
+ * VD_EMALF for a bad name, or -EINVAL after build. */
+int vd_import_set_origin(vd_import_t *im, const char *source, const char *region);
+/* Whether VPCs of the previous import that are absent from this input
+ * (and whose source was loaded) are removed from the new tree; the
+ * default keeps them. Returns 0 or -EINVAL after build. */
+int vd_import_set_prune(vd_import_t *im, bool prune);
+
 /* Loads one AWS CLI output: path "-" reads stdin (named "<stdin>" in
  * messages; only once). The document's top-level keys say what it is:
- * VpcEndpoints, VpcEndpoint, NetworkInterfaces, Subnets (several may appear;
+ * VpcEndpoints, VpcEndpoint, NetworkInterfaces, Subnets, Vpcs (several may appear;
  * NextToken and unknown keys are ignored). Pages of one call may be loaded
  * as separate files: an ID seen twice with identical content counts once,
  * with different content it is an error (reported by vd_import_build). */
@@ -158,11 +172,26 @@ typedef struct vd_import_summary {
 } vd_import_summary_t;
 const vd_import_summary_t *vd_import_summaries(const vd_import_t *im, size_t *n);
 
-/* Writes the rendered files under out_dir (created with its parents when
- * missing). Each file is written to a temporary name and renamed into
- * place; afterwards, "*.zone" files in a written VPC's zones/ and
- * inbound-zones/ folders that this run did not produce are removed (and
- * reported through note), so a deleted endpoint stops being answered.
- * Returns 0, or -errno with a message in errs. */
+/* The folder the new version is written to ("<out_dir>.v<N>"), as the
+ * view files name it; NULL before a successful build. */
+const char *vd_import_version_dir(const vd_import_t *im);
+
+/* The output tree. out_dir is a symbolic link to a versioned folder beside
+ * it ("<out_dir>.v<N>") holding the whole import: <vpc-id>/ folders,
+ * views.yaml (every view, the form of views:) and .vpcdns-import.manifest
+ * (each VPC with its source, and every file written). The build reads the
+ * previous version's manifest: VPCs it lists that are not in this input
+ * are reported through note and carried into the new version, or dropped
+ * with prune (see vd_import_set_prune). A path that exists and is not
+ * such a link is an error at build time.
+ *
+ * vd_import_write writes the new version under "<out_dir>.new-<pid>",
+ * renames it to "<out_dir>.v<N>" and replaces the link with rename(2), so
+ * a reader that opens out_dir/views.yaml sees the complete old or the
+ * complete new set (the view files name the versioned folder, which the
+ * next import keeps). Then versions older than the previous one are
+ * removed, file by file as their manifests list them; a file no manifest
+ * lists is never removed. On failure the link is untouched and this
+ * run's files are removed. Returns 0, or -errno with a message in errs. */
 int vd_import_write(const vd_import_t *im, vd_import_note_fn note, void *arg,
 		    vd_errlist_t *errs);

@@ -96,7 +96,7 @@ static bool vpc_known(const vd_import_t *im, const char *vpc)
 		if (strcmp(im->subnets[i].vpc, vpc) == 0)
 			return true;
 	}
-	return false;
+	return imp_find_vpcinfo(im, vpc) != NULL;
 }
 
 static imp_vpc_t *vpc_find(vd_import_t *im, const char *vpc)
@@ -145,7 +145,10 @@ static int select_vpcs(bctx_t *b)
 		if (importable(&im->eps[i]))
 			rc = vpc_add(im, im->eps[i].vpc, &cap);
 	}
-	if (rc == 0 && im->nvpcs == 0 && !b->nerr)
+	/* describe-vpcs: every VPC gets a view, with endpoints or not. */
+	for (size_t i = 0; i < im->nvpcinfos && rc == 0 && !im->nwant; i++)
+		rc = vpc_add(im, im->vpcinfos[i].it.id, &cap);
+	if (rc == 0 && im->nvpcs == 0 && !b->nerr && !im->have_vpcs_doc)
 		berr(b,
 		     "no available interface endpoint in the input: nothing to import "
 		     "(--vpc writes a VPC that has none)");
@@ -426,6 +429,14 @@ static int collect_subnets(bctx_t *b, imp_vpc_t *v)
 /* Interfaces whose subnet is missing: their addresses get no AZ. */
 static void check_eni_subnets(bctx_t *b, const imp_vpc_t *v)
 {
+	if (!v->ncidrs && v->nclients) {
+		note(b,
+		     "%s: no subnet of this VPC in the input (aws ec2 "
+		     "describe-subnets): subnets.yaml is empty, so its clients get "
+		     "no Availability Zone",
+		     v->id);
+		return;
+	}
 	if (!v->ncidrs) {
 		note(b,
 		     "%s: no subnet of this VPC in the input (aws ec2 "
@@ -445,6 +456,126 @@ static void check_eni_subnets(bctx_t *b, const imp_vpc_t *v)
 				     "get no Availability Zone",
 				     v->id, e->subnet, e->it.id, v->eps[i]->it.id);
 		}
+	}
+}
+
+/* ---- clients and metadata ------------------------------------------------------ */
+
+static int cidr_cmp_q(const void *a, const void *b)
+{
+	return imp_cidr_cmp(a, b);
+}
+
+/* The view's clients: the VPC's CIDR blocks from describe-vpcs, so a
+ * subnet created later is covered; without them, the subnets' CIDRs. */
+static int collect_clients(bctx_t *b, imp_vpc_t *v, const imp_vpcinfo_t *info)
+{
+	size_t n = info ? info->ncidrs : v->ncidrs, out = 0;
+
+	v->from_subnets = !info;
+	v->clients = vd_arena_alloc(&b->im->arena, (n + 1) * sizeof(vd_cidr_t));
+	if (!v->clients)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		v->clients[i] = info ? info->cidrs[i] : v->cidrs[i].cidr;
+	if (n)
+		qsort(v->clients, n, sizeof(vd_cidr_t), cidr_cmp_q);
+	for (size_t i = 0; i < n; i++) {
+		if (!out || !vd_cidr_equal(&v->clients[out - 1], &v->clients[i]))
+			v->clients[out++] = v->clients[i];
+	}
+	v->nclients = out;
+	if (!info && b->im->have_vpcs_doc)
+		note(b,
+		     "%s: not in the describe-vpcs output: its view's clients are "
+		     "its subnets' CIDRs, so a client in a subnet created later gets "
+		     "REFUSED until the next import",
+		     v->id);
+	else if (!info && v->ncidrs)
+		note(b,
+		     "%s: no describe-vpcs output: its view's clients are its "
+		     "subnets' CIDRs, so a client in a subnet created later gets "
+		     "REFUSED until the next import (add aws ec2 describe-vpcs)",
+		     v->id);
+	return 0;
+}
+
+/* "us-east-1" from "us-east-1a" or "us-east-1-bos-1a": the text up to
+ * the end of the first "-<digits>". */
+static const char *region_of_az(vd_arena_t *a, const char *az)
+{
+	for (const char *p = az ? strchr(az, '-') : NULL; p; p = strchr(p + 1, '-')) {
+		size_t d = strspn(p + 1, "0123456789");
+		char *r;
+
+		if (!d)
+			continue;
+		r = vd_arena_alloc(a, (size_t)(p + 1 + d - az) + 1);
+		if (r) {
+			memcpy(r, az, (size_t)(p + 1 + d - az));
+			r[p + 1 + d - az] = '\0';
+		}
+		return r;
+	}
+	return NULL;
+}
+
+/* The region field of "arn:aws:ec2:us-east-1:111122223333:subnet/…". */
+static const char *region_of_arn(vd_arena_t *a, const char *arn)
+{
+	const char *p = arn;
+	char *r;
+	size_t n;
+
+	for (int i = 0; p && i < 3; i++) {
+		p = strchr(p, ':');
+		p = p ? p + 1 : NULL;
+	}
+	if (!p || strncmp(arn, "arn:", 4) != 0)
+		return NULL;
+	n = strcspn(p, ":");
+	if (!n || !p[n] || n > 40)
+		return NULL;
+	r = vd_arena_alloc(a, n + 1);
+	if (r) {
+		memcpy(r, p, n);
+		r[n] = '\0';
+	}
+	return imp_is_az(r ? r : "") ? r : NULL;
+}
+
+/* Account, region and source of the view: describe-vpcs first, then the
+ * VPC's endpoints and subnets. The region comes from --region, else from
+ * the subnets' ARNs, else from Availability Zone names. */
+static void vpc_origin(bctx_t *b, imp_vpc_t *v, const imp_vpcinfo_t *info)
+{
+	vd_import_t *im = b->im;
+	const imp_item_t *it = info ? &info->it : v->neps ? &v->eps[0]->it : NULL;
+	const imp_subnet_t *sn = NULL;
+
+	for (size_t i = 0; i < im->nsubnets && !sn; i++) {
+		if (strcmp(im->subnets[i].vpc, v->id) == 0)
+			sn = &im->subnets[i];
+	}
+	if (!it && sn)
+		it = &sn->it;
+	v->source = it ? it->source : NULL;
+	v->account = info && info->owner ? info->owner : sn ? sn->owner : NULL;
+	if (it && it->region) {
+		v->region = it->region;
+		v->region_from = "from --region";
+	} else if (sn && sn->arn && (v->region = region_of_arn(&im->arena, sn->arn))) {
+		v->region_from = "from the SubnetArn";
+	} else if (sn && (v->region = region_of_az(&im->arena, sn->az))) {
+		v->region_from = "from the Availability Zone name";
+	}
+	for (size_t i = 0; i < v->neps && !v->region; i++) {
+		for (size_t k = 0; k < v->eps[i]->nenis && !v->region; k++) {
+			const imp_eni_t *e = imp_find_eni(im, v->eps[i]->enis[k]);
+
+			v->region = e ? region_of_az(&im->arena, e->az) : NULL;
+		}
+		v->region_from = "from the Availability Zone name";
 	}
 }
 
@@ -497,8 +628,11 @@ static int build_vpc(bctx_t *b, imp_vpc_t *v)
 		rc = endpoint_records(b, v, v->eps[i]);
 	if (rc == 0)
 		rc = collect_subnets(b, v);
+	if (rc == 0 && !b->nerr)
+		rc = collect_clients(b, v, imp_find_vpcinfo(b->im, v->id));
 	if (rc)
 		return rc;
+	vpc_origin(b, v, imp_find_vpcinfo(b->im, v->id));
 	/* Warnings only matter when something will be written. */
 	if (!b->nerr)
 		check_eni_subnets(b, v);
@@ -543,7 +677,13 @@ int vd_import_build(vd_import_t *im, const char *out_dir, vd_import_note_fn note
 		return rc;
 	if (b.nerr)
 		return VD_EMALF;
-	rc = imp_render(im);
+	rc = imp_tree_plan(im, note_fn, arg, errs);
+	if (rc == 0)
+		rc = imp_render(im);
+	if (rc == 0)
+		rc = imp_tree_finish(im, errs);
+	if (rc == 0)
+		rc = imp_publish(im);
 	if (rc)
 		return rc;
 	im->sums = calloc(im->nvpcs ? im->nvpcs : 1, sizeof(*im->sums));
@@ -568,4 +708,9 @@ const vd_import_summary_t *vd_import_summaries(const vd_import_t *im, size_t *n)
 	if (n)
 		*n = ok ? im->nvpcs : 0;
 	return ok ? im->sums : NULL;
+}
+
+const char *vd_import_version_dir(const vd_import_t *im)
+{
+	return im && im->files ? im->view_dir : NULL;
 }

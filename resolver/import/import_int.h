@@ -21,10 +21,12 @@
 /* First member of every inventory item, so that sorting, deduplication and
  * lookup by ID are written once. */
 typedef struct imp_item {
-	const char *id;	   /* "vpce-…", "eni-…", "subnet-…" */
-	const char *where; /* "file: $.VpcEndpoints[3]" (arena) */
-	json_t *raw;	   /* borrowed from its document */
-	size_t seq;	   /* load order, for stable sorts */
+	const char *id;	    /* "vpce-…", "eni-…", "subnet-…" */
+	const char *where;  /* "file: $.VpcEndpoints[3]" (arena) */
+	json_t *raw;	    /* borrowed from its document */
+	size_t seq;	    /* load order, for stable sorts */
+	const char *source; /* --source in effect when loaded; NULL: none */
+	const char *region; /* --region in effect when loaded; NULL: none */
 } imp_item_t;
 
 typedef struct imp_ep {
@@ -51,9 +53,18 @@ typedef struct imp_eni {
 typedef struct imp_subnet {
 	imp_item_t it;
 	const char *vpc, *az, *az_id; /* az, az_id: NULL when absent */
+	const char *owner, *arn;      /* OwnerId, SubnetArn: NULL when absent */
 	vd_cidr_t *cidrs;	      /* arena; IPv4 first, then IPv6 */
 	size_t ncidrs;
 } imp_subnet_t;
+
+/* A VPC from describe-vpcs: its associated CIDR blocks. */
+typedef struct imp_vpcinfo {
+	imp_item_t it;
+	const char *owner; /* OwnerId; NULL when absent */
+	vd_cidr_t *cidrs;  /* arena; primary, then associations as listed */
+	size_t ncidrs;
+} imp_vpcinfo_t;
 
 /* One address record of the output. */
 typedef struct imp_rr {
@@ -80,8 +91,19 @@ typedef struct imp_vpc {
 	size_t nrrs, caprrs;
 	imp_cidr_t *cidrs; /* sorted, deduplicated */
 	size_t ncidrs, capcidrs;
+	vd_cidr_t *clients; /* the view's clients, sorted, deduplicated */
+	size_t nclients;
+	bool from_subnets; /* clients are subnet CIDRs (no describe-vpcs) */
+	const char *account, *region, *region_from; /* NULL when unknown */
+	const char *source;			    /* NULL: none */
 	vd_import_summary_t sum;
 } imp_vpc_t;
+
+/* A VPC of the previous import that this one does not write. */
+typedef struct imp_old_vpc {
+	const char *id, *source; /* arena; source NULL for none */
+	bool carried;		 /* copied into the new tree */
+} imp_old_vpc_t;
 
 typedef struct imp_file {
 	vd_import_file_t pub;
@@ -99,12 +121,25 @@ struct vd_import {
 	size_t nenis, capenis;
 	imp_subnet_t *subnets;
 	size_t nsubnets, capsubnets;
+	imp_vpcinfo_t *vpcinfos;
+	size_t nvpcinfos, capvpcinfos;
+	bool have_vpcs_doc;		     /* a describe-vpcs output was loaded */
+	const char *cur_source, *cur_region; /* arena; applied to loads */
+	const char **sources; /* every source in effect for a load (NULL too) */
+	size_t nsources, capsources;
+	bool prune;
 	const char **want; /* --vpc, arena strings */
 	size_t nwant, capwant;
 	size_t seq;
 	bool stdin_used;
 	bool built;
-	char *out_dir; /* arena, trailing slashes dropped */
+	char *out_dir;	    /* arena, trailing slashes dropped */
+	char *view_dir;	    /* arena: out_dir ".v<N>", the new version's folder */
+	char *old_dir;	    /* arena: the version out_dir points to; NULL: none */
+	char *old_view_dir; /* arena: how that version's view files name it */
+	unsigned version, old_version;
+	imp_old_vpc_t *old; /* the previous import's VPCs; arena */
+	size_t nold;
 	imp_vpc_t *vpcs;
 	size_t nvpcs;
 	vd_import_file_t *files; /* public view of ofiles */
@@ -140,6 +175,29 @@ const imp_ep_t *imp_find_ep(const vd_import_t *im, const char *id);
 const imp_eni_t *imp_find_eni(const vd_import_t *im, const char *id);
 const imp_subnet_t *imp_find_subnet(const vd_import_t *im, const char *id);
 
+const imp_vpcinfo_t *imp_find_vpcinfo(const vd_import_t *im, const char *id);
+
 /* Renders every file of the built VPCs into im->ofiles (write.c). Returns
  * 0 or -ENOMEM. */
 int imp_render(vd_import_t *im);
+/* Appends one rendered file (takes data, malloc'd, len bytes; also on
+ * failure). Returns 0 or -ENOMEM. */
+int imp_add_file(vd_import_t *im, char *data, size_t len, const char *path);
+/* Sorts the rendered files and publishes them (write.c). */
+int imp_publish(vd_import_t *im);
+/* path as a YAML double-quoted scalar's contents (no quotes); malloc. */
+char *imp_yaml_escape(const char *path);
+
+/* The output tree (tree.c). imp_tree_plan reads the previous import
+ * (out_dir's symbolic link and the manifest of the version it points
+ * to), picks the new version's folder, and lists the previous VPCs this
+ * import does not write (reported, and kept or pruned). imp_tree_finish
+ * copies the kept VPCs' files and renders views.yaml and the manifest.
+ * Both return 0, VD_EMALF with messages in errs, or -errno. */
+int imp_tree_plan(vd_import_t *im, vd_import_note_fn note, void *arg,
+		  vd_errlist_t *errs);
+int imp_tree_finish(vd_import_t *im, vd_errlist_t *errs);
+
+/* Name of the manifest at the top of each version's folder. */
+#define IMP_MANIFEST ".vpcdns-import.manifest"
+#define IMP_VIEWS "views.yaml"

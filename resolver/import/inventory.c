@@ -180,6 +180,8 @@ static int append(jctx_t *c, void **arr, size_t *n, size_t *cap, void *item,
 
 	it->where = where(c);
 	it->seq = c->im->seq++;
+	it->source = c->im->cur_source;
+	it->region = c->im->cur_region;
 	if (!it->where || imp_grow(arr, cap, *n, elem) < 0)
 		return -ENOMEM;
 	memcpy((char *)*arr + *n * elem, item, elem);
@@ -479,32 +481,55 @@ static void subnet_cidr(jctx_t *c, const json_t *o, const char *key, int family,
 	pop(c, old);
 }
 
-/* Ipv6CidrBlockAssociationSet: only the blocks still associated. */
-static void subnet_v6(jctx_t *c, const json_t *arr, imp_subnet_t *sn)
+/* An association set (Ipv6CidrBlockAssociationSet, CidrBlockAssociationSet):
+ * only the blocks still associated; an entry without a state counts. */
+static void assoc_set(jctx_t *c, const json_t *arr, const char *set, const char *key,
+		      int family, imp_subnet_t *sn)
 {
+	char state_key[64];
 	json_t *e, *st;
 	const char *state;
 	size_t i, old;
 
+	snprintf(state_key, sizeof(state_key), "%sState", key);
 	json_array_foreach(arr, i, e)
 	{
-		old = push(c, ".Ipv6CidrBlockAssociationSet[%zu]", i);
+		old = push(c, ".%s[%zu]", set, i);
 		if (!json_is_object(e)) {
 			jerr(c, "expected object");
 			pop(c, old);
 			continue;
 		}
 		state = NULL;
-		if (field(c, e, "Ipv6CidrBlockState", JSON_OBJECT, false, &st) == 1) {
-			size_t o2 = push(c, ".Ipv6CidrBlockState");
+		if (field(c, e, state_key, JSON_OBJECT, false, &st) == 1) {
+			size_t o2 = push(c, ".%s", state_key);
 
 			str_field(c, st, "State", false, &state);
 			pop(c, o2);
 		}
 		if (!state || strcmp(state, "associated") == 0)
-			subnet_cidr(c, e, "Ipv6CidrBlock", AF_INET6, sn);
+			subnet_cidr(c, e, key, family, sn);
 		pop(c, old);
 	}
+}
+
+static void subnet_v6(jctx_t *c, const json_t *arr, imp_subnet_t *sn)
+{
+	assoc_set(c, arr, "Ipv6CidrBlockAssociationSet", "Ipv6CidrBlock", AF_INET6, sn);
+}
+
+/* OwnerId: an AWS account ID, twelve digits. Anything else is taken as
+ * absent rather than an error (AWS's own CLI examples print thirteen
+ * digits): no account_id is written for it. */
+static void owner_field(jctx_t *c, const json_t *obj, const char **out)
+{
+	size_t n;
+
+	if (str_field(c, obj, "OwnerId", false, out) != 1)
+		return;
+	n = strspn(*out, "0123456789");
+	if (n != 12 || (*out)[n])
+		*out = NULL;
 }
 
 static int parse_subnet(jctx_t *c, json_t *o)
@@ -524,6 +549,8 @@ static int parse_subnet(jctx_t *c, json_t *o)
 	id_field(c, o, "VpcId", "vpc-", true, &sn.vpc);
 	az_field(c, o, "AvailabilityZone", &sn.az);
 	az_field(c, o, "AvailabilityZoneId", &sn.az_id);
+	owner_field(c, o, &sn.owner);
+	str_field(c, o, "SubnetArn", false, &sn.arn);
 	field(c, o, "Ipv6CidrBlockAssociationSet", JSON_ARRAY, false, &v6);
 	sn.cidrs = vd_arena_alloc(&im->arena,
 				  (json_array_size(v6) + 1) * sizeof(vd_cidr_t));
@@ -540,6 +567,52 @@ static int parse_subnet(jctx_t *c, json_t *o)
 		      sizeof(sn));
 }
 
+/* ---- VPCs ----------------------------------------------------------------- */
+
+/* describe-vpcs: the VPC's IPv4 blocks (the primary CidrBlock and the
+ * associated CidrBlockAssociationSet entries) and its associated IPv6
+ * blocks. A VPC whose State is not available still gets its view: its
+ * blocks are what its clients will use. */
+static int parse_vpc(jctx_t *c, json_t *o)
+{
+	unsigned before = c->nerr;
+	vd_import_t *im = c->im;
+	imp_subnet_t blocks; /* for subnet_cidr and assoc_set */
+	imp_vpcinfo_t v;
+	json_t *v4, *v6;
+
+	if (!json_is_object(o)) {
+		jerr(c, "expected object");
+		return 0;
+	}
+	memset(&v, 0, sizeof(v));
+	memset(&blocks, 0, sizeof(blocks));
+	v.it.raw = o;
+	id_field(c, o, "VpcId", "vpc-", true, &v.it.id);
+	owner_field(c, o, &v.owner);
+	field(c, o, "CidrBlockAssociationSet", JSON_ARRAY, false, &v4);
+	field(c, o, "Ipv6CidrBlockAssociationSet", JSON_ARRAY, false, &v6);
+	blocks.cidrs = vd_arena_alloc(&im->arena,
+				      (json_array_size(v4) + json_array_size(v6) + 1) *
+					      sizeof(vd_cidr_t));
+	if (!blocks.cidrs)
+		return -ENOMEM;
+	if (json_object_get(o, "CidrBlock"))
+		subnet_cidr(c, o, "CidrBlock", AF_INET, &blocks);
+	if (v4)
+		assoc_set(c, v4, "CidrBlockAssociationSet", "CidrBlock", AF_INET,
+			  &blocks);
+	if (v6)
+		assoc_set(c, v6, "Ipv6CidrBlockAssociationSet", "Ipv6CidrBlock",
+			  AF_INET6, &blocks);
+	if (c->nerr != before)
+		return 0;
+	v.cidrs = blocks.cidrs;
+	v.ncidrs = blocks.ncidrs;
+	return append(c, (void **)&im->vpcinfos, &im->nvpcinfos, &im->capvpcinfos, &v,
+		      sizeof(v));
+}
+
 /* ---- documents ------------------------------------------------------------ */
 
 typedef int (*parse_fn)(jctx_t *c, json_t *o);
@@ -553,6 +626,7 @@ static const struct {
 	{ "VpcEndpoint", true, parse_endpoint },
 	{ "NetworkInterfaces", false, parse_eni },
 	{ "Subnets", false, parse_subnet },
+	{ "Vpcs", false, parse_vpc },
 };
 
 static int parse_key(jctx_t *c, json_t *v, size_t k)
@@ -604,6 +678,8 @@ static int load_doc(vd_import_t *im, const char *name, json_t *doc, vd_errlist_t
 		if (!v)
 			continue;
 		known++;
+		if (doc_keys[k].parse == parse_vpc)
+			im->have_vpcs_doc = true;
 		rc = parse_key(&c, v, k);
 	}
 	if (rc < 0)
@@ -611,9 +687,9 @@ static int load_doc(vd_import_t *im, const char *name, json_t *doc, vd_errlist_t
 	if (!known)
 		vd_errlist_add(errs, name, 0,
 			       "not an output of aws ec2 describe-vpc-endpoints, "
-			       "describe-network-interfaces or describe-subnets (no "
-			       "VpcEndpoints, "
-			       "VpcEndpoint, NetworkInterfaces or Subnets key)");
+			       "describe-network-interfaces, describe-subnets or "
+			       "describe-vpcs (no VpcEndpoints, VpcEndpoint, "
+			       "NetworkInterfaces, Subnets or Vpcs key)");
 	return c.nerr || !known ? VD_EMALF : 0;
 }
 
@@ -627,6 +703,23 @@ static int json_failed(const char *name, const json_error_t *je, vd_errlist_t *e
 	return VD_EMALF;
 }
 
+/* Records the source in effect for a load, once. */
+static int note_source(vd_import_t *im)
+{
+	for (size_t i = 0; i < im->nsources; i++) {
+		const char *s = im->sources[i];
+
+		if (s == im->cur_source ||
+		    (s && im->cur_source && !strcmp(s, im->cur_source)))
+			return 0;
+	}
+	if (imp_grow((void **)&im->sources, &im->capsources, im->nsources,
+		     sizeof(char *)))
+		return -ENOMEM;
+	im->sources[im->nsources++] = im->cur_source;
+	return 0;
+}
+
 /* A UTF-8 byte order mark (PowerShell's "Out-File -Encoding utf8") is
  * skipped; UTF-16, PowerShell 5's default for ">", gets a message saying
  * how to avoid it rather than a puzzling parse error. */
@@ -635,6 +728,7 @@ static int load_text(vd_import_t *im, const char *name, const char *buf, size_t 
 {
 	json_error_t je;
 	json_t *doc;
+	int rc;
 
 	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
 		buf += 3;
@@ -647,6 +741,9 @@ static int load_text(vd_import_t *im, const char *name, const char *buf, size_t 
 			       "(PowerShell: | Out-File -Encoding utf8)");
 		return VD_EMALF;
 	}
+	rc = note_source(im);
+	if (rc)
+		return rc;
 	doc = json_loadb(buf, len, JSON_FLAGS, &je);
 	if (!doc)
 		return json_failed(name, &je, errs);
@@ -760,6 +857,8 @@ void vd_import_free(vd_import_t *im)
 	free(im->eps);
 	free(im->enis);
 	free(im->subnets);
+	free(im->vpcinfos);
+	free(im->sources);
 	free(im->want);
 	vd_arena_deinit(&im->arena);
 	free(im);
@@ -841,6 +940,8 @@ int imp_inventory_finish(vd_import_t *im, vd_errlist_t *errs)
 		rc = VD_EMALF;
 	if (dedupe(im->subnets, &im->nsubnets, sizeof(imp_subnet_t), errs))
 		rc = VD_EMALF;
+	if (dedupe(im->vpcinfos, &im->nvpcinfos, sizeof(imp_vpcinfo_t), errs))
+		rc = VD_EMALF;
 	return rc;
 }
 
@@ -864,4 +965,47 @@ const imp_eni_t *imp_find_eni(const vd_import_t *im, const char *id)
 const imp_subnet_t *imp_find_subnet(const vd_import_t *im, const char *id)
 {
 	return find(im->subnets, im->nsubnets, sizeof(imp_subnet_t), id);
+}
+
+const imp_vpcinfo_t *imp_find_vpcinfo(const vd_import_t *im, const char *id)
+{
+	return find(im->vpcinfos, im->nvpcinfos, sizeof(imp_vpcinfo_t), id);
+}
+
+/* A source name: printable ASCII without spaces, '"' or '\\'. */
+static bool good_source(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128 || strcmp(s, "-") == 0)
+		return false;
+	for (; *s; s++) {
+		if (*s <= ' ' || *s > '~' || *s == '"' || *s == '\\')
+			return false;
+	}
+	return true;
+}
+
+int vd_import_set_origin(vd_import_t *im, const char *source, const char *region)
+{
+	if (!im || im->built)
+		return -EINVAL;
+	if ((source && !good_source(source)) ||
+	    (region && (!imp_is_az(region) || strlen(region) > 40)))
+		return VD_EMALF;
+	if (source && !(source = vd_arena_strdup(&im->arena, source)))
+		return -ENOMEM;
+	if (region && !(region = vd_arena_strdup(&im->arena, region)))
+		return -ENOMEM;
+	im->cur_source = source;
+	im->cur_region = region;
+	return 0;
+}
+
+int vd_import_set_prune(vd_import_t *im, bool prune)
+{
+	if (!im || im->built)
+		return -EINVAL;
+	im->prune = prune;
+	return 0;
 }

@@ -68,6 +68,37 @@ def subnet(sid, style=0):
         d = dict(reversed(list(d.items())))
     return d
 
+def vpc(vid, cidr, secondary=(), ipv6=(), owner=OWNER, gone=()):
+    """A VPC as aws ec2 describe-vpcs prints it: the primary block in
+    CidrBlock and again in CidrBlockAssociationSet, secondary blocks after
+    it, IPv6 blocks in Ipv6CidrBlockAssociationSet; `gone` lists blocks
+    whose association is going away (not to be imported)."""
+    n = [0]
+
+    def assoc(kind):
+        n[0] += 1
+        return "%s-cidr-assoc-0%s%02d" % (kind, vid[-14:], n[0])
+    v4 = [{"AssociationId": assoc("vpc"), "CidrBlock": c,
+           "CidrBlockState": {"State": "disassociated" if c in gone else "associated"}}
+          for c in (cidr,) + tuple(secondary)]
+    d = {
+        "CidrBlock": cidr,
+        "DhcpOptionsId": "dopt-0a1b2c3d4e5f60718",
+        "State": "available",
+        "VpcId": vid,
+        "OwnerId": owner,
+        "InstanceTenancy": "default",
+        "CidrBlockAssociationSet": v4,
+        "IsDefault": False,
+        "Tags": [{"Key": "Name", "Value": "vpc-" + vid[-4:]}],
+    }
+    if ipv6:
+        d["Ipv6CidrBlockAssociationSet"] = [
+            {"AssociationId": assoc("vpc"), "Ipv6CidrBlock": c,
+             "Ipv6CidrBlockState": {"State": "disassociating" if c in gone else "associated"},
+             "NetworkBorderGroup": "us-east-1", "Ipv6Pool": "Amazon"} for c in ipv6]
+    return d
+
 def eni(eid, ep, sid, ip, v6=None, style=0):
     vpc, cidr, az, azid, _ = SUBNETS[sid]
     dns = "ip-" + ip.replace(".", "-") + ".ec2.internal"
@@ -450,3 +481,17 @@ write("err-not-aws", "describe-vpc-endpoint-services.json", {
                         "PrivateDnsName": "ec2.us-east-1.amazonaws.com"}],
     "ServiceNames": ["com.amazonaws.us-east-1.ec2"]})
 write_text("err-not-aws", "exit", "1\n")
+
+# ---- describe-vpcs: clients from the VPCs' blocks; a VPC without endpoints ----
+VPC_C = "vpc-0c3d4e5f60718293a"
+VPCS = {"Vpcs": [
+    vpc(VPC_A, "10.20.0.0/16", secondary=["100.64.0.0/20", "10.21.0.0/16"],
+        ipv6=["2600:1f18:4a3:5600::/56", "2600:1f18:4a3:9900::/56"],
+        gone=["10.21.0.0/16", "2600:1f18:4a3:9900::/56"]),
+    vpc(VPC_B, "10.30.0.0/16"),
+    vpc(VPC_C, "10.40.0.0/16", owner="444455556666")]}
+write("describe-vpcs", "describe-vpcs.json", VPCS)
+write("describe-vpcs", "describe-vpc-endpoints.json", two_eps)
+write("describe-vpcs", "describe-network-interfaces.json", two_enis)
+write("describe-vpcs", "describe-subnets.json", subnets_doc(A_SUBNETS + B_SUBNETS))
+write_text("describe-vpcs", "args", "--region\nus-east-1\n")

@@ -9,9 +9,11 @@ byte for byte, its stderr must equal tests/import/golden/<case>.stderr, and
 a failing run must write nothing at all. Further checks: the same input in
 another file order gives the same bytes, an error leaves an existing
 output directory untouched, a rerun removes the zone files of deleted
-endpoints, the zone files load in ldns and in vpcdns itself (when
-available), and the AWS CLI examples in ../shared/aws-examples are
-handled. Environment: VPCDNS_IMPORT (the binary), VD_SOURCE_DIR (the
+endpoints, VPCs of an earlier import are kept or pruned by source, the
+zone files and views load in ldns and in vpcdns itself (when available),
+and the AWS CLI examples in ../shared/aws-examples are handled. The output
+is a link to a versioned folder: a first run writes out -> out.v1, which
+is what the golden trees hold. Environment: VPCDNS_IMPORT (the binary), VD_SOURCE_DIR (the
 repository), VPCDNS (the daemon, optional). Exit 77 to skip.
 VD_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing (review
 the diff before committing it).
@@ -132,7 +134,8 @@ def golden_case(name):
             if rc == 0:
                 compare_tree(outdir, gdir)
             else:
-                check(not os.path.exists(outdir), "a failed run created %s" % outdir)
+                check(sorted(os.listdir(tmp)) == ["in"],
+                      "a failed run wrote %s" % sorted(os.listdir(tmp)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     fn.__name__ = "golden: " + name
@@ -176,23 +179,38 @@ def error_leaves_output_alone():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def link_target(path):
+    return os.readlink(path) if os.path.islink(path) else None
+
+
 @case
-def rerun_removes_stale_zones():
-    """A rerun after an endpoint was deleted drops its zone file (only
-    *.zone files of the VPC's zones folder; other files stay)."""
+def rerun_drops_deleted_endpoints():
+    """A rerun after an endpoint was deleted: the new version has no zone
+    file for it, the link moves to the new version, the previous version
+    stays (a reload in progress may still read it), older ones go."""
     tmp = tempfile.mkdtemp(prefix="vd-import-")
     try:
-        zdir = os.path.join(tmp, "out", "vpc-0a1b2c3d4e5f60718", "zones")
-        os.makedirs(zdir)
-        for f in ("kinesis.us-east-1.amazonaws.com.zone", "README"):
-            with open(os.path.join(zdir, f), "w") as fp:
-                fp.write("; old\n")
+        out = os.path.join(tmp, "out")
+        _, (rc, _, err) = run_fixture("private-dns", tmp)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check(link_target(out) == "out.v1", "link: %r" % link_target(out))
+        zdir = os.path.join(out, "vpc-0a1b2c3d4e5f60718", "zones")
+        check("kinesis.us-east-1.amazonaws.com.zone" in os.listdir(zdir), os.listdir(zdir))
+        shutil.rmtree(os.path.join(tmp, "in"))
         _, (rc, _, err) = run_fixture("skipped", tmp)
         check(rc == 0, "exit %d: %s" % (rc, err))
+        check(link_target(out) == "out.v2", "link: %r" % link_target(out))
         left = sorted(os.listdir(zdir))
-        check(left == ["README", "us-east-1.vpce.amazonaws.com.zone"], "left: %s" % left)
-        check("removed out/vpc-0a1b2c3d4e5f60718/zones/kinesis.us-east-1.amazonaws.com.zone"
-              in err, "removal not reported: %s" % err)
+        check(left == ["us-east-1.vpce.amazonaws.com.zone"], "left: %s" % left)
+        check("out -> out.v2" in err, err)
+        view = read(os.path.join(out, "vpc-0a1b2c3d4e5f60718", "view.yaml"))
+        check('"out.v2/vpc-0a1b2c3d4e5f60718/zones/"' in view, view)
+        check(os.path.isdir(os.path.join(tmp, "out.v1")), "previous version removed")
+        shutil.rmtree(os.path.join(tmp, "in"))
+        _, (rc, _, err) = run_fixture("skipped", tmp)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check(sorted(os.listdir(tmp)) == ["in", "out", "out.v2", "out.v3"],
+              "left: %s" % sorted(os.listdir(tmp)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -200,16 +218,13 @@ def rerun_removes_stale_zones():
 @case
 def vpc_without_endpoints():
     """--vpc for a VPC whose endpoints are all gone writes its subnets and a
-    view without zones, and removes the old zone files and folder."""
+    view without zones; the new version has no zones folder for it."""
     tmp = tempfile.mkdtemp(prefix="vd-import-")
     try:
+        _, (rc, _, err) = run_fixture("private-dns", tmp)
+        check(rc == 0, "exit %d: %s" % (rc, err))
         zdir = os.path.join(tmp, "out", "vpc-0a1b2c3d4e5f60718", "zones")
-        os.makedirs(zdir)
-        with open(os.path.join(zdir, "ec2.us-east-1.amazonaws.com.zone"), "w") as fp:
-            fp.write("; old\n")
-        os.makedirs(os.path.join(tmp, "in"))
-        shutil.copy(os.path.join(FIXTURES, "skipped", "describe-subnets.json"),
-                    os.path.join(tmp, "in"))
+        check(os.path.isdir(zdir), "no zones folder")
         rc, _, err = run(["--vpc", "vpc-0a1b2c3d4e5f60718", "--out", "out",
                           "in/describe-subnets.json"], tmp)
         check(rc == 0, "exit %d: %s" % (rc, err))
@@ -221,6 +236,95 @@ def vpc_without_endpoints():
                           "in/describe-subnets.json"], tmp)
         check(rc == 1 and "--vpc vpc-0123456789abcdef0: no endpoint or subnet" in err, err)
         check(not os.path.exists(os.path.join(tmp, "out2")), "out2 written")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def split_by_vpc(fixture, vpcs, dest):
+    """Writes the fixture's four inputs into dest, keeping only the items
+    of the given VPCs (endpoints, interfaces and subnets by VpcId)."""
+    import json
+    os.makedirs(dest, exist_ok=True)
+    names = []
+    for f in sorted(os.listdir(os.path.join(FIXTURES, fixture))):
+        if not f.endswith(".json"):
+            continue
+        doc = json.loads(read(os.path.join(FIXTURES, fixture, f)))
+        for key in ("Vpcs", "VpcEndpoints", "NetworkInterfaces", "Subnets"):
+            if key in doc:
+                doc[key] = [x for x in doc[key] if x.get("VpcId") in vpcs]
+        with open(os.path.join(dest, f), "w") as fp:
+            json.dump(doc, fp, indent=2)
+        names.append(os.path.join(dest, f))
+    return names
+
+
+VA, VB, VC = "vpc-0a1b2c3d4e5f60718", "vpc-0b2c3d4e5f6071829", "vpc-0c3d4e5f60718293a"
+
+
+@case
+def prune_by_source():
+    """VPCs absent from the input are listed; --prune removes only those
+    whose source was imported this time; the others are carried into the
+    new version with their view's paths moved to it."""
+    tmp = tempfile.mkdtemp(prefix="vd-import-")
+    try:
+        a = split_by_vpc("describe-vpcs", [VA], os.path.join(tmp, "a"))
+        b = split_by_vpc("describe-vpcs", [VB, VC], os.path.join(tmp, "b"))
+        rc, _, err = run(["--out", "out", "--source", "prod/us-east-1"] + a +
+                         ["--source", "dev/us-east-1", "--region", "us-east-1"] + b, tmp)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        man = read(os.path.join(tmp, "out", ".vpcdns-import.manifest"))
+        for want in ("vpc %s prod/us-east-1\n" % VA, "vpc %s dev/us-east-1\n" % VB,
+                     "vpc %s dev/us-east-1\n" % VC, "file %s/view.yaml\n" % VC):
+            check(want in man, "missing %r in:\n%s" % (want, man))
+        # VPC C deleted in dev; prod's calls "failed" (not in the input).
+        b2 = split_by_vpc("describe-vpcs", [VB], os.path.join(tmp, "b2"))
+        rc, _, err = run(["--out", "out", "--prune", "--source", "dev/us-east-1"] + b2, tmp)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        for want in ("vpcdns-import: %s: from an earlier import, not in the input: "
+                     "removed (--prune)\n" % VC,
+                     "vpcdns-import: %s: from an earlier import, not in the input: kept, "
+                     "because its source prod/us-east-1 was not in this import\n" % VA):
+            check(want in err, "missing %r in:\n%s" % (want, err))
+        out = os.path.join(tmp, "out")
+        check(sorted(d for d in os.listdir(out) if d.startswith("vpc-")) == [VA, VB],
+              os.listdir(out))
+        view_a = read(os.path.join(out, VA, "view.yaml"))
+        check('"out.v2/%s/zones/"' % VA in view_a and "out.v1" not in view_a, view_a)
+        check(os.path.isfile(os.path.join(out, VA, "zones", "ec2.us-east-1.amazonaws.com.zone")),
+              "carried zone file missing")
+        views = read(os.path.join(out, "views.yaml"))
+        check(views.count("- name: ") == 2 and "- name: %s" % VA in views, views)
+        check("prod/us-east-1" in read(os.path.join(out, ".vpcdns-import.manifest")),
+              "carried VPC lost its source")
+        # Without --prune an absent VPC is listed and kept.
+        rc, _, err = run(["--out", "out", "--source", "dev/us-east-1"] +
+                         split_by_vpc("describe-vpcs", [], os.path.join(tmp, "b3")), tmp)
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check("%s: from an earlier import, not in the input: kept (--prune removes it)"
+              % VB in err, err)
+        check(os.path.isdir(os.path.join(out, VB)), "B removed without --prune")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@case
+def refuses_foreign_output():
+    """--out naming an existing folder or a link it did not make is an
+    error before anything is written."""
+    tmp = tempfile.mkdtemp(prefix="vd-import-")
+    try:
+        os.makedirs(os.path.join(tmp, "out", "keep"))
+        _, (rc, _, err) = run_fixture("private-dns", tmp)
+        check(rc == 1 and "out: exists and is not the symbolic link" in err, err)
+        check(os.listdir(os.path.join(tmp, "out")) == ["keep"], "out changed")
+        check(sorted(os.listdir(tmp)) == ["in", "out"], sorted(os.listdir(tmp)))
+        os.rmdir(os.path.join(tmp, "out", "keep"))
+        os.rmdir(os.path.join(tmp, "out"))
+        os.symlink("in", os.path.join(tmp, "out"))
+        _, (rc, _, err) = run_fixture("private-dns", tmp)
+        check(rc == 1 and "a symbolic link that vpcdns-import did not make" in err, err)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -268,10 +372,13 @@ def zones_parse_in_ldns():
 
 @case
 def zones_load_in_vpcdns():
-    """Each golden VPC's view (zones folder and all) passes vpcdns --check."""
+    """Each golden VPC's view (zones folder and all), and each golden
+    views.yaml pasted under views:, passes vpcdns --check."""
     if not DAEMON or not os.access(DAEMON, os.X_OK):
         print("  (the vpcdns binary is not built here: skipped)")
         return
+    head = ("server:\n  listen: [\"127.0.0.1:53535\"]\n"
+            "upstreams:\n  default: [\"127.0.0.1:53536\"]\nviews:\n")
     tmp = tempfile.mkdtemp(prefix="vd-import-")
     try:
         n = 0
@@ -279,27 +386,26 @@ def zones_load_in_vpcdns():
             gdir = os.path.join(GOLDEN, name)
             if not os.path.isdir(gdir):
                 continue
-            shutil.copytree(gdir, os.path.join(tmp, name, "out"))
-            for vpc in sorted(os.listdir(gdir)):
+            shutil.copytree(gdir, os.path.join(tmp, name, "out.v1"))
+            os.symlink("out.v1", os.path.join(tmp, name, "out"))
+            views = read(os.path.join(gdir, "views.yaml"))
+            for vpc in sorted(d for d in os.listdir(gdir) if d.startswith("vpc-")):
                 view = read(os.path.join(gdir, vpc, "view.yaml"))
                 conf = os.path.join(tmp, name, vpc + ".yaml")
                 with open(conf, "w") as f:
-                    f.write("server:\n  listen: [\"127.0.0.1:53535\"]\n"
-                            "upstreams:\n  default: [\"127.0.0.1:53536\"]\nviews:\n")
-                    f.write(view)
+                    f.write(head + view)
                 rc, err = vpcdns_check(conf)
-                if rc and "unknown key 'subnets'" in err:
-                    # The daemon predates subnet-aware views: check the rest.
-                    with open(conf, "w") as f:
-                        f.write("server:\n  listen: [\"127.0.0.1:53535\"]\n"
-                                "upstreams:\n  default: [\"127.0.0.1:53536\"]\nviews:\n")
-                        f.write("".join(l for l in view.splitlines(True)
-                                        if not l.startswith("  subnets:")))
-                    rc, err = vpcdns_check(conf)
                 if "clients: []" in view:
                     continue
                 check(rc == 0, "%s/%s: vpcdns --check failed:\n%s" % (name, vpc, err))
                 n += 1
+            if "clients: []" in views:
+                continue
+            conf = os.path.join(tmp, name, "all.yaml")
+            with open(conf, "w") as f:
+                f.write(head + views)
+            rc, err = vpcdns_check(conf)
+            check(rc == 0, "%s/views.yaml: vpcdns --check failed:\n%s" % (name, err))
         check(n > 0, "nothing checked")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

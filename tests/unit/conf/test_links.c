@@ -338,6 +338,34 @@ static void test_ptr(void **state)
 	vd_errlist_deinit(&errs);
 }
 
+/* vpc_id, account_id and region: optional strings kept for query logs;
+ * a view without them has NULL. */
+static void test_view_meta(void **state)
+{
+	(void)state;
+	vd_snap_t *s = NULL;
+	vd_errlist_t errs;
+	char path[512];
+
+	assert_int_equal(load(HEAD "views:\n"
+				   "  - name: a\n    clients: [\"10.0.0.0/16\"]\n"
+				   "    vpc_id: vpc-0a1b2c3d4e5f60718\n"
+				   "    account_id: \"111122223333\"\n"
+				   "    region: us-east-1   # from --region\n"
+				   "  - name: b\n    clients: [\"10.1.0.0/16\"]\n",
+			      &s, &errs, path),
+			 0);
+	assert_int_equal(s->nviews, 2);
+	assert_string_equal(vd_view_vpc_id(s->views[0]), "vpc-0a1b2c3d4e5f60718");
+	assert_string_equal(vd_view_account_id(s->views[0]), "111122223333");
+	assert_string_equal(vd_view_region(s->views[0]), "us-east-1");
+	assert_null(vd_view_vpc_id(s->views[1]));
+	assert_null(vd_view_account_id(s->views[1]));
+	assert_null(vd_view_region(s->views[1]));
+	vd_snap_unref(s);
+	vd_errlist_deinit(&errs);
+}
+
 static void test_subnet_errors(void **state)
 {
 	(void)state;
@@ -484,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_subnets_and_azs),
 		cmocka_unit_test(test_ptr),
 		cmocka_unit_test(test_subnet_errors),
+		cmocka_unit_test(test_view_meta),
 		cmocka_unit_test(test_cache_section),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -102,8 +102,8 @@ static void test_document_kinds(void **state)
 	it_load(im, "a.json", strdup("[]"), "a.json: $: expected object");
 	it_load(im, "b.json", strdup("{\"ServiceDetails\": []}"),
 		"b.json: not an output of aws ec2 describe-vpc-endpoints, "
-		"describe-network-interfaces or describe-subnets (no VpcEndpoints, "
-		"VpcEndpoint, NetworkInterfaces or Subnets key)");
+		"describe-network-interfaces, describe-subnets or describe-vpcs (no "
+		"VpcEndpoints, VpcEndpoint, NetworkInterfaces, Subnets or Vpcs key)");
 	it_load(im, "c.json", strdup("{\"VpcEndpoints\": {}}"),
 		"c.json: $.VpcEndpoints: expected array");
 	it_load(im, "d.json", strdup("{\"VpcEndpoint\": []}"),
