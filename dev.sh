@@ -54,6 +54,8 @@ fuzz_all() {
 		t=${bin##*/fuzz_}
 		seeds=$FUZZ_CORPUS
 		[ "$t" = zone ] && seeds=tests/unit/data/zone
+		# Targets with seeds of their own in the tree (fuzz/seeds/<target>).
+		[ -d "fuzz/seeds/$t" ] && seeds=fuzz/seeds/$t
 		mkdir -p "$work/$t/corpus"
 		if [ -d "$seeds" ]; then
 			cp -r "$seeds"/. "$work/$t/corpus/"
