@@ -22,7 +22,7 @@
 #include "vpcdns/query.h"
 #include "vpcdns/util.h"
 
-typedef enum { C_READING, C_WORKING, C_WRITING, C_CLOSING } cstate_t;
+typedef enum { C_READING, C_WORKING, C_WRITING, C_DRAINING, C_CLOSING } cstate_t;
 
 typedef struct conn {
 	struct conn *prev, *next;
@@ -30,6 +30,7 @@ typedef struct conn {
 	uv_pipe_t pipe;
 	uv_timer_t timer;
 	uv_write_t wr;
+	uv_shutdown_t shut;
 	cstate_t state;
 	bool counted; /* in ctl->nconns */
 	int open_handles;
@@ -92,10 +93,45 @@ static void conn_close(conn_t *k)
 	uv_close((uv_handle_t *)&k->timer, conn_handle_closed);
 }
 
+static void on_drain_timeout(uv_timer_t *t)
+{
+	conn_close(t->data);
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+/* After the response: end our side, then read (and drop) whatever the
+ * client still sends until it closes, so that unread bytes of a refused
+ * request do not turn the close into a reset that loses the response. */
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	conn_t *k = req->data;
+
+	if (k->state == C_CLOSING)
+		return;
+	if (status != 0) {
+		conn_close(k);
+		return;
+	}
+	k->state = C_DRAINING;
+	k->len = 0;
+	uv_timer_start(&k->timer, on_drain_timeout, VD_CTL_READ_TIMEOUT_MS, 0);
+	if (uv_read_start((uv_stream_t *)&k->pipe, on_alloc, on_read) != 0)
+		conn_close(k);
+}
+
 static void on_written(uv_write_t *wr, int status)
 {
-	(void)status; /* a client that went away misses its answer */
-	conn_close(wr->data);
+	conn_t *k = wr->data;
+
+	if (status != 0 || k->state == C_CLOSING) {
+		conn_close(k); /* a client that went away misses its answer */
+		return;
+	}
+	k->shut.data = k;
+	if (uv_shutdown(&k->shut, (uv_stream_t *)&k->pipe, on_shutdown) != 0)
+		conn_close(k);
 }
 
 /* Sends k->out and closes after it. */
@@ -267,6 +303,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	char *nl;
 	(void)b;
 
+	if (k->state == C_DRAINING) {
+		k->len = 0;
+		if (n < 0)
+			conn_close(k);
+		return;
+	}
 	if (k->state != C_READING)
 		return;
 	if (n == UV_EOF && k->len > 0) {
@@ -447,7 +489,7 @@ void vd_ctl_close(vd_ctl_t *c)
 	uv_close((uv_handle_t *)&c->listener, listener_closed);
 	for (k = c->conns; k != NULL; k = next) {
 		next = k->next;
-		if (k->state == C_READING)
+		if (k->state == C_READING || k->state == C_DRAINING)
 			conn_close(k);
 	}
 }
