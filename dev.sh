@@ -56,6 +56,8 @@ fuzz_all() {
 		seeds=$FUZZ_CORPUS
 		[ "$t" = zone ] && seeds=tests/unit/data/zone
 		[ "$t" = fwlist ] && seeds=tests/unit/data/fwlist
+		# Targets with seeds of their own in the tree (fuzz/seeds/<target>).
+		[ -d "fuzz/seeds/$t" ] && seeds=fuzz/seeds/$t
 		mkdir -p "$work/$t/corpus"
 		if [ -d "$seeds" ]; then
 			cp -r "$seeds"/. "$work/$t/corpus/"
@@ -110,7 +112,7 @@ test-tsan)
 	build build-tsan -DVD_TSAN=ON
 	cd build-tsan && export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 &&
 		ctest --output-on-failure -j2 -L unit &&
-		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|http|qlog)$'
+		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|http|qlog|ctl)$'
 	;;
 bench)
 	deps $BUILD_PKGS $TEST_PKGS

@@ -26,7 +26,9 @@ static void usage(FILE *f)
 		"  -h, --help         print this help and exit\n"
 		"\n"
 		"Signals: SIGHUP reloads, SIGUSR1 logs statistics, SIGTERM and "
-		"SIGINT stop.\n");
+		"SIGINT stop.\n"
+		"Control socket (vpcdnsctl): server.control_socket, default %s\n",
+		VD_CONTROL_SOCKET);
 }
 
 static int check_only(const char *path)

@@ -84,6 +84,11 @@ void vd_cache_free(vd_cache_t *c); /* NULL is ok */
 void vd_cache_set_size(vd_cache_t *c, size_t max_bytes);
 /* Drops every entry whose group identity is not in ids[0..n). */
 void vd_cache_retain_groups(vd_cache_t *c, const uint64_t *ids, size_t n);
+/* Removes every entry for the lower-cased wire name name_lc (any type,
+ * class, group and flags; names below it stay), or every entry when
+ * name_lc is NULL. Returns how many were removed. One pass over all
+ * entries: for operators (vpcdnsctl flush), not for the query path. */
+size_t vd_cache_flush(vd_cache_t *c, const uint8_t *name_lc);
 
 /* Stores a validated upstream response for key. Returns 0 when stored,
  * VD_EMALF for a malformed response, 1 when the response is not cacheable

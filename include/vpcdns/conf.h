@@ -63,7 +63,19 @@ typedef struct vd_server_conf {
 	vd_log_dest_t log_dest;	     /* server.log: stderr (default) or syslog */
 	uint32_t workers;	     /* loops (threads) serving the listeners */
 	uint64_t zone_file_max_size; /* bytes; larger zone files are errors */
+	/* The control channel's Unix socket (vpcdnsctl): an absolute path,
+	 * "" for none. Default VD_CONTROL_SOCKET; control_socket_set says
+	 * whether the file named it (an unusable default is a warning, a
+	 * configured path that cannot be served an error). */
+	const char *control_socket;
+	bool control_socket_set;
 } vd_server_conf_t;
+
+/* The control socket when server.control_socket is not given (CMake
+ * option VD_CONTROL_SOCKET). */
+#ifndef VD_CONTROL_SOCKET
+#define VD_CONTROL_SOCKET "/run/vpcdns/vpcdns.sock"
+#endif
 
 /* The "cache" section: forwarded answers (see docs/configuration.md). */
 typedef struct vd_cache_conf {

@@ -122,6 +122,20 @@ typedef struct vd_daemon_status {
 } vd_daemon_status_t;
 
 void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out);
+
+/* The outcome of a cache flush: rc 0, or -ESHUTDOWN when the daemon
+ * stopped first; removed entries summed over the workers that answered
+ * (all of them unless one took longer than two seconds). */
+typedef void (*vd_daemon_flush_cb)(void *arg, int rc, uint64_t removed, size_t answered,
+				   size_t workers);
+
+/* Removes the cached answers for name_lc (lower-cased wire form, copied;
+ * NULL: every answer) from each worker's cache, on the worker's own
+ * thread (vd_query_flush). cb (not NULL) runs on the main loop once every
+ * worker did it. Flushes run one at a time in the order asked. Returns
+ * 0, -ENOMEM or -ESHUTDOWN (then cb is never called). */
+int vd_daemon_flush(vd_daemon_t *d, const uint8_t *name_lc, vd_daemon_flush_cb cb,
+		    void *arg);
 /* The serving snapshot with a reference the caller drops. */
 vd_snap_t *vd_daemon_snap(vd_daemon_t *d);
 /* The query-log writer (vd_qlog_reopen, vd_qlog_stats), or NULL when

@@ -151,6 +151,22 @@ const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx);
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx);
 /* Requests waiting on an upstream. */
 size_t vd_query_pending(const vd_query_ctx_t *ctx);
+/* Removes the cached answers for the lower-cased wire name name_lc (every
+ * type), or every cached answer when name_lc is NULL; returns how many.
+ * Called on the context's own thread (the daemon's worker mailbox). */
+size_t vd_query_flush(vd_query_ctx_t *ctx, const uint8_t *name_lc);
+
+/* The reply a client at address client gets to "dig -c CH TXT qname"
+ * (the explain answer: how an IN query would be answered, see
+ * docs/configuration.md), written into out (cap bytes, at most 65535) as
+ * if the question came over TCP without EDNS; the view's explain setting
+ * is not consulted. Needs no query context: for the control channel on
+ * the main loop. Returns 0 with *outlen set, VD_ENOTFOUND when the
+ * address is in no view (its queries are REFUSED), VD_EMALF for a name
+ * that cannot be asked, VD_ESPACE when out is too small. */
+int vd_query_explain(const vd_snap_t *snap, const struct sockaddr *client,
+		     const uint8_t *qname, uint8_t *out, size_t cap, size_t *outlen);
+
 /* Released request and fetch records kept for reuse (see
  * VD_QUERY_POOL_KEEP): it falls back after a burst. */
 size_t vd_query_pooled(const vd_query_ctx_t *ctx);

@@ -239,6 +239,22 @@ void vd_cache_retain_groups(vd_cache_t *c, const uint64_t *ids, size_t n)
 	free(sorted);
 }
 
+size_t vd_cache_flush(vd_cache_t *c, const uint8_t *name_lc)
+{
+	size_t nlen = name_lc ? vd_name_len(name_lc) : 0, n = 0;
+	entry_t *e = c->lru_head, *next;
+
+	for (; e; e = next) {
+		next = e->lnext;
+		if (name_lc != NULL &&
+		    (e->name_len != nlen || memcmp(e_name(e), name_lc, nlen) != 0))
+			continue;
+		remove_entry(c, e);
+		n++;
+	}
+	return n;
+}
+
 const vd_cache_stats_t *vd_cache_stats(const vd_cache_t *c)
 {
 	return &c->stats;

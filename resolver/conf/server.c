@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
@@ -49,6 +50,7 @@ static const char *const server_keys[] = {
 	"log_level",
 	"log",
 	"zone_file_max_size",
+	"control_socket",
 	NULL,
 };
 
@@ -76,6 +78,7 @@ static void set_defaults(cbuild_t *b)
 	s->zone_file_max_size = VD_ZONE_FILE_MAX_SIZE;
 	s->tls_ca_file = NULL;
 	s->log_level = VD_LOG_INFO;
+	s->control_socket = VD_CONTROL_SOCKET;
 	if (!s->identity)
 		vd_conf_nomem(b);
 }
@@ -300,6 +303,32 @@ static void build_zone_file_max_size(cbuild_t *b, const yn_pair_t *p)
 	b->snap->server.zone_file_max_size = n;
 }
 
+/* The control channel's Unix socket: an absolute path that fits a
+ * sockaddr_un, or "" for no control channel. */
+static void build_control_socket(cbuild_t *b, const yn_pair_t *p)
+{
+	vd_server_conf_t *s = &b->snap->server;
+	const char *path;
+
+	if (vd_conf_string(b, p, "server.control_socket", &path) < 0)
+		return;
+	if (path[0] != '\0' && path[0] != '/') {
+		vd_conf_err(b, p->val->line,
+			    "server.control_socket must be an absolute path or \"\"");
+		return;
+	}
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		vd_conf_err(b, p->val->line,
+			    "server.control_socket must be at most %zu characters",
+			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return;
+	}
+	s->control_socket = vd_arena_strdup(b->a, path);
+	s->control_socket_set = true;
+	if (!s->control_socket)
+		vd_conf_nomem(b);
+}
+
 static void server_pair(cbuild_t *b, const yn_pair_t *p)
 {
 	vd_server_conf_t *s = &b->snap->server;
@@ -347,6 +376,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		build_log_dest(b, p);
 	else if (strcmp(k, "zone_file_max_size") == 0)
 		build_zone_file_max_size(b, p);
+	else if (strcmp(k, "control_socket") == 0)
+		build_control_socket(b, p);
 }
 
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root)

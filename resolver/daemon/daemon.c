@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "vpcdns/ctl.h"
+
 #define STATS_TIMEOUT_MS 1000
 
 /* -v: debug logging whatever server.log_level says. */
@@ -137,6 +139,9 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 		       "reload: server.workers changed; restart vpcdns "
 		       "to apply it (still running %zu)",
 		       d->nworkers);
+	if (strcmp(snap->server.control_socket, d->snap->server.control_socket) != 0)
+		vd_log(VD_LOG_WARN, "reload: server.control_socket changed; restart "
+				    "vpcdns to apply it (still serving the old one)");
 	apply_log_level(d, snap);
 	log_snapshot(snap);
 	check_qlog(d, snap);
@@ -431,6 +436,9 @@ void vd_daemon_stop(vd_daemon_t *d)
 		return;
 	d->stopping = true;
 	vd_daemon_http_stop(d);
+	vd_ctl_close(d->ctl);
+	d->ctl = NULL;
+	vd_daemon_flush_stop(d);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -451,6 +459,78 @@ static void on_stop(uv_signal_t *s, int signum)
 		return;
 	vd_log(VD_LOG_INFO, "stopping on signal %d", signum);
 	vd_daemon_stop(d);
+}
+
+/* ---- the control channel ---------------------------------------------- */
+
+static int ops_reload(void *arg, vd_daemon_reload_cb cb, void *cb_arg)
+{
+	return vd_daemon_reload(arg, cb, cb_arg);
+}
+
+static void ops_status(void *arg, vd_daemon_status_t *out)
+{
+	vd_daemon_status(arg, out);
+}
+
+static int ops_stats(void *arg, vd_daemon_stats_cb cb, void *cb_arg)
+{
+	return vd_daemon_collect_stats(arg, cb, cb_arg);
+}
+
+static int ops_flush(void *arg, const uint8_t *name_lc, vd_daemon_flush_cb cb,
+		     void *cb_arg)
+{
+	return vd_daemon_flush(arg, name_lc, cb, cb_arg);
+}
+
+static vd_snap_t *ops_snap(void *arg)
+{
+	return vd_daemon_snap(arg);
+}
+
+/* The control socket, before any worker starts. A live one is another
+ * vpcdns: refuse to start. The default path may be unusable (no
+ * /run/vpcdns outside the service): then run without one and say so. */
+static int start_ctl(vd_daemon_t *d)
+{
+	const vd_server_conf_t *sc = &d->snap->server;
+	const vd_ctl_ops_t ops = {
+		.arg = d,
+		.reload = ops_reload,
+		.status = ops_status,
+		.collect_stats = ops_stats,
+		.flush = ops_flush,
+		.snap = ops_snap,
+	};
+
+	if (sc->control_socket[0] == '\0') {
+		vd_log(VD_LOG_INFO,
+		       "control channel off (server.control_socket is \"\")");
+		return 0;
+	}
+	int rc = vd_ctl_new(d->loop, sc->control_socket, &ops, &d->ctl);
+	if (rc == 0) {
+		vd_log(VD_LOG_INFO, "control channel on %s", sc->control_socket);
+		return 0;
+	}
+	if (rc == -EADDRINUSE) {
+		vd_log(VD_LOG_ERR,
+		       "control socket %s: another process answers on it (is vpcdns "
+		       "already running?)",
+		       sc->control_socket);
+		return -1;
+	}
+	if (!sc->control_socket_set && (rc == -ENOENT || rc == -EACCES)) {
+		vd_log(VD_LOG_WARN,
+		       "cannot create the default control socket %s: %s; running "
+		       "without a control channel (set server.control_socket)",
+		       sc->control_socket, vd_strerror(rc));
+		return 0;
+	}
+	vd_log(VD_LOG_ERR, "control socket %s: %s", sc->control_socket,
+	       vd_strerror(rc == -EEXIST ? -ENOTSOCK : rc));
+	return -1;
 }
 
 /* ---- start-up ---------------------------------------------------------- */
@@ -532,6 +612,9 @@ static int start(vd_daemon_t *d)
 	uv_timer_init(d->loop, &d->stats_timer);
 	d->stats_timer.data = d;
 	d->handles_ready = true;
+	vd_daemon_flush_init(d);
+	if (start_ctl(d) != 0)
+		return -1;
 	for (size_t i = 0; i < d->nworkers; i++)
 		if (vd_daemon_worker_init(d, &d->workers[i], (int)i) != 0)
 			return -1;
@@ -555,6 +638,9 @@ static void abandon(vd_daemon_t *d)
 {
 	for (size_t i = 0; d->workers && i < d->nworkers; i++)
 		vd_daemon_worker_abandon(&d->workers[i]);
+	vd_ctl_close(d->ctl);
+	d->ctl = NULL;
+	vd_daemon_flush_stop(d);
 	if (d->handles_ready) {
 		uv_close((uv_handle_t *)&d->stats_async, NULL);
 		uv_close((uv_handle_t *)&d->stats_timer, NULL);

@@ -40,7 +40,24 @@ typedef struct worker {
 	bool want_stats, want_stop;
 	bool stats_ready;	 /* stats below are a fresh copy */
 	vd_worker_stats_t stats; /* written by the worker, read by main */
+	/* cache flush: the main loop asks for flush_seq (with flush_all or
+	 * flush_name); the worker answers with flush_done_seq and the
+	 * number it removed */
+	uint64_t flush_seq, flush_done_seq;
+	bool flush_all;
+	uint8_t flush_name[VD_NAME_MAX];
+	uint64_t flush_removed;
+	bool flush_counted; /* main loop only: this job's answer was added */
 } worker_t;
+
+/* A cache flush waiting its turn (flush.c). */
+typedef struct flush_job {
+	struct flush_job *next;
+	bool all;
+	uint8_t name[VD_NAME_MAX];
+	vd_daemon_flush_cb cb;
+	void *arg;
+} flush_job_t;
 
 /* A caller waiting for a reload's result or a statistics collection. */
 typedef struct waiter {
@@ -105,6 +122,15 @@ struct vd_daemon {
 	bool draining;
 	uint64_t last_ok_at, last_ok_ms;
 	size_t nzones, nrecords; /* of the serving snapshot */
+	/* cache flushes (flush.c): the running one is flush_head */
+	uv_async_t flush_async; /* a worker has flushed */
+	uv_timer_t flush_timer; /* give up on slow workers */
+	bool flush_ready;	/* the two above are initialised */
+	flush_job_t *flush_head, *flush_tail;
+	uint64_t flush_seq, flush_removed;
+	size_t flush_answered;
+	/* the control channel (NULL: none) */
+	struct vd_ctl *ctl;
 };
 
 /* worker.c */
@@ -116,6 +142,15 @@ bool vd_daemon_worker_take_stats(worker_t *w, vd_worker_stats_t *out);
 /* Closes a worker whose thread never ran, on this thread. */
 void vd_daemon_worker_abandon(worker_t *w);
 void vd_daemon_worker_deinit(worker_t *w);
+
+void vd_daemon_worker_post_flush(worker_t *w, uint64_t seq, const uint8_t *name_lc);
+/* The number the worker removed for flush seq, when it has answered it. */
+bool vd_daemon_worker_take_flush(worker_t *w, uint64_t seq, uint64_t *removed);
+
+/* flush.c */
+void vd_daemon_flush_init(vd_daemon_t *d);
+/* Answers every queued flush with -ESHUTDOWN and closes the handles. */
+void vd_daemon_flush_stop(vd_daemon_t *d);
 
 /* stats.c */
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n);

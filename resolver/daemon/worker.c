@@ -86,6 +86,11 @@ static void worker_wake(uv_async_t *a)
 	uv_mutex_lock(&w->lock);
 	vd_snap_t *snap = w->next_snap;
 	bool stats = w->want_stats, stop = w->want_stop;
+	uint64_t flush = w->flush_seq != w->flush_done_seq ? w->flush_seq : 0;
+	bool flush_all = w->flush_all;
+	uint8_t flush_name[VD_NAME_MAX];
+	if (flush != 0 && !flush_all)
+		memcpy(flush_name, w->flush_name, vd_name_len(w->flush_name));
 	w->next_snap = NULL;
 	w->want_stats = false;
 	uv_mutex_unlock(&w->lock);
@@ -108,6 +113,14 @@ static void worker_wake(uv_async_t *a)
 		w->stats_ready = true;
 		uv_mutex_unlock(&w->lock);
 		uv_async_send(&w->d->stats_async);
+	}
+	if (flush != 0 && !w->stopping) {
+		uint64_t n = vd_query_flush(w->qctx, flush_all ? NULL : flush_name);
+		uv_mutex_lock(&w->lock);
+		w->flush_done_seq = flush;
+		w->flush_removed = n;
+		uv_mutex_unlock(&w->lock);
+		uv_async_send(&w->d->flush_async);
 	}
 	if (stop && !w->stopping) {
 		w->stopping = true;
@@ -134,6 +147,29 @@ void vd_daemon_worker_post(worker_t *w, vd_snap_t *snap, bool stats, bool stop)
 	w->want_stop |= stop;
 	uv_mutex_unlock(&w->lock);
 	uv_async_send(&w->wake);
+}
+
+void vd_daemon_worker_post_flush(worker_t *w, uint64_t seq, const uint8_t *name_lc)
+{
+	uv_mutex_lock(&w->lock);
+	w->flush_seq = seq;
+	w->flush_all = name_lc == NULL;
+	if (name_lc != NULL)
+		memcpy(w->flush_name, name_lc, vd_name_len(name_lc));
+	uv_mutex_unlock(&w->lock);
+	uv_async_send(&w->wake);
+}
+
+bool vd_daemon_worker_take_flush(worker_t *w, uint64_t seq, uint64_t *removed)
+{
+	bool done;
+
+	uv_mutex_lock(&w->lock);
+	done = w->flush_done_seq == seq;
+	if (done)
+		*removed = w->flush_removed;
+	uv_mutex_unlock(&w->lock);
+	return done;
 }
 
 bool vd_daemon_worker_take_stats(worker_t *w, vd_worker_stats_t *out)

@@ -235,8 +235,40 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 	if (w.err == 0)
 		return w.len;
 	/* Too long for this client's UDP size: TC sends it to TCP. */
-	ctx->stats.truncated++;
+	if (ctx != NULL)
+		ctx->stats.truncated++;
 	return vd_query_write_truncated(out, cap, q, rc->snap, flags, -1);
+}
+
+int vd_query_explain(const vd_snap_t *snap, const struct sockaddr *client,
+		     const uint8_t *qname, uint8_t *out, size_t cap, size_t *outlen)
+{
+	uint8_t pkt[VD_HDR_LEN + VD_NAME_MAX + 4];
+	vd_query_client_t c = { .tcp = true };
+	vd_query_msg_t q;
+	vd_wbuf_t w;
+
+	*outlen = 0;
+	if (cap < UINT16_MAX)
+		return VD_ESPACE;
+	/* The question dig sends: one CH TXT query with RD, no EDNS. */
+	vd_wbuf_init(&w, pkt, sizeof(pkt));
+	vd_wbuf_u16(&w, 0);
+	vd_wbuf_u16(&w, VD_F_RD);
+	vd_wbuf_u16(&w, 1);
+	vd_wbuf_bytes(&w, "\0\0\0\0\0\0", 6);
+	vd_wbuf_name_raw(&w, qname);
+	vd_wbuf_u16(&w, VD_T_TXT);
+	vd_wbuf_u16(&w, VD_C_CH);
+	if (w.err != 0 || vd_query_msg_parse(pkt, w.len, &q) != VD_QP_OK)
+		return VD_EMALF;
+	memcpy(&c.addr, client, vd_addr_len(client));
+	int vi = vd_view_table_match(snap->view_table, client);
+	if (vi < 0)
+		return VD_ENOTFOUND;
+	vd_rctx_t rc = { .snap = snap, .view = snap->views[vi], .client = &c, .q = &q };
+	*outlen = vd_query_write_explain(NULL, &rc, out);
+	return *outlen ? 0 : VD_ESPACE;
 }
 
 const uint8_t *vd_query_ptr_target(const vd_view_t *v, const uint8_t *qname)

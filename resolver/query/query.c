@@ -81,6 +81,11 @@ size_t vd_query_pending(const vd_query_ctx_t *ctx)
 	return ctx->pending;
 }
 
+size_t vd_query_flush(vd_query_ctx_t *ctx, const uint8_t *name_lc)
+{
+	return ctx->cache ? vd_cache_flush(ctx->cache, name_lc) : 0;
+}
+
 size_t vd_query_pooled(const vd_query_ctx_t *ctx)
 {
 	return ctx->nfree_pending + ctx->nfree_fetch;

@@ -681,6 +681,26 @@ def binary():
     return path
 
 
+def ctl_binary():
+    """vpcdnsctl: $VPCDNSCTL, or beside the vpcdns binary."""
+    path = os.environ.get("VPCDNSCTL") or os.path.join(os.path.dirname(binary()),
+                                                        "vpcdnsctl")
+    if not os.access(path, os.X_OK):
+        raise SkipTest("vpcdnsctl not built yet: %s" % path)
+    return path
+
+
+def with_control_socket(config, path):
+    """A copy of a config dict whose server section names the control
+    socket path (unless it names one already)."""
+    if "server" not in config or not isinstance(config["server"], dict) \
+            or "control_socket" in config["server"]:
+        return config
+    out = dict(config)
+    out["server"] = dict(config["server"], control_socket=path)
+    return out
+
+
 def source_dir():
     d = os.environ.get("VD_SOURCE_DIR")
     if d:
@@ -727,11 +747,16 @@ class Vpcdns:
         self.conf_path = os.path.join(wd, name + ".yaml")
         self.log_path = os.path.join(wd, name + ".log")
         self.proc = None
+        # The control socket (server.control_socket), in the test's folder;
+        # dict configs get it unless they name one.
+        self.ctl_socket = os.path.join(wd, name + ".sock")
         self.set_config(config)
         self.sanitizer_checked = False   # teardown_server looked already
         _servers.append(self)
 
     def set_config(self, config):
+        if isinstance(config, dict):
+            config = with_control_socket(config, self.ctl_socket)
         text = config if isinstance(config, str) else to_yaml(config) + "\n"
         write(self.conf_path, text.replace("@PORT@", str(self.port)))
 
@@ -831,6 +856,12 @@ class Vpcdns:
             return None
         text = self.log()
         return text[max(0, m.start() - 200):m.start() + 1500]
+
+    def ctl(self, *args, timeout=40):
+        """Runs vpcdnsctl on this server's control socket; returns
+        (exit status, stdout, stderr)."""
+        return check_run([ctl_binary(), "-s", self.ctl_socket] + list(args),
+                         timeout=timeout)
 
     # queries
     def udp(self, qname, qtype=A, **kw):

@@ -360,6 +360,59 @@ static void test_key_separation(void **state)
 	vd_cache_free(c);
 }
 
+/* vpcdnsctl flush: a name goes with every type, group and flag it was
+ * stored under; other names, and names below it, stay. NULL empties. */
+static void store_a(vd_cache_t *c, const char *name, uint16_t qtype, uint64_t group)
+{
+	uint8_t buf[512];
+	bool a = qtype == VD_T_A; /* else a NODATA answer */
+	size_t n = build_resp(&(resp_spec_t){ .qname = name,
+					      .qtype = qtype,
+					      .nanswers = a,
+					      .ttl = 60,
+					      .soa = !a,
+					      .soa_ttl = 60,
+					      .soa_min = 60 },
+			      buf, sizeof(buf));
+	vd_cache_key_t k = key_of(name, qtype, group);
+	assert_int_equal(vd_cache_store(c, &k, buf, n, &policy), 0);
+}
+
+static void test_flush(void **state)
+{
+	(void)state;
+	vd_cache_t *c = new_cache(1 << 20);
+	vd_cache_hit_t h;
+	uint8_t name[VD_NAME_MAX];
+	size_t len;
+
+	store_a(c, "f.example", VD_T_A, 1);
+	store_a(c, "f.example", VD_T_AAAA, 1);
+	store_a(c, "f.example", VD_T_A, 2);
+	store_a(c, "sub.f.example", VD_T_A, 1);
+	store_a(c, "g.example", VD_T_A, 1);
+	assert_int_equal(vd_name_from_text("F.Example", name, &len), 0);
+	vd_name_lower(name, name);
+	assert_int_equal(vd_cache_flush(c, name), 3);
+	assert_int_equal(vd_cache_stats(c)->entries, 2);
+	vd_cache_key_t k = key_of("f.example", VD_T_A, 1);
+	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_MISS);
+	k = key_of("sub.f.example", VD_T_A, 1);
+	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
+	k = key_of("g.example", VD_T_A, 1);
+	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
+	assert_int_equal(vd_cache_flush(c, name), 0);
+	assert_int_equal(vd_cache_flush(c, NULL), 2);
+	assert_int_equal(vd_cache_stats(c)->entries, 0);
+	k = key_of("g.example", VD_T_A, 1);
+	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_MISS);
+	/* Still usable afterwards. */
+	store_a(c, "g.example", VD_T_A, 1);
+	k = key_of("g.example", VD_T_A, 1);
+	assert_int_equal(vd_cache_lookup(c, &k, &policy, &h), VD_CACHE_HIT);
+	vd_cache_free(c);
+}
+
 /* The key hash covers every field and depends on the seed, so a client
  * that does not know the process's seed cannot line names up. */
 static void test_key_hash(void **state)
@@ -500,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_not_cacheable),
 		cmocka_unit_test(test_key_separation),
 		cmocka_unit_test(test_key_hash),
+		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_flood_bound_and_lru),
 		cmocka_unit_test(test_prefetch_and_failures),
 		cmocka_unit_test(test_cname_flag),

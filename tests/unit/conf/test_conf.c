@@ -728,6 +728,15 @@ static const err_case_t err_cases[] = {
 	{ SERVER "  zone_file_max_size: 65GiB\n" VIEW, 3,
 	  "server.zone_file_max_size: bad size '65GiB' (bytes, or <n>KiB, <n>MiB, "
 	  "<n>GiB; at most 64GiB)" },
+	{ SERVER "  control_socket: run/vpcdns.sock\n" VIEW, 3,
+	  "server.control_socket must be an absolute path or \"\"" },
+	{ SERVER "  control_socket: [a]\n" VIEW, 3,
+	  "server.control_socket must be a string" },
+	{ SERVER
+	  "  control_socket: /tmp/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\n" VIEW,
+	  3, "server.control_socket must be at most 107 characters" },
 	{ SERVER "upstreams: [\"127.0.0.1\"]\n" VIEW, 3,
 	  "upstreams must be a map of group names to lists of servers" },
 	{ SERVER "upstreams:\n  up: \"127.0.0.1\"\n" VIEW, 4,
@@ -1086,6 +1095,23 @@ static void test_zone_file_max_size(void **state)
 	assert_err(&f->errs, f->path, 7, "views[0].zones[0]: zone '");
 }
 
+/* server.control_socket: the compile-time default unless the file names
+ * a path, or "" for none. */
+static void test_control_socket(void **state)
+{
+	fixture_t *f = *state;
+
+	load_ok(f, SERVER VIEW);
+	assert_string_equal(f->snap->server.control_socket, VD_CONTROL_SOCKET);
+	assert_false(f->snap->server.control_socket_set);
+	load_ok(f, SERVER "  control_socket: /tmp/x/ctl.sock\n" VIEW);
+	assert_string_equal(f->snap->server.control_socket, "/tmp/x/ctl.sock");
+	assert_true(f->snap->server.control_socket_set);
+	load_ok(f, SERVER "  control_socket: \"\"\n" VIEW);
+	assert_string_equal(f->snap->server.control_socket, "");
+	assert_true(f->snap->server.control_socket_set);
+}
+
 /* 64 servers are fine; the 65th is reported once, at its line. */
 static void test_group_size_limit(void **state)
 {
@@ -1138,6 +1164,7 @@ int main(void)
 		T(test_upstream_limits),
 		T(test_group_size_limit),
 		T(test_zone_file_max_size),
+		T(test_control_socket),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

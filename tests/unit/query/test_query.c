@@ -483,6 +483,78 @@ static void test_forwarded_rewrite(void **state)
 	assert_int_equal(vd_query_pending(ctx), 0);
 }
 
+/* The control channel's explain is the reply the client itself gets over
+ * TCP, byte for byte, without a query context; an address in no view is
+ * told apart. */
+static void test_explain_entry(void **state)
+{
+	(void)state;
+	static uint8_t mine[65535];
+	uint8_t q[512], name[VD_NAME_MAX];
+	size_t nlen, outlen = 0, mylen = 0;
+	qspec_t s = { .id = 0,
+		      .flags = VD_F_RD,
+		      .qtype = VD_T_TXT,
+		      .qclass = VD_C_CH,
+		      .name = "_aaaa.example.com" };
+	size_t qlen = build_query(&s, q);
+	vd_query_client_t c;
+
+	assert_int_equal(vd_name_from_text(s.name, name, &nlen), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *ip = i ? "127.0.0.2" : "127.0.0.1";
+		client_addr(&c, ip);
+		c.tcp = true;
+		assert_int_equal(vd_query_handle(ctx, snap, &c, q, qlen, reply_buf,
+						 &outlen),
+				 VD_QH_REPLY);
+		assert_int_equal(vd_query_explain(snap,
+						  (const struct sockaddr *)&c.addr,
+						  name, mine, sizeof(mine), &mylen),
+				 0);
+		assert_int_equal(mylen, outlen);
+		assert_memory_equal(mine, reply_buf, outlen);
+	}
+	client_addr(&c, "127.0.0.9");
+	assert_int_equal(vd_query_explain(snap, (const struct sockaddr *)&c.addr, name,
+					  mine, sizeof(mine), &mylen),
+			 VD_ENOTFOUND);
+	assert_int_equal(vd_query_explain(snap, (const struct sockaddr *)&c.addr, name,
+					  mine, 512, &mylen),
+			 VD_ESPACE);
+}
+
+/* vpcdnsctl flush: the forwarded answer leaves the cache, and the next
+ * query goes upstream again. */
+static void test_flush(void **state)
+{
+	(void)state;
+	parsed_t r;
+	uint8_t name[VD_NAME_MAX];
+	size_t nlen;
+	qspec_t s = {
+		.id = 7, .flags = VD_F_RD, .qtype = VD_T_A, .name = "f.upstream.test"
+	};
+
+	replies = 0;
+	assert_int_equal(ask("127.0.0.1", &s, &r), VD_QH_PENDING);
+	while (replies == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_int_equal(ask("127.0.0.1", &s, &r), VD_QH_REPLY); /* cached */
+	assert_int_equal(vd_name_from_text("f.upstream.test", name, &nlen), 0);
+	assert_int_equal(vd_query_flush(ctx, name), 1);
+	assert_int_equal(vd_query_flush(ctx, name), 0);
+	replies = 0;
+	assert_int_equal(ask("127.0.0.1", &s, &r), VD_QH_PENDING);
+	while (replies == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	assert_true(vd_query_flush(ctx, NULL) >= 1);
+	assert_int_equal(ask("127.0.0.1", &s, &r), VD_QH_PENDING);
+	replies = 0;
+	while (replies == 0)
+		uv_run(&loop, UV_RUN_ONCE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +570,8 @@ int main(void)
 		cmocka_unit_test(test_protocol_errors),
 		cmocka_unit_test(test_chaos_and_nsid),
 		cmocka_unit_test(test_forwarded_rewrite),
+		cmocka_unit_test(test_explain_entry),
+		cmocka_unit_test(test_flush),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
