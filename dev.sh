@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 BUILD_PKGS="build-essential cmake pkg-config libldns-dev libuv1-dev libssl-dev
-  libcmocka-dev libyaml-dev libjansson-dev"
+  libcmocka-dev libyaml-dev libjansson-dev libsystemd-dev"
 TEST_PKGS="python3 nsd unbound ldnsutils bind9-dnsutils knot-dnsutils dnsperf clang-format
   openssl procps iproute2"
 # clang-14 has libFuzzer and the sanitizer runtimes in libclang-rt-14-dev,

@@ -57,6 +57,16 @@ typedef struct vd_server_conf {
 	vd_log_level_t log_level;
 	uint32_t workers;	     /* loops (threads) serving the listeners */
 	uint64_t zone_file_max_size; /* bytes; larger zone files are errors */
+	/* Running as a service. user/group: the account to switch to after
+	 * binding when started as root (NULL: stay; group NULL: the user's
+	 * primary group); checked to exist at load, read only at start.
+	 * lameduck_ms: after SIGTERM, keep answering this long before the
+	 * listeners close (0: none). shutdown_timeout_ms: then, how long
+	 * queries in flight and TCP replies may take before the rest is
+	 * dropped. */
+	const char *user, *group;
+	uint32_t lameduck_ms;
+	uint32_t shutdown_timeout_ms;
 } vd_server_conf_t;
 
 /* The "cache" section: forwarded answers (see docs/configuration.md). */

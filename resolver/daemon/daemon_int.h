@@ -22,6 +22,8 @@ typedef struct worker {
 	bool ready;   /* loop, lock and wake initialised */
 	bool started; /* thread running */
 	uv_async_t wake;
+	uv_timer_t drain_timer;	 /* stopping: are the last queries done? */
+	uint64_t drain_deadline; /* loop time: server.shutdown_timeout */
 	vd_fwd_t *fwd;
 	vd_query_ctx_t *qctx;
 	vd_net_t *net;
@@ -68,7 +70,10 @@ struct vd_daemon {
 	vd_server_conf_t running;
 	struct sockaddr_storage *running_listen;
 	uv_signal_t sighup, sigterm, sigint, sigusr1;
-	bool stopping;
+	/* Stop: draining from the first SIGTERM (or vd_daemon_stop), then,
+	 * after server.lameduck, stopping (workers drain and close). */
+	bool draining, stopping;
+	uv_timer_t lameduck_timer;
 	/* reloads */
 	bool reloading, reload_again;
 	reload_job_t job;
@@ -96,6 +101,17 @@ bool vd_daemon_worker_take_stats(worker_t *w, vd_worker_stats_t *out);
 /* Closes a worker whose thread never ran, on this thread. */
 void vd_daemon_worker_abandon(worker_t *w);
 void vd_daemon_worker_deinit(worker_t *w);
+
+/* privs.c: started as root with server.user, switches to that user
+ * (groups, gid, uid) and checks root cannot be regained; as root without
+ * server.user, warns. 0, or -1 after logging why. */
+int vd_daemon_drop_privileges(const vd_server_conf_t *s);
+
+/* notify.c: the sd_notify messages (nothing without NOTIFY_SOCKET). */
+void vd_daemon_notify_ready(const vd_daemon_t *d);
+void vd_daemon_notify_reloading(const vd_daemon_t *d);
+void vd_daemon_notify_reloaded(const vd_daemon_t *d, int rc);
+void vd_daemon_notify_stopping(const vd_daemon_t *d);
 
 /* stats.c */
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n);
