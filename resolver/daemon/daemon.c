@@ -468,13 +468,16 @@ static int start(vd_daemon_t *d)
 	 * thread starts. */
 	if (vd_daemon_drop_privileges(&d->snap->server) != 0)
 		return -1;
-	for (size_t i = 0; i < d->nworkers; i++)
-		if (vd_daemon_worker_start(&d->workers[i]) != 0)
-			return -1;
+	/* Before the workers answer anything: a client that sees answers
+	 * may signal at once, and an unhandled SIGUSR1 or SIGHUP kills. */
 	signal_watch(d, &d->sighup, on_sighup, SIGHUP);
 	signal_watch(d, &d->sigterm, on_stop, SIGTERM);
 	signal_watch(d, &d->sigint, on_stop, SIGINT);
 	signal_watch(d, &d->sigusr1, on_sigusr1, SIGUSR1);
+	d->signals_ready = true;
+	for (size_t i = 0; i < d->nworkers; i++)
+		if (vd_daemon_worker_start(&d->workers[i]) != 0)
+			return -1;
 	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
 	       VD_VERSION, d->snap->nviews, d->nworkers);
 	vd_daemon_notify_ready(d);
@@ -491,6 +494,12 @@ static void abandon(vd_daemon_t *d)
 		uv_close((uv_handle_t *)&d->stats_async, NULL);
 		uv_close((uv_handle_t *)&d->stats_timer, NULL);
 		uv_close((uv_handle_t *)&d->lameduck_timer, NULL);
+		if (d->signals_ready) {
+			uv_close((uv_handle_t *)&d->sighup, NULL);
+			uv_close((uv_handle_t *)&d->sigterm, NULL);
+			uv_close((uv_handle_t *)&d->sigint, NULL);
+			uv_close((uv_handle_t *)&d->sigusr1, NULL);
+		}
 		uv_run(d->loop, UV_RUN_DEFAULT);
 	}
 }

@@ -87,6 +87,7 @@ struct vd_daemon {
 	uv_async_t stats_async; /* a worker has copied its counters */
 	uv_timer_t stats_timer; /* give up on slow workers */
 	bool handles_ready;	/* the two above are initialised */
+	bool signals_ready;	/* the signal handles are initialised */
 	bool collecting;
 	waiter_t *stats_waiters;
 	vd_worker_stats_t *stats_buf;
