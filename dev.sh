@@ -6,6 +6,8 @@
 #   ./dev.sh test        build, then run every unit and integration test
 #   ./dev.sh test-asan   the same with AddressSanitizer and UBSan
 #   ./dev.sh test-tsan   unit, worker and reload tests with ThreadSanitizer
+#   ./dev.sh package     build for /usr in build-pkg, then the Debian package
+#                        (build-pkg/vpcdns_<version>_<arch>.deb) and lintian
 #   ./dev.sh bench       build, then run the benchmarks in bench/
 #   ./dev.sh fuzz [SECS] clang build with ASan+UBSan in every library, then
 #                        each libFuzzer target for SECS seconds (default 45)
@@ -14,9 +16,11 @@ cd "$(dirname "$0")"
 
 BUILD_PKGS="build-essential cmake pkg-config libldns-dev libuv1-dev libssl-dev
   libcmocka-dev libyaml-dev libjansson-dev libmicrohttpd-dev libfstrm-dev libprotobuf-c-dev
-  protobuf-c-compiler golang-github-dnstap-golang-dnstap-dev"
+  protobuf-c-compiler golang-github-dnstap-golang-dnstap-dev libsystemd-dev"
 TEST_PKGS="python3 nsd unbound ldnsutils bind9-dnsutils knot-dnsutils dnsperf clang-format
-  openssl procps iproute2 curl prometheus"
+  openssl procps iproute2 curl prometheus systemd dpkg-dev lintian"
+# cpack -G DEB computes dependencies with dpkg-shlibdeps (dpkg-dev).
+PKG_PKGS="dpkg-dev lintian"
 # clang-14 has libFuzzer and the sanitizer runtimes in libclang-rt-14-dev,
 # which it only recommends.
 FUZZ_PKGS="clang libclang-rt-14-dev"
@@ -114,6 +118,14 @@ test-tsan)
 		ctest --output-on-failure -j2 -L unit &&
 		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|http|qlog|ctl)$'
 	;;
+package)
+	deps $BUILD_PKGS $PKG_PKGS
+	build build-pkg -DCMAKE_INSTALL_PREFIX=/usr -DVD_TESTS=OFF
+	rm -f build-pkg/vpcdns_*.deb
+	(cd build-pkg && cpack -G DEB)
+	lintian --allow-root --fail-on error build-pkg/vpcdns_*.deb
+	ls -l build-pkg/vpcdns_*.deb
+	;;
 bench)
 	deps $BUILD_PKGS $TEST_PKGS
 	build build
@@ -134,7 +146,7 @@ fuzz)
 	fuzz_all "$secs"
 	;;
 *)
-	sed -n '2,10p' "$0" >&2
+	sed -n '2,12p' "$0" >&2
 	exit 2
 	;;
 esac

@@ -1,5 +1,6 @@
 /*
- * vpcdns: the command line. --check loads and validates a configuration
+ * vpcdns: the command line. Without -c the configuration is the build's
+ * default (vpcdns/paths.h). --check loads and validates a configuration
  * as a reload would and exits; otherwise the daemon module loads it,
  * starts the workers and serves until SIGTERM or SIGINT.
  */
@@ -10,15 +11,17 @@
 
 #include "vpcdns/conf.h"
 #include "vpcdns/daemon.h"
+#include "vpcdns/paths.h"
 #include "vpcdns/util.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vpcdns -c FILE [-v]\n"
-		"       vpcdns --check -c FILE\n"
+		"Usage: vpcdns [-c FILE] [-v]\n"
+		"       vpcdns --check [-c FILE]\n"
 		"\n"
-		"  -c, --config FILE  configuration file (YAML)\n"
+		"  -c, --config FILE  configuration file (YAML); default:\n"
+		"                     " VD_DEFAULT_CONF_FILE "\n"
 		"  -k, --check        load and validate the configuration and every\n"
 		"                     zone as a reload would, print errors, and exit\n"
 		"  -v, --verbose      log at debug level\n"
@@ -27,8 +30,11 @@ static void usage(FILE *f)
 		"\n"
 		"Signals: SIGHUP reloads, SIGUSR1 logs statistics, SIGTERM and "
 		"SIGINT stop.\n"
-		"Control socket (vpcdnsctl): server.control_socket, default %s\n",
-		VD_CONTROL_SOCKET);
+		"\n"
+		"Default paths (fixed at build time):\n"
+		"  configuration      " VD_DEFAULT_CONF_FILE "\n"
+		"  control socket     " VD_DEFAULT_CTL_SOCKET "\n"
+		"  state directory    " VD_DEFAULT_STATE_DIR "\n");
 }
 
 static int check_only(const char *path)
@@ -67,6 +73,7 @@ int main(int argc, char **argv)
 	int c;
 
 	memset(&o, 0, sizeof(o));
+	o.conf_path = VD_DEFAULT_CONF_FILE;
 	while ((c = getopt_long(argc, argv, "c:kvVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -90,7 +97,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (o.conf_path == NULL || optind != argc) {
+	if (optind != argc) {
 		usage(stderr);
 		return 2;
 	}

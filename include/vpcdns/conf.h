@@ -69,6 +69,16 @@ typedef struct vd_server_conf {
 	 * configured path that cannot be served an error). */
 	const char *control_socket;
 	bool control_socket_set;
+	/* Running as a service. user/group: the account to switch to after
+	 * binding when started as root (NULL: stay; group NULL: the user's
+	 * primary group); checked to exist at load, read only at start.
+	 * lameduck_ms: after SIGTERM, keep answering this long before the
+	 * listeners close (0: none). shutdown_timeout_ms: then, how long
+	 * queries in flight and TCP replies may take before the rest is
+	 * dropped. */
+	const char *user, *group;
+	uint32_t lameduck_ms;
+	uint32_t shutdown_timeout_ms;
 } vd_server_conf_t;
 
 /* The control socket when server.control_socket is not given (CMake

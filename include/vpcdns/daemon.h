@@ -64,6 +64,7 @@ typedef void (*vd_daemon_reload_cb)(void *arg, const vd_daemon_reload_result_t *
  * (requests made while one runs share the next build). Returns 0, or
  * -ENOMEM / -ESHUTDOWN (then cb is never called). */
 int vd_daemon_reload(vd_daemon_t *d, vd_daemon_reload_cb cb, void *arg);
+/* (-ESHUTDOWN from the first stop request on, lameduck included.) */
 
 /* One upstream server of the worker's snapshot, with its counters. */
 typedef struct vd_worker_upstream {
@@ -107,7 +108,12 @@ typedef struct vd_daemon_status {
 	uint64_t loaded_at;  /* when the serving generation was installed */
 	size_t views, zone_uses, groups, workers;
 	size_t zones, records; /* distinct zones and their records */
-	bool reloading, stopping, draining;
+	bool reloading;
+	/* draining: a stop was asked (SIGTERM, SIGINT, vd_daemon_stop); from
+	 * that moment a readiness check must fail, while queries are still
+	 * answered for server.lameduck. stopping: the lameduck is over and
+	 * the listeners are closing. Once draining, reloads are refused. */
+	bool draining, stopping;
 	/* The last reload (none yet: reloads == 0). */
 	uint64_t reloads, reload_failures;
 	int last_rc;
@@ -141,7 +147,9 @@ vd_snap_t *vd_daemon_snap(vd_daemon_t *d);
 /* The query-log writer (vd_qlog_reopen, vd_qlog_stats), or NULL when
  * query logs and debug logging were both off at start. */
 vd_qlog_t *vd_daemon_qlog(vd_daemon_t *d);
-/* Stops as SIGTERM does. */
+/* Stops as SIGTERM does: draining at once, the listeners close after
+ * server.lameduck, queries in flight get up to server.shutdown_timeout.
+ * Called again during the lameduck, it ends the lameduck. */
 void vd_daemon_stop(vd_daemon_t *d);
 /* Marks the daemon as leaving while it still serves (a lame-duck period
  * before stopping): /ready answers 503 "draining: <reason>" from now on,

@@ -55,6 +55,14 @@ void vd_net_set_snap(vd_net_t *n, vd_snap_t *snap);
 void vd_net_set_reuseport(vd_net_t *n, bool on);
 /* Opens UDP and TCP listeners on addr. Returns 0 or a libuv error. */
 int vd_net_listen(vd_net_t *n, const struct sockaddr *addr);
+/* Takes no new queries, for a clean shutdown: UDP sockets stop reading
+ * (they stay open so that the replies of queries in flight still go
+ * out), TCP listeners close, and each TCP connection stops reading and
+ * ends once the replies it owes are written (or tcp_io_timeout passes).
+ * vd_net_conns then counts down to 0. */
+void vd_net_drain(vd_net_t *n);
+/* TCP connections open (not yet closed). */
+size_t vd_net_conns(const vd_net_t *n);
 /* Closes listeners and connections; close_cb runs when every handle is
  * closed, then the vd_net_t is freed (with its snapshot reference). */
 void vd_net_close(vd_net_t *n, void (*close_cb)(void *arg), void *arg);

@@ -13,6 +13,8 @@
 #include "conf_int.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,10 @@ static const char *const server_keys[] = {
 	"log",
 	"zone_file_max_size",
 	"control_socket",
+	"user",
+	"group",
+	"lameduck",
+	"shutdown_timeout",
 	NULL,
 };
 
@@ -79,6 +85,8 @@ static void set_defaults(cbuild_t *b)
 	s->tls_ca_file = NULL;
 	s->log_level = VD_LOG_INFO;
 	s->control_socket = VD_CONTROL_SOCKET;
+	s->lameduck_ms = 0;
+	s->shutdown_timeout_ms = 3000;
 	if (!s->identity)
 		vd_conf_nomem(b);
 }
@@ -329,6 +337,54 @@ static void build_control_socket(cbuild_t *b, const yn_pair_t *p)
 		vd_conf_nomem(b);
 }
 
+/* server.user and server.group must name an account of this system
+ * (looked up as the daemon will at start), so that --check catches a typo
+ * before a restart does. */
+static void build_account(cbuild_t *b, const yn_pair_t *p, bool group, const char **out)
+{
+	const char *what = group ? "server.group" : "server.user";
+	const char *name;
+	char buf[4096];
+	int rc;
+
+	if (vd_conf_string(b, p, what, &name) < 0)
+		return;
+	if (group) {
+		struct group gr, *res = NULL;
+		rc = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+		rc = rc ? rc : res ? 0 : ENOENT;
+	} else {
+		struct passwd pw, *res = NULL;
+		rc = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+		rc = rc ? rc : res ? 0 : ENOENT;
+	}
+	if (rc == ENOENT) {
+		vd_conf_err(b, p->val->line, "%s: no such %s '%s'", what,
+			    group ? "group" : "user", name);
+		return;
+	}
+	if (rc != 0) {
+		vd_conf_err(b, p->val->line, "%s: cannot look up '%s': %s", what, name,
+			    vd_strerror(-rc));
+		return;
+	}
+	*out = vd_arena_strdup(b->a, name);
+	if (!*out)
+		vd_conf_nomem(b);
+}
+
+/* A duration, or 0 for none (server.lameduck). */
+static void duration_or_zero(cbuild_t *b, const yn_pair_t *p, const char *what,
+			     uint32_t *ms)
+{
+	if (p->val->kind == YN_SCALAR && p->val->str &&
+	    (strcmp(p->val->str, "0") == 0 || strcmp(p->val->str, "0s") == 0)) {
+		*ms = 0;
+		return;
+	}
+	vd_conf_duration(b, p, what, ms);
+}
+
 static void server_pair(cbuild_t *b, const yn_pair_t *p)
 {
 	vd_server_conf_t *s = &b->snap->server;
@@ -378,6 +434,15 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		build_zone_file_max_size(b, p);
 	else if (strcmp(k, "control_socket") == 0)
 		build_control_socket(b, p);
+	else if (strcmp(k, "user") == 0)
+		build_account(b, p, false, &s->user);
+	else if (strcmp(k, "group") == 0)
+		build_account(b, p, true, &s->group);
+	else if (strcmp(k, "lameduck") == 0)
+		duration_or_zero(b, p, "server.lameduck", &s->lameduck_ms);
+	else if (strcmp(k, "shutdown_timeout") == 0)
+		vd_conf_duration(b, p, "server.shutdown_timeout",
+				 &s->shutdown_timeout_ms);
 }
 
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root)
@@ -405,4 +470,9 @@ void vd_conf_build_server(cbuild_t *b, const ynode_t *root)
 			    "missing required key 'listen' in server");
 	vd_conf_yaml_get(s, "directory", &dp);
 	build_directory(b, dp);
+	if (b->snap->server.group && !b->snap->server.user) {
+		const yn_pair_t *gp = NULL;
+		vd_conf_yaml_get(s, "group", &gp);
+		vd_conf_err(b, gp->key->line, "server.group needs server.user");
+	}
 }

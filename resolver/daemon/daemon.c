@@ -5,8 +5,12 @@
  * build is logged and the old snapshot keeps serving. Reload requests
  * that arrive during a build are answered by one more build after it, so
  * each caller learns the fate of a build that read the files after it
- * asked. SIGUSR1 collects every worker's counters and logs them; SIGTERM
- * and SIGINT stop the workers and end the loop.
+ * asked. SIGUSR1 collects every worker's counters and logs them.
+ *
+ * SIGTERM and SIGINT stop: the status says draining at once (for /ready
+ * and systemd, STOPPING=1), queries are still answered for
+ * server.lameduck while load balancers notice (a second signal cuts it
+ * short), then the workers drain (worker.c) and the loop ends.
  */
 #include "daemon_int.h"
 
@@ -209,8 +213,10 @@ static void reload_done(uv_work_t *work, int status)
 		       (unsigned long long)ms, job->errs.count,
 		       (unsigned long long)d->generation);
 	}
-	if (job->rc != -ESHUTDOWN)
+	if (job->rc != -ESHUTDOWN) {
 		record_result(d, job, ms);
+		vd_daemon_notify_reloaded(d, job->rc);
+	}
 	vd_daemon_reload_result_t r = {
 		.rc = job->rc,
 		.generation = d->generation,
@@ -248,6 +254,7 @@ static void reload_start(vd_daemon_t *d)
 	d->next_waiters = NULL;
 	vd_errlist_init(&job->errs);
 	d->reloading = true;
+	vd_daemon_notify_reloading(d);
 	vd_log(VD_LOG_INFO, "reload: reading %s", d->conf_path);
 	if (uv_queue_work(d->loop, &job->work, reload_work, reload_done) != 0) {
 		d->reloading = false;
@@ -262,7 +269,7 @@ static void reload_start(vd_daemon_t *d)
 
 int vd_daemon_reload(vd_daemon_t *d, vd_daemon_reload_cb cb, void *arg)
 {
-	if (d->stopping)
+	if (d->draining)
 		return -ESHUTDOWN;
 	waiter_t *w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -375,6 +382,7 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->groups = d->snap->ngroups;
 	out->workers = d->nworkers;
 	out->reloading = d->reloading;
+	out->draining = d->draining;
 	out->stopping = d->stopping;
 	out->reloads = d->reloads;
 	out->reload_failures = d->reload_failures;
@@ -430,7 +438,10 @@ void vd_daemon_set_draining(vd_daemon_t *d, const char *reason)
 		vd_http_set_state(d->http, VD_HTTP_DRAINING, reason);
 }
 
-void vd_daemon_stop(vd_daemon_t *d)
+/* The end of the lameduck: the workers stop taking queries, answer what
+ * is in flight (up to server.shutdown_timeout) and close; the main loop's
+ * own handles close now, so uv_run returns once a running reload ends. */
+static void stop_workers(vd_daemon_t *d)
 {
 	if (d->stopping)
 		return;
@@ -439,6 +450,7 @@ void vd_daemon_stop(vd_daemon_t *d)
 	vd_ctl_close(d->ctl);
 	d->ctl = NULL;
 	vd_daemon_flush_stop(d);
+	uv_close((uv_handle_t *)&d->lameduck_timer, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
@@ -450,6 +462,37 @@ void vd_daemon_stop(vd_daemon_t *d)
 	uv_close((uv_handle_t *)&d->stats_timer, NULL);
 	for (size_t i = 0; i < d->nworkers; i++)
 		vd_daemon_worker_post(&d->workers[i], NULL, false, true);
+}
+
+static void on_lameduck_end(uv_timer_t *t)
+{
+	vd_daemon_t *d = t->data;
+	vd_log(VD_LOG_INFO, "lameduck over: closing the listeners");
+	stop_workers(d);
+}
+
+void vd_daemon_stop(vd_daemon_t *d)
+{
+	uint32_t lameduck = d->snap->server.lameduck_ms;
+
+	if (d->draining) {
+		/* Asked again during the lameduck: stop now. */
+		if (!d->stopping)
+			vd_log(VD_LOG_INFO, "stop repeated: ending the lameduck");
+		stop_workers(d);
+		return;
+	}
+	vd_daemon_set_draining(d, "stopping");
+	vd_daemon_notify_stopping(d);
+	if (lameduck == 0) {
+		stop_workers(d);
+		return;
+	}
+	vd_log(VD_LOG_INFO,
+	       "draining: answering for %u ms more (server.lameduck), "
+	       "then closing the listeners",
+	       lameduck);
+	uv_timer_start(&d->lameduck_timer, on_lameduck_end, lameduck, 0);
 }
 
 static void on_stop(uv_signal_t *s, int signum)
@@ -611,6 +654,8 @@ static int start(vd_daemon_t *d)
 	d->stats_async.data = d;
 	uv_timer_init(d->loop, &d->stats_timer);
 	d->stats_timer.data = d;
+	uv_timer_init(d->loop, &d->lameduck_timer);
+	d->lameduck_timer.data = d;
 	d->handles_ready = true;
 	vd_daemon_flush_init(d);
 	if (start_ctl(d) != 0)
@@ -618,17 +663,25 @@ static int start(vd_daemon_t *d)
 	for (size_t i = 0; i < d->nworkers; i++)
 		if (vd_daemon_worker_init(d, &d->workers[i], (int)i) != 0)
 			return -1;
-	for (size_t i = 0; i < d->nworkers; i++)
-		if (vd_daemon_worker_start(&d->workers[i]) != 0)
-			return -1;
+	/* Sockets are bound: the rest runs as server.user, before any
+	 * thread starts. */
+	if (vd_daemon_drop_privileges(&d->snap->server) != 0)
+		return -1;
+	/* Before the workers answer anything: a client that sees answers
+	 * may signal at once, and an unhandled SIGUSR1 or SIGHUP kills. */
 	signal_watch(d, &d->sighup, on_sighup, SIGHUP);
 	signal_watch(d, &d->sigterm, on_stop, SIGTERM);
 	signal_watch(d, &d->sigint, on_stop, SIGINT);
 	signal_watch(d, &d->sigusr1, on_sigusr1, SIGUSR1);
-	vd_daemon_http_ready(d);
 	signal_watch(d, &d->sigusr2, on_sigusr2, SIGUSR2);
+	d->signals_ready = true;
+	for (size_t i = 0; i < d->nworkers; i++)
+		if (vd_daemon_worker_start(&d->workers[i]) != 0)
+			return -1;
+	vd_daemon_http_ready(d);
 	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
 	       VD_VERSION, d->snap->nviews, d->nworkers);
+	vd_daemon_notify_ready(d);
 	return 0;
 }
 
@@ -644,6 +697,14 @@ static void abandon(vd_daemon_t *d)
 	if (d->handles_ready) {
 		uv_close((uv_handle_t *)&d->stats_async, NULL);
 		uv_close((uv_handle_t *)&d->stats_timer, NULL);
+		uv_close((uv_handle_t *)&d->lameduck_timer, NULL);
+		if (d->signals_ready) {
+			uv_close((uv_handle_t *)&d->sighup, NULL);
+			uv_close((uv_handle_t *)&d->sigterm, NULL);
+			uv_close((uv_handle_t *)&d->sigint, NULL);
+			uv_close((uv_handle_t *)&d->sigusr1, NULL);
+			uv_close((uv_handle_t *)&d->sigusr2, NULL);
+		}
 	}
 	vd_daemon_http_stop(d);
 	if (d->loop != NULL)

@@ -27,6 +27,8 @@ typedef struct worker {
 	bool ready;   /* loop, lock and wake initialised */
 	bool started; /* thread running */
 	uv_async_t wake;
+	uv_timer_t drain_timer;	 /* stopping: are the last queries done? */
+	uint64_t drain_deadline; /* loop time: server.shutdown_timeout */
 	vd_fwd_t *fwd;
 	vd_query_ctx_t *qctx;
 	vd_net_t *net;
@@ -95,7 +97,10 @@ struct vd_daemon {
 	/* query logs: rings and writer thread; NULL when neither a
 	 * query_log section nor debug logging was on at start */
 	vd_qlog_t *qlog;
+	/* Stop: draining from the first SIGTERM (or vd_daemon_stop), then,
+	 * after server.lameduck, stopping (workers drain and close). */
 	bool stopping;
+	uv_timer_t lameduck_timer;
 	/* reloads */
 	bool reloading, reload_again;
 	reload_job_t job;
@@ -109,6 +114,7 @@ struct vd_daemon {
 	uv_async_t stats_async; /* a worker has copied its counters */
 	uv_timer_t stats_timer; /* give up on slow workers */
 	bool handles_ready;	/* the two above are initialised */
+	bool signals_ready;	/* the signal handles are initialised */
 	bool collecting;
 	waiter_t *stats_waiters;
 	vd_worker_stats_t *stats_buf;
@@ -151,6 +157,17 @@ bool vd_daemon_worker_take_flush(worker_t *w, uint64_t seq, uint64_t *removed);
 void vd_daemon_flush_init(vd_daemon_t *d);
 /* Answers every queued flush with -ESHUTDOWN and closes the handles. */
 void vd_daemon_flush_stop(vd_daemon_t *d);
+
+/* privs.c: started as root with server.user, switches to that user
+ * (groups, gid, uid) and checks root cannot be regained; as root without
+ * server.user, warns. 0, or -1 after logging why. */
+int vd_daemon_drop_privileges(const vd_server_conf_t *s);
+
+/* notify.c: the sd_notify messages (nothing without NOTIFY_SOCKET). */
+void vd_daemon_notify_ready(const vd_daemon_t *d);
+void vd_daemon_notify_reloading(const vd_daemon_t *d);
+void vd_daemon_notify_reloaded(const vd_daemon_t *d, int rc);
+void vd_daemon_notify_stopping(const vd_daemon_t *d);
 
 /* stats.c */
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n);

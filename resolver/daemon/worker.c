@@ -55,6 +55,45 @@ static void copy_upstreams(const worker_t *w, vd_worker_stats_t *s)
 	s->nupstreams = n;
 }
 
+/* How often a draining worker looks whether its last queries are done;
+ * only while stopping, never on the query path. */
+#define DRAIN_POLL_MS 10
+
+static void drain_check_timer(uv_timer_t *t);
+
+static void worker_drain_closed(uv_handle_t *h)
+{
+	worker_t *w = h->data;
+	if (w->fwd != NULL)
+		vd_fwd_close(w->fwd, worker_fwd_closed, w);
+	else if (w->net != NULL)
+		vd_net_close(w->net, worker_net_closed, w);
+	else
+		uv_close((uv_handle_t *)&w->wake, worker_closed_wake);
+}
+
+/* Closes once nothing is owed to a client, or at the deadline. */
+static void drain_check(worker_t *w)
+{
+	bool idle = w->net == NULL ||
+		    (vd_query_pending(w->qctx) == 0 && vd_net_conns(w->net) == 0);
+	if (!idle && uv_now(&w->loop) < w->drain_deadline) {
+		uv_timer_start(&w->drain_timer, drain_check_timer, DRAIN_POLL_MS, 0);
+		return;
+	}
+	if (!idle)
+		vd_log(VD_LOG_WARN,
+		       "worker %d: server.shutdown_timeout passed with %zu queries "
+		       "and %zu TCP connections left; dropping them",
+		       w->index, vd_query_pending(w->qctx), vd_net_conns(w->net));
+	uv_close((uv_handle_t *)&w->drain_timer, worker_drain_closed);
+}
+
+static void drain_check_timer(uv_timer_t *t)
+{
+	drain_check(t->data);
+}
+
 /* A copy of this worker's counters, taken on its own thread. */
 static void copy_stats(const worker_t *w, vd_worker_stats_t *s)
 {
@@ -126,12 +165,12 @@ static void worker_wake(uv_async_t *a)
 		w->stopping = true;
 		if (w->tick_on)
 			uv_close((uv_handle_t *)&w->tick, NULL);
-		if (w->fwd != NULL)
-			vd_fwd_close(w->fwd, worker_fwd_closed, w);
-		else if (w->net != NULL)
-			vd_net_close(w->net, worker_net_closed, w);
-		else
-			uv_close((uv_handle_t *)&w->wake, worker_closed_wake);
+		/* The worker's own snapshot: the daemon's may change under it. */
+		w->drain_deadline = uv_now(&w->loop) +
+				    (w->snap ? w->snap->server.shutdown_timeout_ms : 0);
+		if (w->net != NULL)
+			vd_net_drain(w->net);
+		drain_check(w);
 	}
 }
 
@@ -216,6 +255,8 @@ int vd_daemon_worker_init(vd_daemon_t *d, worker_t *w, int index)
 		uv_timer_start(&w->tick, on_tick, 0, VD_DAEMON_TICK_MS);
 		w->tick_on = true;
 	}
+	uv_timer_init(&w->loop, &w->drain_timer);
+	w->drain_timer.data = w;
 	w->fwd = vd_fwd_new(&w->loop);
 	w->qctx = w->fwd ? vd_query_ctx_new(w->fwd) : NULL;
 	w->net = w->qctx ? vd_net_new(&w->loop, w->qctx) : NULL;

@@ -100,6 +100,7 @@ struct vd_net {
 	size_t alive;	/* allocated (open or closing) */
 	size_t handles; /* listener handles not yet closed */
 	bool closing;
+	bool draining;	/* vd_net_drain: no new queries */
 	bool reuseport; /* one socket per worker on each address */
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -838,6 +839,40 @@ static void tcp_closed(uv_handle_t *h)
 	free(l);
 	n->handles--;
 	maybe_finish_close(n);
+}
+
+void vd_net_drain(vd_net_t *n)
+{
+	if (n->draining || n->closing)
+		return;
+	n->draining = true;
+	/* UDP sockets stay open: the replies of queries in flight leave
+	 * through them. */
+	for (udp_listener_t *u = n->udp; u != NULL; u = u->next)
+		uv_udp_recv_stop(&u->h);
+	while (n->tcp != NULL) {
+		tcp_listener_t *t = n->tcp;
+		n->tcp = t->next;
+		uv_close((uv_handle_t *)&t->h, tcp_closed);
+	}
+	/* Each connection reads no more and ends once it owes nothing. The
+	 * list changes as connections close: walk a snapshot of it. */
+	conn_t *c = n->conns;
+	while (c != NULL) {
+		conn_t *next = c->next;
+		if (!c->eof) {
+			c->eof = true;
+			uv_read_stop((uv_stream_t *)&c->h);
+		}
+		if (c->inflight == 0)
+			conn_end(c);
+		c = next;
+	}
+}
+
+size_t vd_net_conns(const vd_net_t *n)
+{
+	return n->nconns;
 }
 
 void vd_net_close(vd_net_t *n, void (*close_cb)(void *arg), void *arg)

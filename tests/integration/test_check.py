@@ -101,6 +101,22 @@ def version_and_help():
 
 
 @suite.case
+def default_paths_in_help():
+    rc, out, err = run("--help")
+    m = re.search(r"configuration +(/\S+/vpcdns\.yaml)\n", out)
+    check(m, "help shows no default configuration path", out)
+    check(re.search(r"control socket +/\S+/vpcdns\.sock\n", out), "no control socket path", out)
+    check(re.search(r"state directory +/\S+/vpcdns\n", out), "no state directory", out)
+    # Without -c, the default file is the one read.
+    default = m.group(1)
+    if os.path.exists(default):
+        raise vt.SkipTest("%s exists on this machine" % default)
+    rc, out, err = run("--check")
+    check(rc != 0, "--check without -c passed with no %s" % default)
+    check(default in err, "error does not name %s" % default, err)
+
+
+@suite.case
 def shipped_config_is_valid():
     path = os.path.join(vt.source_dir(), "conf", "vpcdns.yaml")
     check(os.path.isfile(path), "no shipped config at %s" % path)

@@ -1140,6 +1140,47 @@ static void test_group_size_limit(void **state)
 	assert_int_equal(f->errs.count, 1);
 }
 
+/* The service keys: defaults, accounts that exist, 0 for no lameduck,
+ * and errors at their lines. */
+static void test_service_keys(void **state)
+{
+	fixture_t *f = *state;
+	const vd_server_conf_t *s;
+
+	load_ok(f, SERVER VIEW);
+	s = &f->snap->server;
+	assert_null(s->user);
+	assert_null(s->group);
+	assert_int_equal(s->lameduck_ms, 0);
+	assert_int_equal(s->shutdown_timeout_ms, 3000);
+
+	load_ok(f, SERVER "  user: root\n  group: root\n  lameduck: 2s\n"
+			  "  shutdown_timeout: 500ms\n" VIEW);
+	s = &f->snap->server;
+	assert_string_equal(s->user, "root");
+	assert_string_equal(s->group, "root");
+	assert_int_equal(s->lameduck_ms, 2000);
+	assert_int_equal(s->shutdown_timeout_ms, 500);
+	load_ok(f, SERVER "  lameduck: 0\n" VIEW);
+	assert_int_equal(f->snap->server.lameduck_ms, 0);
+
+	assert_int_equal(load(f, SERVER "  user: no-such-user-vd\n" VIEW), VD_ECONF);
+	assert_err(&f->errs, f->path, 3, "server.user: no such user 'no-such-user-vd'");
+	assert_int_equal(load(f,
+			      SERVER "  user: root\n  group: no-such-group-vd\n" VIEW),
+			 VD_ECONF);
+	assert_err(&f->errs, f->path, 4,
+		   "server.group: no such group 'no-such-group-vd'");
+	assert_int_equal(load(f, SERVER "  group: root\n" VIEW), VD_ECONF);
+	assert_err(&f->errs, f->path, 3, "server.group needs server.user");
+	assert_int_equal(load(f, SERVER "  lameduck: soon\n" VIEW), VD_ECONF);
+	assert_err(&f->errs, f->path, 3, "server.lameduck: bad duration 'soon'");
+	assert_int_equal(load(f, SERVER "  shutdown_timeout: 0s\n" VIEW), VD_ECONF);
+	assert_err(&f->errs, f->path, 3, "server.shutdown_timeout: bad duration '0s'");
+	assert_int_equal(load(f, SERVER "  user: [a]\n" VIEW), VD_ECONF);
+	assert_err(&f->errs, f->path, 3, "server.user must be a string");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1165,6 +1206,7 @@ int main(void)
 		T(test_group_size_limit),
 		T(test_zone_file_max_size),
 		T(test_control_socket),
+		T(test_service_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
