@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "vpcdns/guard.h"
 #include "vpcdns/upstream.h"
 #include "vpcdns/util.h"
 #include "vpcdns/view.h"
@@ -57,6 +58,10 @@ typedef struct vd_server_conf {
 	vd_log_level_t log_level;
 	uint32_t workers;	     /* loops (threads) serving the listeners */
 	uint64_t zone_file_max_size; /* bytes; larger zone files are errors */
+	/* server.rate_limit: the default of every view (enabled false:
+	 * off), and the buckets of each worker's table. */
+	vd_guard_rl_conf_t rate_limit;
+	uint32_t rate_limit_slots;
 } vd_server_conf_t;
 
 /* The "cache" section: forwarded answers (see docs/configuration.md). */
@@ -82,6 +87,11 @@ typedef struct vd_snap {
 	vd_view_t **views; /* opaque, see view.h; in the arena */
 	size_t nviews;
 	vd_view_table_t *view_table;
+	/* Each view's rate limit (by view index): the server's with the
+	 * view's overrides. rate_limit_any: some view is limited, so the
+	 * workers keep a table. */
+	vd_guard_rl_conf_t *view_rate_limit;
+	bool rate_limit_any;
 } vd_snap_t;
 
 /* Reads path, validates everything and loads every zone. On success *out is

@@ -74,8 +74,9 @@ typedef struct vd_worker_stats {
 	vd_cache_stats_t cache;
 	vd_fwd_stats_t fwd;
 	vd_net_stats_t net;
-	size_t pending; /* requests waiting on upstreams */
-	size_t pooled;	/* spare request records kept for reuse */
+	size_t pending;		/* requests waiting on upstreams */
+	size_t pooled;		/* spare request records kept for reuse */
+	vd_guard_rl_stats_t rl; /* the rate limiter's table (zero: none) */
 } vd_worker_stats_t;
 
 typedef void (*vd_daemon_stats_cb)(void *arg, const vd_worker_stats_t *w, size_t n);

@@ -18,6 +18,7 @@
 #include "vpcdns/cache.h"
 #include "vpcdns/conf.h"
 #include "vpcdns/fwd.h"
+#include "vpcdns/guard.h"
 
 typedef struct vd_query_ctx vd_query_ctx_t;
 
@@ -54,6 +55,9 @@ typedef struct vd_query_stats {
 	uint64_t refreshes;	   /* background refreshes (prefetch, stale) */
 	uint64_t rejected_pending; /* SERVFAIL/EDE 14: max_pending or
 				    * max_pending_per_fetch reached */
+	uint64_t ratelimited;	   /* over the rate limit: dropped, slipped or
+			       * refused */
+	uint64_t slipped;	   /* of those, answered with TC=1 */
 } vd_query_stats_t;
 
 /* fwd is used for upstream queries and must outlive the context. */
@@ -77,6 +81,9 @@ int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap);
 void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers);
 
 const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx);
+/* The rate limiter's table (size, evictions); NULL while no view is
+ * limited. */
+const vd_guard_rl_stats_t *vd_query_rl_stats(const vd_query_ctx_t *ctx);
 /* NULL before the first vd_query_snap_changed. */
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx);
 /* Requests waiting on an upstream. */

@@ -48,6 +48,7 @@ static const char *const server_keys[] = {
 	"workers",
 	"log_level",
 	"zone_file_max_size",
+	"rate_limit",
 	NULL,
 };
 
@@ -331,10 +332,12 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root)
 {
-	const yn_pair_t *sp = NULL, *dp = NULL;
+	const yn_pair_t *sp = NULL, *dp = NULL, *rp = NULL;
 	const ynode_t *s;
 
 	set_defaults(b);
+	vd_conf_yaml_get(vd_conf_yaml_get(root, "server", NULL), "rate_limit", &rp);
+	vd_conf_server_rate_limit(b, rp);
 	s = vd_conf_yaml_get(root, "server", &sp);
 	if (!s) {
 		vd_conf_err(b, root->line, "missing required key 'server'");

@@ -16,8 +16,8 @@
 #include "vpcdns/wire.h"
 
 static const char *const view_keys[] = {
-	"name",	   "clients",	  "zones",   "forward", "include",
-	"subnets", "az_affinity", "explain", NULL,
+	"name",	   "clients",	  "zones",   "forward",	   "include",
+	"subnets", "az_affinity", "explain", "rate_limit", NULL,
 };
 
 /* "::ffff:10.0.0.0/104" is the IPv4 prefix 10.0.0.0/8: clients with
@@ -318,6 +318,7 @@ static void build_view(cbuild_t *b, const ynode_t *list, size_t i)
 		vd_conf_view_zones(b, v, zp, where);
 	view_forward(b, v, m, where);
 	view_links(b, v, m, where);
+	vd_conf_view_rate_limit(b, vd_view_index(v), m, where);
 }
 
 void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
@@ -340,7 +341,9 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 	}
 	b->snap->views = vd_arena_alloc(b->a, vs->n * sizeof(*b->snap->views));
 	b->vtmp = calloc(vs->n, sizeof(*b->vtmp));
-	if (!b->snap->views || !b->vtmp) {
+	b->snap->view_rate_limit =
+		vd_arena_alloc(b->a, vs->n * sizeof(*b->snap->view_rate_limit));
+	if (!b->snap->views || !b->vtmp || !b->snap->view_rate_limit) {
 		vd_conf_nomem(b);
 		return;
 	}

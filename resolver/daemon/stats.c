@@ -86,12 +86,26 @@ static void log_worker(const vd_worker_stats_t *w)
 	       (unsigned long long)n->tcp_paused, w->worker);
 }
 
+/* The rate limiter's and the cookies' line. */
+static void log_guard(const vd_worker_stats_t *w)
+{
+	const vd_query_stats_t *q = &w->query;
+
+	vd_log(VD_LOG_INFO,
+	       "stats: ratelimit limited=%llu slipped=%llu slots=%llu "
+	       "evictions=%llu worker=%d",
+	       (unsigned long long)q->ratelimited, (unsigned long long)q->slipped,
+	       (unsigned long long)w->rl.slots, (unsigned long long)w->rl.evictions,
+	       w->worker);
+}
+
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (w[i].valid)
+		if (w[i].valid) {
+			log_guard(&w[i]);
 			log_worker(&w[i]);
-		else
+		} else
 			vd_log(VD_LOG_WARN, "stats: worker %d did not answer in time",
 			       w[i].worker);
 	}

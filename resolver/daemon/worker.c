@@ -46,6 +46,8 @@ static void copy_stats(const worker_t *w, vd_worker_stats_t *s)
 	s->net = *vd_net_stats(w->net);
 	s->pending = vd_query_pending(w->qctx);
 	s->pooled = vd_query_pooled(w->qctx);
+	const vd_guard_rl_stats_t *rl = vd_query_rl_stats(w->qctx);
+	s->rl = rl ? *rl : (vd_guard_rl_stats_t){ 0 };
 }
 
 /* Runs on the worker's thread when another thread posted to its mailbox. */

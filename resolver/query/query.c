@@ -34,6 +34,7 @@ void vd_query_ctx_free(vd_query_ctx_t *ctx)
 		return;
 	vd_query_forward_deinit(ctx);
 	vd_cache_free(ctx->cache);
+	vd_guard_rl_free(ctx->rl);
 	free(ctx->rr);
 	free(ctx->out);
 	free(ctx);
@@ -47,6 +48,8 @@ void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers)
 int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 {
 	size_t size = snap->cache.size / ctx->cache_share;
+	if (vd_query_guard_changed(ctx, snap) < 0)
+		return -1;
 	if (ctx->cache == NULL) {
 		ctx->cache = vd_cache_new(size, NULL, NULL);
 		return ctx->cache == NULL ? -1 : 0;
@@ -66,6 +69,11 @@ int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx)
 {
 	return &ctx->stats;
+}
+
+const vd_guard_rl_stats_t *vd_query_rl_stats(const vd_query_ctx_t *ctx)
+{
+	return ctx->rl ? vd_guard_rl_stats(ctx->rl) : NULL;
 }
 
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx)
@@ -190,6 +198,9 @@ vd_qh_result_t vd_query_handle(vd_query_ctx_t *ctx, vd_snap_t *snap,
 
 	int vi = vd_view_table_match(snap->view_table,
 				     (const struct sockaddr *)&c->addr);
+	vd_qh_result_t lr;
+	if (!vd_query_admit(ctx, snap, c, &q, vi, out, outlen, &lr))
+		return lr;
 	if (vi < 0) {
 		ctx->stats.refused++;
 		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_REFUSED,

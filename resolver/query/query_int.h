@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "vpcdns/cache.h"
+#include "vpcdns/guard.h"
 #include "vpcdns/query.h"
 #include "vpcdns/view.h"
 #include "vpcdns/wire.h"
@@ -103,6 +104,10 @@ struct vd_query_ctx {
 	vd_fetch_t *fetches[VD_QUERY_FETCH_BUCKETS];
 	vd_rr_t *rr;  /* scratch for re-encoding messages */
 	uint8_t *out; /* reply buffer for pending requests */
+	/* The rate limiter's buckets (NULL: no view is limited), sized at
+	 * snapshot install for rl_slots (protect.c). */
+	vd_guard_rl_t *rl;
+	uint32_t rl_slots;
 };
 
 /* ---- answer.c ---------------------------------------------------------- */
@@ -155,6 +160,19 @@ const uint8_t *vd_query_ptr_target(const vd_view_t *v, const uint8_t *qname);
 /* A PTR answer from the view's endpoint data, or 0 when the name is not
  * the reverse name of an endpoint address. */
 size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
+
+/* ---- protect.c --------------------------------------------------------- */
+
+/* Rate limiting, one call after the view is matched (vi < 0: none).
+ * true: answer the query. false: *res (and out[0..*outlen)) is the
+ * outcome: nothing, a TC=1 reply or REFUSED. */
+bool vd_query_admit(vd_query_ctx_t *ctx, const vd_snap_t *snap,
+		    const vd_query_client_t *c, const vd_query_msg_t *q, int vi,
+		    uint8_t *out, size_t *outlen, vd_qh_result_t *res);
+/* Sizes (or drops) the bucket table for a newly installed snapshot:
+ * allocates only when server.rate_limit.table_size changes or limiting
+ * is switched on. */
+int vd_query_guard_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap);
 
 /* ---- forward.c --------------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  * --wrap for malloc, calloc and realloc, counts every call our code makes,
  * and asserts that none happens while answering local names (answers,
  * wildcards, NXDOMAIN with SOA, CNAME chains), cache hits, CH TXT, and
- * REFUSED / FORMERR replies, a thousand times each.
+ * REFUSED / FORMERR replies, a thousand times each, with the rate limiter
+ * on; nor while the limiter drops and slips a flood.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -80,7 +81,7 @@ static int setup(void **state)
 {
 	(void)state;
 	static const uint8_t answer[4] = { 192, 0, 2, 7 };
-	char conf[1024];
+	char conf[1536];
 	qfix_start(&fx, answer, 3600);
 	qfix_write(&fx, "a.zone",
 		   "$ORIGIN example.com.\n$TTL 60\n"
@@ -92,12 +93,15 @@ static int setup(void **state)
 		   "@ SOA ns hm 1 3600 600 86400 30\n");
 	snprintf(conf, sizeof(conf),
 		 "server:\n  listen: [\"127.0.0.1:5999\"]\n  identity: noalloc\n"
+		 "  rate_limit: {qps: 1000000, table_size: 1024}\n"
 		 "upstreams:\n  up: [\"127.0.0.1:%d\"]\n"
 		 "views:\n  - name: v\n    clients: [\"127.0.0.1/32\"]\n"
 		 "    zones: [a.zone, {path: b.zone, fallback: nxdomain}]\n"
 		 "    forward: {\".\": up}\n"
 		 "    subnets: [{cidr: 10.0.0.2/32, az_id: az-b},"
-		 " {cidr: 127.0.0.1/32, az_id: az-b}]\n",
+		 " {cidr: 127.0.0.1/32, az_id: az-b}]\n"
+		 "  - name: limited\n    clients: [\"127.0.1.0/24\"]\n"
+		 "    zones: [a.zone]\n    rate_limit: {qps: 1, slip: 3}\n",
 		 fx.upstream_port);
 	qfix_load(&fx, conf);
 	return 0;
@@ -174,12 +178,31 @@ static void test_cache_hits(void **state)
 	assert_int_equal(allocs - before, 0);
 }
 
+static void test_rate_limited(void **state)
+{
+	(void)state;
+	unsigned long before = allocs;
+	unsigned answered = 0, slipped = 0;
+	for (int i = 0; i < 1000; i++) {
+		vd_qh_result_t r = handle("example.com", VD_T_A, VD_C_IN, "127.0.1.7");
+		if (r == VD_QH_REPLY && (vd_hdr_flags(out) & VD_F_TC))
+			slipped++;
+		else if (r == VD_QH_REPLY)
+			answered++;
+	}
+	assert_int_equal(allocs - before, 0);
+	assert_true(answered >= 1 && answered < 10);
+	assert_true(slipped > 300);
+	assert_true(vd_query_stats(fx.ctx)->ratelimited >= 990);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counter_works),
 		cmocka_unit_test(test_local_answers),
 		cmocka_unit_test(test_cache_hits),
+		cmocka_unit_test(test_rate_limited),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
