@@ -62,6 +62,8 @@ typedef struct vd_server_conf {
 	 * off), and the buckets of each worker's table. */
 	vd_guard_rl_conf_t rate_limit;
 	uint32_t rate_limit_slots;
+	/* server.cookie_secret: n == 0, a random secret rotated hourly. */
+	vd_guard_cookie_conf_t cookies;
 } vd_server_conf_t;
 
 /* The "cache" section: forwarded answers (see docs/configuration.md). */

@@ -58,6 +58,9 @@ typedef struct vd_query_stats {
 	uint64_t ratelimited;	   /* over the rate limit: dropped, slipped or
 			       * refused */
 	uint64_t slipped;	   /* of those, answered with TC=1 */
+	uint64_t badcookie;	   /* of those, answered BADCOOKIE */
+	uint64_t cookies;	   /* queries with a client cookie */
+	uint64_t cookies_valid;	   /* of those, with a valid server cookie */
 } vd_query_stats_t;
 
 /* fwd is used for upstream queries and must outlive the context. */

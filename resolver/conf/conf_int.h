@@ -135,6 +135,8 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root);
  * the server's must precede (protect.c). */
 void vd_conf_server_rate_limit(cbuild_t *b, const yn_pair_t *p);
 void vd_conf_view_rate_limit(cbuild_t *b, int vi, const ynode_t *m, const char *where);
+/* server.cookie_secret: one or a list of 32-hex-digit secrets. */
+void vd_conf_server_cookie_secret(cbuild_t *b, const yn_pair_t *p);
 
 /* Adds the zones named by one views[].zones list to v (zones.c). */
 void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,

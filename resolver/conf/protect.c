@@ -1,6 +1,7 @@
 /*
  * Flood protection settings: server.rate_limit (the default for every
- * view) and views[].rate_limit (a view's overrides, or false). A view's
+ * view), views[].rate_limit (a view's overrides, or false) and
+ * server.cookie_secret (the DNS cookie secrets a fleet shares). A view's
  * settings start from the server's explicitly given ones; burst,
  * tcp_qps and tcp_burst left unset anywhere follow the final qps. The
  * prefix lengths and the table size belong to the table, so only the
@@ -230,4 +231,62 @@ void vd_conf_view_rate_limit(cbuild_t *b, int vi, const ynode_t *m, const char *
 		c->tcp_burst = 0;
 	rl_value(b, p, what, view_rl_keys, c, &set);
 	b->snap->rate_limit_any |= c->enabled;
+}
+
+/* One secret: 32 hexadecimal digits (16 bytes, RFC 9018's SipHash key). */
+static int secret_hex(const char *s, uint8_t out[16])
+{
+	if (strlen(s) != 32)
+		return -1;
+	for (int i = 0; i < 32; i++) {
+		char ch = s[i];
+		int v = ch >= '0' && ch <= '9'	 ? ch - '0'
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+						 : -1;
+		if (v < 0)
+			return -1;
+		if (i % 2 == 0)
+			out[i / 2] = (uint8_t)(v << 4);
+		else
+			out[i / 2] |= (uint8_t)v;
+	}
+	return 0;
+}
+
+void vd_conf_server_cookie_secret(cbuild_t *b, const yn_pair_t *p)
+{
+	vd_guard_cookie_conf_t *c = &b->snap->server.cookies;
+	const ynode_t *v = p->val;
+	const ynode_t *one[1] = { v };
+	const ynode_t *const *items = one;
+	size_t n = 1;
+
+	if (v->kind == YN_SEQ) {
+		if (!vd_conf_is_string_list(v) || v->n == 0 ||
+		    v->n > VD_COOKIE_SECRETS_MAX) {
+			vd_conf_err(
+				b, p->key->line,
+				"server.cookie_secret must be a string or a list of "
+				"1 to %d strings",
+				VD_COOKIE_SECRETS_MAX);
+			return;
+		}
+		items = v->items;
+		n = v->n;
+	} else if (v->kind != YN_SCALAR || v->null) {
+		vd_conf_err(
+			b, p->key->line,
+			"server.cookie_secret must be a string or a list of strings");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (secret_hex(items[i]->str, c->secret[c->n]) < 0) {
+			vd_conf_err(b, items[i]->line,
+				    "server.cookie_secret: a secret is 32 hexadecimal "
+				    "digits (16 bytes)");
+			continue;
+		}
+		c->n++;
+	}
 }

@@ -49,6 +49,7 @@ static const char *const server_keys[] = {
 	"log_level",
 	"zone_file_max_size",
 	"rate_limit",
+	"cookie_secret",
 	NULL,
 };
 
@@ -328,6 +329,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		build_log_level(b, p);
 	else if (strcmp(k, "zone_file_max_size") == 0)
 		build_zone_file_max_size(b, p);
+	else if (strcmp(k, "cookie_secret") == 0)
+		vd_conf_server_cookie_secret(b, p);
 }
 
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root)

@@ -92,11 +92,12 @@ static void log_guard(const vd_worker_stats_t *w)
 	const vd_query_stats_t *q = &w->query;
 
 	vd_log(VD_LOG_INFO,
-	       "stats: ratelimit limited=%llu slipped=%llu slots=%llu "
-	       "evictions=%llu worker=%d",
+	       "stats: ratelimit limited=%llu slipped=%llu badcookie=%llu "
+	       "cookies=%llu cookies_valid=%llu slots=%llu evictions=%llu worker=%d",
 	       (unsigned long long)q->ratelimited, (unsigned long long)q->slipped,
-	       (unsigned long long)w->rl.slots, (unsigned long long)w->rl.evictions,
-	       w->worker);
+	       (unsigned long long)q->badcookie, (unsigned long long)q->cookies,
+	       (unsigned long long)q->cookies_valid, (unsigned long long)w->rl.slots,
+	       (unsigned long long)w->rl.evictions, w->worker);
 }
 
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n)

@@ -153,6 +153,8 @@ static vd_qh_result_t parse_failure(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				    vd_qp_result_t pr, vd_query_msg_t *q, uint8_t *out,
 				    size_t cap, size_t *outlen)
 {
+	/* A cookie we did not check is not echoed. */
+	q->cookie_len = 0;
 	switch (pr) {
 	case VD_QP_FORMERR:
 		ctx->stats.formerr++;

@@ -163,12 +163,13 @@ size_t vd_query_write_ptr(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out
 
 /* ---- protect.c --------------------------------------------------------- */
 
-/* Rate limiting, one call after the view is matched (vi < 0: none).
- * true: answer the query. false: *res (and out[0..*outlen)) is the
- * outcome: nothing, a TC=1 reply or REFUSED. */
+/* Cookies and rate limiting, one call after the view is matched (vi < 0:
+ * none). Replaces q's server cookie with a fresh one. true: answer the
+ * query. false: *res (and out[0..*outlen)) is the outcome: nothing, a
+ * TC=1 reply, BADCOOKIE or REFUSED. */
 bool vd_query_admit(vd_query_ctx_t *ctx, const vd_snap_t *snap,
-		    const vd_query_client_t *c, const vd_query_msg_t *q, int vi,
-		    uint8_t *out, size_t *outlen, vd_qh_result_t *res);
+		    const vd_query_client_t *c, vd_query_msg_t *q, int vi, uint8_t *out,
+		    size_t *outlen, vd_qh_result_t *res);
 /* Sizes (or drops) the bucket table for a newly installed snapshot:
  * allocates only when server.rate_limit.table_size changes or limiting
  * is switched on. */

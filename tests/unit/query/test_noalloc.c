@@ -4,7 +4,8 @@
  * and asserts that none happens while answering local names (answers,
  * wildcards, NXDOMAIN with SOA, CNAME chains), cache hits, CH TXT, and
  * REFUSED / FORMERR replies, a thousand times each, with the rate limiter
- * on; nor while the limiter drops and slips a flood.
+ * on; nor while the limiter drops and slips a flood, nor for queries with
+ * DNS cookies (answered, and BADCOOKIE when limited).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,6 +197,42 @@ static void test_rate_limited(void **state)
 	assert_true(vd_query_stats(fx.ctx)->ratelimited >= 990);
 }
 
+/* A query with a COOKIE option: a client cookie and a server cookie. */
+static vd_qh_result_t handle_cookie(const char *from)
+{
+	uint8_t q[512];
+	size_t qlen = query(0x2222, "example.com", VD_T_A, VD_C_IN, q), outlen = 0;
+	static const uint8_t cookie[] = { 0, 10, 0, 24, 1, 2, 3,    4,	  5,	6,
+					  7, 8,	 1, 0,	0, 0, 0x5c, 0xf7, 0x9f, 0x11,
+					  1, 2,	 3, 4,	5, 6, 7,    8 };
+	memcpy(q + qlen, cookie, sizeof(cookie));
+	/* the OPT's rdlength: NSID (4) + COOKIE */
+	vd_set16(q + qlen - 6, (uint16_t)(4 + sizeof(cookie)));
+	qlen += sizeof(cookie);
+	vd_query_client_t c = { .max_reply = 65535, .respond = on_respond };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&c.addr;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, from, &sin->sin_addr);
+	return vd_query_handle(fx.ctx, fx.snap, &c, q, qlen, out, &outlen);
+}
+
+static void test_cookies(void **state)
+{
+	(void)state;
+	unsigned long before = allocs;
+	unsigned badcookie = 0;
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(handle_cookie("127.0.0.1"), VD_QH_REPLY);
+		assert_int_equal(VD_F_RCODE(vd_hdr_flags(out)), VD_RCODE_NOERROR);
+		if (handle_cookie("127.0.1.8") == VD_QH_REPLY &&
+		    VD_F_RCODE(vd_hdr_flags(out)) == (VD_RCODE_BADCOOKIE & 0xf))
+			badcookie++;
+	}
+	assert_int_equal(allocs - before, 0);
+	assert_true(badcookie > 900);
+	assert_true(vd_query_stats(fx.ctx)->cookies >= 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +240,7 @@ int main(void)
 		cmocka_unit_test(test_local_answers),
 		cmocka_unit_test(test_cache_hits),
 		cmocka_unit_test(test_rate_limited),
+		cmocka_unit_test(test_cookies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
