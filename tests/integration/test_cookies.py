@@ -28,7 +28,8 @@ SECRET = "e5e973e5a6b2a43f48e7dc849e37bfcf"
 
 def config(srv, z, **server):
     return {
-        "server": vt.server_block(srv.port, rate_limit={"qps": 5, "burst": 5, "slip": 2},
+        "server": vt.server_block(srv.port, rate_limit={"qps": 1, "burst": 3, "slip": 2,
+                                                      "tcp_qps": 100, "tcp_burst": 100},
                                   **server),
         "views": [{"name": "main", "clients": ["127.0.0.0/8"], "zones": [z]}],
     }
@@ -117,16 +118,18 @@ def valid_cookie_passes_the_limit():
     after = S["srv"].stats()["ratelimit"]
     eq(after["cookies_valid"] - before["cookies_valid"], 20, "valid cookies counted")
     # the same cookie from another address of the /24 is not valid there
-    exhaust("127.0.2.11")
-    m = query(full, "127.0.2.13")
-    check(m is not None and m.rcode == BADCOOKIE, "a cookie made for another address", m)
+    before = S["srv"].stats()["ratelimit"]
+    query(full, "127.0.2.13")
+    after = S["srv"].stats()["ratelimit"]
+    eq(after["cookies_valid"], before["cookies_valid"],
+       "a cookie made for another address counted valid")
 
 
 @suite.case
 def badcookie_when_limited():
-    exhaust("127.0.3.11")
     cc = os.urandom(8)
     for sent in (cc, cc + b"\x01\x00\x00\x00" + os.urandom(12), cc + os.urandom(8)):
+        exhaust("127.0.3.11")
         m = query(sent, "127.0.3.10")
         check(m is not None, "no reply to a limited query with a cookie")
         eq(m.rcode, BADCOOKIE, "rcode of a limited query with a cookie of %d bytes"
