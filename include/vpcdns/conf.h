@@ -24,6 +24,7 @@
 
 #include "vpcdns/fw.h"
 #include "vpcdns/qlog.h"
+#include "vpcdns/guard.h"
 #include "vpcdns/upstream.h"
 #include "vpcdns/util.h"
 #include "vpcdns/view.h"
@@ -79,6 +80,12 @@ typedef struct vd_server_conf {
 	const char *user, *group;
 	uint32_t lameduck_ms;
 	uint32_t shutdown_timeout_ms;
+	/* server.rate_limit: the default of every view (enabled false:
+	 * off), and the buckets of each worker's table. */
+	vd_guard_rl_conf_t rate_limit;
+	uint32_t rate_limit_slots;
+	/* server.cookie_secret: n == 0, a random secret rotated hourly. */
+	vd_guard_cookie_conf_t cookies;
 } vd_server_conf_t;
 
 /* The control socket when server.control_socket is not given (CMake
@@ -137,6 +144,11 @@ typedef struct vd_snap {
 	size_t nfw_groups;
 	vd_fw_set_t *fw_views;
 	vd_qlog_conf_t qlog; /* the "query_log" section */
+	/* Each view's rate limit (by view index): the server's with the
+	 * view's overrides. rate_limit_any: some view is limited, so the
+	 * workers keep a table. */
+	vd_guard_rl_conf_t *view_rate_limit;
+	bool rate_limit_any;
 } vd_snap_t;
 
 /* Reads path, validates everything and loads every zone. On success *out is

@@ -91,6 +91,7 @@ typedef struct vd_worker_stats {
 	vd_query_metrics_t metrics;
 	vd_worker_upstream_t *upstreams; /* every server of every group */
 	size_t nupstreams;
+	vd_guard_rl_stats_t rl; /* the rate limiter's table (zero: none) */
 } vd_worker_stats_t;
 
 typedef void (*vd_daemon_stats_cb)(void *arg, const vd_worker_stats_t *w, size_t n);

@@ -18,6 +18,7 @@
 #include "vpcdns/cache.h"
 #include "vpcdns/conf.h"
 #include "vpcdns/fwd.h"
+#include "vpcdns/guard.h"
 
 typedef struct vd_query_ctx vd_query_ctx_t;
 
@@ -56,6 +57,12 @@ typedef struct vd_query_stats {
 				    * max_pending_per_fetch reached */
 	/* Requests a DNS firewall rule decided, by its action. */
 	uint64_t fw_allow, fw_alert, fw_block;
+	uint64_t ratelimited;	/* over the rate limit: dropped, slipped or
+			       * refused */
+	uint64_t slipped;	/* of those, answered with TC=1 */
+	uint64_t badcookie;	/* of those, answered BADCOOKIE */
+	uint64_t cookies;	/* queries with a client cookie */
+	uint64_t cookies_valid; /* of those, with a valid server cookie */
 } vd_query_stats_t;
 
 /* ---- per-request metrics ------------------------------------------------
@@ -147,6 +154,9 @@ void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers);
 void vd_query_set_qlog(vd_query_ctx_t *ctx, vd_qlog_ring_t *ring, unsigned outputs);
 
 const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx);
+/* The rate limiter's table (size, evictions); NULL while no view is
+ * limited. */
+const vd_guard_rl_stats_t *vd_query_rl_stats(const vd_query_ctx_t *ctx);
 /* NULL before the first vd_query_snap_changed. */
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx);
 /* Requests waiting on an upstream. */

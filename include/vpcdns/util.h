@@ -135,6 +135,11 @@ uint32_t vd_rand_uniform(uint32_t n);
 uint64_t vd_hash(const void *p, size_t n, uint64_t seed);
 uint64_t vd_hash_seed(void);
 #define VD_HASH_SEED_FIXED 0x7670636e73000001ull
+/* SipHash-2-4 (the reference variant: two compression, four finalisation
+ * rounds) of n bytes with a 128-bit key, for MACs rather than tables:
+ * DNS server cookies (RFC 9018). Serialise the result little-endian to
+ * get the reference implementation's 8 output bytes. */
+uint64_t vd_siphash24(const void *p, size_t n, const uint8_t key[16]);
 
 /* ---- error list --------------------------------------------------------
  * Collects "file:line: reason" messages while loading a config. Owns its

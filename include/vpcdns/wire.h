@@ -52,11 +52,15 @@ enum {
 	VD_RCODE_NXDOMAIN = 3,
 	VD_RCODE_NOTIMP = 4,
 	VD_RCODE_REFUSED = 5,
-	VD_RCODE_BADVERS = 16, /* extended: upper 8 bits go in the OPT TTL */
+	VD_RCODE_BADVERS = 16,	 /* extended: upper 8 bits go in the OPT TTL */
+	VD_RCODE_BADCOOKIE = 23, /* extended (RFC 7873) */
 };
 enum { VD_OPCODE_QUERY = 0 };
 /* EDNS option codes and Extended DNS Error info codes (RFC 8914). */
-enum { VD_EDNS_NSID = 3, VD_EDNS_EDE = 15 };
+enum { VD_EDNS_NSID = 3, VD_EDNS_COOKIE = 10, VD_EDNS_EDE = 15 };
+/* A COOKIE option: the client cookie, then 0 or 8..32 bytes of server
+ * cookie (RFC 7873 4). */
+#define VD_COOKIE_MAX 40
 enum {
 	VD_EDE_OTHER = 0,
 	VD_EDE_STALE = 3,
@@ -160,6 +164,12 @@ typedef struct vd_query_msg {
 	uint8_t edns_version;
 	bool edns_do;
 	bool edns_nsid; /* NSID option present (RFC 5001) */
+	/* The COOKIE option's bytes (RFC 7873): 8 (a client cookie only)
+	 * or 16..40; 0 when absent. The query layer replaces the server
+	 * part with its own fresh cookie before replying, and every reply
+	 * with an OPT echoes cookie[0..cookie_len). */
+	uint8_t cookie[VD_COOKIE_MAX];
+	uint8_t cookie_len;
 } vd_query_msg_t;
 
 /* Outcome of vd_query_msg_parse. */
@@ -175,7 +185,8 @@ typedef enum {
  * non-zero, a bad name, the packet ending inside the question, more than
  * one OPT, an OPT not owned by the root, a malformed option list, a TSIG
  * that is not the last additional record (RFC 8945 5.2), trailing
- * garbage after the declared records. id/flags are always filled when the
+ * garbage after the declared records, a COOKIE option of a length other
+ * than 8 or 16..40 or given twice (RFC 7873 5.2.2). id/flags are always filled when the
  * result is not VD_QP_DROP. An EDNS payload size below 512 is read as 512.
  * Unknown EDNS options are ignored. */
 vd_qp_result_t vd_query_msg_parse(const uint8_t *pkt, size_t len, vd_query_msg_t *q);
@@ -266,6 +277,8 @@ typedef struct vd_opt_out {
 	size_t nsid_len;      /* NULL: no NSID option */
 	int ede_code;	      /* < 0: no EDE option */
 	const char *ede_text; /* NULL or UTF-8 extra text */
+	const uint8_t *cookie;
+	size_t cookie_len; /* NULL: no COOKIE option */
 } vd_opt_out_t;
 /* Appends our OPT RR (root owner, payload VD_EDNS_ADVERTISE, version 0)
  * to the additional section and increments ARCOUNT. */

@@ -109,6 +109,10 @@ typedef struct cbuild {
 	size_t nclients, capclients;
 	sysns_t sys;
 	view_tmp_t *vtmp; /* malloc'd, one per view */
+	/* server.rate_limit as given (before derived defaults) and which
+	 * keys it set, for the views' overrides (protect.c). */
+	vd_guard_rl_conf_t rl_raw;
+	unsigned rl_set;
 } cbuild_t;
 
 /* The reference count of a snapshot built by vd_conf_load, for conf's
@@ -174,6 +178,13 @@ void vd_conf_vfiles_free(cbuild_t *b);
 void vd_conf_build_http(cbuild_t *b, const ynode_t *root);
 /* The "query_log" section (qlog.c); after the views, which it names. */
 void vd_conf_build_qlog(cbuild_t *b, const ynode_t *root);
+
+/* server.rate_limit (p NULL: absent) and one view's rate_limit, which
+ * the server's must precede (protect.c). */
+void vd_conf_server_rate_limit(cbuild_t *b, const yn_pair_t *p);
+void vd_conf_view_rate_limit(cbuild_t *b, int vi, const ynode_t *m, const char *where);
+/* server.cookie_secret: one or a list of 32-hex-digit secrets. */
+void vd_conf_server_cookie_secret(cbuild_t *b, const yn_pair_t *p);
 
 /* Adds the zones named by one views[].zones list to v (zones.c). */
 void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,

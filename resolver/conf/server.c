@@ -57,6 +57,8 @@ static const char *const server_keys[] = {
 	"group",
 	"lameduck",
 	"shutdown_timeout",
+	"rate_limit",
+	"cookie_secret",
 	NULL,
 };
 
@@ -443,14 +445,18 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 	else if (strcmp(k, "shutdown_timeout") == 0)
 		vd_conf_duration(b, p, "server.shutdown_timeout",
 				 &s->shutdown_timeout_ms);
+	else if (strcmp(k, "cookie_secret") == 0)
+		vd_conf_server_cookie_secret(b, p);
 }
 
 void vd_conf_build_server(cbuild_t *b, const ynode_t *root)
 {
-	const yn_pair_t *sp = NULL, *dp = NULL;
+	const yn_pair_t *sp = NULL, *dp = NULL, *rp = NULL;
 	const ynode_t *s;
 
 	set_defaults(b);
+	vd_conf_yaml_get(vd_conf_yaml_get(root, "server", NULL), "rate_limit", &rp);
+	vd_conf_server_rate_limit(b, rp);
 	s = vd_conf_yaml_get(root, "server", &sp);
 	if (!s) {
 		vd_conf_err(b, root->line, "missing required key 'server'");

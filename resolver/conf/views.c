@@ -16,9 +16,9 @@
 #include "vpcdns/wire.h"
 
 static const char *const view_keys[] = {
-	"name",	   "clients",	  "zones",   "forward", "include",
-	"subnets", "az_affinity", "explain", "vpc_id",	"account_id",
-	"region",  "firewall",	  NULL,
+	"name",	   "clients",	  "zones",	"forward", "include",
+	"subnets", "az_affinity", "explain",	"vpc_id",  "account_id",
+	"region",  "firewall",	  "rate_limit", NULL,
 };
 
 /* "::ffff:10.0.0.0/104" is the IPv4 prefix 10.0.0.0/8: clients with
@@ -393,6 +393,7 @@ static void build_view(cbuild_t *b, const vitem_t *it)
 	view_links(b, v, m, where);
 	view_meta(b, v, m, where);
 	vd_conf_view_firewall(b, v, m, where);
+	vd_conf_view_rate_limit(b, vd_view_index(v), m, where);
 }
 
 /* vpcdns.yaml's views, then the view files' (views: may be left out, or
@@ -429,7 +430,10 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 	b->snap->views = vd_arena_alloc(b->a, n * sizeof(*b->snap->views));
 	b->vtmp = calloc(n, sizeof(*b->vtmp));
 	b->snap->fw_views = vd_arena_alloc(b->a, n * sizeof(*b->snap->fw_views));
-	if (!b->snap->views || !b->vtmp || !b->snap->fw_views) {
+	b->snap->view_rate_limit =
+		vd_arena_alloc(b->a, n * sizeof(*b->snap->view_rate_limit));
+	if (!b->snap->views || !b->vtmp || !b->snap->fw_views ||
+	    !b->snap->view_rate_limit) {
 		vd_conf_nomem(b);
 		goto out;
 	}

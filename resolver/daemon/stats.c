@@ -103,12 +103,27 @@ void vd_daemon_stats_log_qlog(const vd_qlog_t *q)
 	       (unsigned long long)written, (unsigned long long)dropped);
 }
 
+/* The rate limiter's and the cookies' line. */
+static void log_guard(const vd_worker_stats_t *w)
+{
+	const vd_query_stats_t *q = &w->query;
+
+	vd_log(VD_LOG_INFO,
+	       "stats: ratelimit limited=%llu slipped=%llu badcookie=%llu "
+	       "cookies=%llu cookies_valid=%llu slots=%llu evictions=%llu worker=%d",
+	       (unsigned long long)q->ratelimited, (unsigned long long)q->slipped,
+	       (unsigned long long)q->badcookie, (unsigned long long)q->cookies,
+	       (unsigned long long)q->cookies_valid, (unsigned long long)w->rl.slots,
+	       (unsigned long long)w->rl.evictions, w->worker);
+}
+
 void vd_daemon_stats_log(const vd_worker_stats_t *w, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (w[i].valid)
+		if (w[i].valid) {
+			log_guard(&w[i]);
 			log_worker(&w[i]);
-		else
+		} else
 			vd_log(VD_LOG_WARN, "stats: worker %d did not answer in time",
 			       w[i].worker);
 	}

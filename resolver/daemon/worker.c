@@ -116,6 +116,8 @@ static void copy_stats(const worker_t *w, vd_worker_stats_t *s)
 	 * worker's thread, summed by the main loop at scrape time. */
 	vd_query_metrics_copy(w->qctx, &s->metrics);
 	copy_upstreams(w, s);
+	const vd_guard_rl_stats_t *rl = vd_query_rl_stats(w->qctx);
+	s->rl = rl ? *rl : (vd_guard_rl_stats_t){ 0 };
 }
 
 /* Runs on the worker's thread when another thread posted to its mailbox. */

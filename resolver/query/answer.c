@@ -56,6 +56,10 @@ void vd_query_put_opt(vd_wbuf_t *w, const vd_query_msg_t *q, const vd_snap_t *sn
 		o.nsid = (const uint8_t *)snap->server.identity;
 		o.nsid_len = strlen(snap->server.identity);
 	}
+	if (q->cookie_len != 0) {
+		o.cookie = q->cookie;
+		o.cookie_len = q->cookie_len;
+	}
 	vd_wbuf_opt(w, &o);
 }
 

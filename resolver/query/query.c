@@ -35,6 +35,7 @@ void vd_query_ctx_free(vd_query_ctx_t *ctx)
 	vd_query_forward_deinit(ctx);
 	vd_query_metrics_free(ctx);
 	vd_cache_free(ctx->cache);
+	vd_guard_rl_free(ctx->rl);
 	free(ctx->rr);
 	free(ctx->out);
 	free(ctx);
@@ -48,7 +49,8 @@ void vd_query_set_cache_share(vd_query_ctx_t *ctx, unsigned workers)
 int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 {
 	size_t size = snap->cache.size / ctx->cache_share;
-	if (vd_query_metrics_snap(ctx, snap) != 0)
+	if (vd_query_metrics_snap(ctx, snap) != 0 ||
+	    vd_query_guard_changed(ctx, snap) < 0)
 		return -1;
 	if (ctx->cache == NULL) {
 		ctx->cache = vd_cache_new(size, NULL, NULL);
@@ -69,6 +71,11 @@ int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 const vd_query_stats_t *vd_query_stats(const vd_query_ctx_t *ctx)
 {
 	return &ctx->stats;
+}
+
+const vd_guard_rl_stats_t *vd_query_rl_stats(const vd_query_ctx_t *ctx)
+{
+	return ctx->rl ? vd_guard_rl_stats(ctx->rl) : NULL;
 }
 
 const vd_cache_stats_t *vd_query_cache_stats(const vd_query_ctx_t *ctx)
@@ -153,6 +160,8 @@ static vd_qh_result_t parse_failure(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				    vd_qp_result_t pr, vd_query_msg_t *q, uint8_t *out,
 				    size_t cap, size_t *outlen)
 {
+	/* A cookie we did not check is not echoed. */
+	q->cookie_len = 0;
 	switch (pr) {
 	case VD_QP_FORMERR:
 		ctx->stats.formerr++;
@@ -211,6 +220,9 @@ vd_qh_result_t vd_query_answer(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	int vi = vd_view_table_match(snap->view_table,
 				     (const struct sockaddr *)&c->addr);
 	ctx->acct.slot = vd_query_metrics_slot(ctx, snap, vi);
+	vd_qh_result_t lr;
+	if (!vd_query_admit(ctx, snap, c, &q, vi, out, outlen, &lr))
+		return lr;
 	if (vi < 0) {
 		ctx->mx.no_view++;
 		ctx->stats.refused++;

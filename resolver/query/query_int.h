@@ -13,6 +13,7 @@
 
 #include "vpcdns/cache.h"
 #include "vpcdns/fw.h"
+#include "vpcdns/guard.h"
 #include "vpcdns/query.h"
 #include "vpcdns/view.h"
 #include "vpcdns/wire.h"
@@ -146,6 +147,10 @@ struct vd_query_ctx {
 	uint8_t log_pick;  /* record flags of the request being handled */
 	uint64_t log_t0, log_wall;
 	vd_qlog_addr_t log_up; /* the server of the last upstream response */
+	/* The rate limiter's buckets (NULL: no view is limited), sized at
+	 * snapshot install for rl_slots (protect.c). */
+	vd_guard_rl_t *rl;
+	uint32_t rl_slots;
 };
 
 /* ---- answer.c ---------------------------------------------------------- */
@@ -232,6 +237,20 @@ void vd_query_account(vd_query_ctx_t *ctx, const vd_qacct_t *a, const uint8_t *r
 /* Maps snap's views to slots, adding slots for new names. 0 or -ENOMEM. */
 int vd_query_metrics_snap(vd_query_ctx_t *ctx, const vd_snap_t *snap);
 void vd_query_metrics_free(vd_query_ctx_t *ctx);
+
+/* ---- protect.c --------------------------------------------------------- */
+
+/* Cookies and rate limiting, one call after the view is matched (vi < 0:
+ * none). Replaces q's server cookie with a fresh one. true: answer the
+ * query. false: *res (and out[0..*outlen)) is the outcome: nothing, a
+ * TC=1 reply, BADCOOKIE or REFUSED. */
+bool vd_query_admit(vd_query_ctx_t *ctx, const vd_snap_t *snap,
+		    const vd_query_client_t *c, vd_query_msg_t *q, int vi, uint8_t *out,
+		    size_t *outlen, vd_qh_result_t *res);
+/* Sizes (or drops) the bucket table for a newly installed snapshot:
+ * allocates only when server.rate_limit.table_size changes or limiting
+ * is switched on. */
+int vd_query_guard_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap);
 
 /* ---- forward.c --------------------------------------------------------- */
 

@@ -30,7 +30,19 @@ static int parse_question(const uint8_t *pkt, size_t len, vd_query_msg_t *q)
 	return 0;
 }
 
-/* Walks the option list of an OPT rdata; only NSID matters to us. */
+/* A COOKIE option is the client cookie alone (8 bytes) or with a server
+ * cookie of 8 to 32 bytes; anything else, or a second one, is FORMERR. */
+static int parse_cookie(const uint8_t *p, size_t olen, vd_query_msg_t *q)
+{
+	if (q->cookie_len != 0 || olen < 8 || (olen > 8 && olen < 16) ||
+	    olen > VD_COOKIE_MAX)
+		return VD_EMALF;
+	memcpy(q->cookie, p, olen);
+	q->cookie_len = (uint8_t)olen;
+	return 0;
+}
+
+/* Walks the option list of an OPT rdata; NSID and COOKIE matter to us. */
 static int parse_options(const uint8_t *p, size_t rdlen, vd_query_msg_t *q)
 {
 	size_t off = 0, olen;
@@ -43,6 +55,9 @@ static int parse_options(const uint8_t *p, size_t rdlen, vd_query_msg_t *q)
 			return VD_EMALF;
 		if (vd_get16(p + off) == VD_EDNS_NSID)
 			q->edns_nsid = true;
+		if (vd_get16(p + off) == VD_EDNS_COOKIE &&
+		    parse_cookie(p + off + 4, olen, q) < 0)
+			return VD_EMALF;
 		off += 4 + olen;
 	}
 	return 0;

@@ -244,6 +244,8 @@ void vd_wbuf_opt(vd_wbuf_t *w, const vd_opt_out_t *o)
 		rdlen += 4 + o->nsid_len;
 	if (o->ede_code >= 0)
 		rdlen += 6 + text_len;
+	if (o->cookie)
+		rdlen += 4 + o->cookie_len;
 	if (rdlen > UINT16_MAX) {
 		w->err = VD_ESPACE;
 		return;
@@ -258,6 +260,11 @@ void vd_wbuf_opt(vd_wbuf_t *w, const vd_opt_out_t *o)
 		vd_wbuf_u16(w, VD_EDNS_NSID);
 		vd_wbuf_u16(w, (uint16_t)o->nsid_len);
 		vd_wbuf_bytes(w, o->nsid, o->nsid_len);
+	}
+	if (o->cookie) {
+		vd_wbuf_u16(w, VD_EDNS_COOKIE);
+		vd_wbuf_u16(w, (uint16_t)o->cookie_len);
+		vd_wbuf_bytes(w, o->cookie, o->cookie_len);
 	}
 	if (o->ede_code >= 0) {
 		vd_wbuf_u16(w, VD_EDNS_EDE);

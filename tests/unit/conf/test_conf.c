@@ -422,6 +422,61 @@ static void test_routing(void **state)
 	assert_null(route(two, "x.b.example.", 1));
 }
 
+/* server.rate_limit is every view's default; a view overrides keys or
+ * turns it off; unset burst and TCP limits follow the final qps. */
+static void test_rate_limit(void **state)
+{
+	fixture_t *f = *state;
+	const vd_guard_rl_conf_t *r;
+
+	load_ok(f, "server:\n"
+		   "  listen: [\"127.0.0.1:5353\"]\n"
+		   "views:\n"
+		   "  - name: v\n"
+		   "    clients: [\"10.0.0.0/8\"]\n");
+	assert_false(f->snap->server.rate_limit.enabled);
+	assert_false(f->snap->rate_limit_any);
+	assert_false(f->snap->view_rate_limit[0].enabled);
+	vd_snap_unref(f->snap);
+	f->snap = NULL;
+	load_ok(f,
+		"server:\n"
+		"  listen: [\"127.0.0.1:5353\"]\n"
+		"  rate_limit: {qps: 20, slip: 0, ipv4_prefix: 32, table_size: 100,\n"
+		"               allow: [\"10.9.0.0/16\"]}\n"
+		"views:\n"
+		"  - name: a\n"
+		"    clients: [\"10.0.0.0/8\"]\n"
+		"  - name: b\n"
+		"    clients: [\"11.0.0.0/8\"]\n"
+		"    rate_limit: {qps: 5, tcp_burst: 7}\n"
+		"  - name: c\n"
+		"    clients: [\"12.0.0.0/8\"]\n"
+		"    rate_limit: false\n");
+	assert_true(f->snap->rate_limit_any);
+	assert_int_equal(f->snap->server.rate_limit_slots, 100);
+	r = &f->snap->view_rate_limit[0];
+	assert_true(r->enabled);
+	assert_int_equal(r->qps, 20);
+	assert_int_equal(r->burst, 20);
+	assert_int_equal(r->tcp_qps, 200);
+	assert_int_equal(r->tcp_burst, 200);
+	assert_int_equal(r->slip, 0);
+	assert_int_equal(r->ipv4_prefix, 32);
+	assert_int_equal(r->ipv6_prefix, 56);
+	assert_int_equal(r->nallow, 1);
+	r = &f->snap->view_rate_limit[1];
+	assert_true(r->enabled);
+	assert_int_equal(r->qps, 5);
+	assert_int_equal(r->burst, 5);
+	assert_int_equal(r->tcp_qps, 50);
+	assert_int_equal(r->tcp_burst, 7);
+	assert_int_equal(r->slip, 0);
+	assert_int_equal(r->ipv4_prefix, 32);
+	assert_int_equal(r->nallow, 1);
+	assert_false(f->snap->view_rate_limit[2].enabled);
+}
+
 static void test_defaults(void **state)
 {
 	fixture_t *f = *state;
@@ -711,6 +766,24 @@ static const err_case_t err_cases[] = {
 	  "server.identity must be at most 255 characters" },
 	{ SERVER "  hide_version: maybe\n" VIEW, 3,
 	  "server.hide_version must be true, false, yes or no" },
+	{ SERVER "  rate_limit: {burst: 5}\n" VIEW, 3,
+	  "server.rate_limit.qps is required" },
+	{ SERVER "  rate_limit: true\n" VIEW, 3,
+	  "server.rate_limit must be false or a map with at least qps" },
+	{ SERVER "  rate_limit: {qps: 10, tcp_qps: 5}\n" VIEW, 3,
+	  "server.rate_limit.tcp_qps must be at least qps (10)" },
+	{ SERVER "  rate_limit: {qps: 10, ipv4_prefix: 33}\n" VIEW, 3,
+	  "server.rate_limit.ipv4_prefix must be at most 32" },
+	{ SERVER "  rate_limit: {qps: 10, qpm: 3}\n" VIEW, 3,
+	  "unknown key 'qpm' in server.rate_limit" },
+	{ SERVER "  rate_limit:\n    qps: 10\n    allow: [\"10.0.0.1/8\"]\n" VIEW, 5,
+	  "server.rate_limit.allow: bad CIDR '10.0.0.1/8'" },
+	{ SERVER "  rate_limit: {qps: 10, slip: 101}\n" VIEW, 3,
+	  "server.rate_limit.slip must be at most 100" },
+	{ SERVER "  rate_limit: {qps: 2000000}\n" VIEW, 3,
+	  "server.rate_limit.qps must be at most 1000000" },
+	{ SERVER VIEW "    rate_limit: {table_size: 10}\n", 6,
+	  "unknown key 'table_size' in views[0].rate_limit" },
 	{ SERVER "  tcp_max_connections: 0\n" VIEW, 3,
 	  "server.tcp_max_connections must be an integer > 0" },
 	{ SERVER "  tcp_max_connections: 12k\n" VIEW, 3,
@@ -1192,6 +1265,7 @@ int main(void)
 		T(test_views),
 		T(test_zone_sharing),
 		T(test_routing),
+		T(test_rate_limit),
 		T(test_defaults),
 		T(test_durations),
 		T(test_larger),

@@ -3,7 +3,9 @@
  * --wrap for malloc, calloc and realloc, counts every call our code makes,
  * and asserts that none happens while answering local names (answers,
  * wildcards, NXDOMAIN with SOA, CNAME chains), cache hits, CH TXT, and
- * REFUSED / FORMERR replies, a thousand times each; and the same again
+ * REFUSED / FORMERR replies, a thousand times each, with the rate limiter
+ * on; nor while the limiter drops and slips a flood, nor for queries with
+ * DNS cookies (answered, and BADCOOKIE when limited); and the same again
  * with a query-log ring attached, every reply logged.
  */
 #include <setjmp.h>
@@ -81,7 +83,7 @@ static int setup(void **state)
 {
 	(void)state;
 	static const uint8_t answer[4] = { 192, 0, 2, 7 };
-	char conf[1024];
+	char conf[1536];
 	qfix_start(&fx, answer, 3600);
 	qfix_write(&fx, "a.zone",
 		   "$ORIGIN example.com.\n$TTL 60\n"
@@ -93,12 +95,15 @@ static int setup(void **state)
 		   "@ SOA ns hm 1 3600 600 86400 30\n");
 	snprintf(conf, sizeof(conf),
 		 "server:\n  listen: [\"127.0.0.1:5999\"]\n  identity: noalloc\n"
+		 "  rate_limit: {qps: 1000000, table_size: 1024}\n"
 		 "upstreams:\n  up: [\"127.0.0.1:%d\"]\n"
 		 "views:\n  - name: v\n    clients: [\"127.0.0.1/32\"]\n"
 		 "    zones: [a.zone, {path: b.zone, fallback: nxdomain}]\n"
 		 "    forward: {\".\": up}\n"
 		 "    subnets: [{cidr: 10.0.0.2/32, az_id: az-b},"
-		 " {cidr: 127.0.0.1/32, az_id: az-b}]\n",
+		 " {cidr: 127.0.0.1/32, az_id: az-b}]\n"
+		 "  - name: limited\n    clients: [\"127.0.1.0/24\"]\n"
+		 "    zones: [a.zone]\n    rate_limit: {qps: 1, slip: 3}\n",
 		 fx.upstream_port);
 	qfix_load(&fx, conf);
 	return 0;
@@ -212,6 +217,60 @@ static void test_logged(void **state)
 	vd_qlog_ring_free(ring);
 }
 
+static void test_rate_limited(void **state)
+{
+	(void)state;
+	unsigned long before = allocs;
+	unsigned answered = 0, slipped = 0;
+	for (int i = 0; i < 1000; i++) {
+		vd_qh_result_t r = handle("example.com", VD_T_A, VD_C_IN, "127.0.1.7");
+		if (r == VD_QH_REPLY && (vd_hdr_flags(out) & VD_F_TC))
+			slipped++;
+		else if (r == VD_QH_REPLY)
+			answered++;
+	}
+	assert_int_equal(allocs - before, 0);
+	assert_true(answered >= 1 && answered < 10);
+	assert_true(slipped > 300);
+	assert_true(vd_query_stats(fx.ctx)->ratelimited >= 990);
+}
+
+/* A query with a COOKIE option: a client cookie and a server cookie. */
+static vd_qh_result_t handle_cookie(const char *from)
+{
+	uint8_t q[512];
+	size_t qlen = query(0x2222, "example.com", VD_T_A, VD_C_IN, q), outlen = 0;
+	static const uint8_t cookie[] = { 0, 10, 0, 24, 1, 2, 3,    4,	  5,	6,
+					  7, 8,	 1, 0,	0, 0, 0x5c, 0xf7, 0x9f, 0x11,
+					  1, 2,	 3, 4,	5, 6, 7,    8 };
+	memcpy(q + qlen, cookie, sizeof(cookie));
+	/* the OPT's rdlength: NSID (4) + COOKIE */
+	vd_set16(q + qlen - 6, (uint16_t)(4 + sizeof(cookie)));
+	qlen += sizeof(cookie);
+	vd_query_client_t c = { .max_reply = 65535, .respond = on_respond };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&c.addr;
+	sin->sin_family = AF_INET;
+	inet_pton(AF_INET, from, &sin->sin_addr);
+	return vd_query_handle(fx.ctx, fx.snap, &c, q, qlen, out, &outlen);
+}
+
+static void test_cookies(void **state)
+{
+	(void)state;
+	unsigned long before = allocs;
+	unsigned badcookie = 0;
+	for (int i = 0; i < 1000; i++) {
+		assert_int_equal(handle_cookie("127.0.0.1"), VD_QH_REPLY);
+		assert_int_equal(VD_F_RCODE(vd_hdr_flags(out)), VD_RCODE_NOERROR);
+		if (handle_cookie("127.0.1.8") == VD_QH_REPLY &&
+		    VD_F_RCODE(vd_hdr_flags(out)) == (VD_RCODE_BADCOOKIE & 0xf))
+			badcookie++;
+	}
+	assert_int_equal(allocs - before, 0);
+	assert_true(badcookie > 900);
+	assert_true(vd_query_stats(fx.ctx)->cookies >= 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +278,8 @@ int main(void)
 		cmocka_unit_test(test_local_answers),
 		cmocka_unit_test(test_cache_hits),
 		cmocka_unit_test(test_logged),
+		cmocka_unit_test(test_rate_limited),
+		cmocka_unit_test(test_cookies),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -3,7 +3,8 @@
  * independent reference implementation, itself checked against the
  * SipHash paper's test vector and CPython's siphash13), the same input
  * and seed always give the same hash, other seeds give other hashes, and
- * the per-process seed is drawn once.
+ * the per-process seed is drawn once. vd_siphash24 against the SipHash
+ * paper's test vector and the reference implementation's first outputs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,6 +55,26 @@ static void test_known_answers(void **state)
 	/* chained: the first part's hash is the seed of the rest */
 	assert_true(vd_hash(www_example_com + 4, sizeof(www_example_com) - 4,
 			    vd_hash(www_example_com, 4, 0)) == 0xb8a6589f3fbf9fb7ull);
+}
+
+/* Key 00..0f, input 00..n-1: the reference vectors.h (n = 0..3) and the
+ * paper's appendix example (n = 15). */
+static void test_siphash24_vectors(void **state)
+{
+	static const uint64_t want[4] = {
+		0x726fdb47dd0e0e31ull,
+		0x74f839c593dc67fdull,
+		0x0d6c8009d9a94f5aull,
+		0x85676696d7fb7e2dull,
+	};
+	uint8_t key[16], in[16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = in[i] = (uint8_t)i;
+	for (size_t n = 0; n < 4; n++)
+		assert_true(vd_siphash24(in, n, key) == want[n]);
+	assert_true(vd_siphash24(in, 15, key) == 0xa129ca6149be45e5ull);
 }
 
 static void test_same_input_same_hash(void **state)
@@ -111,6 +132,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_empty_and_null),
 		cmocka_unit_test(test_known_answers),
+		cmocka_unit_test(test_siphash24_vectors),
 		cmocka_unit_test(test_same_input_same_hash),
 		cmocka_unit_test(test_seeds_differ),
 		cmocka_unit_test(test_process_seed_is_drawn_once),
