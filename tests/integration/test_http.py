@@ -14,6 +14,7 @@ syslog priorities.
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -338,6 +339,35 @@ def connection_limit():
         check(ok, "no connection served after the others closed")
     finally:
         vt.teardown_server(srv)
+
+
+@suite.case
+def ready_is_503_while_draining():
+    """SIGTERM with a lameduck: /ready turns 503 at once, naming the
+    drain, while /health stays 200 and queries are still answered; then
+    the process exits."""
+    srv = vt.Vpcdns(S["wd"], None, name="draining")
+    hp = vt.free_port()
+    cfg = config(srv.port, hp)
+    cfg["server"]["lameduck"] = "2s"
+    srv.set_config(cfg)
+    srv.start()
+    try:
+        eq(curl("/ready", port=hp)[0], 200, "/ready before SIGTERM")
+        srv.signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        code, body = curl("/ready", port=hp)
+        eq(code, 503, "/ready during the lameduck")
+        check("draining" in body, "/ready does not say it is draining", body)
+        check(time.monotonic() - t0 < 1.5, "first /ready answer came too late")
+        eq(curl("/health", port=hp)[0], 200, "/health during the lameduck")
+        m = srv.udp("www.h.test")
+        check(m is not None and m.rcode == 0, "no answer during the lameduck", m)
+        rc, _ = vt.stop_process(srv.proc, signal.SIGTERM, timeout=6.0)
+        eq(rc, 0, "exit status after the lameduck")
+    finally:
+        if srv.alive():
+            vt.stop_process(srv.proc)
 
 
 @suite.case
