@@ -376,7 +376,11 @@ static int render_view(vd_import_t *im, const imp_vpc_t *v)
 		view_path(&s, im, v, "zones/");
 		sb_add(&s, "]\n");
 	}
-	sb_add(&s, "  forward:\n    \".\": default\n");
+	/* No forward rules: the upstream groups are the configuration's
+	 * (view_files defaults, or the pasting operator's), and a rule
+	 * written here would win over the defaults whole. */
+	sb_add(&s, "  # No forward rules: give them with view_files defaults (or add\n"
+		   "  # them when pasting), else other names get REFUSED.\n");
 	return add_file(im, &s, "%s/view.yaml", v->id);
 }
 

@@ -569,7 +569,8 @@ static void test_vpc_selection(void **state)
 		"  # later gets REFUSED until the next import.\n"
 		"  clients: [\"10.20.1.0/24\", \"10.20.2.0/24\", \"2600:1f18::/64\"]\n"
 		"  subnets: \"/srv/imp.v1/" IT_VPC "/subnets.yaml\"\n"
-		"  forward:\n    \".\": default\n");
+		"  # No forward rules: give them with view_files defaults (or add\n"
+		"  # them when pasting), else other names get REFUSED.\n");
 	vd_errlist_deinit(&e);
 	vd_import_free(im);
 }
@@ -709,7 +710,8 @@ static void test_describe_vpcs(void **state)
 		"  region: us-east-1   # from --region\n"
 		"  clients: [\"10.40.0.0/16\"]\n"
 		"  subnets: \"out.v1/vpc-0empty/subnets.yaml\"\n"
-		"  forward:\n    \".\": default\n");
+		"  # No forward rules: give them with view_files defaults (or add\n"
+		"  # them when pasting), else other names get REFUSED.\n");
 	/* views.yaml: both views; the manifest: each VPC with its source. */
 	assert_int_equal(it_count_lines(im, "views.yaml", "- name: "), 2);
 	assert_true(it_has_line(im, ".vpcdns-import.manifest",
