@@ -175,6 +175,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return serve_ready(h, c);
 }
 
+/* libmicrohttpd's error logger: its format strings are its own. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
