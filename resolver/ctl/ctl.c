@@ -420,6 +420,22 @@ static int clear_path(const char *path)
 	return 0;
 }
 
+/* libuv reports a missing folder as EACCES when binding; say what it is. */
+static int parent_exists(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (slash == NULL || slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return 0;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if (stat(dir, &st) != 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
 static void listener_closed(uv_handle_t *h)
 {
 	vd_ctl_t *c = h->data;
@@ -445,6 +461,8 @@ int vd_ctl_new(uv_loop_t *loop, const char *path, const vd_ctl_ops_t *ops,
 		return -ENOMEM;
 	}
 	rc = clear_path(path);
+	if (rc == 0)
+		rc = parent_exists(path);
 	if (rc != 0)
 		goto fail;
 	uv_pipe_init(loop, &c->listener, 0);

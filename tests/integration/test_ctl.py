@@ -369,6 +369,23 @@ def second_server_on_the_same_socket_refuses():
 
 
 @suite.case
+def socket_in_a_missing_folder_says_so():
+    cfg = config()
+    missing = os.path.join(S["wd"], "no-such-dir", "vpcdns.sock")
+    cfg["server"] = dict(cfg["server"], control_socket=missing)
+    other = vt.Vpcdns(S["wd"], cfg, name="missingdir")
+    p = vt.start_process([vt.binary(), "-c", other.conf_path], other.log_path,
+                         env=vt.server_env(S["wd"]))
+    try:
+        p.wait(20)
+    finally:
+        vt.stop_process(p)
+    check(p.returncode not in (0, None), "vpcdns started without its control socket")
+    check("No such file or directory" in other.log(),
+          "the error does not say the folder is missing", other.log())
+
+
+@suite.case
 def stale_socket_replaced_and_removed_at_exit():
     wd = S["wd"]
     port = vt.free_port()
