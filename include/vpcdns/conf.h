@@ -149,6 +149,10 @@ typedef struct vd_snap {
 	 * workers keep a table. */
 	vd_guard_rl_conf_t *view_rate_limit;
 	bool rate_limit_any;
+	/* Distinct zones (views share them), and how many of them were
+	 * taken from the previous snapshot instead of read (vd_conf_reload);
+	 * the rest were read from their files. */
+	size_t nzones, nzones_reused;
 } vd_snap_t;
 
 /* Reads path, validates everything and loads every zone. On success *out is
@@ -157,6 +161,16 @@ typedef struct vd_snap {
  * "file:line: reason" (as many as can be found in one pass), and the
  * result is VD_ECONF (or -ENOMEM). */
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs);
+
+/* vd_conf_load for a reload: prev (NULL: none, as vd_conf_load) is the
+ * snapshot being replaced, which the caller holds a reference on until
+ * this returns. A zone of prev whose file and options did not change is
+ * shared by reference instead of read again (vd_zone_load_reuse tells
+ * how a file is known unchanged). prev is only read, so other threads may
+ * answer from it meanwhile, and it may be freed before the new snapshot:
+ * shared zones have their own references. */
+int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
+		   vd_errlist_t *errs);
 
 /* Reads only the "http" section of path (the YAML tree, no zone), with
  * the same validation as vd_conf_load, so the HTTP listener can answer

@@ -79,6 +79,36 @@ int vd_zone_load(const char *path, const char *origin_text, vd_zone_fallback_t f
 int vd_zone_load_max(const char *path, const char *origin_text,
 		     vd_zone_fallback_t fallback, uint64_t max_size, vd_zone_t **out,
 		     vd_errlist_t *errs);
+
+/* How a zone file is loaded, beside its path. */
+typedef struct vd_zone_opts {
+	const char *origin; /* NULL: from the file (see vd_zone_load) */
+	vd_zone_fallback_t fallback;
+	uint64_t max_size; /* bytes; 0: VD_ZONE_FILE_MAX_SIZE */
+} vd_zone_opts_t;
+
+/* Within this long of the start of a load (or later), a file's change
+ * time is "racy": a write in the same timestamp tick, just after the
+ * read, would leave it unchanged, so the zone is never reused. */
+#define VD_ZONE_RACY_NS 1000000000ll
+
+/*
+ * vd_zone_load_max, unless prev can stand for the file: then *out is prev
+ * with one more reference and *reused is true (reused may be NULL). prev
+ * (NULL: none) is a zone of an earlier load; it is reused when it was
+ * loaded from the same path with equal opts (origin compared as text), the
+ * file's identity taken now with fstat on the descriptor just opened
+ * (device, inode, size, mtime and ctime to the nanosecond) is the one
+ * prev was read with, and prev's load was not racy: its file's mtime and
+ * ctime were older than VD_ZONE_RACY_NS before that load began. A file
+ * replaced by rename (new inode), rewritten (new size, mtime or ctime) or
+ * even touched is read again, from the same descriptor. The open, type
+ * and size checks are those of vd_zone_load_max and come first. prev is
+ * only read, so it may be in use by other threads.
+ */
+int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *prev,
+		       vd_zone_t **out, bool *reused, vd_errlist_t *errs);
+
 void vd_zone_ref(vd_zone_t *z);
 void vd_zone_unref(vd_zone_t *z); /* frees at the last unref; NULL is ok */
 
@@ -86,6 +116,8 @@ void vd_zone_unref(vd_zone_t *z); /* frees at the last unref; NULL is ok */
 const uint8_t *vd_zone_apex(const vd_zone_t *z);
 vd_zone_fallback_t vd_zone_fallback(const vd_zone_t *z);
 const char *vd_zone_path(const vd_zone_t *z);
+/* The origin the zone was loaded with as given (NULL: from the file). */
+const char *vd_zone_origin(const vd_zone_t *z);
 /* SOA rrset of the apex, and TTL to use for negative answers:
  * min(SOA TTL, SOA MINIMUM). */
 const vd_rrset_t *vd_zone_soa(const vd_zone_t *z);

@@ -24,6 +24,7 @@ static const char *const top_keys[] = { "server",   "upstreams", "cache",
 /* A snapshot and its reference count, which no other module can reach. */
 typedef struct snap_box {
 	atomic_uint refs;
+	ztable_t zones; /* for the next build to reuse */
 	vd_snap_t snap;
 } snap_box_t;
 
@@ -35,6 +36,11 @@ static snap_box_t *box_of(const vd_snap_t *s)
 atomic_uint *vd_conf_snap_refcount(vd_snap_t *s)
 {
 	return &box_of(s)->refs;
+}
+
+const ztable_t *vd_conf_snap_zones(const vd_snap_t *s)
+{
+	return &box_of(s)->zones;
 }
 
 unsigned vd_snap_refs(const vd_snap_t *s)
@@ -52,6 +58,7 @@ static void snap_free(vd_snap_t *s)
 	for (size_t i = 0; s->fw_lists && i < s->nfw_lists; i++)
 		vd_fw_list_free(s->fw_lists[i]);
 	free(s->fw_lists);
+	vd_conf_ztable_free(&box_of(s)->zones);
 	vd_arena_deinit(&s->arena);
 	free(box_of(s));
 	/* A snapshot can hold hundreds of megabytes: give them back to the
@@ -148,6 +155,12 @@ static void load(cbuild_t *b, vd_arena_t *tree)
 
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 {
+	return vd_conf_reload(path, NULL, out, errs);
+}
+
+int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
+		   vd_errlist_t *errs)
+{
 	vd_errlist_t local;
 	vd_arena_t tree;
 	cbuild_t b;
@@ -164,8 +177,11 @@ int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 	if (!b.snap)
 		return -ENOMEM;
 	b.a = &b.snap->arena;
+	b.prev_zones = prev ? vd_conf_snap_zones(prev) : NULL;
 	vd_arena_init(&tree, 0);
 	load(&b, &tree);
+	if (!b.nomem && !b.nerr && vd_conf_ztable_take(&b, &box_of(b.snap)->zones) < 0)
+		b.nomem = true;
 	vd_conf_zcache_free(&b);
 	vd_conf_vfiles_free(&b);
 	for (size_t i = 0; b.vtmp && b.snap && i < b.snap->nviews; i++)

@@ -26,6 +26,16 @@ typedef struct zcache_ent {
 	uint32_t hash;
 } zcache_ent_t;
 
+/* The zones of a snapshot by what makes them the same zone (path,
+ * fallback, origin: zkey_hash in zones.c), kept with the snapshot so the
+ * next build can find the zone it may reuse (vd_conf_reload). Open
+ * addressing, at most half full. */
+typedef struct ztable {
+	vd_zone_t **slots; /* malloc'd; one reference each; NULL: empty */
+	size_t mask;	   /* slot count - 1 */
+	size_t n;
+} ztable_t;
+
 /* A zone folder already scanned during this build: the resolved paths of
  * its zone files, in name order, so views naming the same folder cost no
  * more system calls. */
@@ -94,6 +104,10 @@ typedef struct cbuild {
 	unsigned nerr;
 	bool nomem;
 	vd_snap_t *snap;
+	/* The snapshot being replaced (NULL: none), read only: other
+	 * threads answer from it meanwhile. Its zones are reused when
+	 * their files did not change. */
+	const ztable_t *prev_zones;
 	vd_arena_t *a;	  /* &snap->arena */
 	char *confdir;	  /* malloc'd; folder of the config file */
 	char *zonedir;	  /* malloc'd; NULL when unusable */
@@ -192,6 +206,13 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 /* Drops the build's own references on cached zones and frees the zone
  * and folder caches. */
 void vd_conf_zcache_free(cbuild_t *b);
+/* Moves the zones of a successful build into out (an empty table),
+ * counting them and those reused into b->snap. 0 or -ENOMEM. */
+int vd_conf_ztable_take(cbuild_t *b, ztable_t *out);
+/* Drops a table's references and frees it. */
+void vd_conf_ztable_free(ztable_t *t);
+/* The zone table of a snapshot built by vd_conf_load (build.c). */
+const ztable_t *vd_conf_snap_zones(const vd_snap_t *s);
 
 /* A forward rule of a view, before it is merged into the routing map. */
 typedef struct fwd_rule {

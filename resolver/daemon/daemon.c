@@ -105,7 +105,7 @@ static void count_zones(vd_daemon_t *d, const vd_snap_t *snap)
 static void reload_work(uv_work_t *work)
 {
 	reload_job_t *job = work->data;
-	job->rc = vd_conf_load(job->d->conf_path, &job->snap, &job->errs);
+	job->rc = vd_conf_reload(job->d->conf_path, job->prev, &job->snap, &job->errs);
 }
 
 static void reload_start(vd_daemon_t *d);
@@ -157,8 +157,11 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 	for (size_t i = 0; i < d->nworkers; i++)
 		vd_daemon_worker_post(&d->workers[i], snap, false, false);
 	vd_snap_unref(old);
-	vd_log(VD_LOG_INFO, "reload: generation %llu loaded from %s in %llu ms",
-	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms);
+	vd_log(VD_LOG_INFO,
+	       "reload: generation %llu loaded from %s in %llu ms "
+	       "(%zu zones: %zu reused, %zu read)",
+	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms,
+	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused);
 }
 
 static void record_result(vd_daemon_t *d, const reload_job_t *job, uint64_t ms)
@@ -197,6 +200,8 @@ static void reload_done(uv_work_t *work, int status)
 
 	d->reloading = false;
 	job->waiters = NULL;
+	vd_snap_unref(job->prev);
+	job->prev = NULL;
 	if (status != 0 && job->rc == 0)
 		job->rc = status;
 	if (d->stopping) {
@@ -253,12 +258,16 @@ static void reload_start(vd_daemon_t *d)
 	job->waiters = d->next_waiters;
 	d->next_waiters = NULL;
 	vd_errlist_init(&job->errs);
+	job->prev = d->snap;
+	vd_snap_ref(job->prev);
 	d->reloading = true;
 	vd_daemon_notify_reloading(d);
 	vd_log(VD_LOG_INFO, "reload: reading %s", d->conf_path);
 	if (uv_queue_work(d->loop, &job->work, reload_work, reload_done) != 0) {
 		d->reloading = false;
 		vd_errlist_deinit(&job->errs);
+		vd_snap_unref(job->prev);
+		job->prev = NULL;
 		vd_log(VD_LOG_ERR, "reload: cannot start");
 		vd_daemon_reload_result_t r = { .rc = -EAGAIN,
 						.generation = d->generation };

@@ -73,6 +73,9 @@ typedef struct reload_job {
 	uv_work_t work;
 	vd_daemon_t *d;
 	vd_snap_t *snap; /* the new snapshot, on success */
+	/* The serving snapshot when the build began, referenced until it
+	 * ends: the build reuses its unchanged zones (read only). */
+	vd_snap_t *prev;
 	vd_errlist_t errs;
 	int rc;
 	uint64_t started_ms;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void vd_zone_error(vd_zone_ctx_t *c, unsigned line, const char *fmt, ...)
@@ -93,44 +94,81 @@ static int zone_fill(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin)
  * a device) put in the file's place does not wait for a writer, and the
  * type and size checked with fstat on the descriptor that will be read,
  * so a file swapped after a check by name cannot slip through. Regular
- * files ignore O_NONBLOCK. Returns the stream, or NULL (reported).
+ * files ignore O_NONBLOCK. Returns the descriptor with its stat in *st,
+ * or -1 (reported).
  */
-static FILE *open_zone_file(vd_zone_ctx_t *c)
+static int open_zone_file(vd_zone_ctx_t *c, struct stat *st)
 {
-	struct stat st;
-	FILE *fp;
 	int fd;
 
 	fd = open(c->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		vd_zone_error(c, 0, "cannot open: %s", strerror(errno));
-		return NULL;
+		return -1;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		vd_zone_error(c, 0, "cannot stat: %s", strerror(errno));
 		goto fail;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		vd_zone_error(c, 0, "not a regular file");
 		goto fail;
 	}
-	if ((uint64_t)st.st_size > c->max_size) {
+	if ((uint64_t)st->st_size > c->max_size) {
 		vd_zone_error(c, 0,
 			      "file is %llu bytes, more than the limit of %llu "
 			      "(server.zone_file_max_size)",
-			      (unsigned long long)st.st_size,
+			      (unsigned long long)st->st_size,
 			      (unsigned long long)c->max_size);
 		goto fail;
 	}
-	fp = fdopen(fd, "r");
-	if (!fp) {
-		vd_zone_error(c, 0, "cannot open: %s", strerror(errno));
-		goto fail;
-	}
-	return fp;
+	return fd;
 fail:
 	close(fd);
-	return NULL;
+	return -1;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Whether prev was read from this very file, with these options. */
+static bool can_reuse(const vd_zone_t *prev, const char *path, const vd_zone_opts_t *o,
+		      uint64_t max_size, const struct stat *st)
+{
+	return prev && !prev->racy && strcmp(prev->path, path) == 0 &&
+	       prev->fallback == o->fallback && prev->max_size == max_size &&
+	       same_text(prev->origin_text, o->origin) && prev->dev == st->st_dev &&
+	       prev->ino == st->st_ino && prev->size == st->st_size &&
+	       same_time(&prev->mtime, &st->st_mtim) &&
+	       same_time(&prev->ctime, &st->st_ctim);
+}
+
+static int64_t ns_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000ll + t->tv_nsec;
+}
+
+/* Records the file's identity; racy when it changed within
+ * VD_ZONE_RACY_NS of start (or after): the same timestamp could then
+ * hide a later write. */
+static void set_identity(vd_zone_t *z, const struct stat *st,
+			 const struct timespec *start)
+{
+	int64_t since = ns_of(start) - VD_ZONE_RACY_NS;
+
+	z->dev = st->st_dev;
+	z->ino = st->st_ino;
+	z->size = st->st_size;
+	z->mtime = st->st_mtim;
+	z->ctime = st->st_ctim;
+	z->racy = ns_of(&st->st_mtim) >= since || ns_of(&st->st_ctim) >= since;
 }
 
 int vd_zone_load(const char *path, const char *origin_text, vd_zone_fallback_t fallback,
@@ -144,31 +182,68 @@ int vd_zone_load_max(const char *path, const char *origin_text,
 		     vd_zone_fallback_t fallback, uint64_t max_size, vd_zone_t **out,
 		     vd_errlist_t *errs)
 {
-	vd_zone_ctx_t c = { .path = path, .errs = errs, .max_size = max_size };
+	vd_zone_opts_t o = { .origin = origin_text,
+			     .fallback = fallback,
+			     .max_size = max_size };
+
+	return vd_zone_load_reuse(path, &o, NULL, out, NULL, errs);
+}
+
+int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *prev,
+		       vd_zone_t **out, bool *reused, vd_errlist_t *errs)
+{
+	vd_zone_ctx_t c = { .path = path, .errs = errs };
 	uint8_t origin[VD_NAME_MAX];
+	struct timespec start;
+	struct stat st;
 	FILE *fp = NULL;
 	size_t len;
-	int ret;
+	int ret, fd;
 
 	if (out)
 		*out = NULL;
-	if (!path || !out ||
-	    (fallback != VD_ZONE_FALLBACK_FORWARD &&
-	     fallback != VD_ZONE_FALLBACK_NXDOMAIN))
+	if (reused)
+		*reused = false;
+	if (!path || !out || !opts ||
+	    (opts->fallback != VD_ZONE_FALLBACK_FORWARD &&
+	     opts->fallback != VD_ZONE_FALLBACK_NXDOMAIN))
 		return -EINVAL;
-	if (origin_text && vd_name_from_text(origin_text, origin, &len) < 0) {
-		vd_zone_error(&c, 0, "invalid zone origin \"%s\"", origin_text);
+	c.max_size = opts->max_size ? opts->max_size : VD_ZONE_FILE_MAX_SIZE;
+	if (opts->origin && vd_name_from_text(opts->origin, origin, &len) < 0) {
+		vd_zone_error(&c, 0, "invalid zone origin \"%s\"", opts->origin);
 		return VD_ECONF;
 	}
-	c.z = zone_new(path, fallback);
-	if (!c.z)
-		return -ENOMEM;
-	fp = open_zone_file(&c);
+	/* Before the fstat: a write after it has a later timestamp. */
+	clock_gettime(CLOCK_REALTIME, &start);
+	fd = open_zone_file(&c, &st);
+	if (fd < 0)
+		return VD_ECONF;
+	if (can_reuse(prev, path, opts, c.max_size, &st)) {
+		close(fd);
+		vd_zone_ref(prev);
+		*out = prev;
+		if (reused)
+			*reused = true;
+		return 0;
+	}
+	c.z = zone_new(path, opts->fallback);
+	if (c.z && opts->origin)
+		c.z->origin_text = vd_arena_strdup(&c.z->arena, opts->origin);
+	if (!c.z || (opts->origin && !c.z->origin_text)) {
+		close(fd);
+		ret = -ENOMEM;
+		goto fail;
+	}
+	c.z->max_size = c.max_size;
+	set_identity(c.z, &st, &start);
+	fp = fdopen(fd, "r");
 	if (!fp) {
+		vd_zone_error(&c, 0, "cannot open: %s", strerror(errno));
+		close(fd);
 		ret = VD_ECONF;
 		goto fail;
 	}
-	ret = zone_fill(&c, fp, origin_text ? origin : NULL);
+	ret = zone_fill(&c, fp, opts->origin ? origin : NULL);
 	if (ret < 0)
 		goto fail;
 	fclose(fp);
@@ -211,6 +286,11 @@ const uint8_t *vd_zone_apex(const vd_zone_t *z)
 vd_zone_fallback_t vd_zone_fallback(const vd_zone_t *z)
 {
 	return z ? z->fallback : VD_ZONE_FALLBACK_FORWARD;
+}
+
+const char *vd_zone_origin(const vd_zone_t *z)
+{
+	return z ? z->origin_text : NULL;
 }
 
 const char *vd_zone_path(const vd_zone_t *z)

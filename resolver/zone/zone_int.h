@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "vpcdns/util.h"
 #include "vpcdns/wire.h"
@@ -43,6 +45,14 @@ struct vd_zone {
 	vd_arena_t arena; /* owns everything below */
 	vd_zone_fallback_t fallback;
 	const char *path;
+	/* What it was loaded with and from, for vd_zone_load_reuse. */
+	const char *origin_text; /* NULL: from the file */
+	uint64_t max_size;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	bool racy;	     /* changed too close to the load to be trusted */
 	const uint8_t *apex; /* lower-cased wire */
 	size_t apex_len;
 	unsigned apex_labels;
