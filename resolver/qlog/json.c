@@ -55,22 +55,125 @@ static void __attribute__((format(printf, 2, 3))) putf(sbuf_t *b, const char *fm
 		b->len += (size_t)n;
 }
 
+/* Bytes a JSON string cannot hold as they are: control characters, DEL,
+ * the quote and the backslash. */
+static bool json_special(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f || c == '"' || c == '\\';
+}
+
+static void put_esc(sbuf_t *b, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c == '"' || c == '\\') {
+		char e[2] = { '\\', (char)c };
+		put(b, e, 2);
+	} else {
+		char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+		put(b, e, 6);
+	}
+}
+
+/* s[0..n) inside a JSON string: runs of plain bytes copied at once. */
+static void put_esc_n(sbuf_t *b, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+		while (j < n && !json_special((unsigned char)s[j]))
+			j++;
+		put(b, s + i, j - i);
+		if (j < n)
+			put_esc(b, (unsigned char)s[j++]);
+		i = j;
+	}
+}
+
 /* A JSON string: quotes, backslashes and control characters escaped. */
 static void put_str(sbuf_t *b, const char *s)
 {
 	put(b, "\"", 1);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			char e[2] = { '\\', (char)c };
-			put(b, e, 2);
-		} else if (c < 0x20 || c == 0x7f) {
-			putf(b, "\\u%04x", c);
+	put_esc_n(b, s, strlen(s));
+	put(b, "\"", 1);
+}
+
+/* A decimal number, without printf. */
+static void put_u(sbuf_t *b, uint64_t v)
+{
+	char t[20];
+	size_t i = sizeof(t);
+
+	do {
+		t[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(b, t + i, sizeof(t) - i);
+}
+
+static void put_ip4(sbuf_t *b, const uint8_t *a)
+{
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			put(b, ".", 1);
+		put_u(b, a[i]);
+	}
+}
+
+/* RFC 5952 text as glibc's inet_ntop writes it: the longest run of two
+ * or more zero groups (the first of equal runs) becomes "::", and
+ * ::ffff:a.b.c.d and ::a.b.c.d end in dotted quad. */
+static void put_ip6(sbuf_t *b, const uint8_t *a)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned w[8];
+	int best = -1, blen = 0, cur = -1, clen = 0;
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+		if (w[i] == 0) {
+			if (cur < 0)
+				cur = i, clen = 0;
+			clen++;
+			if (clen > blen)
+				best = cur, blen = clen;
 		} else {
-			put(b, s, 1);
+			cur = -1;
 		}
 	}
-	put(b, "\"", 1);
+	if (blen < 2)
+		best = -1;
+	for (int i = 0; i < 8; i++) {
+		if (best >= 0 && i >= best && i < best + blen) {
+			if (i == best)
+				put(b, ":", 1);
+			continue;
+		}
+		if (i)
+			put(b, ":", 1);
+		if (i == 6 && best == 0 &&
+		    (blen == 6 || (blen == 5 && w[5] == 0xffff))) {
+			put_ip4(b, a + 12);
+			return;
+		}
+		char t[4];
+		size_t n = 0;
+		for (int sh = 12; sh >= 0; sh -= 4)
+			if ((w[i] >> sh) || n || sh == 0)
+				t[n++] = hex[(w[i] >> sh) & 15];
+		put(b, t, n);
+	}
+	if (best >= 0 && best + blen == 8)
+		put(b, ":", 1);
+}
+
+static void put_addr(sbuf_t *b, const vd_qlog_addr_t *a)
+{
+	if (a->family == AF_INET)
+		put_ip4(b, a->addr);
+	else if (a->family == AF_INET6)
+		put_ip6(b, a->addr);
 }
 
 static void put_str_or_null(sbuf_t *b, const char *s)
@@ -197,62 +300,139 @@ void vd_qlog_decode(const vd_qlog_rec_t *rec, vd_rr_t *rr, qrec_view_t *v)
 
 /* ---- rdata in presentation form ------------------------------------------ */
 
-static void put_name(sbuf_t *b, const uint8_t *name, size_t max)
+/* Characters escaped with a backslash in presentation form (as
+ * vd_name_to_text does). */
+static bool name_special(unsigned char c)
 {
-	char text[VD_NAME_TEXT];
+	return c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' ||
+	       c == '@' || c == '$';
+}
+
+/* One escaped character of a name: "\c" or "\DDD", with the backslashes
+ * (and a quote) escaped again when json. */
+static void put_name_esc(sbuf_t *b, unsigned char c, bool json)
+{
+	char t[6];
 	size_t n = 0;
 
-	/* a name inside rdata is checked before it is printed */
-	while (n < max && name[n] != 0) {
-		n += (size_t)name[n] + 1;
+	t[n++] = '\\';
+	if (json)
+		t[n++] = '\\';
+	if (c > 0x20 && c < 0x7f) {
+		if (json && (c == '"' || c == '\\'))
+			t[n++] = '\\';
+		t[n++] = (char)c;
+	} else {
+		t[n++] = (char)('0' + c / 100);
+		t[n++] = (char)('0' + c / 10 % 10);
+		t[n++] = (char)('0' + c % 10);
 	}
+	put(b, t, n);
+}
+
+/* The presentation form of a valid uncompressed name (what
+ * vd_name_to_text writes), JSON-escaped when json: plain runs of a label
+ * are copied at once. */
+static void put_name_text(sbuf_t *b, const uint8_t *name, bool json)
+{
+	if (*name == 0) {
+		put(b, ".", 1);
+		return;
+	}
+	for (; *name; name += 1 + *name) {
+		const uint8_t *l = name + 1;
+		size_t len = *name, i = 0;
+		while (i < len) {
+			size_t j = i;
+			while (j < len && l[j] > 0x20 && l[j] < 0x7f &&
+			       !name_special(l[j]))
+				j++;
+			put(b, (const char *)l + i, j - i);
+			if (j < len)
+				put_name_esc(b, l[j++], json);
+			i = j;
+		}
+		put(b, ".", 1);
+	}
+}
+
+/* A name inside rdata, checked before it is printed ("?" when its labels
+ * run past max). */
+static void put_name(sbuf_t *b, const uint8_t *name, size_t max, bool json)
+{
+	size_t n = 0;
+
+	while (n < max && name[n] != 0)
+		n += (size_t)name[n] + 1;
 	if (n >= max) {
 		puts_(b, "?");
 		return;
 	}
-	puts_(b, vd_name_to_text(name, text, sizeof(text)));
+	put_name_text(b, name, json);
 }
 
-static void put_rdata(sbuf_t *b, const vd_rr_t *rr)
+/* Whether rr's text always fits a line's room for an rdata (addresses,
+ * names, MX, SRV), so put_rdata_direct writes it. */
+static bool rdata_direct(const vd_rr_t *rr)
 {
-	const uint8_t *d = rr->rdata;
-	size_t n = rr->rdlen;
-	char text[64];
-
 	switch (rr->type) {
 	case VD_T_A:
-		if (n == 4) {
-			puts_(b, inet_ntop(AF_INET, d, text, sizeof(text)));
-			return;
-		}
-		break;
+		return rr->rdlen == 4;
 	case VD_T_AAAA:
-		if (n == 16) {
-			puts_(b, inet_ntop(AF_INET6, d, text, sizeof(text)));
-			return;
-		}
-		break;
+		return rr->rdlen == 16;
 	case VD_T_NS:
 	case VD_T_CNAME:
 	case VD_T_PTR:
 	case VD_T_DNAME:
-		put_name(b, d, n);
+		return true;
+	case VD_T_MX:
+		return rr->rdlen > 2;
+	case VD_T_SRV:
+		return rr->rdlen > 6;
+	default:
+		return false;
+	}
+}
+
+/* The rdata of an rdata_direct record straight into the line, as the
+ * inside of a JSON string. */
+static void put_rdata_direct(sbuf_t *b, const vd_rr_t *rr)
+{
+	const uint8_t *d = rr->rdata;
+	size_t n = rr->rdlen;
+
+	switch (rr->type) {
+	case VD_T_A:
+		put_ip4(b, d);
+		return;
+	case VD_T_AAAA:
+		put_ip6(b, d);
 		return;
 	case VD_T_MX:
-		if (n > 2) {
-			putf(b, "%u ", vd_get16(d));
-			put_name(b, d + 2, n - 2);
-			return;
-		}
-		break;
+		put_u(b, vd_get16(d));
+		put(b, " ", 1);
+		put_name(b, d + 2, n - 2, true);
+		return;
 	case VD_T_SRV:
-		if (n > 6) {
-			putf(b, "%u %u %u ", vd_get16(d), vd_get16(d + 2),
-			     vd_get16(d + 4));
-			put_name(b, d + 6, n - 6);
-			return;
+		for (int i = 0; i < 3; i++) {
+			put_u(b, vd_get16(d + 2 * i));
+			put(b, " ", 1);
 		}
-		break;
+		put_name(b, d + 6, n - 6, true);
+		return;
+	default: /* NS, CNAME, PTR, DNAME */
+		put_name(b, d, n, true);
+		return;
+	}
+}
+
+/* Any other rdata in presentation form (not yet JSON-escaped). */
+static void put_rdata(sbuf_t *b, const vd_rr_t *rr)
+{
+	const uint8_t *d = rr->rdata;
+	size_t n = rr->rdlen;
+
+	switch (rr->type) {
 	case VD_T_TXT:
 		for (size_t o = 0; o < n;) {
 			size_t l = d[o];
@@ -276,7 +456,6 @@ static void put_rdata(sbuf_t *b, const vd_rr_t *rr)
 		return;
 	case VD_T_SOA: {
 		size_t o = 0, l1, l2;
-		char t1[VD_NAME_TEXT], t2[VD_NAME_TEXT];
 		for (l1 = 0; l1 < n && d[l1] != 0;)
 			l1 += (size_t)d[l1] + 1;
 		if (l1 >= n)
@@ -286,10 +465,13 @@ static void put_rdata(sbuf_t *b, const vd_rr_t *rr)
 			l2 += (size_t)d[l2] + 1;
 		if (l2 >= n || l2 + 1 + 20 != n)
 			break;
-		putf(b, "%s %s %u %u %u %u %u", vd_name_to_text(d, t1, sizeof(t1)),
-		     vd_name_to_text(d + o, t2, sizeof(t2)), vd_get32(d + l2 + 1),
-		     vd_get32(d + l2 + 5), vd_get32(d + l2 + 9), vd_get32(d + l2 + 13),
-		     vd_get32(d + l2 + 17));
+		put_name_text(b, d, false);
+		put(b, " ", 1);
+		put_name_text(b, d + o, false);
+		for (size_t i = 0; i < 5; i++) {
+			put(b, " ", 1);
+			put_u(b, vd_get32(d + l2 + 1 + 4 * i));
+		}
 		return;
 	}
 	default:
@@ -336,15 +518,22 @@ static void put_answers(sbuf_t *b, const vd_qlog_rec_t *rec, vd_rr_t *rr, bool *
 		return;
 	}
 	while ((r = vd_rr_iter_next(&it, rr)) == 1 && rr->section == 1) {
+		/* rarer types go through a bounded buffer: one whose text
+		 * does not fit is left out */
 		char text[2048];
 		sbuf_t rd = { text, 0, sizeof(text), false };
-		put_rdata(&rd, rr);
-		if (rd.err)
-			continue;
-		text[rd.len] = '\0';
-		puts_(b, first ? "{\"Rdata\":" : ",{\"Rdata\":");
-		put_str(b, text);
-		puts_(b, ",\"Type\":");
+		bool direct = rdata_direct(rr);
+		if (!direct) {
+			put_rdata(&rd, rr);
+			if (rd.err)
+				continue;
+		}
+		puts_(b, first ? "{\"Rdata\":\"" : ",{\"Rdata\":\"");
+		if (direct)
+			put_rdata_direct(b, rr);
+		else
+			put_esc_n(b, text, rd.len);
+		puts_(b, "\",\"Type\":");
 		put_str(b, vd_qlog_type_name(rr->type, t1, sizeof(t1)));
 		puts_(b, ",\"Class\":");
 		put_str(b, class_name(rr->rclass, t2, sizeof(t2)));
@@ -360,7 +549,7 @@ size_t vd_qlog_json_line(const vd_qlog_rec_t *rec, vd_rr_t *rr, char *out, size_
 {
 	sbuf_t b = { out, 0, cap, false };
 	qrec_view_t v;
-	char text[VD_NAME_TEXT], t1[16], addr[64];
+	char t1[16];
 	bool cut = false;
 
 	vd_qlog_decode(rec, rr, &v);
@@ -374,8 +563,10 @@ size_t vd_qlog_json_line(const vd_qlog_rec_t *rec, vd_rr_t *rr, char *out, size_
 	put_str_or_null(&b, rec->vpc_id);
 	puts_(&b, ",\"query_timestamp\":");
 	put_timestamp(&b, rec->wall_us);
-	puts_(&b, ",\"query_name\":");
-	put_str(&b, v.has_question ? vd_name_to_text(v.qname, text, sizeof(text)) : "");
+	puts_(&b, ",\"query_name\":\"");
+	if (v.has_question)
+		put_name_text(&b, v.qname, true);
+	puts_(&b, "\"");
 	puts_(&b, ",\"query_type\":");
 	put_str(&b, v.has_question ? vd_qlog_type_name(v.qtype, t1, sizeof(t1)) : "");
 	puts_(&b, ",\"query_class\":");
@@ -384,34 +575,32 @@ size_t vd_qlog_json_line(const vd_qlog_rec_t *rec, vd_rr_t *rr, char *out, size_
 	put_str(&b, vd_qlog_rcode_name(v.rcode, t1, sizeof(t1)));
 	puts_(&b, ",\"answers\":");
 	put_answers(&b, rec, rr, &cut);
-	puts_(&b, ",\"srcaddr\":");
-	put_str(&b, vd_qlog_addr_text(&rec->client, addr, sizeof(addr)));
-	putf(&b, ",\"srcport\":\"%u\"", rec->client.port);
-	puts_(&b, ",\"transport\":");
-	put_str(&b, (rec->flags & VD_QLOG_F_TCP) ? "TCP" : "UDP");
+	puts_(&b, ",\"srcaddr\":\"");
+	put_addr(&b, &rec->client);
+	puts_(&b, "\",\"srcport\":\"");
+	put_u(&b, rec->client.port);
+	puts_(&b, "\",\"transport\":");
+	puts_(&b, (rec->flags & VD_QLOG_F_TCP) ? "\"TCP\"" : "\"UDP\"");
 	puts_(&b, ",\"srcids\":{},\"vpcdns\":{\"view\":");
 	put_str_or_null(&b, rec->view);
 	puts_(&b, ",\"route\":");
 	put_str(&b, vd_qlog_route_name(rec->route));
 	puts_(&b, ",\"upstream\":");
-	if (rec->upstream.family == AF_INET6) {
-		char a[64];
-		snprintf(text, sizeof(text), "[%s]:%u",
-			 vd_qlog_addr_text(&rec->upstream, a, sizeof(a)),
-			 rec->upstream.port);
-		put_str(&b, text);
-	} else if (rec->upstream.family == AF_INET) {
-		char a[64];
-		snprintf(text, sizeof(text), "%s:%u",
-			 vd_qlog_addr_text(&rec->upstream, a, sizeof(a)),
-			 rec->upstream.port);
-		put_str(&b, text);
+	if (rec->upstream.family == AF_INET6 || rec->upstream.family == AF_INET) {
+		bool v6 = rec->upstream.family == AF_INET6;
+		puts_(&b, v6 ? "\"[" : "\"");
+		put_addr(&b, &rec->upstream);
+		puts_(&b, v6 ? "]:" : ":");
+		put_u(&b, rec->upstream.port);
+		puts_(&b, "\"");
 	} else {
 		puts_(&b, "null");
 	}
-	putf(&b, ",\"duration_us\":%u,\"ede\":", rec->duration_us);
+	puts_(&b, ",\"duration_us\":");
+	put_u(&b, rec->duration_us);
+	puts_(&b, ",\"ede\":");
 	if (v.ede >= 0)
-		putf(&b, "%d", v.ede);
+		put_u(&b, (unsigned)v.ede);
 	else
 		puts_(&b, "null");
 	puts_(&b, ",\"client_az\":");

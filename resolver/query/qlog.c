@@ -207,14 +207,18 @@ vd_qh_result_t vd_query_logged(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		return vd_query_answer(ctx, snap, c, pkt, len, out, outlen);
 	vd_query_stats_t before = ctx->stats;
 	ctx->log_pick = f;
-	ctx->log_t0 = clock_us(CLOCK_MONOTONIC);
+	ctx->log_t0 = ctx->acct.t0_us; /* vd_query_handle just read the clock */
 	ctx->log_wall = clock_us(CLOCK_REALTIME);
+	ctx->log_vi = -2;
 	vd_qh_result_t r = vd_query_answer(ctx, snap, c, pkt, len, out, outlen);
 	ctx->log_pick = 0;
 	if (r == VD_QH_DROP)
 		return r;
 
-	int vi = vd_view_table_match(snap->view_table, sa);
+	/* the view the pipeline matched, else (a malformed query) the
+	 * client's view all the same */
+	int vi = ctx->log_vi != -2 ? ctx->log_vi
+				   : vd_view_table_match(snap->view_table, sa);
 	logreq_t l = {
 		.flags = f | VD_QLOG_F_QUESTION | (c->tcp ? VD_QLOG_F_TCP : 0),
 		.route = route_of(&before, &ctx->stats),

@@ -219,6 +219,7 @@ vd_qh_result_t vd_query_answer(vd_query_ctx_t *ctx, vd_snap_t *snap,
 
 	int vi = vd_view_table_match(snap->view_table,
 				     (const struct sockaddr *)&c->addr);
+	ctx->log_vi = vi;
 	ctx->acct.slot = vd_query_metrics_slot(ctx, snap, vi);
 	vd_qh_result_t lr;
 	if (!vd_query_admit(ctx, snap, c, &q, vi, out, outlen, &lr))

@@ -146,6 +146,7 @@ struct vd_query_ctx {
 	uint32_t qlog_n;   /* sampling counter */
 	uint8_t log_pick;  /* record flags of the request being handled */
 	uint64_t log_t0, log_wall;
+	int log_vi;	       /* the view index the pipeline matched; -2: none yet */
 	vd_qlog_addr_t log_up; /* the server of the last upstream response */
 	/* The rate limiter's buckets (NULL: no view is limited), sized at
 	 * snapshot install for rl_slots (protect.c). */
