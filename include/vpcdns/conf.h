@@ -60,6 +60,9 @@ typedef struct vd_server_conf {
 	/* CA bundle (PEM) that TLS upstreams are verified against, an
 	 * absolute path; NULL: the system store. */
 	const char *tls_ca_file;
+	/* server.directory resolved (an absolute path without a trailing
+	 * slash), NULL when unusable; explain names files relative to it. */
+	const char *directory;
 	vd_log_level_t log_level;
 	vd_log_dest_t log_dest;	     /* server.log: stderr (default) or syslog */
 	uint32_t workers;	     /* loops (threads) serving the listeners */

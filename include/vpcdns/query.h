@@ -170,7 +170,8 @@ size_t vd_query_flush(vd_query_ctx_t *ctx, const uint8_t *name_lc);
  * (the explain answer: how an IN query would be answered, see
  * docs/configuration.md), written into out (cap bytes, at most 65535) as
  * if the question came over TCP without EDNS; the view's explain setting
- * is not consulted. Needs no query context: for the control channel on
+ * is not consulted and upstream addresses are shown (the operator asks),
+ * zone files relative to server.directory as always. Needs no query context: for the control channel on
  * the main loop. Returns 0 with *outlen set, VD_ENOTFOUND when the
  * address is in no view (its queries are REFUSED), VD_EMALF for a name
  * that cannot be asked, VD_ESPACE when out is too small. */

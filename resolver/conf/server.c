@@ -188,8 +188,20 @@ static char *join_path(const char *base, const char *rel)
 	return out;
 }
 
+static void build_directory_path(cbuild_t *b, const yn_pair_t *p);
+
 /* Without p the zone directory is the config file's folder. */
 static void build_directory(cbuild_t *b, const yn_pair_t *p)
+{
+	build_directory_path(b, p);
+	if (b->zonedir) {
+		b->snap->server.directory = vd_arena_strdup(b->a, b->zonedir);
+		if (!b->snap->server.directory)
+			vd_conf_nomem(b);
+	}
+}
+
+static void build_directory_path(cbuild_t *b, const yn_pair_t *p)
 {
 	const char *dir;
 	struct stat st;

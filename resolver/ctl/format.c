@@ -593,6 +593,8 @@ void vd_ctl_write_explain(vd_ctl_buf_t *out, const vd_ctl_req_t *req,
 			*colon = '\0';
 	}
 	vd_name_to_text(req->name, name, sizeof(name));
+	/* What the client itself may see (the operator sees everything). */
+	bool allowed = v != NULL && vd_view_explain_for(v, sa) != VD_EXPLAIN_REFUSED;
 	if (req->json) {
 		json_t *o = json_ok(), *lines = json_array();
 		set_str(o, "client", addr);
@@ -600,8 +602,7 @@ void vd_ctl_write_explain(vd_ctl_buf_t *out, const vd_ctl_req_t *req,
 		set_str(o, "name", name);
 		set_str(o, "type", type);
 		set_u64(o, "generation", snap->generation);
-		json_object_set_new(o, "explain_enabled",
-				    json_boolean(v != NULL && vd_view_explain(v)));
+		json_object_set_new(o, "explain_enabled", json_boolean(allowed));
 		explain_lines(reply, len, lines, NULL);
 		json_object_set_new(o, "lines", lines);
 		put_json(out, o);
@@ -609,9 +610,10 @@ void vd_ctl_write_explain(vd_ctl_buf_t *out, const vd_ctl_req_t *req,
 	}
 	vd_ctl_buf_printf(out, "ok\n");
 	explain_lines(reply, len, NULL, out);
-	if (v != NULL && !vd_view_explain(v))
-		vd_ctl_buf_printf(out,
-				  "note: explain is off in view %s; the client itself "
-				  "gets REFUSED for CH TXT questions\n",
-				  vd_view_name(v));
+	if (v != NULL && !allowed)
+		vd_ctl_buf_printf(
+			out,
+			"note: explain is off in view %s for this client; the "
+			"client itself gets REFUSED for CH TXT questions\n",
+			vd_view_name(v));
 }

@@ -124,8 +124,14 @@ static size_t answer_chaos(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *ou
 	else if (version && !snap->server.hide_version)
 		text = snap->server.version;
 	bool txt = q->qtype == VD_T_TXT || q->qtype == VD_T_ANY;
-	if (text == NULL && !version && txt && vd_view_explain(rc->view)) {
-		size_t n = vd_query_write_explain(ctx, rc, out);
+	vd_explain_level_t level =
+		text == NULL && !version && txt
+			? vd_view_explain_for(
+				  rc->view, (const struct sockaddr *)&rc->client->addr)
+			: VD_EXPLAIN_REFUSED;
+	if (level != VD_EXPLAIN_REFUSED) {
+		size_t n =
+			vd_query_write_explain(ctx, rc, level == VD_EXPLAIN_FULL, out);
 		if (n > 0)
 			return n;
 	}

@@ -215,9 +215,12 @@ vd_qh_result_t vd_query_fw_block(vd_query_ctx_t *ctx, vd_snap_t *snap,
 /* CH TXT [_<type>.]<name>: how an IN query of that type (A when no
  * type label) for name would be answered for this client (view, AZ, each
  * step of the same walk an answer takes, generation), one TXT record per
- * step. A reply with TC when it does not fit the client's size. ctx
- * (NULL: none) counts truncated replies. */
-size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
+ * step. Zone files are named relative to server.directory; the upstream
+ * servers' addresses only when addrs (vd_view_explain_for says whether
+ * this client may see them). A reply with TC when it does not fit the
+ * client's size. ctx (NULL: none) counts truncated replies. */
+size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, bool addrs,
+			      uint8_t *out);
 /* The endpoint name a reverse name (PTR) owns in the view's endpoint data,
  * or NULL (not a reverse name, or no endpoint there). */
 const uint8_t *vd_query_ptr_target(const vd_view_t *v, const uint8_t *qname);
