@@ -160,6 +160,14 @@ typedef struct vd_snap {
  * "file:line: reason" (as many as can be found in one pass), and the
  * result is VD_ECONF (or -ENOMEM). */
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs);
+/* vd_conf_load for --check: also records in warns (NULL: none) what is
+ * valid but likely a mistake, as "file:line: warning: reason": a view for
+ * 0.0.0.0/0 or ::/0 while a listen address is not a loopback one (an
+ * open resolver), an upstream server that is one of this host's interface
+ * addresses on the port of a wildcard listen address (a forwarding loop).
+ * Warnings never change the result. */
+int vd_conf_check(const char *path, vd_snap_t **out, vd_errlist_t *errs,
+		  vd_errlist_t *warns);
 
 /* Reads only the "http" section of path (the YAML tree, no zone), with
  * the same validation as vd_conf_load, so the HTTP listener can answer

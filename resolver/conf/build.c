@@ -122,6 +122,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	vd_conf_build_http(b, root);
 	vd_conf_build_views(b, root);
 	vd_conf_build_qlog(b, root);
+	vd_conf_warn_open(b);
 }
 
 /* Reads the tree and builds; records every error in b. */
@@ -148,6 +149,12 @@ static void load(cbuild_t *b, vd_arena_t *tree)
 
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 {
+	return vd_conf_check(path, out, errs, NULL);
+}
+
+int vd_conf_check(const char *path, vd_snap_t **out, vd_errlist_t *errs,
+		  vd_errlist_t *warns)
+{
 	vd_errlist_t local;
 	vd_arena_t tree;
 	cbuild_t b;
@@ -160,6 +167,7 @@ int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 	memset(&b, 0, sizeof(b));
 	b.file = path;
 	b.errs = errs ? errs : &local;
+	b.warns = warns;
 	b.snap = snap_new(path);
 	if (!b.snap)
 		return -ENOMEM;
@@ -176,6 +184,7 @@ int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 	free(b.zonedir);
 	free(b.clients);
 	free(b.sys.path);
+	vd_conf_warn_free(&b);
 	vd_errlist_deinit(&local);
 	if (b.nomem)
 		r = -ENOMEM;
