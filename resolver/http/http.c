@@ -175,6 +175,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return serve_ready(h, c);
 }
 
+/* libmicrohttpd's format and arguments (clang checks the call below
+ * only when told where the format comes from). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
