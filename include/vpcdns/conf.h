@@ -40,7 +40,10 @@ typedef struct vd_server_conf {
 	size_t nlisten;
 	const char *identity; /* NSID and CH TXT id.server */
 	bool hide_version;    /* no CH TXT version.bind answer */
-	const char *version;  /* text of the version answer */
+	/* Probe each upstream group for a forwarding loop at start and after
+	 * each reload (server.loop_check, default true). */
+	bool loop_check;
+	const char *version; /* text of the version answer */
 	uint32_t tcp_idle_timeout_ms;
 	uint32_t tcp_max_connections; /* per worker */
 	/* Open TCP connections per client address (a /32 or a /64), per

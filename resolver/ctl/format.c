@@ -225,6 +225,8 @@ void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t 
 			set_str(lr, "first_error", st->last_rc ? st->last_error : NULL);
 		}
 		json_object_set_new(o, "last_reload", lr);
+		set_u64(o, "looping_upstream_groups", st->nlooping);
+		set_str(o, "looping", st->nlooping ? st->looping : NULL);
 		put_json(out, o);
 		return;
 	}
@@ -250,6 +252,11 @@ void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t 
 				  "errors; first: %s\n",
 				  last, (unsigned long long)st->last_ms,
 				  st->last_errors, st->last_error);
+	if (st->nlooping > 0)
+		vd_ctl_buf_printf(out,
+				  "forwarding loop: upstream groups %s (queries to "
+				  "them get SERVFAIL until a reload)\n",
+				  st->looping);
 }
 
 /* ---- stats -------------------------------------------------------------- */

@@ -223,6 +223,14 @@ vd_qh_result_t vd_query_answer(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				     pr == VD_QP_FORMERR ? VD_QUERY_NO_EDNS_UDP : cap,
 				     outlen);
 
+	/* Our own loop probe, back: whoever sent it forwards to us. */
+	if (vd_query_loopcheck_seen(ctx, snap, &q)) {
+		ctx->stats.servfail++;
+		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_SERVFAIL,
+						  VD_EDE_NO_REACHABLE_AUTHORITY,
+						  "forwarding loop"),
+			     outlen);
+	}
 	int vi = vd_view_table_match(snap->view_table,
 				     (const struct sockaddr *)&c->addr);
 	ctx->acct.slot = vd_query_metrics_slot(ctx, snap, vi);

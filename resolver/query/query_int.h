@@ -151,6 +151,7 @@ struct vd_query_ctx {
 	 * snapshot install for rl_slots (protect.c). */
 	vd_guard_rl_t *rl;
 	uint32_t rl_slots;
+	vd_loopcheck_t *loopcheck; /* NULL: no loop detection */
 };
 
 /* ---- answer.c ---------------------------------------------------------- */
@@ -278,3 +279,14 @@ vd_qh_result_t vd_query_logged(vd_query_ctx_t *ctx, vd_snap_t *snap,
  * is going out now; route is forward or stale. */
 void vd_query_log_pending(vd_query_ctx_t *ctx, const vd_pending_t *p, unsigned route,
 			  bool answered_upstream, const uint8_t *pkt, size_t len);
+
+/* ---- loopcheck.c ------------------------------------------------------- */
+
+/* Whether q is one of our own loop probes of the current round (the
+ * group it names is marked looping, logged the first time): the caller
+ * answers SERVFAIL. Any other name: false, at the cost of one comparison
+ * of its tail. */
+bool vd_query_loopcheck_seen(vd_query_ctx_t *ctx, const vd_snap_t *snap,
+			     const vd_query_msg_t *q);
+/* Whether q's name is under the reserved label (anyone's probe). */
+bool vd_query_loopcheck_probe_name(const vd_query_msg_t *q);
