@@ -102,6 +102,8 @@ int vd_daemon_loopcheck_init(vd_daemon_t *d)
 	d->probe_retry = calloc(VD_LOOPCHECK_MAX_GROUPS, sizeof(*d->probe_retry));
 	if (d->probe_fwd == NULL || d->probe_tries == NULL || d->probe_retry == NULL)
 		return -ENOMEM;
+	/* A dead upstream is the workers' to report, once each. */
+	vd_fwd_set_quiet(d->probe_fwd, true);
 	uv_timer_init(d->loop, &d->probe_timer);
 	d->probe_timer.data = d;
 	d->probe_ready = true;

@@ -170,5 +170,23 @@ def loop_check_false_sends_no_probe():
         fake.stop()
 
 
+@suite.case
+def probes_to_a_dead_upstream_log_no_warning():
+    fake = vt.FakeUpstream(vt.silent_handler).start()
+    srv = None
+    try:
+        port = vt.free_port()
+        cfg = config(port, fake.port)
+        cfg["server"].update(upstream_timeout="100ms", query_timeout="150ms")
+        srv = vt.Vpcdns(S["a"].wd, cfg, name="dead", port=port).start()
+        # the first probe timed out and was sent again
+        check(vt.wait_until(lambda: probes(fake) >= 2, 5.0), "the probe was resent")
+        check(not re.search(r"warning: upstream .*backed off", srv.log()),
+              "the workers, not the probes, report a dead upstream", srv.log()[-1500:])
+    finally:
+        vt.teardown_server(srv)
+        fake.stop()
+
+
 if __name__ == "__main__":
     suite.main(setup, teardown)
