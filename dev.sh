@@ -116,7 +116,7 @@ test-tsan)
 	build build-tsan -DVD_TSAN=ON
 	cd build-tsan && export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 &&
 		ctest --output-on-failure -j2 -L unit &&
-		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|reload_reuse|http|qlog|ctl)$'
+		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|reload_reuse|http|qlog|ctl|loop)$'
 	;;
 package)
 	deps $BUILD_PKGS $PKG_PKGS

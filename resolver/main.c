@@ -39,12 +39,15 @@ static void usage(FILE *f)
 
 static int check_only(const char *path)
 {
-	vd_errlist_t errs;
+	vd_errlist_t errs, warns;
 	vd_snap_t *snap = NULL;
 	vd_errlist_init(&errs);
-	int rc = vd_conf_load(path, &snap, &errs);
+	vd_errlist_init(&warns);
+	int rc = vd_conf_check(path, &snap, &errs, &warns);
 	for (size_t i = 0; i < errs.count; i++)
 		fprintf(stderr, "%s\n", errs.msgs[i]);
+	for (size_t i = 0; i < warns.count; i++)
+		fprintf(stderr, "%s\n", warns.msgs[i]);
 	if (rc == 0) {
 		size_t zones = 0;
 		for (size_t i = 0; i < snap->nviews; i++)
@@ -54,6 +57,7 @@ static int check_only(const char *path)
 	}
 	vd_snap_unref(snap);
 	vd_errlist_deinit(&errs);
+	vd_errlist_deinit(&warns);
 	return rc == 0 ? 0 : 1;
 }
 

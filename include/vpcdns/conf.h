@@ -40,7 +40,10 @@ typedef struct vd_server_conf {
 	size_t nlisten;
 	const char *identity; /* NSID and CH TXT id.server */
 	bool hide_version;    /* no CH TXT version.bind answer */
-	const char *version;  /* text of the version answer */
+	/* Probe each upstream group for a forwarding loop at start and after
+	 * each reload (server.loop_check, default true). */
+	bool loop_check;
+	const char *version; /* text of the version answer */
 	uint32_t tcp_idle_timeout_ms;
 	uint32_t tcp_max_connections; /* per worker */
 	/* Open TCP connections per client address (a /32 or a /64), per
@@ -60,6 +63,9 @@ typedef struct vd_server_conf {
 	/* CA bundle (PEM) that TLS upstreams are verified against, an
 	 * absolute path; NULL: the system store. */
 	const char *tls_ca_file;
+	/* server.directory resolved (an absolute path without a trailing
+	 * slash), NULL when unusable; explain names files relative to it. */
+	const char *directory;
 	vd_log_level_t log_level;
 	vd_log_dest_t log_dest;	     /* server.log: stderr (default) or syslog */
 	uint32_t workers;	     /* loops (threads) serving the listeners */
@@ -161,6 +167,14 @@ typedef struct vd_snap {
  * "file:line: reason" (as many as can be found in one pass), and the
  * result is VD_ECONF (or -ENOMEM). */
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs);
+/* vd_conf_load for --check: also records in warns (NULL: none) what is
+ * valid but likely a mistake, as "file:line: warning: reason": a view for
+ * 0.0.0.0/0 or ::/0 while a listen address is not a loopback one (an
+ * open resolver), an upstream server that is one of this host's interface
+ * addresses on the port of a wildcard listen address (a forwarding loop).
+ * Warnings never change the result. */
+int vd_conf_check(const char *path, vd_snap_t **out, vd_errlist_t *errs,
+		  vd_errlist_t *warns);
 
 /* vd_conf_load for a reload: prev (NULL: none, as vd_conf_load) is the
  * snapshot being replaced, which the caller holds a reference on until

@@ -126,6 +126,11 @@ typedef struct vd_daemon_status {
 	/* Query-log records written and dropped: 0 until a query log is
 	 * configured (its writer fills them). */
 	uint64_t qlog_written, qlog_dropped;
+	/* Upstream groups found forwarding our queries back to us in the
+	 * serving generation's loop check: how many, and their names
+	 * (", "-separated, as many as fit). */
+	size_t nlooping;
+	char looping[256];
 } vd_daemon_status_t;
 
 void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out);

@@ -163,6 +163,10 @@ size_t vd_fwd_pending(const vd_fwd_t *f);
 typedef void (*vd_fwd_tap_fn)(void *arg, const struct sockaddr *server, bool tcp,
 			      bool response, const uint8_t *pkt, size_t len);
 void vd_fwd_set_tap(vd_fwd_t *f, vd_fwd_tap_fn fn, void *arg);
+/* Servers' state changes (backed off, recovered) logged at debug level
+ * instead of as warnings, for a client whose queries are not the
+ * clients' (the daemon's loop probes). Call before the first submit. */
+void vd_fwd_set_quiet(vd_fwd_t *f, bool quiet);
 /* Replaces the clock used for RTTs, back-off and deadlines (milliseconds,
  * monotonic); NULL restores vd_now_ms. For tests: timers still run on the
  * loop's own clock, for the durations this clock implies. */

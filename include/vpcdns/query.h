@@ -170,7 +170,8 @@ size_t vd_query_flush(vd_query_ctx_t *ctx, const uint8_t *name_lc);
  * (the explain answer: how an IN query would be answered, see
  * docs/configuration.md), written into out (cap bytes, at most 65535) as
  * if the question came over TCP without EDNS; the view's explain setting
- * is not consulted. Needs no query context: for the control channel on
+ * is not consulted and upstream addresses are shown (the operator asks),
+ * zone files relative to server.directory as always. Needs no query context: for the control channel on
  * the main loop. Returns 0 with *outlen set, VD_ENOTFOUND when the
  * address is in no view (its queries are REFUSED), VD_EMALF for a name
  * that cannot be asked, VD_ESPACE when out is too small. */
@@ -180,3 +181,42 @@ int vd_query_explain(const vd_snap_t *snap, const struct sockaddr *client,
 /* Released request and fetch records kept for reuse (see
  * VD_QUERY_POOL_KEEP): it falls back after a burst. */
 size_t vd_query_pooled(const vd_query_ctx_t *ctx);
+
+/* ---- forwarding loop detection (loopcheck.c) ----------------------------
+ * At start and after each reload the daemon asks each upstream group for
+ * "<token>-<index>.vpcdns-loop-check.invalid." (token: 16 random hex
+ * digits, new each round; index: the group's position in the snapshot).
+ * When a query for such a name with the current token reaches any of our
+ * workers, that group forwards our queries back to us: it is marked
+ * looping (logged once, as an error naming the group), the probe itself
+ * is answered SERVFAIL, and until the next round every query forwarded to
+ * the group gets SERVFAIL with EDE 22 "forwarding loop" at once. Names
+ * under the label with another token (another server's probe) are
+ * answered like any other. One vd_loopcheck_t per process: the daemon
+ * owns it and starts rounds on the main loop; the workers read it
+ * through their contexts with atomic loads only. */
+#define VD_LOOPCHECK_LABEL "vpcdns-loop-check"
+/* Groups past this many (by index) are not probed. */
+#define VD_LOOPCHECK_MAX_GROUPS 256
+typedef struct vd_loopcheck vd_loopcheck_t;
+
+/* NULL on out of memory. _free(NULL) does nothing; free it after every
+ * context that reads it. */
+vd_loopcheck_t *vd_query_loopcheck_new(void);
+void vd_query_loopcheck_free(vd_loopcheck_t *l);
+/* A new round for the snapshot of generation gen: a new token, every
+ * group not looping. One thread (the main loop). */
+void vd_query_loopcheck_round(vd_loopcheck_t *l, uint64_t gen);
+/* The probe name (wire form, at most VD_NAME_MAX bytes) for group index
+ * group of the current round: 0, or -EINVAL before the first round or
+ * past VD_LOOPCHECK_MAX_GROUPS. */
+int vd_query_loopcheck_name(const vd_loopcheck_t *l, size_t group, uint8_t *out);
+/* Whether group (index in snap->groups) was found looping in the round of
+ * snap's generation. Any thread; l NULL: false. */
+bool vd_query_loopcheck_looping(const vd_loopcheck_t *l, const vd_snap_t *snap,
+				size_t group);
+/* The generation of the current round (0: none yet). */
+uint64_t vd_query_loopcheck_generation(const vd_loopcheck_t *l);
+/* The table the context checks incoming names against and reads looping
+ * groups from (NULL, the default: no loop detection). */
+void vd_query_set_loopcheck(vd_query_ctx_t *ctx, vd_loopcheck_t *l);

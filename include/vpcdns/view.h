@@ -79,14 +79,26 @@ typedef struct vd_az_rrset {
 /* ---- building (conf/, once per snapshot; not thread-safe) -------------- */
 
 /* A new empty view in arena a, at position index of the snapshot's views:
- * no name, explain on, az_affinity prefer. NULL on out of memory. */
+ * no name, explain for loopback clients only (VD_EXPLAIN_LIST of
+ * 127.0.0.0/8 and ::1), az_affinity prefer. NULL on out of memory. */
 vd_view_t *vd_view_new(vd_arena_t *a, int index);
 /* Drops the view's zone references and frees its subnet tables (the rest
  * goes with the arena). NULL does nothing. */
 void vd_view_deinit(vd_view_t *v);
 /* Copies name into the arena. 0 or -ENOMEM. */
 int vd_view_set_name(vd_view_t *v, vd_arena_t *a, const char *name);
-void vd_view_set_explain(vd_view_t *v, bool on);
+/* Who may ask the view for explanations (CH TXT <name>) and what they see:
+ * VD_EXPLAIN_OFF nobody (REFUSED); VD_EXPLAIN_ALL every client, upstream
+ * groups by name only; VD_EXPLAIN_LIST the clients inside one of the n
+ * prefixes (copied into arena a), with the upstream servers' addresses,
+ * and nobody else. 0 or -ENOMEM. */
+typedef enum vd_explain_mode {
+	VD_EXPLAIN_OFF,
+	VD_EXPLAIN_ALL,
+	VD_EXPLAIN_LIST,
+} vd_explain_mode_t;
+int vd_view_set_explain(vd_view_t *v, vd_arena_t *a, vd_explain_mode_t mode,
+			const vd_cidr_t *clients, size_t n);
 void vd_view_set_az_affinity(vd_view_t *v, vd_az_affinity_t aff);
 /* What the view stands for in AWS, for the query log's Route 53-format
  * records: the VPC ID ("vpc-..."), the 12-digit account ID and the region
@@ -136,8 +148,18 @@ int vd_view_build_tables(vd_view_t *v, vd_arena_t *a);
 
 const char *vd_view_name(const vd_view_t *v);
 int vd_view_index(const vd_view_t *v);
-/* Whether CH TXT <name> is answered with how the name resolves. */
+/* Whether CH TXT <name> is answered, for some client, with how the name
+ * resolves (the mode is not VD_EXPLAIN_OFF). */
 bool vd_view_explain(const vd_view_t *v);
+vd_explain_mode_t vd_view_explain_mode(const vd_view_t *v);
+/* What client (AF_INET/AF_INET6) gets when it asks for an explanation. */
+typedef enum vd_explain_level {
+	VD_EXPLAIN_REFUSED, /* nothing: REFUSED */
+	VD_EXPLAIN_NAMES,   /* the walk, upstream groups by name only */
+	VD_EXPLAIN_FULL,    /* the walk with the upstream servers' addresses */
+} vd_explain_level_t;
+vd_explain_level_t vd_view_explain_for(const vd_view_t *v,
+				       const struct sockaddr *client);
 vd_az_affinity_t vd_view_az_affinity(const vd_view_t *v);
 /* The AWS metadata given with the view, or NULL when not given. The
  * strings live as long as the view (its snapshot); any thread. */

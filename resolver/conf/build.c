@@ -129,6 +129,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	vd_conf_build_http(b, root);
 	vd_conf_build_views(b, root);
 	vd_conf_build_qlog(b, root);
+	vd_conf_warn_open(b);
 }
 
 /* Reads the tree and builds; records every error in b. */
@@ -153,13 +154,30 @@ static void load(cbuild_t *b, vd_arena_t *tree)
 	build(b, root);
 }
 
+static int build_snapshot(const char *path, const vd_snap_t *prev, vd_snap_t **out,
+			  vd_errlist_t *errs, vd_errlist_t *warns);
+
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 {
-	return vd_conf_reload(path, NULL, out, errs);
+	return build_snapshot(path, NULL, out, errs, NULL);
 }
 
 int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
 		   vd_errlist_t *errs)
+{
+	return build_snapshot(path, prev, out, errs, NULL);
+}
+
+int vd_conf_check(const char *path, vd_snap_t **out, vd_errlist_t *errs,
+		  vd_errlist_t *warns)
+{
+	return build_snapshot(path, NULL, out, errs, warns);
+}
+
+/* Reads path into a new snapshot; prev (may be NULL) lends the zones whose
+ * files did not change, warns (may be NULL) collects warnings. */
+static int build_snapshot(const char *path, const vd_snap_t *prev, vd_snap_t **out,
+			  vd_errlist_t *errs, vd_errlist_t *warns)
 {
 	vd_errlist_t local;
 	vd_arena_t tree;
@@ -173,6 +191,7 @@ int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
 	memset(&b, 0, sizeof(b));
 	b.file = path;
 	b.errs = errs ? errs : &local;
+	b.warns = warns;
 	b.snap = snap_new(path);
 	if (!b.snap)
 		return -ENOMEM;
@@ -192,6 +211,7 @@ int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
 	free(b.zonedir);
 	free(b.clients);
 	free(b.sys.path);
+	vd_conf_warn_free(&b);
 	vd_errlist_deinit(&local);
 	if (b.nomem)
 		r = -ENOMEM;

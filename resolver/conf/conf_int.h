@@ -127,6 +127,12 @@ typedef struct cbuild {
 	 * keys it set, for the views' overrides (protect.c). */
 	vd_guard_rl_conf_t rl_raw;
 	unsigned rl_set;
+	/* Warnings (vd_conf_check only; NULL: none are looked for) and this
+	 * host's interface addresses for them, read once (warn.c). */
+	vd_errlist_t *warns;
+	struct sockaddr_storage *ifaddrs; /* malloc'd */
+	size_t nifaddrs;
+	bool ifaddrs_read;
 } cbuild_t;
 
 /* The reference count of a snapshot built by vd_conf_load, for conf's
@@ -246,3 +252,15 @@ typedef struct subnets {
 
 /* Reads view vi's subnets (inline and files) into out (subnets.c). */
 void vd_conf_read_subnets(cbuild_t *b, size_t vi, subnets_t *out);
+
+/* ---- warn.c: what --check warns about (warnings never fail a load) ---- */
+
+/* A client prefix of length 0 (0.0.0.0/0, ::/0) while some listen
+ * address is not a loopback one: an open resolver. Call after the views. */
+void vd_conf_warn_open(cbuild_t *b);
+/* Server u of group g (at file:line) is one of this host's own
+ * addresses on the port of a wildcard listen address (0.0.0.0, ::), so
+ * queries sent to it come back to us. */
+void vd_conf_warn_upstream(cbuild_t *b, const vd_group_t *g, const vd_upstream_t *u,
+			   unsigned long line);
+void vd_conf_warn_free(cbuild_t *b);

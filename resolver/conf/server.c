@@ -37,6 +37,7 @@ static const char *const server_keys[] = {
 	"identity",
 	"hide_version",
 	"version",
+	"loop_check",
 	"directory",
 	"tcp_idle_timeout",
 	"tcp_max_connections",
@@ -73,6 +74,7 @@ static void set_defaults(cbuild_t *b)
 	s->identity = vd_arena_strdup(b->a, host);
 	s->version = VD_DEFAULT_VERSION;
 	s->hide_version = false;
+	s->loop_check = true;
 	s->tcp_idle_timeout_ms = 10000;
 	s->tcp_max_connections = 1000;
 	s->tcp_max_connections_per_client = 100;
@@ -188,8 +190,20 @@ static char *join_path(const char *base, const char *rel)
 	return out;
 }
 
+static void build_directory_path(cbuild_t *b, const yn_pair_t *p);
+
 /* Without p the zone directory is the config file's folder. */
 static void build_directory(cbuild_t *b, const yn_pair_t *p)
+{
+	build_directory_path(b, p);
+	if (b->zonedir) {
+		b->snap->server.directory = vd_arena_strdup(b->a, b->zonedir);
+		if (!b->snap->server.directory)
+			vd_conf_nomem(b);
+	}
+}
+
+static void build_directory_path(cbuild_t *b, const yn_pair_t *p)
 {
 	const char *dir;
 	struct stat st;
@@ -398,6 +412,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		keep_string(b, p, "server.identity", &s->identity);
 	else if (strcmp(k, "hide_version") == 0)
 		vd_conf_bool(b, p, "server.hide_version", &s->hide_version);
+	else if (strcmp(k, "loop_check") == 0)
+		vd_conf_bool(b, p, "server.loop_check", &s->loop_check);
 	else if (strcmp(k, "version") == 0)
 		keep_string(b, p, "server.version", &s->version);
 	else if (strcmp(k, "tcp_idle_timeout") == 0)

@@ -105,6 +105,7 @@ static int group_push(cbuild_t *b, vd_group_t *g, size_t *cap, unsigned long *ov
 			return 0;
 		}
 	}
+	vd_conf_warn_upstream(b, g, u, line);
 	if (g->nservers >= VD_GROUP_MAX_SERVERS) {
 		/* reported once, by build_group, at the first one too many */
 		if (!*over)

@@ -281,20 +281,59 @@ static void view_az_affinity(cbuild_t *b, vd_view_t *v, const ynode_t *m,
 	vd_conf_nerr(b, p->val, "%s: bad value '%s' (prefer, only or off)", what, s);
 }
 
+/* explain: true, false, or a list of client prefixes (absent: the view's
+ * default, loopback clients only). */
+static void view_explain(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *where)
+{
+	const yn_pair_t *p = NULL;
+	vd_cidr_t *list;
+	char what[64];
+	bool on;
+	size_t n = 0;
+
+	if (!vd_conf_yaml_get(m, "explain", &p))
+		return;
+	snprintf(what, sizeof(what), "%s.explain", where);
+	if (p->val->kind != YN_SEQ) {
+		if (vd_conf_bool(b, p, what, &on) == 0 &&
+		    vd_view_set_explain(v, b->a, on ? VD_EXPLAIN_ALL : VD_EXPLAIN_OFF,
+					NULL, 0) < 0)
+			vd_conf_nomem(b);
+		return;
+	}
+	if (!vd_conf_is_string_list(p->val)) {
+		vd_conf_nerr(b, p->key,
+			     "%s must be true, false or a list of client prefixes",
+			     what);
+		return;
+	}
+	list = calloc(p->val->n ? p->val->n : 1, sizeof(*list));
+	if (!list) {
+		vd_conf_nomem(b);
+		return;
+	}
+	for (size_t i = 0; i < p->val->n; i++) {
+		const ynode_t *it = p->val->items[i];
+		if (vd_cidr_parse(it->str, &list[n]) < 0) {
+			vd_conf_nerr(b, it,
+				     "%s: bad CIDR '%s' (an address, or a prefix with "
+				     "no host bits set)",
+				     what, it->str);
+			continue;
+		}
+		n++;
+	}
+	if (vd_view_set_explain(v, b->a, VD_EXPLAIN_LIST, list, n) < 0)
+		vd_conf_nomem(b);
+	free(list);
+}
+
 /* Keys read in the link pass, once every view is known. */
 static void view_links(cbuild_t *b, vd_view_t *v, const ynode_t *m, const char *where)
 {
-	const yn_pair_t *p = NULL;
-	char what[64];
-	bool explain = true;
-
 	vd_conf_yaml_get(m, "include", &b->vtmp[vd_view_index(v)].include);
 	vd_conf_yaml_get(m, "subnets", &b->vtmp[vd_view_index(v)].subnets);
-	if (vd_conf_yaml_get(m, "explain", &p)) {
-		snprintf(what, sizeof(what), "%s.explain", where);
-		vd_conf_bool(b, p, what, &explain);
-	}
-	vd_view_set_explain(v, explain);
+	view_explain(b, v, m, where);
 	view_az_affinity(b, v, m, where);
 }
 

@@ -225,6 +225,8 @@ void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t 
 			set_str(lr, "first_error", st->last_rc ? st->last_error : NULL);
 		}
 		json_object_set_new(o, "last_reload", lr);
+		set_u64(o, "looping_upstream_groups", st->nlooping);
+		set_str(o, "looping", st->nlooping ? st->looping : NULL);
 		put_json(out, o);
 		return;
 	}
@@ -250,6 +252,11 @@ void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t 
 				  "errors; first: %s\n",
 				  last, (unsigned long long)st->last_ms,
 				  st->last_errors, st->last_error);
+	if (st->nlooping > 0)
+		vd_ctl_buf_printf(out,
+				  "forwarding loop: upstream groups %s (queries to "
+				  "them get SERVFAIL until a reload)\n",
+				  st->looping);
 }
 
 /* ---- stats -------------------------------------------------------------- */
@@ -593,6 +600,8 @@ void vd_ctl_write_explain(vd_ctl_buf_t *out, const vd_ctl_req_t *req,
 			*colon = '\0';
 	}
 	vd_name_to_text(req->name, name, sizeof(name));
+	/* What the client itself may see (the operator sees everything). */
+	bool allowed = v != NULL && vd_view_explain_for(v, sa) != VD_EXPLAIN_REFUSED;
 	if (req->json) {
 		json_t *o = json_ok(), *lines = json_array();
 		set_str(o, "client", addr);
@@ -600,8 +609,7 @@ void vd_ctl_write_explain(vd_ctl_buf_t *out, const vd_ctl_req_t *req,
 		set_str(o, "name", name);
 		set_str(o, "type", type);
 		set_u64(o, "generation", snap->generation);
-		json_object_set_new(o, "explain_enabled",
-				    json_boolean(v != NULL && vd_view_explain(v)));
+		json_object_set_new(o, "explain_enabled", json_boolean(allowed));
 		explain_lines(reply, len, lines, NULL);
 		json_object_set_new(o, "lines", lines);
 		put_json(out, o);
@@ -609,9 +617,10 @@ void vd_ctl_write_explain(vd_ctl_buf_t *out, const vd_ctl_req_t *req,
 	}
 	vd_ctl_buf_printf(out, "ok\n");
 	explain_lines(reply, len, NULL, out);
-	if (v != NULL && !vd_view_explain(v))
-		vd_ctl_buf_printf(out,
-				  "note: explain is off in view %s; the client itself "
-				  "gets REFUSED for CH TXT questions\n",
-				  vd_view_name(v));
+	if (v != NULL && !allowed)
+		vd_ctl_buf_printf(
+			out,
+			"note: explain is off in view %s for this client; the "
+			"client itself gets REFUSED for CH TXT questions\n",
+			vd_view_name(v));
 }

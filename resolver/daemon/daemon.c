@@ -162,6 +162,7 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 	       "(%zu zones: %zu reused, %zu read)",
 	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms,
 	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused);
+	vd_daemon_loopcheck_start(d);
 }
 
 static void record_result(vd_daemon_t *d, const reload_job_t *job, uint64_t ms)
@@ -400,6 +401,16 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->last_ms = d->last_ms;
 	out->last_errors = d->last_errors;
 	memcpy(out->last_error, d->last_error, sizeof(out->last_error));
+	/* Group names, comma-separated, as many as fit. */
+	for (size_t i = 0; i < d->snap->ngroups; i++) {
+		if (!vd_query_loopcheck_looping(d->loopcheck, d->snap, i))
+			continue;
+		size_t used = strlen(out->looping);
+		if (used + strlen(d->snap->groups[i].name) + 3 < sizeof(out->looping))
+			snprintf(out->looping + used, sizeof(out->looping) - used,
+				 "%s%s", used ? ", " : "", d->snap->groups[i].name);
+		out->nlooping++;
+	}
 }
 
 vd_snap_t *vd_daemon_snap(vd_daemon_t *d)
@@ -459,6 +470,7 @@ static void stop_workers(vd_daemon_t *d)
 	vd_ctl_close(d->ctl);
 	d->ctl = NULL;
 	vd_daemon_flush_stop(d);
+	vd_daemon_loopcheck_stop(d);
 	uv_close((uv_handle_t *)&d->lameduck_timer, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -667,6 +679,8 @@ static int start(vd_daemon_t *d)
 	d->lameduck_timer.data = d;
 	d->handles_ready = true;
 	vd_daemon_flush_init(d);
+	if (vd_daemon_loopcheck_init(d) != 0)
+		return -1;
 	if (start_ctl(d) != 0)
 		return -1;
 	for (size_t i = 0; i < d->nworkers; i++)
@@ -691,6 +705,7 @@ static int start(vd_daemon_t *d)
 	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
 	       VD_VERSION, d->snap->nviews, d->nworkers);
 	vd_daemon_notify_ready(d);
+	vd_daemon_loopcheck_start(d);
 	return 0;
 }
 
@@ -703,6 +718,7 @@ static void abandon(vd_daemon_t *d)
 	vd_ctl_close(d->ctl);
 	d->ctl = NULL;
 	vd_daemon_flush_stop(d);
+	vd_daemon_loopcheck_stop(d);
 	if (d->handles_ready) {
 		uv_close((uv_handle_t *)&d->stats_async, NULL);
 		uv_close((uv_handle_t *)&d->stats_timer, NULL);
@@ -750,8 +766,10 @@ void vd_daemon_free(vd_daemon_t *d)
 	for (size_t i = 0; d->workers && i < d->nworkers; i++)
 		vd_daemon_worker_deinit(&d->workers[i]);
 	free(d->workers);
-	/* after the workers: they were the rings' producers */
+	/* after the workers: they were the rings' producers, and read the
+	 * loop check's table */
 	vd_qlog_free(d->qlog);
+	vd_daemon_loopcheck_free(d);
 	free(d->stats_buf);
 	free(d->running_listen);
 	vd_http_free(d->http);

@@ -140,6 +140,16 @@ struct vd_daemon {
 	size_t flush_answered;
 	/* the control channel (NULL: none) */
 	struct vd_ctl *ctl;
+	/* forwarding loop detection (loopcheck.c): the table the workers
+	 * read, the main loop's upstream client for the probes, and the
+	 * probes of the current round to send again */
+	vd_loopcheck_t *loopcheck;
+	vd_fwd_t *probe_fwd;
+	uv_timer_t probe_timer;
+	bool probe_ready; /* probe_timer initialised */
+	size_t probe_groups;
+	unsigned *probe_tries; /* VD_LOOPCHECK_MAX_GROUPS each */
+	bool *probe_retry;
 };
 
 /* worker.c */
@@ -190,3 +200,15 @@ void vd_daemon_stats_log_qlog(const vd_qlog_t *q);
 /* limits.c: raises the soft RLIMIT_NOFILE to what snap needs with
  * nworkers, up to the hard limit; warns, naming the keys, when it cannot. */
 void vd_daemon_fit_fd_limit(const vd_snap_t *snap, size_t nworkers);
+
+/* loopcheck.c: a failed probe is sent again after this long, at most
+ * VD_LOOPCHECK_TRIES times in all. */
+#define VD_LOOPCHECK_RETRY_MS 250
+#define VD_LOOPCHECK_TRIES 20
+int vd_daemon_loopcheck_init(vd_daemon_t *d);
+/* A new round for d->snap: every group probed again. */
+void vd_daemon_loopcheck_start(vd_daemon_t *d);
+/* Closes the probe client and timer (probes in flight are cancelled). */
+void vd_daemon_loopcheck_stop(vd_daemon_t *d);
+/* After the workers are gone. */
+void vd_daemon_loopcheck_free(vd_daemon_t *d);

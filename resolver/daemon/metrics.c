@@ -478,6 +478,21 @@ static void process(FILE *o, const vd_daemon_status_t *st, const sums_t *s,
 	    (double)st->qlog_dropped);
 }
 
+/* The loop check's verdict for each group of the serving generation. */
+static void looping(FILE *o, const vd_daemon_t *d)
+{
+	family(o, "vpcdns_upstream_group_looping", "gauge",
+	       "1 when the group sends our own queries back to us (a forwarding "
+	       "loop found at start or at the last reload), else 0.");
+	for (size_t i = 0; i < d->snap->ngroups; i++) {
+		fprintf(o, "vpcdns_upstream_group_looping{group=\"");
+		for (const char *c = d->snap->groups[i].name; *c; c++)
+			fprintf(o, "%s%c", *c == '\\' || *c == '"' ? "\\" : "", *c);
+		fprintf(o, "\"} %d\n",
+			vd_query_loopcheck_looping(d->loopcheck, d->snap, i) ? 1 : 0);
+	}
+}
+
 int vd_daemon_metrics_format(vd_daemon_t *d, const vd_worker_stats_t *w, size_t n,
 			     char **out, size_t *len)
 {
@@ -498,6 +513,7 @@ int vd_daemon_metrics_format(vd_daemon_t *d, const vd_worker_stats_t *w, size_t 
 	durations(o, &s);
 	cache(o, &s);
 	upstreams(o, &s);
+	looping(o, d);
 	rc = fclose(o) == 0 ? 0 : -1;
 done:
 	free(s.m.v);

@@ -268,6 +268,7 @@ int vd_daemon_worker_init(vd_daemon_t *d, worker_t *w, int index)
 	if (d->qlog != NULL)
 		vd_query_set_qlog(w->qctx, vd_qlog_ring(d->qlog, (size_t)index),
 				  vd_qlog_outputs(d->qlog));
+	vd_query_set_loopcheck(w->qctx, d->loopcheck);
 	vd_snap_ref(d->snap);
 	w->snap = d->snap;
 	vd_net_set_snap(w->net, w->snap);

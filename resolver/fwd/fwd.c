@@ -548,6 +548,11 @@ void vd_fwd_close(vd_fwd_t *f, void (*close_cb)(void *arg), void *arg)
 	uv_close((uv_handle_t *)&f->own, own_closed_cb);
 }
 
+void vd_fwd_set_quiet(vd_fwd_t *f, bool quiet)
+{
+	f->quiet = quiet;
+}
+
 void vd_fwd_set_tap(vd_fwd_t *f, vd_fwd_tap_fn fn, void *arg)
 {
 	f->tap = fn;

@@ -16,6 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "vpcdns/fwd.h"
+#include "vpcdns/util.h"
 #include "vpcdns/wire.h"
 
 /* Per-attempt timeout used when the caller passes 0. */
@@ -90,6 +91,8 @@ typedef struct fwd_server {
 	bool tls;
 	char *tls_name; /* malloc'd; NULL: verify the address */
 	char *label;	/* malloc'd "tls://addr#name", for logs */
+	/* level of the state-change lines (down, recovered) */
+	vd_log_level_t state_log;
 	unsigned refs;
 	uint64_t last_used;
 
@@ -231,6 +234,7 @@ struct vd_fwd {
 	bool own_closed;
 	uv_timer_t own;	   /* keeps close_cb asynchronous */
 	vd_fwd_tap_fn tap; /* see vd_fwd_set_tap; NULL: none */
+	bool quiet;	   /* see vd_fwd_set_quiet */
 	void *tap_arg;
 	void (*close_cb)(void *arg);
 	void *close_arg;

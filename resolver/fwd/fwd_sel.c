@@ -140,6 +140,7 @@ fwd_server_t *vd_fwd_server_get(vd_fwd_t *f, const vd_upstream_t *u)
 		s = server_new(u, h);
 		if (!s)
 			return NULL;
+		s->state_log = f->quiet ? VD_LOG_DEBUG : VD_LOG_WARN;
 		s->hnext = *head;
 		*head = s;
 		f->nservers++;
@@ -311,7 +312,7 @@ void vd_fwd_sel_down(fwd_server_t *s, uint64_t now, uint64_t sent_at,
 	if (!was_up || s->fails == 0)
 		return;
 	s->down_since = now;
-	vd_log(VD_LOG_WARN,
+	vd_log(s->state_log,
 	       "upstream %s: %s; backed off for %u s (%llu queries, %llu answers "
 	       "before)",
 	       s->label, timeout_ms ? "timed out" : vd_strerror(err),
@@ -332,7 +333,7 @@ void vd_fwd_sel_up(fwd_server_t *s, uint64_t now, uint32_t rtt_ms)
 	}
 	s->garbage_logged = false;
 	if (s->fails > 0)
-		vd_log(VD_LOG_WARN,
+		vd_log(s->state_log,
 		       "upstream %s: recovered after %llu ms backed off (%llu "
 		       "timeouts, %llu errors)",
 		       s->label, (unsigned long long)(now - s->down_since),

@@ -95,7 +95,24 @@ typedef struct explain {
 	vd_wbuf_t *w;
 	const vd_rctx_t *rc;
 	uint16_t qtype;
+	bool addrs; /* name the upstream servers' addresses */
 } explain_t;
+
+/* A zone file as explain names it: relative to server.directory, or by
+ * its file name alone when it lies elsewhere; never an absolute path. */
+static const char *shown_path(const vd_snap_t *snap, const char *path)
+{
+	const char *dir = snap->server.directory;
+	size_t n = dir ? strlen(dir) : 0;
+	const char *slash;
+
+	if (n == 1 && dir[0] == '/' && path[0] == '/')
+		return path + 1;
+	if (n > 0 && strncmp(path, dir, n) == 0 && path[n] == '/')
+		return path + n + 1;
+	slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
 
 static void explain_zone(const explain_t *x, const char *name, const vd_view_trace_t *t)
 {
@@ -117,8 +134,9 @@ static void explain_zone(const explain_t *x, const char *name, const vd_view_tra
 	else
 		snprintf(result, sizeof(result), "%s", what[t->result]);
 	put_line(x->w, x->rc->q, "%s: zone %s (%s%s%s): %s%s%s", name, apex,
-		 vd_zone_path(t->zone), from ? ", included from view " : "",
-		 from ? from : "", result, t->wildcard ? " from a wildcard" : "",
+		 shown_path(x->rc->snap, vd_zone_path(t->zone)),
+		 from ? ", included from view " : "", from ? from : "", result,
+		 t->wildcard ? " from a wildcard" : "",
 		 t->result == VD_ZL_ANSWER && rs && rs->count > 1 &&
 				 (rs->type == VD_T_A || rs->type == VD_T_AAAA)
 			 ? ", records ordered by AZ/rotated"
@@ -141,6 +159,12 @@ static void explain_step(void *arg, const vd_view_trace_t *t)
 		const vd_group_t *g = &x->rc->snap->groups[t->group];
 		char rule[VD_NAME_TEXT], servers[200];
 		vd_name_to_text(t->rule, rule, sizeof(rule));
+		if (!x->addrs) {
+			put_line(x->w, q,
+				 "%s: forward rule '%s' -> upstream group '%s'", name,
+				 rule, g->name);
+			break;
+		}
 		put_servers(servers, sizeof(servers), g);
 		put_line(x->w, q, "%s: forward rule '%s' -> upstream group '%s' (%s)",
 			 name, rule, g->name, servers);
@@ -193,7 +217,8 @@ static void explain_result(const explain_t *x, const vd_view_res_t *res)
 		 res->nchain ? ":" : " empty", types_text);
 }
 
-size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out)
+size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, bool addrs,
+			      uint8_t *out)
 {
 	const vd_view_t *v = rc->view;
 	const vd_query_msg_t *q = rc->q;
@@ -203,7 +228,7 @@ size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t 
 	char addr[64], name[VD_NAME_TEXT];
 	vd_view_res_t res;
 	vd_wbuf_t w;
-	explain_t x = { .w = &w, .rc = rc };
+	explain_t x = { .w = &w, .rc = rc, .addrs = addrs };
 
 	const uint8_t *asked = explain_question(q->qname, &x.qtype);
 	vd_wbuf_init(&w, out, cap);
@@ -267,7 +292,7 @@ int vd_query_explain(const vd_snap_t *snap, const struct sockaddr *client,
 	if (vi < 0)
 		return VD_ENOTFOUND;
 	vd_rctx_t rc = { .snap = snap, .view = snap->views[vi], .client = &c, .q = &q };
-	*outlen = vd_query_write_explain(NULL, &rc, out);
+	*outlen = vd_query_write_explain(NULL, &rc, true, out);
 	return *outlen ? 0 : VD_ESPACE;
 }
 

@@ -388,6 +388,19 @@ vd_qh_result_t vd_query_forward(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		}
 	}
 
+	/* The group sends our queries back to us: no use waiting. Another
+	 * server's probe still goes, so that it finds the loop too (the
+	 * copies that come round again join this fetch). */
+	if (vd_query_loopcheck_looping(ctx->loopcheck, snap,
+				       (size_t)res->group->index) &&
+	    !vd_query_loopcheck_probe_name(q)) {
+		ctx->stats.servfail++;
+		*outlen = vd_query_write_empty(out, vd_query_reply_limit(rc->client, q),
+					       q, snap, VD_RCODE_SERVFAIL,
+					       VD_EDE_NO_REACHABLE_AUTHORITY,
+					       "forwarding loop");
+		return *outlen ? VD_QH_REPLY : VD_QH_DROP;
+	}
 	uint64_t h = fetch_hash(&key);
 	vd_fetch_t *f = rd ? fetch_find(ctx, &key, h) : NULL;
 	if (ctx->pending >= snap->server.max_pending ||

@@ -124,8 +124,14 @@ static size_t answer_chaos(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *ou
 	else if (version && !snap->server.hide_version)
 		text = snap->server.version;
 	bool txt = q->qtype == VD_T_TXT || q->qtype == VD_T_ANY;
-	if (text == NULL && !version && txt && vd_view_explain(rc->view)) {
-		size_t n = vd_query_write_explain(ctx, rc, out);
+	vd_explain_level_t level =
+		text == NULL && !version && txt
+			? vd_view_explain_for(
+				  rc->view, (const struct sockaddr *)&rc->client->addr)
+			: VD_EXPLAIN_REFUSED;
+	if (level != VD_EXPLAIN_REFUSED) {
+		size_t n =
+			vd_query_write_explain(ctx, rc, level == VD_EXPLAIN_FULL, out);
 		if (n > 0)
 			return n;
 	}
@@ -217,6 +223,14 @@ vd_qh_result_t vd_query_answer(vd_query_ctx_t *ctx, vd_snap_t *snap,
 				     pr == VD_QP_FORMERR ? VD_QUERY_NO_EDNS_UDP : cap,
 				     outlen);
 
+	/* Our own loop probe, back: whoever sent it forwards to us. */
+	if (vd_query_loopcheck_seen(ctx, snap, &q)) {
+		ctx->stats.servfail++;
+		return reply(vd_query_write_empty(out, cap, &q, snap, VD_RCODE_SERVFAIL,
+						  VD_EDE_NO_REACHABLE_AUTHORITY,
+						  "forwarding loop"),
+			     outlen);
+	}
 	int vi = vd_view_table_match(snap->view_table,
 				     (const struct sockaddr *)&c->addr);
 	ctx->log_vi = vi;

@@ -152,6 +152,7 @@ struct vd_query_ctx {
 	 * snapshot install for rl_slots (protect.c). */
 	vd_guard_rl_t *rl;
 	uint32_t rl_slots;
+	vd_loopcheck_t *loopcheck; /* NULL: no loop detection */
 };
 
 /* ---- answer.c ---------------------------------------------------------- */
@@ -216,9 +217,12 @@ vd_qh_result_t vd_query_fw_block(vd_query_ctx_t *ctx, vd_snap_t *snap,
 /* CH TXT [_<type>.]<name>: how an IN query of that type (A when no
  * type label) for name would be answered for this client (view, AZ, each
  * step of the same walk an answer takes, generation), one TXT record per
- * step. A reply with TC when it does not fit the client's size. ctx
- * (NULL: none) counts truncated replies. */
-size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, uint8_t *out);
+ * step. Zone files are named relative to server.directory; the upstream
+ * servers' addresses only when addrs (vd_view_explain_for says whether
+ * this client may see them). A reply with TC when it does not fit the
+ * client's size. ctx (NULL: none) counts truncated replies. */
+size_t vd_query_write_explain(vd_query_ctx_t *ctx, const vd_rctx_t *rc, bool addrs,
+			      uint8_t *out);
 /* The endpoint name a reverse name (PTR) owns in the view's endpoint data,
  * or NULL (not a reverse name, or no endpoint there). */
 const uint8_t *vd_query_ptr_target(const vd_view_t *v, const uint8_t *qname);
@@ -276,3 +280,14 @@ vd_qh_result_t vd_query_logged(vd_query_ctx_t *ctx, vd_snap_t *snap,
  * is going out now; route is forward or stale. */
 void vd_query_log_pending(vd_query_ctx_t *ctx, const vd_pending_t *p, unsigned route,
 			  bool answered_upstream, const uint8_t *pkt, size_t len);
+
+/* ---- loopcheck.c ------------------------------------------------------- */
+
+/* Whether q is one of our own loop probes of the current round (the
+ * group it names is marked looping, logged the first time): the caller
+ * answers SERVFAIL. Any other name: false, at the cost of one comparison
+ * of its tail. */
+bool vd_query_loopcheck_seen(vd_query_ctx_t *ctx, const vd_snap_t *snap,
+			     const vd_query_msg_t *q);
+/* Whether q's name is under the reserved label (anyone's probe). */
+bool vd_query_loopcheck_probe_name(const vd_query_msg_t *q);

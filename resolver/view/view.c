@@ -12,6 +12,12 @@
 
 #include "vpcdns/wire.h"
 
+/* The default explain list: the host itself. */
+static const vd_cidr_t loopback[] = {
+	{ .family = AF_INET, .addr = { 127 }, .prefix = 8 },
+	{ .family = AF_INET6, .addr = { [15] = 1 }, .prefix = 128 },
+};
+
 vd_view_t *vd_view_new(vd_arena_t *a, int index)
 {
 	vd_view_t *v = vd_arena_alloc(a, sizeof(*v));
@@ -20,7 +26,9 @@ vd_view_t *vd_view_new(vd_arena_t *a, int index)
 		return NULL;
 	memset(v, 0, sizeof(*v));
 	v->index = index;
-	v->explain = true;
+	v->explain = VD_EXPLAIN_LIST;
+	v->explain_clients = loopback;
+	v->nexplain_clients = sizeof(loopback) / sizeof(loopback[0]);
 	v->az_affinity = VD_AZ_PREFER;
 	return v;
 }
@@ -72,9 +80,21 @@ int vd_view_set_region(vd_view_t *v, vd_arena_t *a, const char *region)
 	return set_copy(&v->region, a, region);
 }
 
-void vd_view_set_explain(vd_view_t *v, bool on)
+int vd_view_set_explain(vd_view_t *v, vd_arena_t *a, vd_explain_mode_t mode,
+			const vd_cidr_t *clients, size_t n)
 {
-	v->explain = on;
+	vd_cidr_t *copy = NULL;
+
+	if (mode == VD_EXPLAIN_LIST && n > 0) {
+		copy = vd_arena_alloc(a, n * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, clients, n * sizeof(*copy));
+	}
+	v->explain = mode;
+	v->explain_clients = copy;
+	v->nexplain_clients = mode == VD_EXPLAIN_LIST ? n : 0;
+	return 0;
 }
 
 void vd_view_set_az_affinity(vd_view_t *v, vd_az_affinity_t aff)
@@ -160,7 +180,25 @@ int vd_view_index(const vd_view_t *v)
 
 bool vd_view_explain(const vd_view_t *v)
 {
+	return v->explain != VD_EXPLAIN_OFF;
+}
+
+vd_explain_mode_t vd_view_explain_mode(const vd_view_t *v)
+{
 	return v->explain;
+}
+
+vd_explain_level_t vd_view_explain_for(const vd_view_t *v,
+				       const struct sockaddr *client)
+{
+	if (v->explain == VD_EXPLAIN_ALL)
+		return VD_EXPLAIN_NAMES;
+	if (v->explain == VD_EXPLAIN_OFF)
+		return VD_EXPLAIN_REFUSED;
+	for (size_t i = 0; i < v->nexplain_clients; i++)
+		if (vd_cidr_contains(&v->explain_clients[i], client))
+			return VD_EXPLAIN_FULL;
+	return VD_EXPLAIN_REFUSED;
 }
 
 vd_az_affinity_t vd_view_az_affinity(const vd_view_t *v)

@@ -50,7 +50,10 @@ struct vd_view {
 	struct vd_view_route **route_slots;
 	size_t route_mask;	   /* slots - 1, slots a power of two */
 	unsigned route_max_labels; /* deepest name in the map */
-	bool explain;		   /* answer CH TXT <name> with how it resolves */
+	/* who may ask CH TXT <name> how it resolves (see vd_view_set_explain) */
+	vd_explain_mode_t explain;
+	const vd_cidr_t *explain_clients;
+	size_t nexplain_clients;
 	/* Availability Zones: the IDs this view knows (own and included
 	 * views' subnets), the client's AZ by its own subnets, and the AZ of
 	 * each multi-address A/AAAA RRset's records. */

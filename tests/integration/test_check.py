@@ -328,5 +328,54 @@ def verbose_logs_debug_whatever_the_config_says():
             srv.stop()
 
 
+def expect_warnings(path, *patterns):
+    """--check passes (exit 0) and prints exactly the warnings matching
+    patterns, each as file:line: warning: ..."""
+    rc, out, err = run("--check", "-c", path)
+    eq(rc, 0, "--check exit status with warnings only (stderr: %s)" % err.strip()[-800:])
+    warns = [l for l in err.splitlines() if ": warning: " in l]
+    eq(len(warns), len(patterns), "number of warnings: %r" % warns)
+    base = re.escape(os.path.basename(path))
+    for w, p in zip(warns, patterns):
+        check(re.search(r"(^|/)%s:%s" % (base, p), w), "warning %r does not match %r" % (w, p))
+    check("ok (" in out, "--check still says ok", out)
+
+
+@suite.case
+def open_resolver_is_a_warning():
+    wide = edit(9, '    clients: ["0.0.0.0/0", "::/0"]')
+    expect_warnings(conf(edit(2, '  listen: ["0.0.0.0:@PORT@"]', wide)),
+                    r"9: warning: view a is for every IPv4 address \(0\.0\.0\.0/0\) "
+                    r"and listens on 0\.0\.0\.0:\d+: an open resolver",
+                    r"9: warning: view a is for every IPv6 address \(::/0\)")
+    expect_warnings(conf(edit(2, '  listen: ["127.0.0.1:@PORT@", "10.0.0.1:@PORT@"]', wide)),
+                    r"9: warning: .*listens on 10\.0\.0\.1:\d+", r"9: warning: ")
+    # only on loopback: nobody else can reach it
+    expect_warnings(conf(edit(2, '  listen: ["127.0.0.1:@PORT@", "[::1]:@PORT@"]', wide)))
+    # a wildcard listener without a catch-all view
+    expect_warnings(conf(edit(2, '  listen: ["0.0.0.0:@PORT@"]')))
+
+
+@suite.case
+def upstream_at_our_own_address_is_a_warning():
+    S["port"] = 5390
+    try:
+        text = edit(2, '  listen: ["0.0.0.0:5390"]')
+        expect_warnings(conf(edit(6, '  up: ["127.0.0.1:5390", "192.0.2.1:5390"]', text)),
+                        r"6: warning: upstreams\.up: '127\.0\.0\.1:5390' is an address "
+                        r"of this host and we listen on 0\.0\.0\.0:5390")
+        # "::" also receives IPv4
+        text = edit(2, '  listen: ["[::]:5390"]')
+        expect_warnings(conf(edit(6, '  up: ["127.0.0.1:5390", "[::1]:5391"]', text)),
+                        r"6: warning: upstreams\.up: '127\.0\.0\.1:5390'")
+        # another port, or a listener on one address, is no loop
+        text = edit(2, '  listen: ["0.0.0.0:5390"]')
+        expect_warnings(conf(edit(6, '  up: ["127.0.0.1:5391"]', text)))
+        text = edit(2, '  listen: ["127.0.0.2:5390"]')
+        expect_warnings(conf(edit(6, '  up: ["127.0.0.1:5390"]', text)))
+    finally:
+        S.pop("port")
+
+
 if __name__ == "__main__":
     suite.main(setup)
