@@ -111,7 +111,12 @@ typedef struct vd_qlog_rec {
 	 * reads the record); "" when unknown, cut at VD_QLOG_TEXT - 1. */
 	char view[VD_QLOG_TEXT], vpc_id[VD_QLOG_TEXT];
 	char account_id[16], region[24], client_az[24];
-	uint8_t wire[VD_QLOG_REC_SIZE - 224];
+	/* The DNS firewall rule that decided (Route 53's firewall_* fields):
+	 * fw_action 0 when none, else 1 + vd_fw_action_t; the rule group's
+	 * and the domain list's names. */
+	uint8_t fw_action;
+	char fw_group[VD_QLOG_TEXT], fw_list[VD_QLOG_TEXT];
+	uint8_t wire[VD_QLOG_REC_SIZE - 336];
 } vd_qlog_rec_t;
 
 _Static_assert(sizeof(vd_qlog_rec_t) <= VD_QLOG_REC_SIZE, "query-log record size");

@@ -581,6 +581,17 @@ size_t vd_qlog_json_line(const vd_qlog_rec_t *rec, vd_rr_t *rr, char *out, size_
 	put_u(&b, rec->client.port);
 	puts_(&b, "\",\"transport\":");
 	puts_(&b, (rec->flags & VD_QLOG_F_TCP) ? "\"TCP\"" : "\"UDP\"");
+	if (rec->fw_action != 0) {
+		/* Route 53 DNS Firewall's fields, only when a rule decided. */
+		static const char *const actions[] = { "ALLOW", "ALERT", "BLOCK" };
+		unsigned a = rec->fw_action - 1u;
+		puts_(&b, ",\"firewall_rule_group_id\":");
+		put_str(&b, rec->fw_group);
+		puts_(&b, ",\"firewall_rule_action\":");
+		put_str(&b, a < 3 ? actions[a] : "UNKNOWN");
+		puts_(&b, ",\"firewall_domain_list_id\":");
+		put_str(&b, rec->fw_list);
+	}
 	puts_(&b, ",\"srcids\":{},\"vpcdns\":{\"view\":");
 	put_str_or_null(&b, rec->view);
 	puts_(&b, ",\"route\":");

@@ -50,6 +50,7 @@ static bool check(vd_query_ctx_t *ctx, const vd_rctx_t *rc, const uint8_t *name,
 	vd_name_lower(lc, name);
 	if (!vd_fw_check(rc->fw_set, lc, rc->q->qtype, redirect, rc->fw))
 		return false;
+	ctx->log_fw = *rc->fw;
 	switch (rc->fw->rule->action) {
 	case VD_FW_ALLOW:
 		ctx->stats.fw_allow++;

@@ -143,6 +143,7 @@ typedef struct logreq {
 	const vd_view_t *view;
 	uint64_t t0, wall;
 	const vd_qlog_addr_t *upstream; /* NULL: none */
+	const vd_fw_match_t *fw;	/* the firewall's decision, if any */
 	const uint8_t *query, *reply;	/* NULL: not in the record */
 	size_t qlen, rlen;
 } logreq_t;
@@ -172,6 +173,13 @@ static void put(vd_query_ctx_t *ctx, const logreq_t *l)
 		  l->view ? vd_view_account_id(l->view) : NULL);
 	copy_text(rec->region, sizeof(rec->region),
 		  l->view ? vd_view_region(l->view) : NULL);
+	rec->fw_action = 0;
+	rec->fw_group[0] = rec->fw_list[0] = '\0';
+	if (l->fw != NULL && l->fw->rule != NULL) {
+		rec->fw_action = (uint8_t)(1 + l->fw->rule->action);
+		copy_text(rec->fw_group, sizeof(rec->fw_group), l->fw->group->name);
+		copy_text(rec->fw_list, sizeof(rec->fw_list), l->fw->rule->list_name);
+	}
 	int az = l->view ? vd_view_client_az(l->view, l->client) : -1;
 	copy_text(rec->client_az, sizeof(rec->client_az),
 		  az >= 0 ? vd_view_az_id(l->view, az) : NULL);
@@ -210,6 +218,7 @@ vd_qh_result_t vd_query_logged(vd_query_ctx_t *ctx, vd_snap_t *snap,
 	ctx->log_t0 = ctx->acct.t0_us; /* vd_query_handle just read the clock */
 	ctx->log_wall = clock_us(CLOCK_REALTIME);
 	ctx->log_vi = -2;
+	ctx->log_fw = (vd_fw_match_t){ 0 };
 	vd_qh_result_t r = vd_query_answer(ctx, snap, c, pkt, len, out, outlen);
 	ctx->log_pick = 0;
 	if (r == VD_QH_DROP)
@@ -228,6 +237,7 @@ vd_qh_result_t vd_query_logged(vd_query_ctx_t *ctx, vd_snap_t *snap,
 		.wall = ctx->log_wall,
 		.query = pkt,
 		.qlen = len,
+		.fw = &ctx->log_fw,
 	};
 	if (r == VD_QH_REPLY) {
 		int rcode = *outlen >= VD_HDR_LEN ? VD_F_RCODE(vd_hdr_flags(out)) : 0;
@@ -264,6 +274,7 @@ void vd_query_log_pending(vd_query_ctx_t *ctx, const vd_pending_t *p, unsigned r
 		.upstream = answered_upstream ? &ctx->log_up : NULL,
 		.reply = pkt,
 		.rlen = len,
+		.fw = &p->fw,
 	};
 	if (ctx->qlog == NULL || pkt == NULL)
 		return;

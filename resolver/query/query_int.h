@@ -139,6 +139,9 @@ struct vd_query_ctx {
 	uint64_t fw_log_sec;
 	unsigned fw_log_lines;
 	uint64_t fw_log_dropped;
+	/* The firewall's decision for the request being logged (the query
+	 * log's firewall fields); reset when a logged request starts. */
+	vd_fw_match_t log_fw;
 	uint8_t *out; /* reply buffer for pending requests */
 	/* query log (qlog.c); qlog NULL: off */
 	vd_qlog_ring_t *qlog;

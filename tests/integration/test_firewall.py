@@ -8,6 +8,7 @@ rule group is not affected; a bad list line fails --check with file:line,
 and a reload with it keeps the old lists serving.
 """
 
+import json
 import os
 import sys
 
@@ -94,6 +95,7 @@ def config(srv):
     rules = rules[5:] + rules[:5]
     return {
         "server": vt.server_block(srv.port),
+        "query_log": {"file": os.path.join(S["wd"], "query.log")},
         "upstreams": {"up": ["127.0.0.1:%d" % S["up"].port]},
         "firewall": {
             "lists": {k: os.path.join(S["wd"], "lists", k + ".txt") for k in LISTS},
@@ -190,6 +192,45 @@ def alert_answers_and_counts():
     check(S["srv"].wait_log(r"firewall: ALERT watch\.local\.test\. .*rule group main, "
                             r"list alert", since=off), "alert line in the log",
           S["srv"].log_since(off))
+
+
+def logged(name, src="127.0.0.1", timeout=5.0):
+    """The newest query-log record for name from src (JSON), or None."""
+    path = os.path.join(S["wd"], "query.log")
+
+    def find():
+        try:
+            lines = open(path).read().splitlines()
+        except OSError:
+            return None
+        for line in reversed(lines):
+            rec = json.loads(line)
+            if rec["query_name"].lower() == name.lower() + "." and rec["srcaddr"] == src:
+                return rec
+        return None
+    return vt.wait_until(find, timeout)
+
+
+@suite.case
+def query_log_carries_the_firewall_fields():
+    """Route 53's firewall_rule_group_id, firewall_rule_action and
+    firewall_domain_list_id, for local, forwarded and CNAME-target
+    decisions, and nothing when no rule decided."""
+    cases = [
+        ("bad.local.test", "127.0.0.1", ("main", "BLOCK", "nx")),
+        ("watch.up.test", "127.0.0.1", ("main", "ALERT", "alert")),
+        ("allowed.local.test", "127.0.0.1", ("main", "ALLOW", "allow")),
+        ("alias.up.test", "127.0.0.1", ("main", "BLOCK", "chain")),
+        ("www.local.test", "127.0.0.1", None),
+        ("bad.local.test", "127.0.0.2", None),
+    ]
+    for name, src, want in cases:
+        ask(name, src=src)
+        rec = logged(name, src)
+        check(rec is not None, "no query-log record for %s from %s" % (name, src))
+        got = tuple(rec.get(k) for k in ("firewall_rule_group_id", "firewall_rule_action",
+                                         "firewall_domain_list_id"))
+        eq(got, want or (None, None, None), "firewall fields for %s from %s" % (name, src))
 
 
 @suite.case
