@@ -17,8 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-static const char *const entry_keys[] = { "path", "defaults", NULL };
+static const char *const entry_keys[] = { "path", "defaults", "optional", NULL };
 
 /* What defaults may set: a view's keys but its identity. */
 static const char *const default_keys[] = {
@@ -167,6 +168,7 @@ typedef struct ventry {
 	const ynode_t *node;	 /* the item, for messages */
 	const ynode_t *defaults; /* NULL: none */
 	vlist_t *out;
+	bool optional; /* a plain path that does not exist gives no views */
 } ventry_t;
 
 static void empty_file(cbuild_t *b, const char *name)
@@ -248,7 +250,12 @@ static void read_entry(cbuild_t *b, const char *rel, const ventry_t *e)
 		return;
 	}
 	if (!is_pattern(rel)) {
-		read_file(b, path, e);
+		struct stat st;
+		/* optional: true, for a file written later (vpcdns-import's
+		 * output before the first import); it is read on the next
+		 * reload that finds it. */
+		if (!(e->optional && stat(path, &st) != 0 && errno == ENOENT))
+			read_file(b, path, e);
 		free(path);
 		return;
 	}
@@ -287,6 +294,10 @@ static const char *entry_map(cbuild_t *b, ventry_t *e)
 			e->defaults = p->val;
 		}
 	}
+	if (vd_conf_yaml_get(e->node, "optional", &p)) {
+		snprintf(where, sizeof(where), "view_files[%zu].optional", e->index);
+		vd_conf_bool(b, p, where, &e->optional);
+	}
 	if (!vd_conf_yaml_get(e->node, "path", &p)) {
 		vd_conf_nerr(b, e->node,
 			     "missing required key 'path' in view_files[%zu]",
@@ -313,7 +324,7 @@ void vd_conf_view_files(cbuild_t *b, const ynode_t *root, vlist_t *out)
 		return;
 	}
 	for (size_t i = 0; i < list->n; i++) {
-		ventry_t e = { i, list->items[i], NULL, out };
+		ventry_t e = { i, list->items[i], NULL, out, false };
 		const char *path = NULL;
 
 		if (e.node->kind == YN_MAP)

@@ -60,6 +60,8 @@ static const char VIEW_A[] = "- name: vpc-a\n"
 			     "  vpc_id: vpc-0123456789abcdef0\n"
 			     "  account_id: \"111122223333\"\n"
 			     "  region: us-east-1\n";
+static const char VIEW_B_NOZONES[] = "- name: vpc-b\n"
+				     "  clients: [\"10.1.0.0/16\"]\n";
 static const char VIEW_B[] = "- name: vpc-b\n"
 			     "  clients: [\"10.1.0.0/16\"]\n"
 			     "  zones: [\"zones/\"]\n"
@@ -243,6 +245,28 @@ static void test_glob_follows_folders(void **state)
 	load_ok(f, conf);
 	assert_int_equal(f->snap->nviews, 2);
 	assert_int_equal(match(f->snap, "10.1.0.1"), 1);
+}
+
+/* optional: true lets a plain path be missing (the importer's output
+ * before the first import); without it a missing file is an error. */
+static void test_optional_file(void **state)
+{
+	fixture_t *f = *state;
+	char out[512];
+
+	load_ok(f, HEAD "views:\n  - name: onprem\n    clients: [\"192.168.0.0/16\"]\n"
+			"view_files:\n  - {path: later/views.yaml, optional: true}\n");
+	assert_int_equal(f->snap->nviews, 1);
+	load_fails(f,
+		   HEAD "views:\n  - name: onprem\n    clients: [\"192.168.0.0/16\"]\n"
+			"view_files:\n  - {path: later/views.yaml}\n");
+	subdir_new(f->dir, "later");
+	file_write(f->dir, "later/views.yaml", VIEW_B_NOZONES, out);
+	load_ok(f, HEAD "views:\n  - name: onprem\n    clients: [\"192.168.0.0/16\"]\n"
+			"view_files:\n  - {path: later/views.yaml, optional: true}\n");
+	assert_int_equal(f->snap->nviews, 2);
+	load_fails(f,
+		   HEAD "view_files:\n  - {path: later/views.yaml, optional: maybe}\n");
 }
 
 /* A VPC with no interface endpoint left: an empty zones/ folder, or no
@@ -467,6 +491,7 @@ int main(void)
 		T(test_bad_shapes),
 		T(test_glob),
 		T(test_glob_follows_folders),
+		T(test_optional_file),
 		T(test_view_without_endpoints),
 		T(test_defaults),
 		T(test_defaults_errors),
