@@ -45,8 +45,8 @@ static void rl_count(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t
 	if (vd_conf_uint(b, p, what, &v) < 0)
 		return;
 	if (v > VD_GUARD_RL_QPS_MAX) {
-		vd_conf_err(b, p->val->line, "%s must be at most %u", what,
-			    VD_GUARD_RL_QPS_MAX);
+		vd_conf_nerr(b, p->val, "%s must be at most %u", what,
+			     VD_GUARD_RL_QPS_MAX);
 		return;
 	}
 	*out = v;
@@ -60,7 +60,7 @@ static void rl_prefix(cbuild_t *b, const yn_pair_t *p, const char *what, unsigne
 	if (vd_conf_uint(b, p, what, &v) < 0)
 		return;
 	if (v > max) {
-		vd_conf_err(b, p->val->line, "%s must be at most %u", what, max);
+		vd_conf_nerr(b, p->val, "%s must be at most %u", what, max);
 		return;
 	}
 	*out = (uint8_t)v;
@@ -77,7 +77,7 @@ static void rl_slip(cbuild_t *b, const yn_pair_t *p, const char *what, uint32_t 
 	if (vd_conf_uint(b, p, what, &v) < 0)
 		return;
 	if (v > 100) {
-		vd_conf_err(b, p->val->line, "%s must be at most 100", what);
+		vd_conf_nerr(b, p->val, "%s must be at most 100", what);
 		return;
 	}
 	*out = v;
@@ -90,7 +90,7 @@ static void rl_allow(cbuild_t *b, const yn_pair_t *p, const char *what,
 	vd_cidr_t *allow;
 
 	if (!vd_conf_is_string_list(list)) {
-		vd_conf_err(b, p->key->line, "%s must be a list of CIDRs", what);
+		vd_conf_nerr(b, p->key, "%s must be a list of CIDRs", what);
 		return;
 	}
 	allow = vd_arena_alloc(b->a, (list->n ? list->n : 1) * sizeof(*allow));
@@ -102,10 +102,10 @@ static void rl_allow(cbuild_t *b, const yn_pair_t *p, const char *what,
 	c->nallow = 0;
 	for (size_t i = 0; i < list->n; i++) {
 		if (vd_cidr_parse(list->items[i]->str, &allow[c->nallow]) < 0) {
-			vd_conf_err(b, list->items[i]->line,
-				    "%s: bad CIDR '%s' (an address, or a prefix with "
-				    "no host bits set)",
-				    what, list->items[i]->str);
+			vd_conf_nerr(b, list->items[i],
+				     "%s: bad CIDR '%s' (an address, or a prefix with "
+				     "no host bits set)",
+				     what, list->items[i]->str);
 			continue;
 		}
 		c->nallow++;
@@ -142,8 +142,8 @@ static void rl_pair(cbuild_t *b, const yn_pair_t *p, const char *where,
 		if (vd_conf_uint(b, p, what, &v) < 0)
 			return;
 		if (v > VD_GUARD_RL_SLOTS_MAX)
-			vd_conf_err(b, p->val->line, "%s must be at most %u", what,
-				    VD_GUARD_RL_SLOTS_MAX);
+			vd_conf_nerr(b, p->val, "%s must be at most %u", what,
+				     VD_GUARD_RL_SLOTS_MAX);
 		else
 			b->snap->server.rate_limit_slots = v;
 	} else if (strcmp(k, "allow") == 0) {
@@ -156,7 +156,7 @@ static void rl_finish(cbuild_t *b, const yn_pair_t *p, const char *where,
 		      vd_guard_rl_conf_t *c, unsigned set)
 {
 	if (!(set & SET_QPS)) {
-		vd_conf_err(b, p->key->line, "%s.qps is required", where);
+		vd_conf_nerr(b, p->key, "%s.qps is required", where);
 		return;
 	}
 	c->enabled = true;
@@ -168,8 +168,8 @@ static void rl_finish(cbuild_t *b, const yn_pair_t *p, const char *where,
 	if (!(set & SET_TCP_BURST))
 		c->tcp_burst = c->tcp_qps;
 	if (c->tcp_qps < c->qps)
-		vd_conf_err(b, p->key->line, "%s.tcp_qps must be at least qps (%u)",
-			    where, c->qps);
+		vd_conf_nerr(b, p->key, "%s.tcp_qps must be at least qps (%u)", where,
+			     c->qps);
 }
 
 /* Reads one rate_limit value: false, or a map. Returns whether it
@@ -181,14 +181,14 @@ static void rl_value(cbuild_t *b, const yn_pair_t *p, const char *where,
 
 	if (p->val->kind == YN_SCALAR) {
 		if (vd_conf_bool(b, p, where, &on) == 0 && on)
-			vd_conf_err(b, p->key->line,
-				    "%s must be false or a map with at least qps",
-				    where);
+			vd_conf_nerr(b, p->key,
+				     "%s must be false or a map with at least qps",
+				     where);
 		c->enabled = false;
 		return;
 	}
 	if (p->val->kind != YN_MAP) {
-		vd_conf_err(b, p->key->line, "%s must be false or a map", where);
+		vd_conf_nerr(b, p->key, "%s must be false or a map", where);
 		return;
 	}
 	vd_conf_check_keys(b, p->val, keys, where);
@@ -282,9 +282,9 @@ void vd_conf_server_cookie_secret(cbuild_t *b, const yn_pair_t *p)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (secret_hex(items[i]->str, c->secret[c->n]) < 0) {
-			vd_conf_err(b, items[i]->line,
-				    "server.cookie_secret: a secret is 32 hexadecimal "
-				    "digits (16 bytes)");
+			vd_conf_nerr(b, items[i],
+				     "server.cookie_secret: a secret is 32 hexadecimal "
+				     "digits (16 bytes)");
 			continue;
 		}
 		c->n++;

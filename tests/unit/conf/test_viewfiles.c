@@ -404,7 +404,9 @@ static void test_errors_in_view_file(void **state)
 		  "  vpc_id: vpc-12\n"
 		  "  account_id: \"12345\"\n"
 		  "  region: useast1\n"
-		  "  include: [nobody]\n",
+		  "  include: [nobody]\n"
+		  "  rate_limit: [1]\n"
+		  "  firewall: grp\n",
 		  ZONE_EC2);
 	load_fails(f, HEAD "view_files: [\"endpoints/*/view.yaml\"]\n");
 	file = at(f, "endpoints/vpc-a/view.yaml");
@@ -418,6 +420,8 @@ static void test_errors_in_view_file(void **state)
 	assert_err(&f->errs, file, 8, "views[0].account_id: bad value '12345'");
 	assert_err(&f->errs, file, 9, "views[0].region: bad value 'useast1'");
 	assert_err(&f->errs, file, 10, "view 'vpc-a' includes unknown view 'nobody'");
+	assert_err(&f->errs, file, 11, "rate_limit must be false or a map");
+	assert_err(&f->errs, file, 12, "firewall must be a list of rule group names");
 	/* A YAML error in a view file. */
 	vpc_write(f, "vpc-b", "- name: vpc-b\n  clients: [\"10.1.0.0/16\"\n", NULL);
 	load_fails(f, HEAD "view_files: [\"endpoints/vpc-b/view.yaml\"]\n");
