@@ -281,6 +281,12 @@ int vd_daemon_reload(vd_daemon_t *d, vd_daemon_reload_cb cb, void *arg)
 {
 	if (d->draining)
 		return -ESHUTDOWN;
+	if (cb == NULL) {
+		/* Nobody to tell (SIGHUP): no record, so a signal storm
+		 * during a long build holds no memory; it coalesces. */
+		reload_start(d);
+		return 0;
+	}
 	waiter_t *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return -ENOMEM;
@@ -342,6 +348,11 @@ int vd_daemon_collect_stats(vd_daemon_t *d, vd_daemon_stats_cb cb, void *arg)
 {
 	if (d->stopping)
 		return -ESHUTDOWN;
+	/* The same caller asking again before the answer (SIGUSR1 sent in
+	 * a loop) shares the collection it is already waiting for. */
+	for (const waiter_t *o = d->stats_waiters; o != NULL; o = o->next)
+		if (o->stats_cb == cb && o->arg == arg)
+			return 0;
 	waiter_t *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return -ENOMEM;

@@ -22,6 +22,8 @@
 
 #include "vpcdns/daemon.h"
 
+#include "daemon_int.h"
+
 static char dir[64], path[128];
 
 /* A port free for both UDP and TCP on 127.0.0.1, from the kernel. */
@@ -199,6 +201,35 @@ static void test_stats_from_every_worker(void **state)
 	vd_daemon_free(d);
 }
 
+static size_t waiters(const waiter_t *w)
+{
+	size_t n = 0;
+	for (; w != NULL; w = w->next)
+		n++;
+	return n;
+}
+
+/* Signals carry no caller: a storm of them during a build keeps no
+ * record each, and repeated statistics requests from one caller share one
+ * collection, so neither list grows with the number of signals. */
+static void test_signal_storms_hold_nothing(void **state)
+{
+	(void)state;
+	write_conf("");
+	vd_daemon_t *d = start();
+	got_stats_t g = { .d = d };
+
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(vd_daemon_reload(d, NULL, NULL), 0);
+	assert_int_equal(waiters(d->next_waiters) + waiters(d->job.waiters), 0);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(vd_daemon_collect_stats(d, on_stats, &g), 0);
+	assert_int_equal(waiters(d->stats_waiters), 1);
+	vd_daemon_run(d);
+	assert_int_equal(g.n, 2);
+	vd_daemon_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_failed_reload_keeps_generation),
 		cmocka_unit_test(test_requests_during_a_build),
 		cmocka_unit_test(test_stats_from_every_worker),
+		cmocka_unit_test(test_signal_storms_hold_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
