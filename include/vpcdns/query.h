@@ -79,6 +79,9 @@ enum { VD_QM_IPV4, VD_QM_IPV6, VD_QM_FAMILIES };
 #define VD_QM_QTYPES 14
 /* NOERROR FORMERR SERVFAIL NXDOMAIN NOTIMP REFUSED, other */
 #define VD_QM_RCODES 7
+/* Slots of views no longer configured kept before they are dropped
+ * (beyond twice the live views). */
+#define VD_QM_SLOTS_SPARE 16
 /* Routes with a duration histogram. */
 enum {
 	VD_QM_LOCAL,

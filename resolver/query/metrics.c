@@ -130,6 +130,46 @@ static int slot_of(vd_query_metrics_t *m, const char *name)
 	return (int)m->nslots++;
 }
 
+/* Slots keep their index across reloads, so that a request in flight
+ * over a reload still counts for its view; but views come and go with the
+ * inventory, so once the slots of views no longer configured outnumber
+ * the live ones, they are dropped and the live ones renumbered (map is
+ * rewritten). A request in flight across that one reload may count under
+ * another view. Reload time only. 0 or -ENOMEM. */
+static int compact(vd_query_metrics_t *m, int *map, size_t nviews)
+{
+	size_t live = 1, n = m->nslots;
+	int *renum;
+
+	if (n <= 2 * (nviews + 1) + VD_QM_SLOTS_SPARE)
+		return 0;
+	renum = malloc(n * sizeof(*renum));
+	if (renum == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		renum[i] = -1;
+	for (size_t i = 0; i < nviews; i++)
+		renum[map[i]] = 0; /* in use */
+	/* Numbered in index order, so a slot only ever moves down. */
+	renum[0] = 0;
+	for (size_t i = 1; i < n; i++)
+		if (renum[i] == 0)
+			renum[i] = (int)live++;
+	for (size_t i = 1; i < n; i++) {
+		if (renum[i] < 0) {
+			free(m->names[i]);
+			continue;
+		}
+		m->names[renum[i]] = m->names[i];
+		m->v[renum[i]] = m->v[i];
+	}
+	for (size_t i = 0; i < nviews; i++)
+		map[i] = renum[map[i]];
+	m->nslots = live;
+	free(renum);
+	return 0;
+}
+
 int vd_query_metrics_snap(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 {
 	vd_query_metrics_t *m = &ctx->mx;
@@ -150,6 +190,10 @@ int vd_query_metrics_snap(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 			free(map);
 			return -ENOMEM;
 		}
+	}
+	if (compact(m, map, snap->nviews) < 0) {
+		free(map);
+		return -ENOMEM;
 	}
 	free(ctx->view_slot);
 	ctx->view_slot = map;
