@@ -274,6 +274,14 @@ void vd_zone_unref(vd_zone_t *z)
 	VD_REQUIRE(before > 0); /* one unref too many: a use after free */
 	if (before != 1)
 		return;
+	if (z->flat)
+		free(z);
+	else
+		vd_zone_free_built(z);
+}
+
+void vd_zone_free_built(vd_zone_t *z)
+{
 	vd_arena_deinit(&z->arena);
 	free(z);
 }

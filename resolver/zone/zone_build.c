@@ -431,5 +431,7 @@ int vd_zone_build(vd_zone_ctx_t *c)
 	ret = index_move(c->z);
 	if (ret == 0)
 		ret = apex_fill(c->z);
+	if (ret == 0)
+		ret = vd_zone_flatten(c->z, &c->z);
 	return ret;
 }

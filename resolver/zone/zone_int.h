@@ -53,6 +53,7 @@ struct vd_zone {
 	off_t size;
 	struct timespec mtime, ctime;
 	bool racy;	     /* changed too close to the load to be trusted */
+	bool flat;	     /* one block (vd_zone_flatten), arena unused */
 	const uint8_t *apex; /* lower-cased wire */
 	size_t apex_len;
 	unsigned apex_labels;
@@ -122,6 +123,12 @@ int vd_zone_read_records(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin);
  * RRsets, nodes, empty non-terminals, wildcard links and the hash index.
  * Returns 0, VD_ECONF (reported) or -ENOMEM. */
 int vd_zone_build(vd_zone_ctx_t *c);
+
+/* Copies the complete zone z into one exact-size block, *out, and frees
+ * z (vd_zone_free_built). On -ENOMEM z is left as it was. */
+int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out);
+/* Frees a zone still in its build arena (not flat), whatever its refs. */
+void vd_zone_free_built(vd_zone_t *z);
 
 /* Name hashing. A name's hash is built label by label from the root, so a
  * lookup gets the hash of every suffix of the query name in one pass:
