@@ -67,10 +67,11 @@ typedef enum {
  * index into the view's AZ IDs, VD_AZ_UNKNOWN when the address is in no
  * known subnet), and the answer order for a client in each AZ, computed
  * when the snapshot is built: row k of order (count entries) lists the
- * records in AZ k first (nown[k] of them), then the others. */
+ * records in AZ k first (nown[k] of them), then the others. RRsets with
+ * the same AZ pattern (count and az[]) share one of these. */
 #define VD_AZ_UNKNOWN 0xff
 typedef struct vd_az_rrset {
-	const vd_rrset_t *rrset;
+	uint16_t count; /* records: the RRset's count */
 	const uint8_t *az;
 	const uint16_t *order; /* naz rows of rrset->count indexes */
 	const uint16_t *nown;  /* naz counts */

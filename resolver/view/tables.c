@@ -55,11 +55,24 @@ int vd_view_add_subnet(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c,
 
 /* ---- per-record AZs and reverse names ---------------------------------- */
 
+/*
+ * Both tables are a dense array of entries and an index of 32-bit slots
+ * (entry number + 1; 0 is empty) kept at most half full: a view with 400
+ * endpoint RRsets and 400 addresses costs 4 KiB of slots per table rather
+ * than 32 KiB of half-empty 32-byte entries. The per-record AZs and
+ * answer orders of an RRset depend only on its AZ pattern (how many
+ * records, and the AZ of each), and a view has few patterns (two
+ * addresses in two AZs is the common one), so each pattern is stored
+ * once and its RRsets point at it.
+ */
 typedef struct rrset_walk {
 	vd_arena_t *a;
 	vd_view_t *v;
 	vd_view_table_t *addr_azs;
 	size_t naz_sets, nptr;
+	/* patterns of this build: open addressing, malloc'd, build only */
+	vd_az_rrset_t **pats;
+	size_t pat_mask, npats;
 	bool count_only;
 	bool nomem;
 } rrset_walk_t;
@@ -92,25 +105,34 @@ static bool regional_vpce(const uint8_t *owner)
 	       memcmp(owner + nlen - sizeof(suffix), suffix, sizeof(suffix)) == 0;
 }
 
+static size_t addr_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
 static void add_ptr(rrset_walk_t *w, const uint8_t *owner, const vd_rrset_t *rs)
 {
+	vd_view_t *v = w->v;
 	int family = rs->type == VD_T_A ? AF_INET : AF_INET6;
 	for (uint16_t i = 0; i < rs->count; i++) {
 		if (w->count_only) {
 			w->nptr++;
 			continue;
 		}
-		size_t slot = ptr_hash(family, rs->rdata[i]) & w->v->ptr_mask;
-		for (;; slot = (slot + 1) & w->v->ptr_mask) {
-			vd_ptr_entry_t *e = &w->v->ptr_slots[slot];
-			if (e->name == NULL) {
+		size_t slot = ptr_hash(family, rs->rdata[i]) & v->ptr_mask;
+		for (;; slot = (slot + 1) & v->ptr_mask) {
+			uint32_t k = v->ptr_index[slot];
+			if (k == 0) {
+				vd_ptr_entry_t *e = &v->ptrs[v->nptrs++];
 				e->family = family;
 				memcpy(e->addr, rs->rdata[i], rs->rdlen[i]);
 				e->name = owner;
+				v->ptr_index[slot] = (uint32_t)v->nptrs;
 				break;
 			}
+			const vd_ptr_entry_t *e = &v->ptrs[k - 1];
 			if (e->family == family &&
-			    memcmp(e->addr, rs->rdata[i], rs->rdlen[i]) == 0)
+			    memcmp(e->addr, rs->rdata[i], addr_len(family)) == 0)
 				break; /* first name wins (deterministic per build) */
 		}
 	}
@@ -134,35 +156,18 @@ static uint8_t record_az(const vd_view_table_t *t, uint16_t type, const uint8_t 
 	return k < 0 ? VD_AZ_UNKNOWN : (uint8_t)k;
 }
 
-static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
+/* A new pattern for the n record AZs az: the answer order for a client
+ * in each AZ: its AZ's records first, then the rest, each group in zone
+ * order (queries rotate within each group). */
+static vd_az_rrset_t *pattern_new(rrset_walk_t *w, const uint8_t *az, size_t n)
 {
-	bool any = false;
-	for (uint16_t i = 0; i < rs->count && !any; i++)
-		any = record_az(w->addr_azs, rs->type, rs->rdata[i]) != VD_AZ_UNKNOWN;
-	if (!any)
-		return;
-	if (w->count_only) {
-		w->naz_sets++;
-		return;
-	}
-	size_t slot = rrset_hash(rs) & w->v->az_mask;
-	while (w->v->az_slots[slot].rrset != NULL) {
-		if (w->v->az_slots[slot].rrset == rs)
-			return; /* the same zone reached twice */
-		slot = (slot + 1) & w->v->az_mask;
-	}
-	size_t naz = w->v->naz, n = rs->count;
-	uint8_t *az = vd_arena_alloc(w->a, n);
+	size_t naz = w->v->naz;
+	vd_az_rrset_t *p = vd_arena_alloc(w->a, sizeof(*p));
+	uint8_t *azc = vd_arena_memdup(w->a, az, n);
 	uint16_t *order = vd_arena_alloc(w->a, naz * n * sizeof(*order));
 	uint16_t *nown = vd_arena_alloc(w->a, naz * sizeof(*nown));
-	if (!az || !order || !nown) {
-		w->nomem = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++)
-		az[i] = record_az(w->addr_azs, rs->type, rs->rdata[i]);
-	/* For a client in AZ k: its AZ's records first, then the rest, each
-	 * group in zone order (queries rotate within each group). */
+	if (!p || !azc || !order || !nown)
+		return NULL;
 	for (size_t k = 0; k < naz; k++) {
 		uint16_t *row = order + k * n;
 		size_t m = 0;
@@ -174,7 +179,58 @@ static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
 			if (az[i] != k)
 				row[m++] = (uint16_t)i;
 	}
-	w->v->az_slots[slot] = (vd_az_rrset_t){ rs, az, order, nown };
+	*p = (vd_az_rrset_t){
+		.count = (uint16_t)n, .az = azc, .order = order, .nown = nown
+	};
+	return p;
+}
+
+/* The pattern of the n record AZs az, stored once per view. */
+static const vd_az_rrset_t *pattern_get(rrset_walk_t *w, const uint8_t *az, size_t n)
+{
+	size_t slot = vd_hash(az, n, VD_HASH_SEED_FIXED) & w->pat_mask;
+	for (;; slot = (slot + 1) & w->pat_mask) {
+		vd_az_rrset_t *p = w->pats[slot];
+		if (p == NULL)
+			break;
+		if (p->count == n && memcmp(p->az, az, n) == 0)
+			return p;
+	}
+	vd_az_rrset_t *p = pattern_new(w, az, n);
+	if (p != NULL) {
+		w->pats[slot] = p;
+		w->npats++;
+	}
+	return p;
+}
+
+static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
+{
+	vd_view_t *v = w->v;
+	bool any = false;
+	for (uint16_t i = 0; i < rs->count && !any; i++)
+		any = record_az(w->addr_azs, rs->type, rs->rdata[i]) != VD_AZ_UNKNOWN;
+	if (!any)
+		return;
+	if (w->count_only) {
+		w->naz_sets++;
+		return;
+	}
+	size_t slot = rrset_hash(rs) & v->az_mask;
+	for (uint32_t k; (k = v->az_index[slot]) != 0; slot = (slot + 1) & v->az_mask)
+		if (v->az_sets[k - 1].rrset == rs)
+			return; /* the same zone reached twice */
+	uint8_t az[UINT16_MAX];
+	size_t n = rs->count;
+	for (size_t i = 0; i < n; i++)
+		az[i] = record_az(w->addr_azs, rs->type, rs->rdata[i]);
+	const vd_az_rrset_t *p = pattern_get(w, az, n);
+	if (p == NULL) {
+		w->nomem = true;
+		return;
+	}
+	v->az_sets[v->naz_sets++] = (vd_view_az_ent_t){ rs, p };
+	v->az_index[slot] = (uint32_t)v->naz_sets;
 }
 
 static void on_rrset(void *arg, const uint8_t *owner, const vd_rrset_t *rs)
@@ -200,8 +256,21 @@ static size_t pow2_at_least(size_t n)
 	return s;
 }
 
-/* Two passes over the zones: count, size the tables at most half full,
- * fill. */
+/* n entries of size bytes and an index of 32-bit slots at most half
+ * full; both zeroed. Returns the slot mask, 0 on out of memory. */
+static size_t table_alloc(vd_arena_t *a, size_t n, size_t size, void **ents,
+			  uint32_t **index)
+{
+	size_t slots = pow2_at_least(2 * n);
+	*ents = vd_arena_alloc(a, n * size);
+	*index = vd_arena_alloc(a, slots * sizeof(**index));
+	if (!*ents || !*index)
+		return 0;
+	memset(*index, 0, slots * sizeof(**index));
+	return slots - 1;
+}
+
+/* Two passes over the zones: count, size the tables, fill. */
 static int build_tables(vd_arena_t *a, vd_view_t *v, vd_zone_t **zs, size_t nz,
 			vd_view_table_t *addr_azs)
 {
@@ -209,29 +278,27 @@ static int build_tables(vd_arena_t *a, vd_view_t *v, vd_zone_t **zs, size_t nz,
 	for (size_t i = 0; i < nz; i++)
 		vd_zone_foreach_rrset(zs[i], on_rrset, &w);
 	if (w.naz_sets) {
-		size_t slots = pow2_at_least(2 * w.naz_sets);
-		v->az_slots = vd_arena_alloc(a, slots * sizeof(*v->az_slots));
-		if (!v->az_slots)
+		v->az_mask = table_alloc(a, w.naz_sets, sizeof(*v->az_sets),
+					 (void **)&v->az_sets, &v->az_index);
+		w.pat_mask = pow2_at_least(2 * w.naz_sets) - 1;
+		w.pats = calloc(w.pat_mask + 1, sizeof(*w.pats));
+		if (!v->az_mask || !w.pats)
 			goto nomem;
-		memset(v->az_slots, 0, slots * sizeof(*v->az_slots));
-		v->az_mask = slots - 1;
 	}
 	if (w.nptr) {
-		size_t slots = pow2_at_least(2 * w.nptr);
-		v->ptr_slots = vd_arena_alloc(a, slots * sizeof(*v->ptr_slots));
-		if (!v->ptr_slots)
+		v->ptr_mask = table_alloc(a, w.nptr, sizeof(*v->ptrs),
+					  (void **)&v->ptrs, &v->ptr_index);
+		if (!v->ptr_mask)
 			goto nomem;
-		memset(v->ptr_slots, 0, slots * sizeof(*v->ptr_slots));
-		v->ptr_mask = slots - 1;
 	}
 	w.count_only = false;
-	w.addr_azs = v->az_slots ? addr_azs : NULL;
-	if (!v->az_slots && !v->ptr_slots)
-		return 0;
-	for (size_t i = 0; i < nz; i++)
+	w.addr_azs = v->az_sets ? addr_azs : NULL;
+	for (size_t i = 0; (v->az_sets || v->ptrs) && i < nz; i++)
 		vd_zone_foreach_rrset(zs[i], on_rrset, &w);
+	free(w.pats);
 	return w.nomem ? -ENOMEM : 0;
 nomem:
+	free(w.pats);
 	return -ENOMEM;
 }
 
@@ -260,15 +327,15 @@ int vd_view_client_az(const vd_view_t *v, const struct sockaddr *sa)
 
 const vd_az_rrset_t *vd_view_rrset_az(const vd_view_t *v, const vd_rrset_t *rs)
 {
-	if (v == NULL || v->az_slots == NULL)
+	if (v == NULL || v->az_index == NULL)
 		return NULL;
 	for (size_t slot = rrset_hash(rs) & v->az_mask;;
 	     slot = (slot + 1) & v->az_mask) {
-		const vd_az_rrset_t *e = &v->az_slots[slot];
-		if (e->rrset == rs)
-			return e;
-		if (e->rrset == NULL)
+		uint32_t k = v->az_index[slot];
+		if (k == 0)
 			return NULL;
+		if (v->az_sets[k - 1].rrset == rs)
+			return v->az_sets[k - 1].pattern;
 	}
 }
 
@@ -280,20 +347,20 @@ const uint8_t *vd_view_rrset_azs(const vd_view_t *v, const vd_rrset_t *rs)
 
 bool vd_view_has_ptr(const vd_view_t *v)
 {
-	return v != NULL && v->ptr_slots != NULL;
+	return v != NULL && v->ptr_index != NULL;
 }
 
 const uint8_t *vd_view_ptr(const vd_view_t *v, int family, const uint8_t *addr)
 {
-	if (v == NULL || v->ptr_slots == NULL)
+	if (v == NULL || v->ptr_index == NULL)
 		return NULL;
-	size_t len = family == AF_INET ? 4 : 16;
 	for (size_t slot = ptr_hash(family, addr) & v->ptr_mask;;
 	     slot = (slot + 1) & v->ptr_mask) {
-		const vd_ptr_entry_t *e = &v->ptr_slots[slot];
-		if (e->name == NULL)
+		uint32_t k = v->ptr_index[slot];
+		if (k == 0)
 			return NULL;
-		if (e->family == family && memcmp(e->addr, addr, len) == 0)
+		const vd_ptr_entry_t *e = &v->ptrs[k - 1];
+		if (e->family == family && memcmp(e->addr, addr, addr_len(family)) == 0)
 			return e->name;
 	}
 }

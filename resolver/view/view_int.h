@@ -26,10 +26,16 @@ struct vd_view_route {
 
 /* Reverse data: an endpoint address and its regional vpce name. */
 typedef struct vd_ptr_entry {
+	const uint8_t *name; /* wire name in zone data */
 	int family;
 	uint8_t addr[16];
-	const uint8_t *name; /* wire name in zone data */
 } vd_ptr_entry_t;
+
+/* An A/AAAA RRset with per-record AZs and the pattern it has. */
+typedef struct vd_view_az_ent {
+	const vd_rrset_t *rrset;
+	const vd_az_rrset_t *pattern;
+} vd_view_az_ent_t;
 
 struct vd_view {
 	const char *name;
@@ -62,9 +68,15 @@ struct vd_view {
 	size_t naz;
 	vd_view_table_t *client_azs; /* NULL: no own subnets */
 	vd_view_table_t *addr_azs;   /* build only: answer addresses -> AZ */
-	vd_az_rrset_t *az_slots;     /* open addressing by rrset pointer */
+	/* entries, and their index (entry + 1, 0: empty) by rrset pointer */
+	vd_view_az_ent_t *az_sets;
+	size_t naz_sets;
+	uint32_t *az_index;
 	size_t az_mask;
-	vd_ptr_entry_t *ptr_slots; /* open addressing by address */
+	/* reverse entries, and their index by address */
+	vd_ptr_entry_t *ptrs;
+	size_t nptrs;
+	uint32_t *ptr_index;
 	size_t ptr_mask;
 };
 
