@@ -24,7 +24,23 @@ typedef struct zcache_ent {
 	vd_zone_fallback_t fallback;
 	vd_zone_t *zone; /* holds one reference; NULL: failed */
 	uint32_t hash;
+	/* Filled by the load (zones.c load_all, possibly on another
+	 * thread): the result, the file's own messages (reported at the
+	 * zone's first use, so they come in the order of the config) and
+	 * whether the previous snapshot's zone stood for the file. */
+	int rc;
+	vd_errlist_t errs;
+	bool loaded, reused, reported;
 } zcache_ent_t;
+
+/* One use of a zone by a view, recorded while the views are read and
+ * resolved once every zone is loaded (vd_conf_zones_attach). */
+typedef struct zuse {
+	vd_view_t *view;
+	size_t ent; /* index into zc */
+	const ynode_t *node;
+	char where[64];
+} zuse_t;
 
 /* The zones of a snapshot by what makes them the same zone (path,
  * fallback, origin: zkey_hash in zones.c), kept with the snapshot so the
@@ -117,6 +133,8 @@ typedef struct cbuild {
 	 * full, so a build naming 200 000 zone files stays linear. */
 	size_t *zslots; /* malloc'd */
 	size_t zmask;
+	zuse_t *zu; /* malloc'd */
+	size_t nzu, capzu;
 	fcache_ent_t *fc; /* malloc'd */
 	size_t nfc, capfc;
 	client_ref_t *clients; /* malloc'd */
@@ -212,6 +230,10 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 /* Drops the build's own references on cached zones and frees the zone
  * and folder caches. */
 void vd_conf_zcache_free(cbuild_t *b);
+/* Loads every zone the views named (in parallel, on up to one thread per
+ * CPU) and adds each to its views in the order of the config, reporting
+ * failures and duplicate apexes as the views list them. */
+void vd_conf_zones_attach(cbuild_t *b);
 /* Moves the zones of a successful build into out (an empty table),
  * counting them and those reused into b->snap. 0 or -ENOMEM. */
 int vd_conf_ztable_take(cbuild_t *b, ztable_t *out);

@@ -19,6 +19,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,9 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 	e->fallback = zi->fallback;
 	e->zone = z;
 	e->hash = hash;
+	e->rc = 0;
+	vd_errlist_init(&e->errs);
+	e->loaded = e->reused = e->reported = false;
 	b->nzc++;
 	*zslot(b, hash, real, zi) = b->nzc;
 	return 0;
@@ -148,70 +153,229 @@ static vd_zone_t *prev_zone(const cbuild_t *b, uint32_t hash, const char *real,
 	}
 }
 
-/* The zone for (real, fallback, origin), loaded on first use (or taken
- * from the previous snapshot when its file did not change); NULL when
- * it failed to load (reported once, at its first use). */
-static vd_zone_t *zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
+/* The entry for (real, fallback, origin), created on first use (the
+ * zone itself is loaded later, by load_all); -1 when out of memory. */
+static ssize_t zcache_get(cbuild_t *b, const char *real, const zitem_t *zi)
 {
-	vd_zone_opts_t opts = { .origin = zi->origin,
-				.fallback = zi->fallback,
-				.max_size = b->snap->server.zone_file_max_size };
 	uint32_t hash = zkey_hash(real, zi);
-	vd_zone_t *z = NULL;
-	bool reused;
 	size_t *slot;
-	int r;
 
 	if (b->zslots) {
 		slot = zslot(b, hash, real, zi);
 		if (*slot)
-			return b->zc[*slot - 1].zone;
+			return (ssize_t)*slot - 1;
 	}
-	r = vd_zone_load_reuse(real, &opts, prev_zone(b, hash, real, zi), &z, &reused,
-			       b->errs);
-	if (reused)
-		b->snap->nzones_reused++;
-	if (r == -ENOMEM) {
-		vd_conf_nomem(b);
-		return NULL;
-	}
-	if (r < 0) {
-		z = NULL;
-		if (r == VD_ECONF)
-			vd_conf_nerr(b, zi->node, "%s: zone '%s' has errors", zi->where,
-				     real);
-		else
-			vd_conf_nerr(b, zi->node, "%s: cannot load zone '%s': %s",
-				     zi->where, real, vd_strerror(r));
-	}
-	if (zcache_add(b, real, zi, hash, z) < 0) {
-		vd_zone_unref(z);
-		vd_conf_nomem(b);
-		return NULL;
-	}
-	return z;
+	if (zcache_add(b, real, zi, hash, NULL) < 0)
+		return -1;
+	return (ssize_t)b->nzc - 1;
 }
 
+static int zu_grow(cbuild_t *b)
+{
+	size_t cap = b->capzu ? b->capzu * 2 : 64;
+	zuse_t *u;
+
+	if (b->nzu < b->capzu)
+		return 0;
+	u = realloc(b->zu, cap * sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	b->zu = u;
+	b->capzu = cap;
+	return 0;
+}
+
+/* Records that view v uses the zone of file real (resolved later). */
 static void add_file(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t *zi)
 {
-	char apex[VD_NAME_TEXT];
-	const vd_zone_t *other;
-	vd_zone_t *z;
+	ssize_t ent = zcache_get(b, real, zi);
+	zuse_t *u;
 
-	z = zcache_get(b, real, zi);
-	if (!z)
-		return;
-	other = vd_view_zone_at(v, vd_zone_apex(z));
-	if (other) {
-		vd_name_to_text(vd_zone_apex(z), apex, sizeof(apex));
-		vd_conf_nerr(b, zi->node,
-			     "%s: two zones for '%s' in view '%s': '%s' and '%s'",
-			     zi->where, apex, vd_view_name(v), vd_zone_path(other),
-			     real);
+	if (ent < 0 || zu_grow(b) < 0) {
+		vd_conf_nomem(b);
 		return;
 	}
-	if (vd_view_add_zone(v, b->a, z) < 0)
+	u = &b->zu[b->nzu++];
+	u->view = v;
+	u->ent = (size_t)ent;
+	u->node = zi->node;
+	memcpy(u->where, zi->where, sizeof(u->where));
+}
+
+/* ---- loading, in parallel -------------------------------------------- */
+
+/* Zones are loaded by up to this many threads (one per CPU), taking
+ * LOAD_BATCH entries at a time from a shared counter. */
+#define LOAD_THREADS_MAX 16
+#define LOAD_BATCH 32
+
+typedef struct loader {
+	cbuild_t *b;
+	atomic_size_t next;
+	size_t end;
+} loader_t;
+
+static void load_one(cbuild_t *b, zcache_ent_t *e)
+{
+	vd_zone_opts_t opts = { .origin = e->origin,
+				.fallback = e->fallback,
+				.max_size = b->snap->server.zone_file_max_size };
+	zitem_t key = { .origin = e->origin, .fallback = e->fallback };
+
+	e->rc = vd_zone_load_reuse(e->real, &opts, prev_zone(b, e->hash, e->real, &key),
+				   &e->zone, &e->reused, &e->errs);
+	if (e->rc < 0)
+		e->zone = NULL;
+	e->loaded = true;
+}
+
+static void *load_worker(void *arg)
+{
+	loader_t *l = arg;
+	size_t i, end;
+
+	while ((i = atomic_fetch_add(&l->next, LOAD_BATCH)) < l->end) {
+		end = i + LOAD_BATCH < l->end ? i + LOAD_BATCH : l->end;
+		for (; i < end; i++)
+			load_one(l->b, &l->b->zc[i]);
+	}
+	return NULL;
+}
+
+/* Loads every entry not loaded yet. Entries only read the previous
+ * snapshot's table and write themselves, so threads need no lock. */
+static void load_all(cbuild_t *b, size_t from)
+{
+	pthread_t th[LOAD_THREADS_MAX];
+	loader_t l = { .b = b, .end = b->nzc };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = cpus > 0 ? (size_t)cpus : 1, started = 0;
+
+	atomic_init(&l.next, from);
+	if (n > LOAD_THREADS_MAX)
+		n = LOAD_THREADS_MAX;
+	if ((b->nzc - from) < 2 * LOAD_BATCH)
+		n = 1;
+	/* This thread is one of the n; a thread that cannot start leaves
+	 * its share to the others. */
+	for (size_t i = 1; i < n; i++)
+		if (pthread_create(&th[started], NULL, load_worker, &l) == 0)
+			started++;
+	load_worker(&l);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* The file's own messages, then one naming the view item, at the first
+ * use of a zone that failed to load. */
+static void report_failed(cbuild_t *b, zcache_ent_t *e, const zuse_t *u)
+{
+	if (e->reported)
+		return;
+	e->reported = true;
+	if (e->rc == -ENOMEM) {
 		vd_conf_nomem(b);
+		return;
+	}
+	for (size_t i = 0; i < e->errs.count; i++)
+		vd_errlist_add(b->errs, NULL, 0, "%s", e->errs.msgs[i]);
+	if (e->rc == VD_ECONF)
+		vd_conf_nerr(b, u->node, "%s: zone '%s' has errors", u->where, e->real);
+	else
+		vd_conf_nerr(b, u->node, "%s: cannot load zone '%s': %s", u->where,
+			     e->real, vd_strerror(e->rc));
+}
+
+/* Apexes of one view's zones so far: open addressing over b->zc entries
+ * (index + 1), rebuilt per view. */
+typedef struct apexes {
+	size_t *slots;
+	size_t mask, cap;
+} apexes_t;
+
+static int apexes_reset(apexes_t *t, size_t n)
+{
+	size_t want = 16;
+
+	while (want < 2 * n)
+		want *= 2;
+	if (want > t->cap) {
+		free(t->slots);
+		t->slots = malloc(want * sizeof(*t->slots));
+		if (!t->slots) {
+			t->cap = 0;
+			return -ENOMEM;
+		}
+		t->cap = want;
+	}
+	t->mask = want - 1;
+	memset(t->slots, 0, want * sizeof(*t->slots));
+	return 0;
+}
+
+/* The entry already in t with z's apex, or inserts z's entry ent and
+ * returns NULL. */
+static const zcache_ent_t *apexes_put(apexes_t *t, const cbuild_t *b, size_t ent)
+{
+	const uint8_t *apex = vd_zone_apex(b->zc[ent].zone);
+	size_t i = vd_hash(apex, vd_name_len(apex), VD_HASH_SEED_FIXED) & t->mask;
+
+	for (; t->slots[i]; i = (i + 1) & t->mask) {
+		const zcache_ent_t *o = &b->zc[t->slots[i] - 1];
+
+		if (vd_name_equal(vd_zone_apex(o->zone), apex))
+			return o;
+	}
+	t->slots[i] = ent + 1;
+	return NULL;
+}
+
+static void attach(cbuild_t *b, const zuse_t *u, apexes_t *t)
+{
+	zcache_ent_t *e = &b->zc[u->ent];
+	const zcache_ent_t *other;
+	char apex[VD_NAME_TEXT];
+
+	if (!e->zone) {
+		report_failed(b, e, u);
+		return;
+	}
+	other = apexes_put(t, b, u->ent);
+	if (other) {
+		vd_name_to_text(vd_zone_apex(e->zone), apex, sizeof(apex));
+		vd_conf_nerr(b, u->node,
+			     "%s: two zones for '%s' in view '%s': '%s' and '%s'",
+			     u->where, apex, vd_view_name(u->view), other->real,
+			     e->real);
+		return;
+	}
+	if (vd_view_add_zone(u->view, b->a, e->zone) < 0)
+		vd_conf_nomem(b);
+}
+
+void vd_conf_zones_attach(cbuild_t *b)
+{
+	apexes_t t = { 0 };
+	size_t i = 0, j;
+
+	load_all(b, 0);
+	for (size_t k = 0; k < b->nzc; k++)
+		b->snap->nzones_reused += b->zc[k].reused;
+	/* A view's uses are consecutive: it read its zones list at once. */
+	while (i < b->nzu) {
+		for (j = i; j < b->nzu && b->zu[j].view == b->zu[i].view; j++)
+			;
+		if (apexes_reset(&t, j - i) < 0) {
+			vd_conf_nomem(b);
+			break;
+		}
+		for (; i < j; i++)
+			attach(b, &b->zu[i], &t);
+	}
+	free(t.slots);
+	free(b->zu);
+	b->zu = NULL;
+	b->nzu = b->capzu = 0;
 }
 
 static int zone_filter(const struct dirent *d)
@@ -482,9 +646,13 @@ void vd_conf_zcache_free(cbuild_t *b)
 {
 	for (size_t i = 0; i < b->nzc; i++) {
 		vd_zone_unref(b->zc[i].zone);
+		vd_errlist_deinit(&b->zc[i].errs);
 		free(b->zc[i].real);
 		free(b->zc[i].origin);
 	}
+	free(b->zu);
+	b->zu = NULL;
+	b->nzu = b->capzu = 0;
 	for (size_t i = 0; i < b->nfc; i++)
 		folder_free(&b->fc[i]);
 	free(b->fc);
