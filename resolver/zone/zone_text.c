@@ -21,6 +21,8 @@
 
 /* Most fields a line of the subset has: owner TTL class SOA + 7. */
 #define FIELDS_MAX 12
+/* Longest line taken: ldns cuts a record's rdata text at 64 KiB. */
+#define LINE_MAX_LEN 4096
 
 typedef struct tok {
 	const char *p;
@@ -275,6 +277,8 @@ static bool split(const char *p, const char *end, tok_t *t, size_t *nt)
 {
 	size_t n = 0;
 
+	if (end - p > LINE_MAX_LEN)
+		return false;
 	if (end > p && end[-1] == '\r')
 		end--; /* CRLF */
 	while (p < end) {

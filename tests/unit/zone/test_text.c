@@ -306,6 +306,29 @@ static const char *const declined[] = {
 	"",
 };
 
+/* ldns reads at most 64 KiB of a record's rdata text: a line that long
+ * is left to it. */
+static void test_long_line(void **state)
+{
+	static const char head[] = "$ORIGIN example.\n@ SOA ns h 1 2 3 4";
+	uint8_t found[VD_NAME_MAX];
+	size_t len = sizeof(head) - 1 + 70000 + 3;
+	char *text = malloc(len);
+	vd_zone_ctx_t c = { .path = "text" };
+
+	(void)state;
+	assert_non_null(text);
+	memcpy(text, head, sizeof(head) - 1);
+	memset(text + sizeof(head) - 1, ' ', 70000);
+	memcpy(text + len - 3, " 5\n", 3);
+	assert_int_equal(vd_zone_read_fast(&c, text, len, NULL, found),
+			 VD_ZONE_NOT_MINE);
+	assert_int_equal(vd_zone_read_ldns(&c, text, len, NULL, found), VD_ECONF);
+	free(c.recs);
+	free(c.blob);
+	free(text);
+}
+
 static void test_declined(void **state)
 {
 	uint8_t found[VD_NAME_MAX];
@@ -347,8 +370,11 @@ static void test_error_from_ldns(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tree_files),	cmocka_unit_test(test_accepted),
-		cmocka_unit_test(test_values),		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_tree_files),
+		cmocka_unit_test(test_accepted),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_declined),
+		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_error_from_ldns),
 	};
 
