@@ -68,25 +68,77 @@ static int apex_set(vd_zone_t *z, const uint8_t *origin)
 	return 0;
 }
 
-/* Reads and builds the zone of an open file; origin is the operator's, or
- * NULL to take it from the file. */
-static int zone_fill(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin)
+/* Reads and builds the zone from the file's text; origin is the
+ * operator's, or NULL to take it from the file. */
+static int zone_fill(vd_zone_ctx_t *c, const char *text, size_t len,
+		     const uint8_t *origin)
 {
 	uint8_t found[VD_NAME_MAX];
 	int ret;
 
-	if (!origin) {
-		ret = vd_zone_read_origin(c, fp, found);
-		if (ret < 0)
-			return ret;
-		origin = found;
-	}
-	ret = apex_set(c->z, origin);
+	ret = vd_zone_read_text(c, text, len, origin, found);
 	if (ret == 0)
-		ret = vd_zone_read_records(c, fp, origin);
+		ret = apex_set(c->z, found);
 	if (ret == 0)
 		ret = vd_zone_build(c);
 	return ret;
+}
+
+/* The whole file in one buffer: small files (all of vpcdns-import's) on
+ * the caller's stack, bigger ones in one malloc of the size fstat gave.
+ * It reads on to the end of the file, so a file that grows while it is
+ * read is caught at max_size rather than at the end of the disk. */
+typedef struct text {
+	char *p;
+	size_t len;
+	size_t cap;
+	char *heap; /* p when it was malloc'd */
+} text_t;
+
+static int read_text(vd_zone_ctx_t *c, int fd, const struct stat *st, text_t *t)
+{
+	ssize_t n;
+
+	if ((size_t)st->st_size + 1 > t->cap) {
+		t->cap = (size_t)st->st_size + 1;
+		t->heap = t->p = malloc(t->cap);
+		if (!t->p)
+			return -ENOMEM;
+	}
+	for (;;) {
+		if (t->len == t->cap) {
+			size_t cap = t->cap * 2;
+			char *p;
+
+			if (t->len > c->max_size)
+				break;
+			if (cap > c->max_size + 1)
+				cap = c->max_size + 1;
+			p = realloc(t->heap, cap);
+			if (!p)
+				return -ENOMEM;
+			if (!t->heap)
+				memcpy(p, t->p, t->len);
+			t->heap = t->p = p;
+			t->cap = cap;
+		}
+		n = read(fd, t->p + t->len, t->cap - t->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			vd_zone_error(c, 0, "read error: %s", strerror(errno));
+			return VD_ECONF;
+		}
+		if (n == 0)
+			break;
+		t->len += (size_t)n;
+	}
+	if (t->len > c->max_size) {
+		vd_zone_error(c, 0, "file grew beyond %llu bytes while being read",
+			      (unsigned long long)c->max_size);
+		return VD_ECONF;
+	}
+	return 0;
 }
 
 /*
@@ -195,8 +247,9 @@ int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *
 	vd_zone_ctx_t c = { .path = path, .errs = errs };
 	uint8_t origin[VD_NAME_MAX];
 	struct timespec start;
+	char small[4096];
+	text_t text = { .p = small, .cap = sizeof(small) };
 	struct stat st;
-	FILE *fp = NULL;
 	size_t len;
 	int ret, fd;
 
@@ -248,24 +301,19 @@ int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *
 	}
 	c.z->max_size = c.max_size;
 	set_identity(c.z, &st, &start);
-	fp = fdopen(fd, "r");
-	if (!fp) {
-		vd_zone_error(&c, 0, "cannot open: %s", strerror(errno));
-		close(fd);
-		ret = VD_ECONF;
-		goto fail;
-	}
-	ret = zone_fill(&c, fp, opts->origin ? origin : NULL);
+	ret = read_text(&c, fd, &st, &text);
+	close(fd);
+	if (ret == 0)
+		ret = zone_fill(&c, text.p, text.len, opts->origin ? origin : NULL);
 	if (ret < 0)
 		goto fail;
-	fclose(fp);
+	free(text.heap);
 	free(c.recs);
 	free(c.blob);
 	*out = c.z;
 	return 0;
 fail:
-	if (fp)
-		fclose(fp);
+	free(text.heap);
 	free(c.recs);
 	free(c.blob);
 	vd_zone_unref(c.z);

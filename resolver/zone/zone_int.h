@@ -118,6 +118,25 @@ int vd_zone_read_origin(vd_zone_ctx_t *c, FILE *fp, uint8_t origin[VD_NAME_MAX])
  * name) into c->recs, with owner/rdata as pointers into c->blob on
  * success. Returns 0, VD_ECONF (reported) or -ENOMEM. */
 int vd_zone_read_records(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin);
+/* Reads the len bytes of a zone file at text into c->recs: the fast
+ * reader (zone_text.c) if the file is in its subset, else the ldns
+ * reader. origin as above (NULL: the first SOA's owner); found gets the
+ * origin the records were read with. Returns 0, VD_ECONF (reported) or
+ * -ENOMEM. */
+int vd_zone_read_text(vd_zone_ctx_t *c, const char *text, size_t len,
+		      const uint8_t *origin, uint8_t found[VD_NAME_MAX]);
+/* The two readers alone, for the tests. vd_zone_read_fast reports
+ * nothing: it returns 0, -ENOMEM or VD_ZONE_NOT_MINE (c->recs left
+ * empty) for any text outside its subset. */
+#define VD_ZONE_NOT_MINE 1
+int vd_zone_read_fast(vd_zone_ctx_t *c, const char *text, size_t len,
+		      const uint8_t *origin, uint8_t found[VD_NAME_MAX]);
+int vd_zone_read_ldns(vd_zone_ctx_t *c, const char *text, size_t len,
+		      const uint8_t *origin, uint8_t found[VD_NAME_MAX]);
+/* Appends a record whose owner (lower-cased) and rdata are pointers, and
+ * turns the offsets of all records into pointers once reading is done. */
+int vd_zone_rec_add(vd_zone_ctx_t *c, const vd_zone_rec_t *r);
+void vd_zone_recs_done(vd_zone_ctx_t *c);
 
 /* Validates c->recs against the apex (c->z->apex must be set) and builds
  * RRsets, nodes, empty non-terminals, wildcard links and the hash index.

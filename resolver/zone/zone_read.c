@@ -244,12 +244,37 @@ static int put_owner(vd_zone_ctx_t *c, const uint8_t *lc, size_t len,
 	return blob_put(c, lc, len, &rec->owner_off);
 }
 
+int vd_zone_rec_add(vd_zone_ctx_t *c, const vd_zone_rec_t *r)
+{
+	vd_zone_rec_t *rec = rec_new(c);
+
+	if (!rec)
+		return -ENOMEM;
+	if (put_owner(c, r->owner, r->owner_len, rec) < 0 ||
+	    blob_put(c, r->rdata, r->rdlen, &rec->rdata_off) < 0)
+		return -ENOMEM;
+	rec->rdlen = r->rdlen;
+	rec->type = r->type;
+	rec->rclass = r->rclass;
+	rec->ttl = r->ttl;
+	rec->line = r->line;
+	rec->seq = c->nrecs++;
+	return 0;
+}
+
+void vd_zone_recs_done(vd_zone_ctx_t *c)
+{
+	for (size_t i = 0; i < c->nrecs; i++) {
+		c->recs[i].owner = c->blob + c->recs[i].owner_off;
+		c->recs[i].rdata = c->blob + c->recs[i].rdata_off;
+	}
+}
+
 static int store_rr(vd_zone_ctx_t *c, const ldns_rr *rr, unsigned line,
 		    ldns_buffer *buf)
 {
 	const ldns_rdf *owner = ldns_rr_owner(rr);
 	uint8_t lc[VD_NAME_MAX];
-	vd_zone_rec_t *rec;
 	size_t rdlen;
 
 	if (!ldns_dname_absolute(owner) || ldns_rdf_size(owner) > VD_NAME_MAX) {
@@ -264,20 +289,17 @@ static int store_rr(vd_zone_ctx_t *c, const ldns_rr *rr, unsigned line,
 		vd_zone_error(c, line, "rdata longer than 65535 bytes");
 		return 0;
 	}
-	rec = rec_new(c);
-	if (!rec)
-		return -ENOMEM;
 	vd_name_lower(lc, ldns_rdf_data(owner));
-	if (put_owner(c, lc, ldns_rdf_size(owner), rec) < 0 ||
-	    blob_put(c, ldns_buffer_begin(buf), rdlen, &rec->rdata_off) < 0)
-		return -ENOMEM;
-	rec->rdlen = (uint16_t)rdlen;
-	rec->type = (uint16_t)ldns_rr_get_type(rr);
-	rec->rclass = (uint16_t)ldns_rr_get_class(rr);
-	rec->ttl = ldns_rr_ttl(rr);
-	rec->line = line;
-	rec->seq = c->nrecs++;
-	return 0;
+	return vd_zone_rec_add(c, &(vd_zone_rec_t){
+					  .owner = lc,
+					  .owner_len = (uint16_t)ldns_rdf_size(owner),
+					  .rdata = ldns_buffer_begin(buf),
+					  .rdlen = (uint16_t)rdlen,
+					  .type = (uint16_t)ldns_rr_get_type(rr),
+					  .rclass = (uint16_t)ldns_rr_get_class(rr),
+					  .ttl = ldns_rr_ttl(rr),
+					  .line = line,
+				  });
 }
 
 int vd_zone_read_records(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin)
@@ -309,12 +331,38 @@ int vd_zone_read_records(vd_zone_ctx_t *c, FILE *fp, const uint8_t *origin)
 		ret = VD_ECONF;
 	if (ret < 0)
 		goto out;
-	for (size_t i = 0; i < c->nrecs; i++) {
-		c->recs[i].owner = c->blob + c->recs[i].owner_off;
-		c->recs[i].rdata = c->blob + c->recs[i].rdata_off;
-	}
+	vd_zone_recs_done(c);
 out:
 	reader_deinit(&r);
 	ldns_buffer_free(buf);
+	return ret;
+}
+
+int vd_zone_read_ldns(vd_zone_ctx_t *c, const char *text, size_t len,
+		      const uint8_t *origin, uint8_t found[VD_NAME_MAX])
+{
+	/* fmemopen only reads the buffer ("r"): the cast drops no promise. */
+	FILE *fp = fmemopen((char *)text, len, "r");
+	int ret = 0;
+
+	if (!fp)
+		return -ENOMEM;
+	if (origin)
+		memcpy(found, origin, vd_name_len(origin));
+	else
+		ret = vd_zone_read_origin(c, fp, found);
+	if (origin || ret == 0)
+		ret = vd_zone_read_records(c, fp, found);
+	fclose(fp);
+	return ret;
+}
+
+int vd_zone_read_text(vd_zone_ctx_t *c, const char *text, size_t len,
+		      const uint8_t *origin, uint8_t found[VD_NAME_MAX])
+{
+	int ret = vd_zone_read_fast(c, text, len, origin, found);
+
+	if (ret == VD_ZONE_NOT_MINE)
+		ret = vd_zone_read_ldns(c, text, len, origin, found);
 	return ret;
 }
