@@ -62,7 +62,7 @@ static void retire_done(uv_work_t *work, int status)
 	if (before > after)
 		d->retired_bytes += before - after;
 	vd_log(VD_LOG_INFO,
-	       "reload: generation %llu retired off the workers in %llu ms "
+	       "snapshot %llu retired off the workers in %llu ms "
 	       "(resident memory %llu MiB -> %llu MiB)",
 	       (unsigned long long)d->retire_generation,
 	       (unsigned long long)d->retire_work_ms,

@@ -161,7 +161,7 @@ def replaced_snapshots_are_freed_off_the_workers():
     eq(metric("vpcdns_snapshots_retiring"), 0.0, "vpcdns_snapshots_retiring")
     check(metric("vpcdns_snapshot_retire_released_bytes_total") is not None,
           "vpcdns_snapshot_retire_released_bytes_total is exported")
-    n = len(re.findall(r"reload: generation \d+ retired off the workers in \d+ ms",
+    n = len(re.findall(r"snapshot \d+ retired off the workers in \d+ ms",
                        S["srv"].log()))
     eq(n, RELOADS, "'retired off the workers' log lines")
 
