@@ -122,6 +122,12 @@ typedef struct vd_daemon_status {
 	size_t last_errors;
 	char last_error[256]; /* the first error of a failed reload */
 	uint64_t last_ok_at;  /* the last successful load (start included) */
+	/* Replaced snapshots freed off the workers, on the thread pool, once
+	 * their last request ended: how many, the resident memory that gave
+	 * back, the time the frees took; and how many wait for their last
+	 * request (or are being freed). */
+	uint64_t snapshots_retired, retired_bytes, retired_ms;
+	size_t snapshots_retiring;
 	uint64_t last_ok_ms;
 	/* Query-log records written and dropped: 0 until a query log is
 	 * configured (its writer fills them). */

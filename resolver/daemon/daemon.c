@@ -156,7 +156,9 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 	d->last_ok_ms = ms;
 	for (size_t i = 0; i < d->nworkers; i++)
 		vd_daemon_worker_post(&d->workers[i], snap, false, false);
-	vd_snap_unref(old);
+	/* Freed on the thread pool once the workers and the requests in
+	 * flight let go of it, never by a worker (retire.c). */
+	vd_daemon_retire(d, old);
 	vd_log(VD_LOG_INFO,
 	       "reload: generation %llu loaded from %s in %llu ms "
 	       "(%zu zones: %zu reused, %zu read)",
@@ -407,6 +409,10 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->stopping = d->stopping;
 	out->reloads = d->reloads;
 	out->reload_failures = d->reload_failures;
+	out->snapshots_retired = d->retired;
+	out->snapshots_retiring = d->nretiring + (d->retire_busy ? 1 : 0);
+	out->retired_bytes = d->retired_bytes;
+	out->retired_ms = d->retired_ms;
 	out->last_rc = d->last_rc;
 	out->last_at = d->last_at;
 	out->last_ms = d->last_ms;
@@ -482,6 +488,7 @@ static void stop_workers(vd_daemon_t *d)
 	d->ctl = NULL;
 	vd_daemon_flush_stop(d);
 	vd_daemon_loopcheck_stop(d);
+	vd_daemon_retire_stop(d);
 	uv_close((uv_handle_t *)&d->lameduck_timer, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -689,6 +696,7 @@ static int start(vd_daemon_t *d)
 	uv_timer_init(d->loop, &d->lameduck_timer);
 	d->lameduck_timer.data = d;
 	d->handles_ready = true;
+	vd_daemon_retire_init(d);
 	vd_daemon_flush_init(d);
 	if (vd_daemon_loopcheck_init(d) != 0)
 		return -1;
@@ -730,6 +738,7 @@ static void abandon(vd_daemon_t *d)
 	d->ctl = NULL;
 	vd_daemon_flush_stop(d);
 	vd_daemon_loopcheck_stop(d);
+	vd_daemon_retire_stop(d);
 	if (d->handles_ready) {
 		uv_close((uv_handle_t *)&d->stats_async, NULL);
 		uv_close((uv_handle_t *)&d->stats_timer, NULL);
@@ -777,6 +786,7 @@ void vd_daemon_free(vd_daemon_t *d)
 	for (size_t i = 0; d->workers && i < d->nworkers; i++)
 		vd_daemon_worker_deinit(&d->workers[i]);
 	free(d->workers);
+	vd_daemon_retire_free(d);
 	/* after the workers: they were the rings' producers, and read the
 	 * loop check's table */
 	vd_qlog_free(d->qlog);

@@ -69,6 +69,12 @@ typedef struct waiter {
 	void *arg;
 } waiter_t;
 
+/* A replaced snapshot the main loop still holds (retire.c). */
+typedef struct retired {
+	struct retired *next;
+	vd_snap_t *snap; /* one reference, the main loop's */
+} retired_t;
+
 typedef struct reload_job {
 	uv_work_t work;
 	vd_daemon_t *d;
@@ -113,6 +119,18 @@ struct vd_daemon {
 	uint64_t last_at, last_ms;
 	size_t last_errors;
 	char last_error[256];
+	/* replaced snapshots waiting for their last reader (retire.c): the
+	 * one being freed on the thread pool, and what retiring returned */
+	retired_t *retiring;
+	size_t nretiring;
+	uv_timer_t retire_timer;
+	bool retire_ready; /* retire_timer initialised and open */
+	bool retire_busy;  /* retire_work queued */
+	uv_work_t retire_work;
+	vd_snap_t *retire_snap;
+	uint64_t retire_generation;
+	uint64_t retire_rss_before, retire_rss_after, retire_work_ms; /* pool */
+	uint64_t retired, retired_bytes, retired_ms;
 	/* statistics collection */
 	uv_async_t stats_async; /* a worker has copied its counters */
 	uv_timer_t stats_timer; /* give up on slow workers */
@@ -165,6 +183,16 @@ void vd_daemon_worker_deinit(worker_t *w);
 void vd_daemon_worker_post_flush(worker_t *w, uint64_t seq, const uint8_t *name_lc);
 /* The number the worker removed for flush seq, when it has answered it. */
 bool vd_daemon_worker_take_flush(worker_t *w, uint64_t seq, uint64_t *removed);
+
+/* retire.c: vd_daemon_retire takes over the caller's reference on a
+ * replaced snapshot and frees it on the thread pool once nobody else
+ * holds it, so neither a worker nor the main loop stalls on the free. */
+void vd_daemon_retire_init(vd_daemon_t *d);
+void vd_daemon_retire(vd_daemon_t *d, vd_snap_t *snap);
+/* Closes the timer (stop); a free in progress ends on the pool. */
+void vd_daemon_retire_stop(vd_daemon_t *d);
+/* After the workers are gone: drops what is left, on this thread. */
+void vd_daemon_retire_free(vd_daemon_t *d);
 
 /* flush.c */
 void vd_daemon_flush_init(vd_daemon_t *d);

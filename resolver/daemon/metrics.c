@@ -455,6 +455,21 @@ static void process(FILE *o, const vd_daemon_status_t *st, const sums_t *s,
 		(unsigned long long)(st->reloads - st->reload_failures));
 	fprintf(o, "vpcdns_reloads_total{result=\"failure\"} %llu\n",
 		(unsigned long long)st->reload_failures);
+	one(o, "vpcdns_snapshots_retired_total", "counter",
+	    "Replaced configuration snapshots freed on the thread pool (never "
+	    "by a worker) once their last request ended.",
+	    (double)st->snapshots_retired);
+	one(o, "vpcdns_snapshots_retiring", "gauge",
+	    "Replaced snapshots still held by a worker or a request in flight, "
+	    "or being freed.",
+	    (double)st->snapshots_retiring);
+	one(o, "vpcdns_snapshot_retire_released_bytes_total", "counter",
+	    "Resident memory given back to the system by freeing replaced "
+	    "snapshots.",
+	    (double)st->retired_bytes);
+	one(o, "vpcdns_snapshot_retire_seconds_total", "counter",
+	    "Time spent freeing replaced snapshots, off the query path.",
+	    (double)st->retired_ms / 1e3);
 	one(o, "vpcdns_config_generation", "gauge",
 	    "The configuration generation serving (1 at start).",
 	    (double)st->generation);

@@ -35,6 +35,7 @@ void vd_query_ctx_free(vd_query_ctx_t *ctx)
 	vd_query_forward_deinit(ctx);
 	vd_query_metrics_free(ctx);
 	vd_cache_free(ctx->cache);
+	free(ctx->cache_ids);
 	vd_guard_rl_free(ctx->rl);
 	free(ctx->rr);
 	free(ctx->out);
@@ -53,18 +54,29 @@ int vd_query_snap_changed(vd_query_ctx_t *ctx, const vd_snap_t *snap)
 	    vd_query_guard_changed(ctx, snap) < 0)
 		return -1;
 	if (ctx->cache == NULL) {
-		ctx->cache = vd_cache_new(size, NULL, NULL);
-		return ctx->cache == NULL ? -1 : 0;
+		if ((ctx->cache = vd_cache_new(size, NULL, NULL)) == NULL)
+			return -1;
+	} else {
+		vd_cache_set_size(ctx->cache, size);
 	}
-	vd_cache_set_size(ctx->cache, size);
-	/* Reload time, not query time: one small array of the groups' ids. */
+	/* Reload time, not query time: one small array of the groups' ids.
+	 * The walk over every cached entry runs on this worker's loop, so it
+	 * is skipped when the groups are the ones the cache was trimmed to
+	 * (the usual reload: zones or views changed, upstreams did not). */
 	uint64_t *ids = malloc((snap->ngroups ? snap->ngroups : 1) * sizeof(*ids));
 	if (ids == NULL)
 		return -1;
 	for (size_t i = 0; i < snap->ngroups; i++)
 		ids[i] = snap->groups[i].cache_id;
+	if (ctx->cache_ids != NULL && ctx->ncache_ids == snap->ngroups &&
+	    memcmp(ctx->cache_ids, ids, snap->ngroups * sizeof(*ids)) == 0) {
+		free(ids);
+		return 0;
+	}
 	vd_cache_retain_groups(ctx->cache, ids, snap->ngroups);
-	free(ids);
+	free(ctx->cache_ids);
+	ctx->cache_ids = ids;
+	ctx->ncache_ids = snap->ngroups;
 	return 0;
 }
 

@@ -133,7 +133,11 @@ struct vd_query_ctx {
 	int *view_slot;		  /* by view index of mx_snap */
 	const vd_snap_t *mx_snap; /* the snapshot view_slot maps */
 	vd_qacct_t acct;	  /* the request being handled */
-	vd_rr_t *rr;		  /* scratch for re-encoding messages */
+	/* The cache identities of the groups the cache was last trimmed to
+	 * (malloc'd): a reload with the same ones does not walk the cache. */
+	uint64_t *cache_ids;
+	size_t ncache_ids;
+	vd_rr_t *rr; /* scratch for re-encoding messages */
 	/* Firewall match log lines: at most VD_QUERY_FW_LOG_PER_SEC in
 	 * each second, the rest counted and reported with the next line. */
 	uint64_t fw_log_sec;
