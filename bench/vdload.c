@@ -5,8 +5,9 @@
  * server answers with a bounded number outstanding (closed loop, -o) or at
  * a fixed rate paced by the clock (open loop, -Q), for -l seconds. Answers
  * are matched by socket, ID and question. A query with no answer -t
- * seconds after it was sent is lost; after the sending ends the client
- * waits for the last ones the same way, so sent = answered + lost. Prints
+ * seconds after it was sent is lost; after the sending ends (at -l, or
+ * early on SIGTERM or SIGINT) the client waits for the last ones the same
+ * way, so sent = answered + lost. Prints
  * one line of key=value pairs. Memory is allocated once at start (the
  * queries, 64 Ki slots per socket, the batch buffers) and never during the
  * run. Linux only.
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,14 @@ struct run {
 };
 
 #define NBUCKET (1024 + 21 * 64)
+
+static volatile sig_atomic_t stop_early;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_early = 1;
+}
 
 static uint64_t now_ns(void)
 {
@@ -386,13 +396,15 @@ static int loop(struct run *r, double *elapsed)
 	struct pollfd pfd[MAX_SOCKS];
 	int k = r->o.socks, next = 0;
 	uint64_t start = now_ns(), stop = start + (uint64_t)(r->o.secs * 1e9);
-	uint64_t end = stop;
+	uint64_t end = 0; /* when the sending ended */
 	for (int i = 0; i < k; i++)
 		pfd[i] = (struct pollfd){ .fd = r->s[i].fd, .events = POLLIN };
 	for (;;) {
 		uint64_t now = now_ns();
+		if (stop_early && stop > now)
+			stop = now;
 		int sending = now < stop, wait_ns = 1000000;
-		if (!sending && end == stop)
+		if (!sending && !end)
 			end = now;
 		if (sending) {
 			uint64_t want;
@@ -455,7 +467,8 @@ static void usage(void)
 			"BATCH] [-n MAXQ]\n"
 			"  -d  queries, one \"name TYPE\" a line (dnsperf format)\n"
 			"  -s  server IPv4 address (127.0.0.1)      -p  port (53)\n"
-			"  -l  seconds of sending (10)              -t  seconds to "
+			"  -l  seconds of sending (10; SIGTERM ends it early)\n"
+			"  -t  seconds to "
 			"wait for an answer (1)\n"
 			"  -Q  queries per second, open loop        -o  closed loop: "
 			"outstanding (256)\n"
@@ -531,6 +544,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < MAX_SOCKS; i++)
 		r.s[i].fd = -1;
+	struct sigaction act = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &act, NULL);
+	sigaction(SIGINT, &act, NULL);
 	if (read_queries(&r) < 0)
 		goto out;
 	for (int i = 0; i < r.o.socks; i++) {
