@@ -76,8 +76,9 @@ def fixed_rate_all_answered():
     eq(f["answered"], f["sent"], "answered == sent (%s)" % r.stdout.strip())
     eq(f["lost"], 0, "lost")
     eq(f["rcode_err"], 0, "answers with an error rcode")
-    # The pacing: about 500 in one second (never more than one batch over).
-    check(400 <= f["sent"] <= 500 + 32, "sent about the rate asked", r.stdout)
+    # The pacing: never more than the rate asked (one query of slack); a
+    # stall of the busy test machine may leave it short, never over.
+    check(100 <= f["sent"] <= 501, "sent at most the rate asked", r.stdout)
     check(f["p50_us"] <= f["p99_us"] <= f["max_us"], "percentiles ordered", r.stdout)
 
 
