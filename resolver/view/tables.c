@@ -208,12 +208,11 @@ static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
 {
 	vd_view_t *v = w->v;
 	bool any = false;
-	for (uint16_t i = 0; i < rs->count && !any; i++)
-		any = record_az(w->addr_azs, rs->type, rs->rdata[i]) != VD_AZ_UNKNOWN;
-	if (!any)
-		return;
 	if (w->count_only) {
-		w->naz_sets++;
+		for (uint16_t i = 0; i < rs->count && !any; i++)
+			any = record_az(w->addr_azs, rs->type, rs->rdata[i]) !=
+			      VD_AZ_UNKNOWN;
+		w->naz_sets += any;
 		return;
 	}
 	size_t slot = rrset_hash(rs) & v->az_mask;
@@ -222,8 +221,12 @@ static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
 			return; /* the same zone reached twice */
 	uint8_t az[UINT16_MAX];
 	size_t n = rs->count;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		az[i] = record_az(w->addr_azs, rs->type, rs->rdata[i]);
+		any |= az[i] != VD_AZ_UNKNOWN;
+	}
+	if (!any)
+		return;
 	const vd_az_rrset_t *p = pattern_get(w, az, n);
 	if (p == NULL) {
 		w->nomem = true;

@@ -80,10 +80,37 @@ static int index_add(vd_zone_t *z, vd_zone_node_t *n)
 	return 0;
 }
 
+/* vd_zone_hash_name of a name of the zone: every name the build looks up
+ * lies at or below the apex, whose hash is known, so only the labels
+ * below it are hashed (a vpce name has 2 of 6; the apex none). A name
+ * that is not below the apex (the parent of a "*" apex) is hashed whole. */
+static uint32_t zone_hash(const vd_zone_t *z, const uint8_t *name, size_t len)
+{
+	const uint8_t *label[VD_ZONE_LABELS_MAX];
+	unsigned n = 0;
+	uint32_t h = z->apex_hash;
+
+	if (len < z->apex_len ||
+	    memcmp(name + len - z->apex_len, z->apex, z->apex_len) != 0)
+		return vd_zone_hash_name(name);
+	for (const uint8_t *p = name; p < name + len - z->apex_len; p += *p + 1) {
+		if (n == VD_ZONE_LABELS_MAX)
+			return vd_zone_hash_name(name);
+		label[n++] = p;
+	}
+	/* The tail matched byte for byte, but it must also start on a
+	 * label boundary ("ab.c." ends in "b.c." bytes). */
+	if (name + len - z->apex_len != (n ? label[n - 1] + *label[n - 1] + 1 : name))
+		return vd_zone_hash_name(name);
+	while (n)
+		h = vd_zone_hash_label(h, label[--n]);
+	return h;
+}
+
 static vd_zone_node_t *index_get(const vd_zone_t *z, const uint8_t *name, size_t len)
 {
 	return vd_zone_index_find(z->slots, z->mask, name, len,
-				  vd_zone_hash_name(name));
+				  zone_hash(z, name, len));
 }
 
 static vd_zone_node_t *node_add(vd_zone_t *z, const uint8_t *name, size_t len)
@@ -95,7 +122,7 @@ static vd_zone_node_t *node_add(vd_zone_t *z, const uint8_t *name, size_t len)
 	memset(n, 0, sizeof(*n));
 	n->name = name;
 	n->name_len = (uint16_t)len;
-	n->hash = vd_zone_hash_name(name);
+	n->hash = zone_hash(z, name, len);
 	if (index_add(z, n) < 0)
 		return NULL;
 	return n;
@@ -422,6 +449,7 @@ int vd_zone_build(vd_zone_ctx_t *c)
 	check_records(c);
 	if (c->nerr)
 		return VD_ECONF;
+	c->z->apex_hash = vd_zone_hash_name(c->z->apex);
 	ret = nodes_build(c);
 	if (ret < 0) {
 		free(c->z->slots);

@@ -57,6 +57,7 @@ struct vd_zone {
 	const uint8_t *apex; /* lower-cased wire */
 	size_t apex_len;
 	unsigned apex_labels;
+	uint32_t apex_hash; /* vd_zone_hash_name(apex) */
 	const vd_zone_node_t *apex_node;
 	const vd_rrset_t *soa;
 	uint32_t neg_ttl;
