@@ -285,8 +285,9 @@ static const char *const declined[] = {
 	"$ORIGIN example.\n@ SOA ns h 1 2 3 4 4294967296\n",
 	"$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\na AAAA 1.2.3.4\n",
 	"$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\na..b A 192.0.2.1\n",
-	"$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\n"
-	"a234567890123456789012345678901234567890123456789012345678901234 A 1.2.3.4\n",
+	("$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\n"
+	 "a234567890123456789012345678901234567890123456789012345678901234 A "
+	 "1.2.3.4\n"),
 	"$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\na\fb A 192.0.2.1\n", /* control */
 	"$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\na\rb A 192.0.2.1\n",
 	"$ORIGIN example.\n@ SOA ns h 1 2 3 4 5\na A 192.0.2.1\n\0\n",
