@@ -109,6 +109,15 @@ typedef struct vd_zone_opts {
 int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *prev,
 		       vd_zone_t **out, bool *reused, vd_errlist_t *errs);
 
+/* vd_zone_load_reuse for the file name in the open folder dirfd (AT_FDCWD:
+ * name is a path of its own), whose full path is path: every system call
+ * uses dirfd and name (one path component to look up instead of the
+ * whole path), while messages, vd_zone_path and the reuse check use path,
+ * which must name the same file. */
+int vd_zone_load_reuse_at(int dirfd, const char *name, const char *path,
+			  const vd_zone_opts_t *opts, vd_zone_t *prev, vd_zone_t **out,
+			  bool *reused, vd_errlist_t *errs);
+
 void vd_zone_ref(vd_zone_t *z);
 void vd_zone_unref(vd_zone_t *z); /* frees at the last unref; NULL is ok */
 

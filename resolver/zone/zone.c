@@ -153,7 +153,7 @@ static int open_zone_file(vd_zone_ctx_t *c, struct stat *st)
 {
 	int fd;
 
-	fd = open(c->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	fd = openat(c->dirfd, c->name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		vd_zone_error(c, 0, "cannot open: %s", strerror(errno));
 		return -1;
@@ -244,7 +244,15 @@ int vd_zone_load_max(const char *path, const char *origin_text,
 int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *prev,
 		       vd_zone_t **out, bool *reused, vd_errlist_t *errs)
 {
-	vd_zone_ctx_t c = { .path = path, .errs = errs };
+	return vd_zone_load_reuse_at(AT_FDCWD, path, path, opts, prev, out, reused,
+				     errs);
+}
+
+int vd_zone_load_reuse_at(int dirfd, const char *name, const char *path,
+			  const vd_zone_opts_t *opts, vd_zone_t *prev, vd_zone_t **out,
+			  bool *reused, vd_errlist_t *errs)
+{
+	vd_zone_ctx_t c = { .path = path, .errs = errs, .dirfd = dirfd, .name = name };
 	uint8_t origin[VD_NAME_MAX];
 	struct timespec start;
 	char small[4096];
@@ -257,7 +265,7 @@ int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *
 		*out = NULL;
 	if (reused)
 		*reused = false;
-	if (!path || !out || !opts ||
+	if (!path || !name || !out || !opts ||
 	    (opts->fallback != VD_ZONE_FALLBACK_FORWARD &&
 	     opts->fallback != VD_ZONE_FALLBACK_NXDOMAIN))
 		return -EINVAL;
@@ -270,7 +278,7 @@ int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *
 	 * open (a reload of 201,000 files is mostly this). The identity
 	 * includes the change time, so a file made unreadable since (chmod)
 	 * is opened again and reported. */
-	if (prev && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	if (prev && fstatat(dirfd, name, &st, 0) == 0 && S_ISREG(st.st_mode) &&
 	    can_reuse(prev, path, opts, c.max_size, &st)) {
 		vd_zone_ref(prev);
 		*out = prev;

@@ -105,6 +105,10 @@ typedef struct vd_zone_ctx {
 	size_t blob_len;
 	size_t blob_cap;
 	uint64_t max_size; /* bytes of the file read at most */
+	/* The file opened: name relative to the folder dirfd (AT_FDCWD:
+	 * name is path). path is how messages and the zone name it. */
+	int dirfd;
+	const char *name;
 } vd_zone_ctx_t;
 
 /* Adds "path:line: reason" (line 0: "path: reason") and counts it. */

@@ -11,6 +11,8 @@
  */
 #include "conf_test.h"
 
+#include <sys/resource.h>
+
 #include "vpcdns/conf.h"
 #include "vpcdns/view.h"
 #include "vpcdns/wire.h"
@@ -151,11 +153,65 @@ static void test_errors_in_config_order_once(void **state)
 	zone_write(250, "");
 }
 
+/* Under a low descriptor limit (a shell's 1024, or less, with a
+ * thousand zone folders), folders are not all kept open: the build
+ * still opens every file. 80 folders of one zone each under a soft
+ * limit of 64. */
+static void test_many_folders_low_fd_limit(void **state)
+{
+	char text[16384], path[512], name[64], ztext[256];
+	struct rlimit old, low;
+	vd_errlist_t errs;
+	vd_snap_t *s = NULL;
+	size_t off;
+
+	(void)state;
+	off = (size_t)snprintf(text, sizeof(text),
+			       "server:\n  listen: [\"127.0.0.1:5353\"]\n"
+			       "  directory: %s\n"
+			       "upstreams:\n  up: [\"127.0.0.1:5301\"]\nviews:\n",
+			       dir);
+	for (int i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "f%02d", i);
+		subdir_new(dir, name);
+		snprintf(name, sizeof(name), "f%02d/x.zone", i);
+		snprintf(ztext, sizeof(ztext),
+			 "$ORIGIN x%02d.example.\n@ 60 SOA ns hm 1 3600 600 86400 60\n"
+			 "@ 60 A 10.9.0.%d\n",
+			 i, i + 1);
+		file_write(dir, name, ztext, path);
+		off += (size_t)snprintf(
+			text + off, sizeof(text) - off,
+			"  - name: v%02d\n    clients: [\"10.%d.0.0/16\"]\n"
+			"    forward: {\".\": up}\n    zones: [f%02d/]\n",
+			i, i + 10, i);
+	}
+	file_write(dir, "vpcdns.yaml", text, path);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 64;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	vd_errlist_init(&errs);
+	int r = vd_conf_load(path, &s, &errs);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (size_t i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	assert_int_equal(r, 0);
+	assert_int_equal(errs.count, 0);
+	for (int i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "v%02d", i);
+		assert_int_equal(vd_view_nzones(vd_snap_view(s, name)), 1);
+	}
+	vd_snap_unref(s);
+	vd_errlist_deinit(&errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_all_zones_in_every_view),
 		cmocka_unit_test(test_errors_in_config_order_once),
+		cmocka_unit_test(test_many_folders_low_fd_limit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
