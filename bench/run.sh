@@ -173,7 +173,7 @@ port_of[triv]=$p; pid_of[triv]=$!
 wait_up() {   # name
 	for _ in $(seq 100); do
 		dig @127.0.0.1 -p "${port_of[$1]}" +time=1 +tries=1 +short ns.bench.example.net 2>/dev/null |
-			grep -q . && return 0
+			grep -q '^[0-9]' && return 0
 		sleep 0.1
 	done
 	echo "bench: $1 on port ${port_of[$1]} did not start" >&2

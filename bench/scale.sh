@@ -177,7 +177,7 @@ PY
 }
 
 first_answer() {   # port pid name: waits until name is answered
-	until dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short "$3" 2>/dev/null | grep -q .; do
+	until dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short "$3" 2>/dev/null | grep -q '^[0-9]'; do
 		kill -0 "$2" 2>/dev/null || { echo "scale: server $2 exited" >&2; return 1; }
 		sleep 0.05
 	done
