@@ -42,7 +42,8 @@ static void measure(const vd_zone_t *z, flat_size_t *s)
 		if (!n)
 			continue;
 		s->nodes++;
-		s->bytes += n->name_len;
+		if (n != z->apex_node) /* the apex node's name is the apex */
+			s->bytes += n->name_len;
 		s->rrsets += n->nrrsets;
 		for (unsigned j = 0; j < n->nrrsets; j++) {
 			s->rrs += n->rrsets[j].count;
@@ -145,7 +146,9 @@ int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out)
 			continue;
 		n = take(&nodes, sizeof(*n));
 		*n = *o;
-		n->name = memcpy(take(&bytes, o->name_len), o->name, o->name_len);
+		n->name = o == z->apex_node ? f->apex
+					    : memcpy(take(&bytes, o->name_len), o->name,
+						     o->name_len);
 		sets = take(&rrsets, o->nrrsets * sizeof(*sets));
 		for (unsigned k = 0; k < o->nrrsets; k++)
 			copy_rrset(&sets[k], &o->rrsets[k], &ptrs, &lens, &bytes);

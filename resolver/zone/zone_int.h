@@ -41,9 +41,23 @@ typedef struct vd_zone_node {
 } vd_zone_node_t;
 
 struct vd_zone {
+	/* Fields ordered to pack: 201,000 of these at 1000 VPCs. */
 	atomic_uint refs;
-	vd_arena_t arena; /* owns everything below */
 	vd_zone_fallback_t fallback;
+	bool racy; /* changed too close to the load to be trusted */
+	bool flat; /* one block (vd_zone_flatten), arena unused */
+	unsigned apex_labels;
+	uint32_t apex_hash; /* vd_zone_hash_name(apex) */
+	uint32_t neg_ttl;
+	uint32_t rr_count;
+	/* Open addressing, linear probing, load <= 1/2. */
+	uint32_t mask; /* slot count - 1 (a power of two) */
+	uint32_t nodes;
+	vd_zone_node_t **slots;
+	const uint8_t *apex; /* lower-cased wire */
+	size_t apex_len;
+	const vd_zone_node_t *apex_node;
+	const vd_rrset_t *soa;
 	const char *path;
 	/* What it was loaded with and from, for vd_zone_load_reuse. */
 	const char *origin_text; /* NULL: from the file */
@@ -52,20 +66,7 @@ struct vd_zone {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime, ctime;
-	bool racy;	     /* changed too close to the load to be trusted */
-	bool flat;	     /* one block (vd_zone_flatten), arena unused */
-	const uint8_t *apex; /* lower-cased wire */
-	size_t apex_len;
-	unsigned apex_labels;
-	uint32_t apex_hash; /* vd_zone_hash_name(apex) */
-	const vd_zone_node_t *apex_node;
-	const vd_rrset_t *soa;
-	uint32_t neg_ttl;
-	size_t rr_count;
-	/* Open addressing, linear probing, load <= 1/2. */
-	vd_zone_node_t **slots;
-	size_t mask; /* slot count - 1 (a power of two) */
-	size_t nodes;
+	vd_arena_t arena; /* while building: owns everything above */
 };
 
 /* One resource record as read from the file, before RRsets are formed.
