@@ -29,8 +29,8 @@ typedef struct zcache_ent {
 	 * zone's first use, so they come in the order of the config) and
 	 * whether the previous snapshot's zone stood for the file. */
 	int rc;
-	int dfd;     /* the file's folder (AT_FDCWD: real is looked up whole) */
-	size_t base; /* the file's name in dfd: real + base */
+	const char *dir; /* the file's folder (fcache_ent_t.real); NULL: none */
+	size_t base;	 /* the file's name in dir: real + base */
 	vd_errlist_t errs;
 	bool loaded, reused, reported;
 } zcache_ent_t;
@@ -62,7 +62,6 @@ typedef struct fcache_ent {
 	char **files; /* malloc'd, each malloc'd */
 	size_t n;
 	int err; /* errno of a failed scan, else 0 */
-	int dfd; /* the folder, open for the build; -1: none */
 } fcache_ent_t;
 
 /* A client prefix already in the view table, for duplicate messages. */
@@ -140,9 +139,6 @@ typedef struct cbuild {
 	size_t nzu, capzu;
 	fcache_ent_t *fc; /* malloc'd */
 	size_t nfc, capfc;
-	/* Folders kept open (fcache_ent_t.dfd) and how many may be. */
-	size_t ndfd, dfd_budget;
-	bool dfd_budget_set;
 	client_ref_t *clients; /* malloc'd */
 	size_t nclients, capclients;
 	sysns_t sys;

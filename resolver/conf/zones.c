@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,7 +99,7 @@ static int zindex_grow(cbuild_t *b)
 }
 
 static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t hash,
-		      vd_zone_t *z, int dfd, size_t base)
+		      vd_zone_t *z, const char *dir, size_t base)
 {
 	zcache_ent_t *e;
 
@@ -127,7 +126,7 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 	e->zone = z;
 	e->hash = hash;
 	e->rc = 0;
-	e->dfd = dfd;
+	e->dir = dir;
 	e->base = base;
 	vd_errlist_init(&e->errs);
 	e->loaded = e->reused = e->reported = false;
@@ -158,8 +157,8 @@ static vd_zone_t *prev_zone(const cbuild_t *b, uint32_t hash, const char *real,
 
 /* The entry for (real, fallback, origin), created on first use (the
  * zone itself is loaded later, by load_all); -1 when out of memory. */
-static ssize_t zcache_get(cbuild_t *b, const char *real, const zitem_t *zi, int dfd,
-			  size_t base)
+static ssize_t zcache_get(cbuild_t *b, const char *real, const zitem_t *zi,
+			  const char *dir, size_t base)
 {
 	uint32_t hash = zkey_hash(real, zi);
 	size_t *slot;
@@ -169,7 +168,7 @@ static ssize_t zcache_get(cbuild_t *b, const char *real, const zitem_t *zi, int 
 		if (*slot)
 			return (ssize_t)*slot - 1;
 	}
-	if (zcache_add(b, real, zi, hash, NULL, dfd, base) < 0)
+	if (zcache_add(b, real, zi, hash, NULL, dir, base) < 0)
 		return -1;
 	return (ssize_t)b->nzc - 1;
 }
@@ -190,12 +189,12 @@ static int zu_grow(cbuild_t *b)
 }
 
 /* Records that view v uses the zone of file real (resolved later). */
-/* dfd: the open folder holding the file, its name at real + base
- * (AT_FDCWD, 0: real itself). */
+/* dir: the scanned folder holding the file (the folder cache's string),
+ * its name at real + base; NULL, 0: real alone. */
 static void add_file(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t *zi,
-		     int dfd, size_t base)
+		     const char *dir, size_t base)
 {
-	ssize_t ent = zcache_get(b, real, zi, dfd, base);
+	ssize_t ent = zcache_get(b, real, zi, dir, base);
 	zuse_t *u;
 
 	if (ent < 0 || zu_grow(b) < 0) {
@@ -222,14 +221,40 @@ typedef struct loader {
 	size_t end;
 } loader_t;
 
-static void load_one(cbuild_t *b, zcache_ent_t *e)
+/* The folder a thread has open: files of one folder are consecutive
+ * entries, so each thread opens it once per batch at most and holds one
+ * descriptor, whatever the number of folders. */
+typedef struct dirfd_cache {
+	const char *dir;
+	int fd;
+} dirfd_cache_t;
+
+static int dirfd_of(dirfd_cache_t *dc, const char *dir)
 {
+	if (!dir)
+		return AT_FDCWD;
+	if (dc->dir != dir) {
+		if (dc->fd >= 0)
+			close(dc->fd);
+		dc->dir = dir;
+		dc->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	return dc->fd;
+}
+
+static void load_one(cbuild_t *b, zcache_ent_t *e, dirfd_cache_t *dc)
+{
+	int dfd = dirfd_of(dc, e->dir);
+	/* Out of descriptors, or the folder gone since the scan: by path. */
+	const char *name = dfd < 0 && dfd != AT_FDCWD ? e->real : e->real + e->base;
 	vd_zone_opts_t opts = { .origin = e->origin,
 				.fallback = e->fallback,
 				.max_size = b->snap->server.zone_file_max_size };
 	zitem_t key = { .origin = e->origin, .fallback = e->fallback };
 
-	e->rc = vd_zone_load_reuse_at(e->dfd, e->real + e->base, e->real, &opts,
+	if (dfd < 0)
+		dfd = AT_FDCWD;
+	e->rc = vd_zone_load_reuse_at(dfd, name, e->real, &opts,
 				      prev_zone(b, e->hash, e->real, &key), &e->zone,
 				      &e->reused, &e->errs);
 	if (e->rc < 0)
@@ -240,13 +265,16 @@ static void load_one(cbuild_t *b, zcache_ent_t *e)
 static void *load_worker(void *arg)
 {
 	loader_t *l = arg;
+	dirfd_cache_t dc = { .dir = NULL, .fd = -1 };
 	size_t i, end;
 
 	while ((i = atomic_fetch_add(&l->next, LOAD_BATCH)) < l->end) {
 		end = i + LOAD_BATCH < l->end ? i + LOAD_BATCH : l->end;
 		for (; i < end; i++)
-			load_one(l->b, &l->b->zc[i]);
+			load_one(l->b, &l->b->zc[i], &dc);
 	}
+	if (dc.fd >= 0)
+		close(dc.fd);
 	return NULL;
 }
 
@@ -432,46 +460,12 @@ static int folder_entry(fcache_ent_t *e, const char *dir, const struct dirent *d
 	return 0;
 }
 
-/* How many folders a build keeps open: half of the descriptors the
- * process may open beyond what it has (the soft RLIMIT_NOFILE, less a
- * reserve), so the zone files themselves, the listeners and the
- * upstream sockets never run short. */
-static size_t dfd_budget(cbuild_t *b)
-{
-	struct rlimit rl;
-
-	if (!b->dfd_budget_set) {
-		b->dfd_budget_set = true;
-		b->dfd_budget = 0;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 128)
-			b->dfd_budget = rl.rlim_cur == RLIM_INFINITY
-						? 4096
-						: (size_t)(rl.rlim_cur - 128) / 2;
-	}
-	return b->dfd_budget;
-}
-
-static int folder_scan(cbuild_t *b, fcache_ent_t *e)
+static int folder_scan(fcache_ent_t *e)
 {
 	struct dirent **ents = NULL;
 	int n, r = 0;
 
-	/* Kept open for the build: the loads look each file up from it.
-	 * Out of descriptors (a thousand folders under a low limit), the
-	 * files are looked up by their full paths instead. */
-	e->dfd = -1;
-	errno = EMFILE; /* over the budget: as if out of descriptors */
-	if (b->ndfd < dfd_budget(b))
-		e->dfd = open(e->real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	n = e->dfd >= 0 ? scandirat(e->dfd, ".", &ents, zone_filter, by_name) : -1;
-	if (n >= 0 && e->dfd >= 0)
-		b->ndfd++;
-	if (n < 0 && (errno == EMFILE || errno == ENFILE)) {
-		if (e->dfd >= 0)
-			close(e->dfd);
-		e->dfd = -1;
-		n = scandir(e->real, &ents, zone_filter, by_name);
-	}
+	n = scandir(e->real, &ents, zone_filter, by_name);
 	if (n < 0) {
 		e->err = errno;
 		return e->err == ENOMEM ? -ENOMEM : 0;
@@ -491,9 +485,6 @@ static void folder_free(fcache_ent_t *e)
 		free(e->files[i]);
 	free(e->files);
 	free(e->real);
-	if (e->dfd >= 0)
-		close(e->dfd);
-	e->dfd = -1;
 }
 
 /* The scan of folder real, done on first use; NULL when out of memory. */
@@ -515,9 +506,8 @@ static const fcache_ent_t *folder_get(cbuild_t *b, const char *real)
 	}
 	e = &b->fc[b->nfc];
 	memset(e, 0, sizeof(*e));
-	e->dfd = -1;
 	e->real = strdup(real);
-	if (!e->real || folder_scan(b, e) < 0) {
+	if (!e->real || folder_scan(e) < 0) {
 		folder_free(e);
 		return NULL;
 	}
@@ -526,14 +516,13 @@ static const fcache_ent_t *folder_get(cbuild_t *b, const char *real)
 }
 
 /* Where the name of file f starts when f lies directly in folder e (so
- * it can be looked up from e's descriptor); 0 otherwise (a symlink
- * resolved elsewhere: looked up by its full path). */
+ * it can be looked up from the folder's descriptor); 0 otherwise (a
+ * symlink resolved elsewhere: looked up by its full path). */
 static size_t in_folder(const fcache_ent_t *e, const char *f)
 {
 	size_t n = strcmp(e->real, "/") ? strlen(e->real) : 0;
 
-	if (e->dfd >= 0 && strncmp(f, e->real, n) == 0 && f[n] == '/' &&
-	    !strchr(f + n + 1, '/'))
+	if (strncmp(f, e->real, n) == 0 && f[n] == '/' && !strchr(f + n + 1, '/'))
 		return n + 1;
 	return 0;
 }
@@ -562,7 +551,7 @@ static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, const zitem_
 	 * last interface endpoint was deleted): it forwards everything. */
 	for (size_t i = 0; i < e->n; i++)
 		add_file(b, v, e->files[i], zi,
-			 in_folder(e, e->files[i]) ? e->dfd : AT_FDCWD,
+			 in_folder(e, e->files[i]) ? e->real : NULL,
 			 in_folder(e, e->files[i]));
 }
 
@@ -604,7 +593,7 @@ static void add_item(cbuild_t *b, vd_view_t *v, const zitem_t *zi)
 	else if (!S_ISREG(st.st_mode))
 		err = EINVAL;
 	else if (!(err = check_readable(real)))
-		add_file(b, v, real, zi, AT_FDCWD, 0);
+		add_file(b, v, real, zi, NULL, 0);
 	if (err == EINVAL)
 		vd_conf_nerr(b, zi->node,
 			     "%s: cannot read zone '%s': not a file or folder",

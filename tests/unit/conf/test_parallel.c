@@ -154,9 +154,10 @@ static void test_errors_in_config_order_once(void **state)
 }
 
 /* Under a low descriptor limit (a shell's 1024, or less, with a
- * thousand zone folders), folders are not all kept open: the build
- * still opens every file. 80 folders of one zone each under a soft
- * limit of 64. */
+ * thousand zone folders), a build holds at most one folder open per
+ * loading thread, so every file can still be opened: 80 folders of one
+ * zone each under a soft limit of 64. (Keeping every scanned folder open
+ * for the loads fails here: the zone files cannot be opened.) */
 static void test_many_folders_low_fd_limit(void **state)
 {
 	char text[16384], path[512], name[64], ztext[256];
