@@ -6,8 +6,12 @@
  * per label, whatever the number of zones and rules; the table is filled
  * at most half full so every probe sequence ends at an empty slot. Zone
  * and rule at the same name share one entry, where the rule wins (decided
- * by the walk from the entry's group). The walk itself, vd_view_resolve,
- * is the one route of a name: answers and explain both use it.
+ * by the walk from the entry's group). Each 16-byte slot holds the name's
+ * hash and label count, so a probe reads another entry only when both
+ * match, and a name with just a zone points at the zone (its apex is the
+ * name), so a query touches the same few cache lines whether the view has
+ * ten zones or a thousand. The walk itself, vd_view_resolve, is the one
+ * route of a name: answers and explain both use it.
  */
 #include "view_int.h"
 
@@ -43,48 +47,72 @@ static bool same_name(const uint8_t *a, const uint8_t *b)
 	}
 }
 
-/* The slot holding name, or the empty slot where it belongs. */
-static struct vd_view_route **slot_of(struct vd_view_route **slots, size_t mask,
-				      const uint8_t *name, unsigned labels)
+static const struct vd_view_route_more *more(const struct vd_view_route *s)
 {
-	size_t i = name_hash(name) & mask;
+	return s->more ? s->p : NULL;
+}
 
-	for (;; i = (i + 1) & mask) {
-		struct vd_view_route *e = slots[i];
+static const uint8_t *slot_name(const struct vd_view_route *s)
+{
+	return s->more ? more(s)->name : vd_zone_apex(s->p);
+}
 
-		if (!e || (e->labels == labels && same_name(e->name, name)))
-			return &slots[i];
+/* The slot holding name, or the empty slot where it belongs. Only a slot
+ * with the same hash and label count reads the name. */
+static struct vd_view_route *slot_of(struct vd_view_route *slots, size_t mask,
+				     const uint8_t *name, unsigned labels, uint32_t h)
+{
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct vd_view_route *s = &slots[i];
+
+		if (!s->p || (s->hash == h && s->labels == labels &&
+			      same_name(slot_name(s), name)))
+			return s;
 	}
 }
 
-static struct vd_view_route *entry_get(vd_arena_t *a, vd_view_t *v, const uint8_t *name)
+static struct vd_view_route *slot_get(vd_view_t *v, const uint8_t *name)
 {
 	unsigned labels = vd_name_labels(name);
-	struct vd_view_route **slot, *e;
+	uint32_t h = name_hash(name);
+	struct vd_view_route *s =
+		slot_of(v->route_slots, v->route_mask, name, labels, h);
 
-	slot = slot_of(v->route_slots, v->route_mask, name, labels);
-	if (*slot)
-		return *slot;
-	e = vd_arena_alloc(a, sizeof(*e));
-	if (!e)
+	if (!s->p) {
+		s->hash = h;
+		s->labels = (uint8_t)labels;
+		if (labels > v->route_max_labels)
+			v->route_max_labels = labels;
+	}
+	return s;
+}
+
+/* The slot's struct vd_view_route_more, made from its zone if it had none
+ * (or for name, if the slot is empty). */
+static struct vd_view_route_more *more_get(vd_arena_t *a, struct vd_view_route *s,
+					   const uint8_t *name)
+{
+	struct vd_view_route_more *m;
+
+	if (s->more)
+		return (struct vd_view_route_more *)s->p;
+	m = vd_arena_alloc(a, sizeof(*m));
+	if (!m)
 		return NULL;
-	e->name = name;
-	e->labels = labels;
-	e->zone = NULL;
-	e->group = -1;
-	e->alt = NULL;
-	e->nalt = e->capalt = 0;
-	*slot = e;
-	if (labels > v->route_max_labels)
-		v->route_max_labels = labels;
-	return e;
+	*m = (struct vd_view_route_more){ .name = s->p ? vd_zone_apex(s->p) : name,
+					  .zone = s->p,
+					  .group = -1 };
+	s->p = m;
+	s->more = true;
+	return m;
 }
 
 static int build_route(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
 		       size_t nzones, const vd_view_rule_t *rules, size_t nrules)
 {
 	size_t want = 2 * (nzones + nrules), slots = 1;
-	struct vd_view_route *e;
+	struct vd_view_route *s;
+	struct vd_view_route_more *m;
 
 	while (slots < want)
 		slots *= 2;
@@ -95,22 +123,24 @@ static int build_route(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
 	v->route_mask = slots - 1;
 	v->route_max_labels = 0;
 	for (size_t i = 0; i < nzones; i++) {
-		e = entry_get(a, v, vd_zone_apex(zones[i]));
-		if (!e)
-			return -ENOMEM;
-		if (!e->zone) { /* own zones come first */
-			e->zone = zones[i];
-		} else {
-			if (vd_arena_push(a, (void **)&e->alt, &e->nalt, &e->capalt,
-					  &zones[i], sizeof(zones[i])) < 0)
-				return -ENOMEM;
+		s = slot_get(v, vd_zone_apex(zones[i]));
+		if (!s->p) { /* own zones come first */
+			s->p = zones[i];
+			continue;
 		}
+		m = more_get(a, s, NULL);
+		if (!m)
+			return -ENOMEM;
+		if (vd_arena_push(a, (void **)&m->alt, &m->nalt, &m->capalt, &zones[i],
+				  sizeof(zones[i])) < 0)
+			return -ENOMEM;
 	}
 	for (size_t i = 0; i < nrules; i++) {
-		e = entry_get(a, v, rules[i].name);
-		if (!e)
+		s = slot_get(v, rules[i].name);
+		m = more_get(a, s, rules[i].name);
+		if (!m)
 			return -ENOMEM;
-		e->group = rules[i].group;
+		m->group = rules[i].group;
 	}
 	return 0;
 }
@@ -146,9 +176,9 @@ const vd_view_route_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_lc
 	s = vd_name_skip(qname_lc, labels - k);
 	for (;;) {
 		const struct vd_view_route *e =
-			*slot_of(v->route_slots, v->route_mask, s, k);
+			slot_of(v->route_slots, v->route_mask, s, k, name_hash(s));
 
-		if (e)
+		if (e->p)
 			return e;
 		if (k == 0)
 			return NULL;
@@ -159,29 +189,32 @@ const vd_view_route_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_lc
 
 const uint8_t *vd_view_route_name(const vd_view_route_t *e)
 {
-	return e->name;
+	return slot_name(e);
 }
 
 const vd_zone_t *vd_view_route_zone(const vd_view_route_t *e)
 {
-	return e->zone;
+	return e->more ? more(e)->zone : e->p;
 }
 
 int vd_view_route_group(const vd_view_route_t *e)
 {
-	return e->group;
+	return e->more ? more(e)->group : -1;
 }
 
 vd_zl_result_t vd_view_route_lookup(const vd_view_route_t *e, const uint8_t *qname_lc,
 				    uint16_t qtype, const vd_rrset_t **rrset,
 				    bool *wildcard, const vd_zone_t **zone_out)
 {
-	vd_zl_result_t r = vd_zone_lookup(e->zone, qname_lc, qtype, rrset, wildcard);
-	*zone_out = e->zone;
-	for (size_t i = 0; r == VD_ZL_FALLBACK && i < e->nalt; i++) {
-		r = vd_zone_lookup(e->alt[i], qname_lc, qtype, rrset, wildcard);
+	const struct vd_view_route_more *m = more(e);
+	const vd_zone_t *z = vd_view_route_zone(e);
+	vd_zl_result_t r = vd_zone_lookup(z, qname_lc, qtype, rrset, wildcard);
+
+	*zone_out = z;
+	for (size_t i = 0; m && r == VD_ZL_FALLBACK && i < m->nalt; i++) {
+		r = vd_zone_lookup(m->alt[i], qname_lc, qtype, rrset, wildcard);
 		if (r != VD_ZL_FALLBACK)
-			*zone_out = e->alt[i];
+			*zone_out = m->alt[i];
 	}
 	return r;
 }
@@ -216,14 +249,15 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 			}
 			return;
 		}
-		if (e->group >= 0) {
-			res->group = e->group;
+		int group = vd_view_route_group(e);
+		if (group >= 0) {
+			res->group = group;
 			res->fwd_name = name;
 			if (trace) {
 				t = (vd_view_trace_t){ .kind = VD_VIEW_STEP_FORWARD,
 						       .name = name,
-						       .rule = e->name,
-						       .group = e->group };
+						       .rule = vd_view_route_name(e),
+						       .group = group };
 				trace_step(trace, arg, &t, res);
 			}
 			return;
@@ -245,7 +279,7 @@ void vd_view_resolve(const vd_view_t *v, const uint8_t *name, uint16_t qtype,
 		switch (r) {
 		case VD_ZL_FALLBACK:
 			/* As if the zone were not there: try shallower names. */
-			max_labels = vd_name_labels(vd_zone_apex(e->zone));
+			max_labels = e->labels;
 			if (max_labels == 0) {
 				res->refused = res->nchain == 0;
 				if (trace) {

@@ -56,14 +56,17 @@ int vd_view_add_subnet(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c,
 /* ---- per-record AZs and reverse names ---------------------------------- */
 
 /*
- * Both tables are a dense array of entries and an index of 32-bit slots
- * (entry number + 1; 0 is empty) kept at most half full: a view with 400
- * endpoint RRsets and 400 addresses costs 4 KiB of slots per table rather
- * than 32 KiB of half-empty 32-byte entries. The per-record AZs and
- * answer orders of an RRset depend only on its AZ pattern (how many
- * records, and the AZ of each), and a view has few patterns (two
- * addresses in two AZs is the common one), so each pattern is stored
- * once and its RRsets point at it.
+ * The AZ table is an open-addressing array of 16-byte slots, each an
+ * RRset pointer and its pattern, at most 2/3 full and sized to that
+ * exactly (not to a power of two: a slot is picked by multiplying the
+ * hash by the slot count), so a lookup reads the slots it probes and the
+ * pattern and nothing else, and a view with 400 endpoint RRsets costs
+ * 24 bytes an RRset. The per-record AZs and answer orders of an RRset
+ * depend only on its AZ pattern (how many records, and the AZ of each),
+ * and a view has few patterns (two addresses in two AZs is the common
+ * one), so each pattern is stored once and its RRsets point at it. The
+ * reverse table is a dense array of entries and an index of 32-bit slots
+ * (entry number + 1; 0 is empty) kept at most half full.
  */
 typedef struct rrset_walk {
 	vd_arena_t *a;
@@ -85,9 +88,12 @@ static uint64_t ptr_hash(int family, const uint8_t *addr)
 		       VD_HASH_SEED_FIXED ^ (uint64_t)family);
 }
 
-static uint64_t rrset_hash(const vd_rrset_t *rs)
+/* The first slot to probe for rs among n: the hash's top 32 bits scaled
+ * to [0, n). */
+static size_t rrset_slot(const vd_rrset_t *rs, size_t n)
 {
-	return vd_hash(&rs, sizeof(rs), VD_HASH_SEED_FIXED);
+	uint64_t h = vd_hash(&rs, sizeof(rs), VD_HASH_SEED_FIXED);
+	return (size_t)(((h >> 32) * (uint64_t)n) >> 32);
 }
 
 /* vpce-0123456789abcdef0-abcd1234.<service>.<region>.vpce.amazonaws.com:
@@ -215,9 +221,9 @@ static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
 		w->naz_sets += any;
 		return;
 	}
-	size_t slot = rrset_hash(rs) & v->az_mask;
-	for (uint32_t k; (k = v->az_index[slot]) != 0; slot = (slot + 1) & v->az_mask)
-		if (v->az_sets[k - 1].rrset == rs)
+	size_t slot = rrset_slot(rs, v->naz_slots);
+	for (; v->az_slots[slot].rrset; slot = slot + 1 == v->naz_slots ? 0 : slot + 1)
+		if (v->az_slots[slot].rrset == rs)
 			return; /* the same zone reached twice */
 	uint8_t az[UINT16_MAX];
 	size_t n = rs->count;
@@ -232,8 +238,7 @@ static void add_azs(rrset_walk_t *w, const vd_rrset_t *rs)
 		w->nomem = true;
 		return;
 	}
-	v->az_sets[v->naz_sets++] = (vd_view_az_ent_t){ rs, p };
-	v->az_index[slot] = (uint32_t)v->naz_sets;
+	v->az_slots[slot] = (vd_view_az_ent_t){ rs, p };
 }
 
 static void on_rrset(void *arg, const uint8_t *owner, const vd_rrset_t *rs)
@@ -281,12 +286,13 @@ static int build_tables(vd_arena_t *a, vd_view_t *v, vd_zone_t **zs, size_t nz,
 	for (size_t i = 0; i < nz; i++)
 		vd_zone_foreach_rrset(zs[i], on_rrset, &w);
 	if (w.naz_sets) {
-		v->az_mask = table_alloc(a, w.naz_sets, sizeof(*v->az_sets),
-					 (void **)&v->az_sets, &v->az_index);
+		v->naz_slots = w.naz_sets + (w.naz_sets + 1) / 2;
+		v->az_slots = vd_arena_alloc(a, v->naz_slots * sizeof(*v->az_slots));
 		w.pat_mask = pow2_at_least(2 * w.naz_sets) - 1;
 		w.pats = calloc(w.pat_mask + 1, sizeof(*w.pats));
-		if (!v->az_mask || !w.pats)
+		if (!v->az_slots || !w.pats)
 			goto nomem;
+		memset(v->az_slots, 0, v->naz_slots * sizeof(*v->az_slots));
 	}
 	if (w.nptr) {
 		v->ptr_mask = table_alloc(a, w.nptr, sizeof(*v->ptrs),
@@ -295,8 +301,8 @@ static int build_tables(vd_arena_t *a, vd_view_t *v, vd_zone_t **zs, size_t nz,
 			goto nomem;
 	}
 	w.count_only = false;
-	w.addr_azs = v->az_sets ? addr_azs : NULL;
-	for (size_t i = 0; (v->az_sets || v->ptrs) && i < nz; i++)
+	w.addr_azs = v->az_slots ? addr_azs : NULL;
+	for (size_t i = 0; (v->az_slots || v->ptrs) && i < nz; i++)
 		vd_zone_foreach_rrset(zs[i], on_rrset, &w);
 	free(w.pats);
 	return w.nomem ? -ENOMEM : 0;
@@ -330,15 +336,15 @@ int vd_view_client_az(const vd_view_t *v, const struct sockaddr *sa)
 
 const vd_az_rrset_t *vd_view_rrset_az(const vd_view_t *v, const vd_rrset_t *rs)
 {
-	if (v == NULL || v->az_index == NULL)
+	if (v == NULL || v->az_slots == NULL)
 		return NULL;
-	for (size_t slot = rrset_hash(rs) & v->az_mask;;
-	     slot = (slot + 1) & v->az_mask) {
-		uint32_t k = v->az_index[slot];
-		if (k == 0)
+	for (size_t slot = rrset_slot(rs, v->naz_slots);;
+	     slot = slot + 1 == v->naz_slots ? 0 : slot + 1) {
+		const vd_view_az_ent_t *e = &v->az_slots[slot];
+		if (e->rrset == rs)
+			return e->pattern;
+		if (e->rrset == NULL)
 			return NULL;
-		if (v->az_sets[k - 1].rrset == rs)
-			return v->az_sets[k - 1].pattern;
 	}
 }
 

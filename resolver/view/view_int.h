@@ -10,13 +10,25 @@
 
 #include "vpcdns/view.h"
 
-/* One entry of the routing map: a name that has a zone, a forward rule,
- * or both (then the forward rule wins, as in Route 53). */
+/* One slot of the routing map, 16 bytes: the name's hash and label count
+ * beside what it routes to, so a probe that does not match reads nothing
+ * but the slot array. A name with one zone and no forward rule (nearly
+ * every name: an endpoint service's zone) points at the zone itself, whose
+ * apex is the name (the zone lookup reads it anyway); any other name
+ * points at a struct vd_view_route_more. p NULL: the slot is empty. */
 struct vd_view_route {
-	const uint8_t *name; /* lower-cased wire name */
-	unsigned labels;
-	vd_zone_t *zone; /* NULL when none */
-	int group;	 /* index into the snapshot's groups, -1: none */
+	uint32_t hash;	/* route_hash of the name */
+	uint8_t labels; /* of the name */
+	bool more;	/* p is a struct vd_view_route_more, else a zone */
+	const void *p;
+};
+
+/* A name with a zone, a forward rule, or both (then the forward rule
+ * wins, as in Route 53). */
+struct vd_view_route_more {
+	const uint8_t *name;   /* lower-cased wire name */
+	const vd_zone_t *zone; /* NULL when none */
+	int group;	       /* index into the snapshot's groups, -1: none */
 	/* Included views' zones with the same apex (two VPCs' endpoint
 	 * names under one vpce.amazonaws.com apex), consulted in order when
 	 * the zones before do not hold the name. */
@@ -52,8 +64,8 @@ struct vd_view {
 	 * view reached through include, transitively; own zones win). */
 	const vd_view_t **includes;
 	size_t nincludes;
-	/* routing map: open-addressing hash table of entries keyed by name */
-	struct vd_view_route **route_slots;
+	/* routing map: open-addressing hash table keyed by name */
+	struct vd_view_route *route_slots;
 	size_t route_mask;	   /* slots - 1, slots a power of two */
 	unsigned route_max_labels; /* deepest name in the map */
 	/* who may ask CH TXT <name> how it resolves (see vd_view_set_explain) */
@@ -68,11 +80,9 @@ struct vd_view {
 	size_t naz;
 	vd_view_table_t *client_azs; /* NULL: no own subnets */
 	vd_view_table_t *addr_azs;   /* build only: answer addresses -> AZ */
-	/* entries, and their index (entry + 1, 0: empty) by rrset pointer */
-	vd_view_az_ent_t *az_sets;
-	size_t naz_sets;
-	uint32_t *az_index;
-	size_t az_mask;
+	/* open addressing by rrset pointer (NULL: empty), at most 2/3 full */
+	vd_view_az_ent_t *az_slots;
+	size_t naz_slots;
 	/* reverse entries, and their index by address */
 	vd_ptr_entry_t *ptrs;
 	size_t nptrs;
