@@ -16,6 +16,9 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,10 +105,36 @@ static void count_zones(vd_daemon_t *d, const vd_snap_t *snap)
 
 /* ---- reload ------------------------------------------------------------ */
 
+/*
+ * A reload builds in the background: its thread-pool thread runs at a
+ * nice value RELOAD_NICE above the process's own for the build (Linux
+ * priorities are per thread; the zone-loading threads the build starts
+ * inherit it), so when the CPUs are busy answering, the build takes
+ * longer instead of the workers falling behind and their sockets
+ * dropping datagrams. The thread's priority is put back afterwards
+ * where the process may raise it again (an unprivileged process cannot:
+ * that pool thread then stays in the background, where the pool's other
+ * work, retiring snapshots, belongs too).
+ */
+#define RELOAD_NICE 10
+
 static void reload_work(uv_work_t *work)
 {
 	reload_job_t *job = work->data;
+	id_t tid = (id_t)syscall(SYS_gettid);
+	int before, want;
+
+	errno = 0;
+	before = getpriority(PRIO_PROCESS, tid);
+	job->nice = before;
+	if (errno == 0) {
+		want = before + RELOAD_NICE > 19 ? 19 : before + RELOAD_NICE;
+		if (setpriority(PRIO_PROCESS, tid, want) == 0)
+			job->nice = want;
+	}
 	job->rc = vd_conf_reload(job->d->conf_path, job->prev, &job->snap, &job->errs);
+	if (job->nice != before)
+		(void)setpriority(PRIO_PROCESS, tid, before);
 }
 
 static void reload_start(vd_daemon_t *d);
@@ -125,7 +154,7 @@ static void check_qlog(const vd_daemon_t *d, const vd_snap_t *snap)
 				    "with log_level debug (or -v)");
 }
 
-static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
+static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
 {
 	vd_snap_t *old = d->snap;
 	snap->generation = ++d->generation;
@@ -161,9 +190,10 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms)
 	vd_daemon_retire(d, old);
 	vd_log(VD_LOG_INFO,
 	       "reload: generation %llu loaded from %s in %llu ms "
-	       "(%zu zones: %zu reused, %zu read)",
+	       "(%zu zones: %zu reused, %zu read), built at nice %d",
 	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms,
-	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused);
+	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused,
+	       nice);
 	vd_daemon_loopcheck_start(d);
 }
 
@@ -211,7 +241,7 @@ static void reload_done(uv_work_t *work, int status)
 		vd_snap_unref(job->snap);
 		job->rc = -ESHUTDOWN;
 	} else if (job->rc == 0) {
-		install(d, job->snap, ms);
+		install(d, job->snap, ms, job->nice);
 	} else {
 		print_errors(&job->errs);
 		vd_snap_unref(job->snap);

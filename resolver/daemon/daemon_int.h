@@ -84,6 +84,7 @@ typedef struct reload_job {
 	vd_snap_t *prev;
 	vd_errlist_t errs;
 	int rc;
+	int nice; /* the build thread's nice value (reload_work) */
 	uint64_t started_ms;
 	waiter_t *waiters; /* told when this build ends */
 } reload_job_t;

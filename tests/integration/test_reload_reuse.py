@@ -143,5 +143,23 @@ def new_options_mean_a_new_read():
     eq(m.rcode_name(), "NXDOMAIN", "the new fallback applies")
 
 
+@suite.case
+def the_build_runs_below_the_workers_priority():
+    # The reload thread builds at nice 10 above the process (the test
+    # runs it at nice 0), so answering keeps the CPU when both want it.
+    off = S["srv"].log_size()
+    S["srv"].sighup()
+    m = S["srv"].wait_log(r"reload: generation \d+ .*, built at nice (\d+)",
+                          since=off, timeout=20)
+    check(m, "no reload line with the build's priority; new log:\n%s"
+          % S["srv"].log_since(off)[-1500:])
+    base = os.getpriority(os.PRIO_PROCESS, S["srv"].proc.pid)
+    line = re.search(r"built at nice (\d+)", S["srv"].log_since(off))
+    eq(int(line.group(1)), min(base + 10, 19), "the build thread's nice value")
+    # The workers still answer at the process's own priority.
+    eq(os.getpriority(os.PRIO_PROCESS, S["srv"].proc.pid), base,
+       "the main thread's priority")
+
+
 if __name__ == "__main__":
     suite.main(setup, teardown)
