@@ -114,7 +114,9 @@ test-tsan)
 	# server, the integration test (vdtest.py reads its log).
 	deps $BUILD_PKGS $TEST_PKGS
 	build build-tsan -DVD_TSAN=ON
-	cd build-tsan && export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 &&
+	# tests/tsan.supp: descriptors libuv closes behind TSan's back.
+	cd build-tsan &&
+		export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/../tests/tsan.supp" &&
 		ctest --output-on-failure -j2 -L unit &&
 		ctest --output-on-failure -j2 -R '^integration/test_(workers|reload|reload_reuse|http|qlog|ctl|loop)$'
 	;;
