@@ -100,13 +100,27 @@ bool vd_name_equal(const uint8_t *a, const uint8_t *b)
 
 void vd_name_lower(uint8_t *dst, const uint8_t *src)
 {
-	size_t n;
+	size_t n, i;
 
 	if (!dst || !src)
 		return;
 	n = vd_name_len(src);
-	for (size_t i = 0; i < n; i++)
-		dst[i] = lc(src[i]); /* length bytes are <= 63, never letters */
+	/* Eight bytes at a time (every query's name is lowered): a byte
+	 * gets 0x20 when its low seven bits are 'A'..'Z' and its top bit
+	 * is clear. Length bytes are <= 63, never letters. */
+	for (i = 0; i + 8 <= n; i += 8) {
+		uint64_t x, low, ge_a, gt_z, upper;
+
+		memcpy(&x, src + i, 8);
+		low = x & 0x7f7f7f7f7f7f7f7full;
+		ge_a = low + 0x3f3f3f3f3f3f3f3full; /* top bit: low >= 'A' */
+		gt_z = low + 0x2525252525252525ull; /* top bit: low > 'Z' */
+		upper = ge_a & ~gt_z & ~x & 0x8080808080808080ull;
+		x |= upper >> 2;
+		memcpy(dst + i, &x, 8);
+	}
+	for (; i < n; i++)
+		dst[i] = lc(src[i]);
 }
 
 unsigned vd_name_labels(const uint8_t *name)

@@ -17,6 +17,11 @@
 #define PTR_MAX 0x3fff /* largest offset a compression pointer can hold */
 #define LABELS_MAX 128 /* more than any valid name has */
 
+static inline uint8_t lc(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
 void vd_wbuf_init(vd_wbuf_t *w, uint8_t *buf, size_t cap)
 {
 	if (!w)
@@ -24,6 +29,19 @@ void vd_wbuf_init(vd_wbuf_t *w, uint8_t *buf, size_t cap)
 	memset(w, 0, sizeof(*w));
 	w->buf = buf;
 	w->cap = buf ? cap : 0;
+}
+
+/* Room for n more bytes; sets the sticky error if there is none. */
+static inline bool room(vd_wbuf_t *w, size_t n)
+{
+	if (!w || w->err)
+		return false;
+	VD_REQUIRE(w->len <= w->cap); /* else cap - len wraps around */
+	if (n > w->cap - w->len) {
+		w->err = VD_ESPACE;
+		return false;
+	}
+	return true;
 }
 
 void vd_wbuf_bytes(vd_wbuf_t *w, const void *p, size_t n)
@@ -43,25 +61,30 @@ void vd_wbuf_bytes(vd_wbuf_t *w, const void *p, size_t n)
 	w->len += n;
 }
 
+/* The fixed-size writes store their bytes directly: they run several
+ * times per answer, and a call to memcpy for one or two bytes costs more
+ * than the store. */
 void vd_wbuf_u8(vd_wbuf_t *w, uint8_t v)
 {
-	vd_wbuf_bytes(w, &v, 1);
+	if (!room(w, 1))
+		return;
+	w->buf[w->len++] = v;
 }
 
 void vd_wbuf_u16(vd_wbuf_t *w, uint16_t v)
 {
-	uint8_t b[2];
-
-	vd_set16(b, v);
-	vd_wbuf_bytes(w, b, 2);
+	if (!room(w, 2))
+		return;
+	vd_set16(w->buf + w->len, v);
+	w->len += 2;
 }
 
 void vd_wbuf_u32(vd_wbuf_t *w, uint32_t v)
 {
-	uint8_t b[4];
-
-	vd_set32(b, v);
-	vd_wbuf_bytes(w, b, 4);
+	if (!room(w, 4))
+		return;
+	vd_set32(w->buf + w->len, v);
+	w->len += 4;
 }
 
 void vd_wbuf_name_raw(vd_wbuf_t *w, const uint8_t *name)
@@ -111,11 +134,6 @@ static int buf_labels(const vd_wbuf_t *w, size_t pos, size_t out[LABELS_MAX])
 	}
 }
 
-static inline uint8_t lc(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
-}
-
 /* Label a (in a name) equals label b (in the buffer, ending at b_end). */
 static bool label_eq(const uint8_t *a, const uint8_t *b, const uint8_t *b_end)
 {
@@ -154,6 +172,22 @@ static void match_at(const vd_wbuf_t *w, const uint8_t *name, const size_t *name
 	}
 }
 
+/* Whether the uncompressed name at buffer offset off is name, ignoring
+ * case (length bytes are at most 63, below every letter, so one
+ * case-folded comparison of all the bytes compares the labels too). */
+static bool same_name_at(const vd_wbuf_t *w, size_t off, const uint8_t *name,
+			 size_t len)
+{
+	const uint8_t *b = w->buf + off;
+
+	if (off + len > w->len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != name[i] && lc(b[i]) != lc(name[i]))
+			return false;
+	return true;
+}
+
 void vd_wbuf_name(vd_wbuf_t *w, const uint8_t *name)
 {
 	size_t lab[LABELS_MAX];
@@ -162,6 +196,14 @@ void vd_wbuf_name(vd_wbuf_t *w, const uint8_t *name)
 
 	if (!w || !name || w->err)
 		return;
+	/* The common case, an answer owned by the question's name: the
+	 * first name remembered (the question's, written whole) is this
+	 * one, so a pointer to it is the best there is. */
+	if (w->comp_n && w->comp_off[0] <= PTR_MAX &&
+	    same_name_at(w, w->comp_off[0], name, vd_name_len(name))) {
+		vd_wbuf_u16(w, (uint16_t)(0xc000 | w->comp_off[0]));
+		return;
+	}
 	for (size_t p = 0; name[p] && n < LABELS_MAX; p += 1 + name[p])
 		lab[n++] = p;
 	for (unsigned i = 0; i < w->comp_n && best.labels < (unsigned)n; i++)

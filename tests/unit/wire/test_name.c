@@ -277,6 +277,34 @@ static void test_len_equal_lower(void **state)
 			    4);
 }
 
+/* Every byte value, at every position of an eight-byte block and in the
+ * tail after the blocks: only 'A'..'Z' change, each to its lower case
+ * (0x80 and up, '@', '[' and the rest stay). */
+static void test_lower_every_byte(void **state)
+{
+	uint8_t name[64], out[64];
+
+	(void)state;
+	for (unsigned v = 1; v < 256; v++) {
+		for (unsigned pos = 1; pos < 40; pos++) {
+			name[0] = 40;
+			for (unsigned i = 1; i <= 40; i++)
+				name[i] = (uint8_t)('a' + i % 26);
+			name[pos] = (uint8_t)v;
+			name[41] = 0;
+			vd_name_lower(out, name);
+			uint8_t want = v >= 'A' && v <= 'Z' ? (uint8_t)(v + 32)
+							    : (uint8_t)v;
+			assert_int_equal(out[pos], want);
+			assert_int_equal(out[0], 40);
+			assert_int_equal(out[41], 0);
+			for (unsigned i = 1; i <= 40; i++)
+				if (i != pos)
+					assert_int_equal(out[i], name[i]);
+		}
+	}
+}
+
 static void test_labels_skip_subdomain(void **state)
 {
 	const uint8_t *n = N("\x03www\x07"
@@ -481,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_parse_bad_labels),
 		cmocka_unit_test(test_parse_too_long_via_pointers),
 		cmocka_unit_test(test_len_equal_lower),
+		cmocka_unit_test(test_lower_every_byte),
 		cmocka_unit_test(test_labels_skip_subdomain),
 		cmocka_unit_test(test_to_text),
 		cmocka_unit_test(test_to_text_longest),
