@@ -90,8 +90,10 @@ bool vd_name_equal(const uint8_t *a, const uint8_t *b)
 			return true;
 		a++;
 		b++;
+		/* Names compared are mostly of one case already: equal
+		 * bytes skip the folding. */
 		for (uint8_t i = 0; i < len; i++)
-			if (lc(a[i]) != lc(b[i]))
+			if (a[i] != b[i] && lc(a[i]) != lc(b[i]))
 				return false;
 		a += len;
 		b += len;

@@ -140,7 +140,7 @@ static bool label_eq(const uint8_t *a, const uint8_t *b, const uint8_t *b_end)
 	if (a[0] != b[0] || (size_t)(b_end - b) < 1 + (size_t)a[0])
 		return false;
 	for (uint8_t i = 1; i <= a[0]; i++)
-		if (lc(a[i]) != lc(b[i]))
+		if (a[i] != b[i] && lc(a[i]) != lc(b[i]))
 			return false;
 	return true;
 }
