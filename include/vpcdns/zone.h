@@ -97,14 +97,14 @@ typedef struct vd_zone_opts {
  * with one more reference and *reused is true (reused may be NULL). prev
  * (NULL: none) is a zone of an earlier load; it is reused when it was
  * loaded from the same path with equal opts (origin compared as text), the
- * file's identity taken now with fstat on the descriptor just opened
- * (device, inode, size, mtime and ctime to the nanosecond) is the one
- * prev was read with, and prev's load was not racy: its file's mtime and
- * ctime were older than VD_ZONE_RACY_NS before that load began. A file
- * replaced by rename (new inode), rewritten (new size, mtime or ctime) or
- * even touched is read again, from the same descriptor. The open, type
- * and size checks are those of vd_zone_load_max and come first. prev is
- * only read, so it may be in use by other threads.
+ * file's identity taken now with one stat, before any open (device,
+ * inode, size, mtime and ctime to the nanosecond: a file made unreadable
+ * since has a new ctime), is the one prev was read with, and prev's load
+ * was not racy: its file's mtime and ctime were older than
+ * VD_ZONE_RACY_NS before that load began. A file replaced by rename (new
+ * inode), rewritten (new size, mtime or ctime) or even touched is opened
+ * and read, with the open, type and size checks of vd_zone_load_max.
+ * prev is only read, so it may be in use by other threads.
  */
 int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *prev,
 		       vd_zone_t **out, bool *reused, vd_errlist_t *errs);

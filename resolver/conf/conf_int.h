@@ -32,7 +32,7 @@ typedef struct zcache_ent {
 	const char *dir; /* the file's folder (fcache_ent_t.real); NULL: none */
 	size_t base;	 /* the file's name in dir: real + base */
 	vd_errlist_t errs;
-	bool loaded, reused, reported;
+	bool reused, reported;
 } zcache_ent_t;
 
 /* One use of a zone by a view, recorded while the views are read and

@@ -129,7 +129,7 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 	e->dir = dir;
 	e->base = base;
 	vd_errlist_init(&e->errs);
-	e->loaded = e->reused = e->reported = false;
+	e->reused = e->reported = false;
 	b->nzc++;
 	*zslot(b, hash, real, zi) = b->nzc;
 	return 0;
@@ -188,9 +188,9 @@ static int zu_grow(cbuild_t *b)
 	return 0;
 }
 
-/* Records that view v uses the zone of file real (resolved later). */
-/* dir: the scanned folder holding the file (the folder cache's string),
- * its name at real + base; NULL, 0: real alone. */
+/* Records that view v uses the zone of file real (loaded later). dir:
+ * the scanned folder holding the file (the folder cache's string), its
+ * name at real + base; NULL, 0: real alone. */
 static void add_file(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t *zi,
 		     const char *dir, size_t base)
 {
@@ -229,6 +229,9 @@ typedef struct dirfd_cache {
 	int fd;
 } dirfd_cache_t;
 
+/* The descriptor of folder dir, or AT_FDCWD when there is none (no
+ * folder, out of descriptors, the folder gone since the scan): the file
+ * is then looked up by its full path. */
 static int dirfd_of(dirfd_cache_t *dc, const char *dir)
 {
 	if (!dir)
@@ -239,27 +242,23 @@ static int dirfd_of(dirfd_cache_t *dc, const char *dir)
 		dc->dir = dir;
 		dc->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	return dc->fd;
+	return dc->fd >= 0 ? dc->fd : AT_FDCWD;
 }
 
 static void load_one(cbuild_t *b, zcache_ent_t *e, dirfd_cache_t *dc)
 {
 	int dfd = dirfd_of(dc, e->dir);
-	/* Out of descriptors, or the folder gone since the scan: by path. */
-	const char *name = dfd < 0 && dfd != AT_FDCWD ? e->real : e->real + e->base;
+	const char *name = dfd == AT_FDCWD ? e->real : e->real + e->base;
 	vd_zone_opts_t opts = { .origin = e->origin,
 				.fallback = e->fallback,
 				.max_size = b->snap->server.zone_file_max_size };
 	zitem_t key = { .origin = e->origin, .fallback = e->fallback };
 
-	if (dfd < 0)
-		dfd = AT_FDCWD;
 	e->rc = vd_zone_load_reuse_at(dfd, name, e->real, &opts,
 				      prev_zone(b, e->hash, e->real, &key), &e->zone,
 				      &e->reused, &e->errs);
 	if (e->rc < 0)
 		e->zone = NULL;
-	e->loaded = true;
 }
 
 static void *load_worker(void *arg)
@@ -278,19 +277,19 @@ static void *load_worker(void *arg)
 	return NULL;
 }
 
-/* Loads every entry not loaded yet. Entries only read the previous
- * snapshot's table and write themselves, so threads need no lock. */
-static void load_all(cbuild_t *b, size_t from)
+/* Loads every entry. Entries only read the previous snapshot's table
+ * and write themselves, so threads need no lock. */
+static void load_all(cbuild_t *b)
 {
 	pthread_t th[LOAD_THREADS_MAX];
 	loader_t l = { .b = b, .end = b->nzc };
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = cpus > 0 ? (size_t)cpus : 1, started = 0;
 
-	atomic_init(&l.next, from);
+	atomic_init(&l.next, 0);
 	if (n > LOAD_THREADS_MAX)
 		n = LOAD_THREADS_MAX;
-	if ((b->nzc - from) < 2 * LOAD_BATCH)
+	if (b->nzc < 2 * LOAD_BATCH)
 		n = 1;
 	/* This thread is one of the n; a thread that cannot start leaves
 	 * its share to the others. */
@@ -394,7 +393,7 @@ void vd_conf_zones_attach(cbuild_t *b)
 	apexes_t t = { 0 };
 	size_t i = 0, j;
 
-	load_all(b, 0);
+	load_all(b);
 	for (size_t k = 0; k < b->nzc; k++)
 		b->snap->nzones_reused += b->zc[k].reused;
 	/* A view's uses are consecutive: it read its zones list at once. */
@@ -549,10 +548,11 @@ static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, const zitem_
 	}
 	/* An empty folder is a view with no zones of its own (a VPC whose
 	 * last interface endpoint was deleted): it forwards everything. */
-	for (size_t i = 0; i < e->n; i++)
-		add_file(b, v, e->files[i], zi,
-			 in_folder(e, e->files[i]) ? e->real : NULL,
-			 in_folder(e, e->files[i]));
+	for (size_t i = 0; i < e->n; i++) {
+		size_t base = in_folder(e, e->files[i]);
+
+		add_file(b, v, e->files[i], zi, base ? e->real : NULL, base);
+	}
 }
 
 static int check_readable(const char *path)

@@ -52,11 +52,8 @@ void vd_wbuf_bytes(vd_wbuf_t *w, const void *p, size_t n)
 		w->err = -EINVAL;
 		return;
 	}
-	VD_REQUIRE(w->len <= w->cap); /* else cap - len wraps around */
-	if (n > w->cap - w->len) {
-		w->err = VD_ESPACE;
+	if (!room(w, n))
 		return;
-	}
 	memcpy(w->buf + w->len, p, n);
 	w->len += n;
 }

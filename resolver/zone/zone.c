@@ -291,14 +291,6 @@ int vd_zone_load_reuse_at(int dirfd, const char *name, const char *path,
 	fd = open_zone_file(&c, &st);
 	if (fd < 0)
 		return VD_ECONF;
-	if (can_reuse(prev, path, opts, c.max_size, &st)) {
-		close(fd);
-		vd_zone_ref(prev);
-		*out = prev;
-		if (reused)
-			*reused = true;
-		return 0;
-	}
 	c.z = zone_new(path, opts->fallback);
 	if (c.z && opts->origin)
 		c.z->origin_text = vd_arena_strdup(&c.z->arena, opts->origin);
@@ -324,7 +316,8 @@ fail:
 	free(text.heap);
 	free(c.recs);
 	free(c.blob);
-	vd_zone_unref(c.z);
+	if (c.z)
+		vd_zone_free_built(c.z);
 	return ret;
 }
 
@@ -342,10 +335,7 @@ void vd_zone_unref(vd_zone_t *z)
 	VD_REQUIRE(before > 0); /* one unref too many: a use after free */
 	if (before != 1)
 		return;
-	if (z->flat)
-		free(z);
-	else
-		vd_zone_free_built(z);
+	free(z); /* every zone handed out is flat: one block */
 }
 
 void vd_zone_free_built(vd_zone_t *z)

@@ -415,18 +415,6 @@ static const vd_rrset_t *rrset_find(const vd_zone_node_t *n, uint16_t type)
 	return NULL;
 }
 
-/* The index moves into the arena once complete (the malloc'd build copy
- * is freed either way). */
-static int index_move(vd_zone_t *z)
-{
-	vd_zone_node_t **slots;
-
-	slots = vd_arena_memdup(&z->arena, z->slots, (z->mask + 1) * sizeof(*slots));
-	free(z->slots);
-	z->slots = slots;
-	return slots ? 0 : -ENOMEM;
-}
-
 static int apex_fill(vd_zone_t *z)
 {
 	uint32_t min;
@@ -444,6 +432,7 @@ static int apex_fill(vd_zone_t *z)
 
 int vd_zone_build(vd_zone_ctx_t *c)
 {
+	vd_zone_node_t **build_slots;
 	int ret;
 
 	check_records(c);
@@ -451,15 +440,14 @@ int vd_zone_build(vd_zone_ctx_t *c)
 		return VD_ECONF;
 	c->z->apex_hash = vd_zone_hash_name(c->z->apex);
 	ret = nodes_build(c);
-	if (ret < 0) {
-		free(c->z->slots);
-		c->z->slots = NULL;
-		return ret;
-	}
-	ret = index_move(c->z);
+	/* The growing index is malloc'd; the flat copy has its own. */
+	build_slots = c->z->slots;
 	if (ret == 0)
 		ret = apex_fill(c->z);
 	if (ret == 0)
 		ret = vd_zone_flatten(c->z, &c->z);
+	free(build_slots);
+	if (ret < 0)
+		c->z->slots = NULL;
 	return ret;
 }

@@ -2,8 +2,8 @@
  * The zone's final form: one exact-size block. The builder works in an
  * arena, with an index that grows by doubling and every piece rounded to
  * the arena's alignment; that is convenient while the shape is unknown,
- * but it costs a 1 KiB chunk, a 64-slot index and a second chunk for the
- * index even for a zone of one name and three records, which is most of
+ * but it costs a 1 KiB chunk and a 64-slot index even for a zone of one
+ * name and three records, which is most of
  * what vpcdns-import writes (201,000 such zones at 1000 VPCs). Once the
  * zone is complete its size is known, so it is copied here into a single
  * allocation: the zone header, an index sized for its nodes (load <= 1/2),
@@ -125,7 +125,6 @@ int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out)
 	*f = *z;
 	atomic_init(&f->refs, 1);
 	memset(&f->arena, 0, sizeof(f->arena));
-	f->flat = true;
 	slots = (vd_zone_node_t **)((uint8_t *)f + at_slots);
 	memset(slots, 0, s.slots * sizeof(*slots));
 	mask = s.slots - 1;

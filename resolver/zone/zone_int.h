@@ -45,7 +45,6 @@ struct vd_zone {
 	atomic_uint refs;
 	vd_zone_fallback_t fallback;
 	bool racy; /* changed too close to the load to be trusted */
-	bool flat; /* one block (vd_zone_flatten), arena unused */
 	unsigned apex_labels;
 	uint32_t apex_hash; /* vd_zone_hash_name(apex) */
 	uint32_t neg_ttl;
@@ -152,7 +151,8 @@ int vd_zone_build(vd_zone_ctx_t *c);
 /* Copies the complete zone z into one exact-size block, *out, and frees
  * z (vd_zone_free_built). On -ENOMEM z is left as it was. */
 int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out);
-/* Frees a zone still in its build arena (not flat), whatever its refs. */
+/* Frees a zone still in its build arena, whatever its refs (a load that
+ * failed before vd_zone_flatten; a flattened zone is one block). */
 void vd_zone_free_built(vd_zone_t *z);
 
 /* Name hashing. A name's hash is built label by label from the root, so a
