@@ -150,7 +150,10 @@ static void conn_send(conn_t *k)
 	uv_buf_t b = uv_buf_init(k->out.p, (unsigned)k->out.len);
 	k->state = C_WRITING;
 	k->wr.data = k;
-	uv_timer_stop(&k->timer);
+	/* A client that does not read its answer is closed like a silent
+	 * one: its pending write would otherwise hold a slot, and the main
+	 * loop at stop, for ever. */
+	uv_timer_start(&k->timer, on_drain_timeout, VD_CTL_READ_TIMEOUT_MS, 0);
 	if (uv_write(&k->wr, (uv_stream_t *)&k->pipe, &b, 1, on_written) != 0)
 		conn_close(k);
 }
@@ -507,7 +510,8 @@ void vd_ctl_close(vd_ctl_t *c)
 	uv_close((uv_handle_t *)&c->listener, listener_closed);
 	for (k = c->conns; k != NULL; k = next) {
 		next = k->next;
-		if (k->state == C_READING || k->state == C_DRAINING)
+		if (k->state == C_READING || k->state == C_WRITING ||
+		    k->state == C_DRAINING)
 			conn_close(k);
 	}
 }

@@ -345,6 +345,49 @@ def silent_client_is_closed_others_are_served():
 
 
 @suite.case
+def client_that_does_not_read_is_closed_and_does_not_hold_the_stop():
+    # A reply far larger than the socket buffer (thousands of views) to a
+    # client that never reads: the write cannot finish. The connection is
+    # closed after the read timeout like a silent one, and SIGTERM stops
+    # the server meanwhile (a pending write once kept its loop alive).
+    cfg = config()
+    cfg["views"] = cfg["views"] + [
+        {"name": "many-view-%05d" % i, "clients": ["10.%d.%d.0/24" % (i // 250, i % 250)],
+         "forward": {".": "up"}} for i in range(6000)]
+    port = vt.free_port()
+    cfg["server"] = vt.server_block(port, workers=2)
+    srv = vt.Vpcdns(S["wd"], cfg, port=port, name="big").start(timeout=20)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        s.connect(srv.ctl_socket)
+        s.sendall(b"views\n")
+        # Past the read timeout (5 s) the server has closed its end.
+        time.sleep(6.5)
+        try:
+            s.send(b"x")
+            closed = False
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        check(closed, "the connection of a client that does not read is closed")
+        # A second one, stopped before its timeout.
+        s.close()
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(srv.ctl_socket)
+        s.sendall(b"views\n")
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        rc, in_time = srv.stop(timeout=15)
+        check(in_time, "vpcdns stopped while a control client did not read "
+              "(waited %.1f s)" % (time.monotonic() - t0), srv.log()[-1500:])
+        eq(rc, 0, "exit status")
+    finally:
+        s.close()
+        srv.stop()
+
+
+@suite.case
 def unreachable_socket_exit_3():
     path = os.path.join(S["wd"], "none.sock")
     rc, out, err = vt.check_run([vt.ctl_binary(), "-s", path, "status"])
