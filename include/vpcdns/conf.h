@@ -157,8 +157,9 @@ typedef struct vd_snap {
 	bool rate_limit_any;
 	/* Distinct zones (views share them), and how many of them were
 	 * taken from the previous snapshot instead of read (vd_conf_reload);
-	 * the rest were read from their files. */
+	 * the rest were read from their files; and their records. */
 	size_t nzones, nzones_reused;
+	uint64_t nrecords;
 } vd_snap_t;
 
 /* Reads path, validates everything and loads every zone. On success *out is

@@ -106,7 +106,7 @@ void vd_ctl_write_error(vd_ctl_buf_t *out, bool json, const char *msg);
 void vd_ctl_write_reload(vd_ctl_buf_t *out, bool json,
 			 const vd_daemon_reload_result_t *r);
 void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t *st,
-			 const vd_snap_t *snap, uint64_t now);
+			 uint64_t now);
 void vd_ctl_write_stats(vd_ctl_buf_t *out, bool json, const vd_worker_stats_t *w,
 			size_t n);
 void vd_ctl_write_flush(vd_ctl_buf_t *out, const vd_ctl_req_t *req, int rc,

@@ -74,7 +74,6 @@ void vd_http_free(vd_http_t *h);
 /* /ready: 200 in VD_HTTP_READY, else 503 with the state's name and
  * reason (copied; NULL: none). */
 void vd_http_set_state(vd_http_t *h, vd_http_state_t st, const char *reason);
-vd_http_state_t vd_http_state(const vd_http_t *h);
 /* Loop i is alive now. */
 void vd_http_tick(vd_http_t *h, size_t loop);
 /* The metrics text for the scrape numbered seq (copied). */

@@ -733,6 +733,7 @@ int vd_conf_ztable_take(cbuild_t *b, ztable_t *out)
 
 		if (!e->zone)
 			continue;
+		b->snap->nrecords += vd_zone_rr_count(e->zone);
 		while (out->slots[j])
 			j = (j + 1) & out->mask;
 		out->slots[j] = e->zone; /* the reference moves */

@@ -219,11 +219,9 @@ static void cmd_status(conn_t *k)
 {
 	vd_ctl_t *c = k->ctl;
 	vd_daemon_status_t st;
-	vd_snap_t *snap = c->ops.snap(c->ops.arg);
 
 	c->ops.status(c->ops.arg, &st);
-	vd_ctl_write_status(&k->out, k->req.json, &st, snap, (uint64_t)time(NULL));
-	vd_snap_unref(snap);
+	vd_ctl_write_status(&k->out, k->req.json, &st, (uint64_t)time(NULL));
 	conn_send(k);
 }
 

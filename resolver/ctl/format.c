@@ -142,40 +142,6 @@ void vd_ctl_write_reload(vd_ctl_buf_t *out, bool json,
 
 /* ---- status ------------------------------------------------------------- */
 
-static int cmp_ptr(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t) * (const void *const *)a;
-	uintptr_t y = (uintptr_t) * (const void *const *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Distinct zones (a zone file shared by views counts once) and their
- * records. */
-static void count_zones(const vd_snap_t *snap, size_t *zones, uint64_t *records)
-{
-	size_t n = 0, k = 0;
-	const void **all;
-
-	*zones = 0;
-	*records = 0;
-	for (size_t i = 0; i < snap->nviews; i++)
-		n += vd_view_nzones(snap->views[i]);
-	all = malloc((n ? n : 1) * sizeof(*all));
-	if (all == NULL)
-		return;
-	for (size_t i = 0; i < snap->nviews; i++)
-		for (size_t j = 0; j < vd_view_nzones(snap->views[i]); j++)
-			all[k++] = vd_view_zone(snap->views[i], j);
-	qsort(all, n, sizeof(*all), cmp_ptr);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && all[i] == all[i - 1])
-			continue;
-		(*zones)++;
-		*records += vd_zone_rr_count(all[i]);
-	}
-	free(all);
-}
-
 static const char *last_result(const vd_daemon_status_t *st)
 {
 	if (st->reloads == 0)
@@ -192,13 +158,11 @@ static void time_text(uint64_t t, char *buf, size_t len)
 }
 
 void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t *st,
-			 const vd_snap_t *snap, uint64_t now)
+			 uint64_t now)
 {
-	size_t zones;
-	uint64_t records, uptime = now > st->started_at ? now - st->started_at : 0;
+	uint64_t uptime = now > st->started_at ? now - st->started_at : 0;
 	char loaded[32], last[32];
 
-	count_zones(snap, &zones, &records);
 	time_text(st->loaded_at, loaded, sizeof(loaded));
 	time_text(st->last_at, last, sizeof(last));
 	if (json) {
@@ -209,9 +173,9 @@ void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t 
 		set_u64(o, "started_at", st->started_at);
 		set_u64(o, "uptime", uptime);
 		set_u64(o, "views", st->views);
-		set_u64(o, "zones", zones);
+		set_u64(o, "zones", st->zones);
 		set_u64(o, "zone_uses", st->zone_uses);
-		set_u64(o, "records", records);
+		set_u64(o, "records", st->records);
 		set_u64(o, "upstream_groups", st->groups);
 		set_u64(o, "workers", st->workers);
 		json_object_set_new(o, "reloading", json_boolean(st->reloading));
@@ -236,9 +200,9 @@ void vd_ctl_write_status(vd_ctl_buf_t *out, bool json, const vd_daemon_status_t 
 			  "records: %llu\nupstream groups: %zu\nworkers: %zu\n"
 			  "reloads: %llu (%llu failed)%s\n",
 			  st->conf_path, (unsigned long long)st->generation, loaded,
-			  (unsigned long long)uptime, st->views, zones, st->zone_uses,
-			  (unsigned long long)records, st->groups, st->workers,
-			  (unsigned long long)st->reloads,
+			  (unsigned long long)uptime, st->views, st->zones,
+			  st->zone_uses, (unsigned long long)st->records, st->groups,
+			  st->workers, (unsigned long long)st->reloads,
 			  (unsigned long long)st->reload_failures,
 			  st->reloading ? ", one running" : "");
 	if (st->reloads == 0)

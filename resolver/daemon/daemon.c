@@ -74,35 +74,6 @@ static size_t zone_uses(const vd_snap_t *snap)
 	return n;
 }
 
-/* Distinct zones (views may share one) and their records, counted once
- * per snapshot with a set of zone pointers. */
-static void count_zones(vd_daemon_t *d, const vd_snap_t *snap)
-{
-	size_t n = zone_uses(snap), cap = 16;
-	const vd_zone_t **set;
-
-	d->nzones = d->nrecords = 0;
-	while (cap < 2 * n)
-		cap *= 2;
-	if ((set = calloc(cap, sizeof(*set))) == NULL)
-		return;
-	for (size_t i = 0; i < snap->nviews; i++) {
-		const vd_view_t *v = snap->views[i];
-		for (size_t j = 0; j < vd_view_nzones(v); j++) {
-			const vd_zone_t *z = vd_view_zone(v, j);
-			size_t k = (size_t)vd_hash(&z, sizeof(z), VD_HASH_SEED_FIXED);
-			while (set[k & (cap - 1)] != NULL && set[k & (cap - 1)] != z)
-				k++;
-			if (set[k & (cap - 1)] == z)
-				continue;
-			set[k & (cap - 1)] = z;
-			d->nzones++;
-			d->nrecords += vd_zone_rr_count(z);
-		}
-	}
-	free(set);
-}
-
 /* ---- reload ------------------------------------------------------------ */
 
 /*
@@ -180,7 +151,6 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
 	check_qlog(d, snap);
 	vd_daemon_fit_fd_limit(snap, d->nworkers);
 	d->snap = snap;
-	count_zones(d, snap);
 	d->loaded_at = d->last_ok_at = (uint64_t)time(NULL);
 	d->last_ok_ms = ms;
 	for (size_t i = 0; i < d->nworkers; i++)
@@ -422,8 +392,8 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->loaded_at = d->loaded_at;
 	out->views = d->snap->nviews;
 	out->zone_uses = zone_uses(d->snap);
-	out->zones = d->nzones;
-	out->records = d->nrecords;
+	out->zones = d->snap->nzones;
+	out->records = d->snap->nrecords;
 	out->draining = d->draining;
 	out->last_ok_at = d->last_ok_at;
 	out->last_ok_ms = d->last_ok_ms;
@@ -435,7 +405,6 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->groups = d->snap->ngroups;
 	out->workers = d->nworkers;
 	out->reloading = d->reloading;
-	out->draining = d->draining;
 	out->stopping = d->stopping;
 	out->reloads = d->reloads;
 	out->reload_failures = d->reload_failures;
@@ -705,7 +674,6 @@ static int start(vd_daemon_t *d)
 	d->snap->generation = d->generation = 1;
 	d->started_at = d->loaded_at = d->last_ok_at = (uint64_t)time(NULL);
 	d->last_ok_ms = vd_now_ms() - t0;
-	count_zones(d, d->snap);
 	apply_log_level(d, d->snap);
 	log_snapshot(d->snap);
 

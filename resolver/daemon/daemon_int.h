@@ -149,7 +149,6 @@ struct vd_daemon {
 	_Atomic uint64_t http_seq;   /* the newest scrape asking */
 	bool draining;
 	uint64_t last_ok_at, last_ok_ms;
-	size_t nzones, nrecords; /* of the serving snapshot */
 	/* cache flushes (flush.c): the running one is flush_head */
 	uv_async_t flush_async; /* a worker has flushed */
 	uv_timer_t flush_timer; /* give up on slow workers */

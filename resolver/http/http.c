@@ -292,11 +292,6 @@ void vd_http_set_state(vd_http_t *h, vd_http_state_t st, const char *reason)
 	pthread_mutex_unlock(&h->mu);
 }
 
-vd_http_state_t vd_http_state(const vd_http_t *h)
-{
-	return (vd_http_state_t)atomic_load(&((vd_http_t *)h)->state);
-}
-
 void vd_http_set_loops(vd_http_t *h, size_t n)
 {
 	if (h == NULL)

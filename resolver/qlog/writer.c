@@ -292,6 +292,8 @@ static void write_json(vd_qlog_t *q, const vd_qlog_rec_t *rec)
 	if (n > 0) {
 		q->blen += n;
 		q->bcount++;
+	} else {
+		atomic_fetch_add(&q->failed, 1); /* a line that does not fit */
 	}
 }
 

@@ -437,6 +437,25 @@ static void test_unreadable(void **state)
 	vd_errlist_deinit(&e);
 }
 
+/* A file larger when read than its size said: /proc files are regular
+ * and report size 0, so the check at open passes and only reading finds
+ * the bytes past the limit. */
+static void test_grew_while_read(void **state)
+{
+	vd_errlist_t e;
+	vd_zone_t *z = (vd_zone_t *)1;
+
+	(void)state;
+	vd_errlist_init(&e);
+	assert_int_equal(vd_zone_load_max("/proc/self/status", "example.",
+					  VD_ZONE_FALLBACK_FORWARD, 10, &z, &e),
+			 VD_ECONF);
+	assert_null(z);
+	zt_expect_error(&e, "/proc/self/status",
+			": file grew beyond 10 bytes while being read");
+	vd_errlist_deinit(&e);
+}
+
 /* The size is checked before anything is parsed: a file over the limit is
  * one clear error; a file of exactly the limit loads. */
 static void test_too_large(void **state)
@@ -519,6 +538,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_grew_while_read),
 		cmocka_unit_test(test_fifo),
 	};
 
