@@ -14,30 +14,13 @@
 # median of BENCH_RUNS runs (default 3), alternating between the servers.
 # Everything listens on 127.0.0.1 and every process is stopped by its PID.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 vpcdns=${1:-$here/../build/vpcdns}
 secs=${BENCH_SECONDS:-10}
 runs=${BENCH_RUNS:-3}
 names=${BENCH_NAMES:-1000000}
 clients=${BENCH_CLIENTS:-8}
-ncpu=$(nproc)
-srv_pin=(); cli_pin=()
-if [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
-	srv_pin=(taskset -c $((ncpu - 1)))
-	cli_pin=(taskset -c 0)
-fi
-command -v dnsperf >/dev/null || { echo "bench: dnsperf is not installed" >&2; exit 1; }
-[ -x "$vpcdns" ] || { echo "bench: no vpcdns binary at $vpcdns" >&2; exit 1; }
-
-tmp=$(mktemp -d /tmp/vpcdns-fwbench.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_init fwbench dnsperf
 
 python3 - "$tmp" "$names" <<'PY'
 import sys, random
@@ -89,16 +72,8 @@ printf 'list: %d names (%s bytes); --check %.2f s\n' "$names" \
 
 "${srv_pin[@]}" "$vpcdns" -c "$tmp/on.yaml" 2>"$tmp/on.log" & pids+=($!); on_pid=$!
 "${srv_pin[@]}" "$vpcdns" -c "$tmp/off.yaml" 2>"$tmp/off.log" & pids+=($!); off_pid=$!
-wait_up() {
-	for _ in $(seq 300); do
-		dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short www.svc.a.b.c.d.example >/dev/null 2>&1 &&
-			return 0
-		sleep 0.1
-	done
-	echo "bench: server on port $1 did not start" >&2
-	exit 1
-}
-wait_up "$on_port"; wait_up "$off_port"
+wait_answer "$on_port" www.svc.a.b.c.d.example
+wait_answer "$off_port" www.svc.a.b.c.d.example
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 printf 'resident memory: %d MiB with the list, %d MiB without (%.1f MiB for the list)\n' \
 	$(($(rss $on_pid) / 1024)) $(($(rss $off_pid) / 1024)) \

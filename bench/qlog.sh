@@ -20,32 +20,13 @@
 # dnsperf on the first when there are two or more. The log files are
 # removed with the temporary folder.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 vpcdns=${1:-$here/../build/vpcdns}
 secs=${BENCH_SECONDS:-5}
 runs=${BENCH_RUNS:-3}
 clients=${BENCH_CLIENTS:-8}
 rate=${BENCH_RATE:-40000}
-ncpu=$(nproc)
-srv_pin=(); cli_pin=()
-if [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
-	srv_pin=(taskset -c $((ncpu - 1)))
-	cli_pin=(taskset -c 0)
-fi
-for t in unbound dnsperf; do
-	command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }
-done
-[ -x "$vpcdns" ] || { echo "bench: no vpcdns binary at $vpcdns" >&2; exit 1; }
-
-tmp=$(mktemp -d /tmp/vpcdns-bench-qlog.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_init bench-qlog unbound dnsperf
 
 mkdir -p "$tmp/zones"
 cat > "$tmp/zones/ec2.zone" <<ZONE
@@ -106,15 +87,7 @@ start_vpcdns vd_dnstap "query_log: {dnstap_file: q.dnstap}"
 start_unbound ub_off no
 start_unbound ub_log yes
 names=(vd_off vd_json vd_dnstap ub_off ub_log)
-for n in "${names[@]}"; do
-	ok=
-	for _ in $(seq 50); do
-		if dig @127.0.0.1 -p "${port_of[$n]}" +time=1 +tries=1 +short \
-			ec2.us-east-1.amazonaws.com >/dev/null 2>&1; then ok=1; break; fi
-		sleep 0.1
-	done
-	[ -n "$ok" ] || { echo "bench: $n did not start" >&2; exit 1; }
-done
+for n in "${names[@]}"; do wait_answer "${port_of[$n]}" ec2.us-east-1.amazonaws.com "$n"; done
 
 run() {   # port
 	"${cli_pin[@]}" dnsperf -s 127.0.0.1 -p "$1" -d "$tmp/local.txt" -l "$secs" \

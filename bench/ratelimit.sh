@@ -13,32 +13,12 @@
 # at least 0.95). With two or more CPUs the servers run on the last CPU and
 # dnsperf on the first. Every process is stopped by its PID.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 vpcdns=${1:-$here/../build/vpcdns}
 secs=${BENCH_SECONDS:-10}
 runs=${BENCH_RUNS:-5}
 clients=${BENCH_CLIENTS:-8}
-ncpu=$(nproc)
-srv_pin=(); cli_pin=()
-if [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
-	srv_pin=(taskset -c $((ncpu - 1)))
-	cli_pin=(taskset -c 0)
-fi
-for t in dnsperf dig; do
-	command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }
-done
-[ -x "$vpcdns" ] || { echo "bench: no vpcdns binary at $vpcdns" >&2; exit 1; }
-
-tmp=$(mktemp -d /tmp/vpcdns-bench-rl.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_init bench-rl dnsperf dig
 off_port=$(port); on_port=$(port)
 
 mkdir -p "$tmp/zones"
@@ -68,15 +48,8 @@ off_pid=$!
 "${srv_pin[@]}" "$vpcdns" -c "$tmp/on.yaml" 2>"$tmp/on.log" & pids+=($!)
 on_pid=$!
 
-wait_up() {
-	for _ in $(seq 50); do
-		dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short ec2.us-east-1.amazonaws.com >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "bench: server on port $1 did not start" >&2
-	exit 1
-}
-wait_up "$off_port"; wait_up "$on_port"
+wait_answer "$off_port" ec2.us-east-1.amazonaws.com
+wait_answer "$on_port" ec2.us-east-1.amazonaws.com
 echo "ec2.us-east-1.amazonaws.com A" > "$tmp/local.txt"
 
 run() {   # port

@@ -27,7 +27,7 @@
 # Everything on 127.0.0.1; every process is stopped by its PID. Prints one
 # table and one line per target of issue 13 ("met" / "NOT met").
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 vpcdns=${1:-$here/../build/vpcdns}
 bindir=$(cd "$(dirname "$vpcdns")" && pwd)
 vdload=$bindir/vdload
@@ -37,29 +37,9 @@ runs=${BENCH_RUNS:-3}
 rate=${BENCH_RATE:-10000}
 outst=${BENCH_OUTSTANDING:-256}
 clients=${BENCH_CLIENTS:-8}
-ncpu=$(nproc)
-srv_pin=(); cli_pin=()
-if [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
-	srv_pin=(taskset -c $((ncpu - 1)))
-	cli_pin=(taskset -c 0)
-fi
-for t in nsd unbound dnsperf dig; do
-	command -v "$t" >/dev/null || { echo "bench: $t is not installed" >&2; exit 1; }
-done
-for b in "$vpcdns" "$vdload" "$trivial"; do
-	[ -x "$b" ] || { echo "bench: no binary at $b" >&2; exit 1; }
-done
+bench_init bench nsd unbound dnsperf dig
+bench_need_bin "$vdload" "$trivial"
 
-tmp=$(mktemp -d /tmp/vpcdns-bench.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 declare -A port_of pid_of
 
 # ---- upstream: nsd ----------------------------------------------------------
@@ -170,16 +150,9 @@ p=$(port)
 "${srv_pin[@]}" "$trivial" -p "$p" 2>"$tmp/trivial.log" & pids+=($!)
 port_of[triv]=$p; pid_of[triv]=$!
 
-wait_up() {   # name
-	for _ in $(seq 100); do
-		dig @127.0.0.1 -p "${port_of[$1]}" +time=1 +tries=1 +short ns.bench.example.net 2>/dev/null |
-			grep -q '^[0-9]' && return 0
-		sleep 0.1
-	done
-	echo "bench: $1 on port ${port_of[$1]} did not start" >&2
-	exit 1
-}
-for n in nsd ub vd vd_qlog vd_http vd_rl vd_w2 triv; do wait_up "$n"; done
+for n in nsd ub vd vd_qlog vd_http vd_rl vd_w2 triv; do
+	wait_answer "${port_of[$n]}" ns.bench.example.net "$n on port ${port_of[$n]}"
+done
 
 # ---- query files ------------------------------------------------------------
 # A miss file per server and run (dnsperf and vdload read from the top each

@@ -32,7 +32,8 @@
 # Everything on 127.0.0.1; every process is stopped by its PID. With two
 # or more CPUs the servers run on the last CPU, vdload on the first.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+bench_tag=scale
+. "$(dirname "$0")/lib.sh"
 vpcdns=${1:-$here/../build/vpcdns}
 vdload=$(cd "$(dirname "$vpcdns")" && pwd)/vdload
 views=${VIEWS:-1000}
@@ -41,34 +42,18 @@ sviews=${SMALL_VIEWS:-50}
 sendpoints=${SMALL_ENDPOINTS:-100}
 secs=${BENCH_SECONDS:-10}
 rqps=${RELOAD_QPS:-20000}
-ncpu=$(nproc)
-srv_pin=(); cli_pin=()
-if [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
-	srv_pin=(taskset -c $((ncpu - 1)))
-	cli_pin=(taskset -c 0)
-fi
-for t in unbound unbound-control dig; do
-	command -v "$t" >/dev/null || { echo "scale: $t is not installed" >&2; exit 1; }
-done
-for b in "$vpcdns" "$vdload"; do
-	[ -x "$b" ] || { echo "scale: no binary at $b" >&2; exit 1; }
-done
-tmp=$(mktemp -d /tmp/vpcdns-scale.XXXXXX)
-data=${DATASET_DIR:-$tmp/data}
-pids=()
 restore=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	# The one file the reloads change gets its first address back, so a
-	# kept dataset starts every run the same.
+bench_init scale unbound unbound-control dig
+bench_need_bin "$vdload"
+data=${DATASET_DIR:-$tmp/data}
+# Run at exit once the servers are stopped: the one file the reloads change
+# gets its first address back, so a kept dataset starts every run the same.
+bench_cleanup_more() {
+	local f
 	for f in "${restore[@]}"; do
 		sed -i -E 's/(A )10\.9\.9\.[0-9]+("?)$/\110.0.0.8\2/' "$f" 2>/dev/null || true
 	done
-	rm -rf "$tmp"
 }
-trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 res=$tmp/results
 : > "$res"
 record() { echo "$1 $2" >> "$res"; }

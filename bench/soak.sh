@@ -6,11 +6,14 @@
 # counters and the reload count; a sanitizer build reports leaks at exit.
 #
 #   bench/soak.sh [build-dir]      (default: build; try build-asan)
+#
+# Everything on 127.0.0.1, on free ports; every process is stopped by its PID.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
+. "$(dirname "$0")/lib.sh"
 B=${1:-$here/../build}
-tmp=$(mktemp -d /tmp/vpcdns-soak.XXXXXX)
-trap 'kill $V $N 2>/dev/null || true; rm -rf "$tmp"' EXIT
+vpcdns=$B/vpcdns
+bench_init soak nsd dnsperf dig
+nsd_port=$(port); vd_port=$(port); dead_port=$(port)
 cat > $tmp/z <<Z
 \$ORIGIN bench.example.net.
 \$TTL 5
@@ -21,8 +24,8 @@ ns A 127.0.0.1
 Z
 cat > $tmp/nsd.conf <<C
 server:
-  ip-address: 127.0.0.1@5711
-  port: 5711
+  ip-address: 127.0.0.1@$nsd_port
+  port: $nsd_port
   zonesdir: "$tmp"
   pidfile: "$tmp/nsd.pid"
   database: ""
@@ -36,7 +39,7 @@ zone:
   name: bench.example.net
   zonefile: z
 C
-nsd -d -c $tmp/nsd.conf 2>/dev/null & N=$!
+nsd -d -c $tmp/nsd.conf 2>/dev/null & N=$!; pids+=("$N")
 mkdir -p $tmp/zones
 cat > $tmp/zones/l.zone <<Z
 \$ORIGIN ec2.us-east-1.amazonaws.com.
@@ -48,10 +51,10 @@ cat > $tmp/zones/l.zone <<Z
 Z
 cat > $tmp/v.yaml <<C
 server:
-  listen: ["127.0.0.1:5712"]
+  listen: ["127.0.0.1:$vd_port"]
   log_level: info
 upstreams:
-  up: ["127.0.0.1:5711", "127.0.0.1:5719"]
+  up: ["127.0.0.1:$nsd_port", "127.0.0.1:$dead_port"]
 cache:
   size: 2MiB
 views:
@@ -61,7 +64,7 @@ views:
     forward: { ".": up }
     subnets: [{cidr: 10.0.1.0/24, az_id: a1}, {cidr: 127.0.0.1/32, az_id: a1}]
 C
-ASAN_OPTIONS=detect_leaks=1 "$B/vpcdns" -c $tmp/v.yaml 2>$tmp/v.log & V=$!
+ASAN_OPTIONS=detect_leaks=1 "$vpcdns" -c $tmp/v.yaml 2>$tmp/v.log & V=$!; pids+=("$V")
 sleep 1
 python3 -c "
 import random
@@ -74,11 +77,11 @@ with open('$tmp/q.txt','w') as f:
     elif r < 0.9: f.write('u%x.bench.example.net A\n' % random.getrandbits(48))
     else: f.write('nx%d.nothere.invalid MX\n' % random.randrange(50))
 "
-( for i in 1 2 3 4 5 6 7 8; do sleep 2; kill -HUP $V; done ) &
+( for i in 1 2 3 4 5 6 7 8; do sleep 2; kill -HUP $V; done ) & pids+=($!)
 awk '{print "rss0_kb", $24*4}' /proc/$V/stat
-dnsperf -s 127.0.0.1 -p 5712 -d $tmp/q.txt -l 20 -c 8 -q 100 2>&1 | grep -E "completed|lost|per second"
+dnsperf -s 127.0.0.1 -p "$vd_port" -d $tmp/q.txt -l 20 -c 8 -q 100 2>&1 | grep -E "completed|lost|per second"
 awk '{print "rss1_kb", $24*4}' /proc/$V/stat
-tcp_ok=$(for i in $(seq 50); do dig @127.0.0.1 -p 5712 +tcp +short h$i.bench.example.net; done | grep -c 192.0.2.1)
+tcp_ok=$(for i in $(seq 50); do dig @127.0.0.1 -p "$vd_port" +tcp +short h$i.bench.example.net; done | grep -c 192.0.2.1)
 echo "tcp answers: $tcp_ok/50"
 kill -USR1 $V; sleep 0.3
 kill $V; rc=0; wait $V || rc=$?; echo "vpcdns exit $rc"
