@@ -253,6 +253,14 @@ static const field_t query_fields[] = {
 	F(vd_query_stats_t, upstream_fetches),
 	F(vd_query_stats_t, refreshes),
 	F(vd_query_stats_t, rejected_pending),
+	F(vd_query_stats_t, fw_allow),
+	F(vd_query_stats_t, fw_alert),
+	F(vd_query_stats_t, fw_block),
+	F(vd_query_stats_t, ratelimited),
+	F(vd_query_stats_t, slipped),
+	F(vd_query_stats_t, badcookie),
+	F(vd_query_stats_t, cookies),
+	F(vd_query_stats_t, cookies_valid),
 	{ NULL, 0 },
 };
 static const field_t cache_fields[] = {
@@ -283,8 +291,12 @@ static const field_t fwd_fields[] = {
 	F(vd_fwd_stats_t, failed),
 	F(vd_fwd_stats_t, rejected_inflight),
 	F(vd_fwd_stats_t, deadlines),
+	F(vd_fwd_stats_t, explored),
+	F(vd_fwd_stats_t, probes),
 	F(vd_fwd_stats_t, conn_opened),
 	F(vd_fwd_stats_t, conn_reused),
+	F(vd_fwd_stats_t, conn_broken),
+	F(vd_fwd_stats_t, conn_retries),
 	F(vd_fwd_stats_t, tls_failures),
 	F(vd_fwd_stats_t, tls_resumed),
 	F(vd_fwd_stats_t, socket_failures),
@@ -302,6 +314,18 @@ static const field_t net_fields[] = {
 	F(vd_net_stats_t, tcp_paused),	      { NULL, 0 },
 };
 #undef F
+
+/* Every counter of each struct is listed: a field added to one of them
+ * and not here fails the build (they are all uint64_t). */
+#define LISTS_ALL(fields, type)                                                       \
+	_Static_assert((sizeof(fields) / sizeof(fields[0]) - 1) * sizeof(uint64_t) == \
+			       sizeof(type),                                          \
+		       #fields " lists every counter of " #type)
+LISTS_ALL(query_fields, vd_query_stats_t);
+LISTS_ALL(cache_fields, vd_cache_stats_t);
+LISTS_ALL(fwd_fields, vd_fwd_stats_t);
+LISTS_ALL(net_fields, vd_net_stats_t);
+#undef LISTS_ALL
 
 /* The groups of counters in a worker's copy. */
 static const struct group {

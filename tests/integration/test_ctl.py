@@ -163,6 +163,14 @@ def stats_total_and_per_worker():
        "total is the sum of the workers")
     check(all("cache" in w and "upstream" in w and "net" in w for w in j["per_worker"]),
           "each worker has cache, upstream and net counters", j["per_worker"][0])
+    # The firewall, rate-limit and cookie counters the SIGUSR1 log and
+    # /metrics show are here too.
+    for k in ("fw_allow", "fw_alert", "fw_block", "ratelimited", "slipped",
+              "badcookie", "cookies", "cookies_valid"):
+        check(k in j["total"]["query"], "stats has query %s" % k, j["total"]["query"])
+    for k in ("explored", "probes", "conn_broken", "conn_retries"):
+        check(k in j["total"]["upstream"], "stats has upstream %s" % k,
+              j["total"]["upstream"])
     rc, out, _ = ctl("stats")
     check(re.search(r"^total query: queries=\d+", out, re.M), "text total line", out)
     check(re.search(r"^worker 1 cache: entries=\d+", out, re.M), "text worker line", out)
