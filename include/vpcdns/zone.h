@@ -123,6 +123,8 @@ void vd_zone_unref(vd_zone_t *z); /* frees at the last unref; NULL is ok */
 
 /* Lower-cased apex name (wire form). */
 const uint8_t *vd_zone_apex(const vd_zone_t *z);
+/* A hash of the apex name: equal apexes (of any zones) hash equal. */
+uint32_t vd_zone_apex_hash(const vd_zone_t *z);
 vd_zone_fallback_t vd_zone_fallback(const vd_zone_t *z);
 const char *vd_zone_path(const vd_zone_t *z);
 /* The origin the zone was loaded with as given (NULL: from the file). */

@@ -48,9 +48,21 @@ typedef struct zuse {
  * fallback, origin: zkey_hash in zones.c), kept with the snapshot so the
  * next build can find the zone it may reuse (vd_conf_reload). Open
  * addressing, at most half full. */
+/* A slot of an index over an array: the key's hash beside the entry's
+ * index + 1 (0: empty), so a probe that misses reads no entry. */
+typedef struct hslot {
+	uint32_t hash;
+	uint32_t idx;
+} hslot_t;
+
+typedef struct zslot {
+	uint32_t hash; /* the key's, so a probe that misses reads no zone */
+	vd_zone_t *zone;
+} zslot_t;
+
 typedef struct ztable {
-	vd_zone_t **slots; /* malloc'd; one reference each; NULL: empty */
-	size_t mask;	   /* slot count - 1 */
+	zslot_t *slots; /* malloc'd; one reference each; zone NULL: empty */
+	size_t mask;	/* slot count - 1 */
 	size_t n;
 } ztable_t;
 
@@ -133,7 +145,7 @@ typedef struct cbuild {
 	size_t nzc, capzc;
 	/* Hash index over zc (entry index + 1, 0 = empty), at most half
 	 * full, so a build naming 200 000 zone files stays linear. */
-	size_t *zslots; /* malloc'd */
+	hslot_t *zslots; /* malloc'd */
 	size_t zmask;
 	zuse_t *zu; /* malloc'd */
 	size_t nzu, capzu;

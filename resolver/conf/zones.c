@@ -58,18 +58,21 @@ static uint32_t zkey_hash(const char *real, const zitem_t *zi)
 }
 
 /* The index slot of (real, fallback, origin): its entry or an empty slot. */
-static size_t *zslot(const cbuild_t *b, uint32_t hash, const char *real,
-		     const zitem_t *zi)
+static hslot_t *zslot(const cbuild_t *b, uint32_t hash, const char *real,
+		      const zitem_t *zi)
 {
 	for (size_t i = hash & b->zmask;; i = (i + 1) & b->zmask) {
 		const zcache_ent_t *e;
+		hslot_t *s = &b->zslots[i];
 
-		if (!b->zslots[i])
-			return &b->zslots[i];
-		e = &b->zc[b->zslots[i] - 1];
-		if (e->hash == hash && e->fallback == zi->fallback &&
-		    strcmp(e->real, real) == 0 && same_origin(e->origin, zi->origin))
-			return &b->zslots[i];
+		if (!s->idx)
+			return s;
+		if (s->hash != hash)
+			continue;
+		e = &b->zc[s->idx - 1];
+		if (e->fallback == zi->fallback && strcmp(e->real, real) == 0 &&
+		    same_origin(e->origin, zi->origin))
+			return s;
 	}
 }
 
@@ -77,10 +80,12 @@ static size_t *zslot(const cbuild_t *b, uint32_t hash, const char *real,
 static int zindex_grow(cbuild_t *b)
 {
 	size_t slots = b->zslots ? (b->zmask + 1) * 2 : 64;
-	size_t *old = b->zslots;
+	hslot_t *old = b->zslots;
 
 	if (old && (b->nzc + 1) * 2 <= b->zmask + 1)
 		return 0;
+	if (b->nzc >= UINT32_MAX - 1)
+		return -ENOMEM;
 	b->zslots = calloc(slots, sizeof(*b->zslots));
 	if (!b->zslots) {
 		b->zslots = old;
@@ -91,9 +96,9 @@ static int zindex_grow(cbuild_t *b)
 	for (size_t i = 0; i < b->nzc; i++) {
 		size_t j = b->zc[i].hash & b->zmask;
 
-		while (b->zslots[j])
+		while (b->zslots[j].idx)
 			j = (j + 1) & b->zmask;
-		b->zslots[j] = i + 1;
+		b->zslots[j] = (hslot_t){ b->zc[i].hash, (uint32_t)i + 1 };
 	}
 	return 0;
 }
@@ -131,7 +136,7 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 	vd_errlist_init(&e->errs);
 	e->reused = e->reported = false;
 	b->nzc++;
-	*zslot(b, hash, real, zi) = b->nzc;
+	*zslot(b, hash, real, zi) = (hslot_t){ hash, (uint32_t)b->nzc };
 	return 0;
 }
 
@@ -144,11 +149,11 @@ static vd_zone_t *prev_zone(const cbuild_t *b, uint32_t hash, const char *real,
 	if (!t || !t->slots)
 		return NULL;
 	for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-		vd_zone_t *z = t->slots[i];
+		vd_zone_t *z = t->slots[i].zone;
 
 		if (!z)
 			return NULL;
-		if (vd_zone_fallback(z) == zi->fallback &&
+		if (t->slots[i].hash == hash && vd_zone_fallback(z) == zi->fallback &&
 		    strcmp(vd_zone_path(z), real) == 0 &&
 		    same_origin(vd_zone_origin(z), zi->origin))
 			return z;
@@ -161,12 +166,12 @@ static ssize_t zcache_get(cbuild_t *b, const char *real, const zitem_t *zi,
 			  const char *dir, size_t base)
 {
 	uint32_t hash = zkey_hash(real, zi);
-	size_t *slot;
+	hslot_t *slot;
 
 	if (b->zslots) {
 		slot = zslot(b, hash, real, zi);
-		if (*slot)
-			return (ssize_t)*slot - 1;
+		if (slot->idx)
+			return (ssize_t)slot->idx - 1;
 	}
 	if (zcache_add(b, real, zi, hash, NULL, dir, base) < 0)
 		return -1;
@@ -324,7 +329,7 @@ static void report_failed(cbuild_t *b, zcache_ent_t *e, const zuse_t *u)
 /* Apexes of one view's zones so far: open addressing over b->zc entries
  * (index + 1), rebuilt per view. */
 typedef struct apexes {
-	size_t *slots;
+	hslot_t *slots;
 	size_t mask, cap;
 } apexes_t;
 
@@ -352,16 +357,18 @@ static int apexes_reset(apexes_t *t, size_t n)
  * returns NULL. */
 static const zcache_ent_t *apexes_put(apexes_t *t, const cbuild_t *b, size_t ent)
 {
-	const uint8_t *apex = vd_zone_apex(b->zc[ent].zone);
-	size_t i = vd_hash(apex, vd_name_len(apex), VD_HASH_SEED_FIXED) & t->mask;
+	const vd_zone_t *z = b->zc[ent].zone;
+	const uint8_t *apex = vd_zone_apex(z);
+	uint32_t h = vd_zone_apex_hash(z);
+	size_t i = h & t->mask;
 
-	for (; t->slots[i]; i = (i + 1) & t->mask) {
-		const zcache_ent_t *o = &b->zc[t->slots[i] - 1];
+	for (; t->slots[i].idx; i = (i + 1) & t->mask) {
+		const zcache_ent_t *o = &b->zc[t->slots[i].idx - 1];
 
-		if (vd_name_equal(vd_zone_apex(o->zone), apex))
+		if (t->slots[i].hash == h && vd_name_equal(vd_zone_apex(o->zone), apex))
 			return o;
 	}
-	t->slots[i] = ent + 1;
+	t->slots[i] = (hslot_t){ h, (uint32_t)ent + 1 };
 	return NULL;
 }
 
@@ -734,9 +741,9 @@ int vd_conf_ztable_take(cbuild_t *b, ztable_t *out)
 		if (!e->zone)
 			continue;
 		b->snap->nrecords += vd_zone_rr_count(e->zone);
-		while (out->slots[j])
+		while (out->slots[j].zone)
 			j = (j + 1) & out->mask;
-		out->slots[j] = e->zone; /* the reference moves */
+		out->slots[j] = (zslot_t){ e->hash, e->zone }; /* the reference moves */
 		e->zone = NULL;
 	}
 	out->n = n;
@@ -747,7 +754,7 @@ int vd_conf_ztable_take(cbuild_t *b, ztable_t *out)
 void vd_conf_ztable_free(ztable_t *t)
 {
 	for (size_t i = 0; t->slots && i <= t->mask; i++)
-		vd_zone_unref(t->slots[i]);
+		vd_zone_unref(t->slots[i].zone);
 	free(t->slots);
 	memset(t, 0, sizeof(*t));
 }

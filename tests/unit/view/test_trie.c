@@ -238,13 +238,95 @@ static void test_many(void **state)
 	vd_view_table_free(t);
 }
 
+/* A table of a few prefixes answers from its list, a larger one from
+ * the trie: both must give the same answer for every address. Table a
+ * holds k (<= 8) random prefixes per family, b the same plus ten per
+ * family that no probe reaches (192.168/16, fd00::/8), so b walks the
+ * trie; probes are drawn near the prefixes, with random host bits. */
+static void test_small_list_matches_trie(void **state)
+{
+	(void)state;
+	unsigned seed = 12345;
+#define RND() (seed = seed * 1103515245u + 12345u, seed >> 8)
+	for (int round = 0; round < 300; round++) {
+		vd_view_table_t *a = vd_view_table_new(), *b = vd_view_table_new();
+		vd_cidr_t pre[16];
+		unsigned k = 1 + RND() % 8, n = 0;
+		assert_non_null(a);
+		assert_non_null(b);
+		for (unsigned i = 0; i < 2 * k; i++) {
+			vd_cidr_t c;
+			memset(&c, 0, sizeof(c));
+			c.family = i < k ? AF_INET : AF_INET6;
+			unsigned bits = c.family == AF_INET ? 32 : 128;
+			c.prefix = (uint8_t)(RND() % (bits + 1));
+			c.addr[0] = c.family == AF_INET ? 10 : 0x20;
+			for (unsigned j = 1; j < bits / 8; j++)
+				c.addr[j] = (uint8_t)(RND() % 4);
+			for (unsigned j = c.prefix; j < bits; j++)
+				c.addr[j / 8] &= (uint8_t) ~(0x80u >> (j % 8));
+			int idx = (int)(RND() % 100);
+			int ra = vd_view_table_add(a, &c, idx);
+			assert_int_equal(vd_view_table_add(b, &c, idx), ra);
+			if (ra == 0)
+				pre[n++] = c;
+		}
+		for (int d = 0; d < 10; d++) {
+			char t4[32], t6[32];
+			snprintf(t4, sizeof(t4), "192.168.%d.0", d);
+			snprintf(t6, sizeof(t6), "fd00:%x::", d + 1);
+			add(b, t4, 24, 900 + d);
+			add(b, t6, 32, 950 + d);
+		}
+		for (int p = 0; p < 200; p++) {
+			const vd_cidr_t *c = &pre[RND() % n];
+			struct sockaddr_storage ss;
+			memset(&ss, 0, sizeof(ss));
+			if (c->family == AF_INET) {
+				struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+				uint8_t *ad = (uint8_t *)&s4->sin_addr;
+				s4->sin_family = AF_INET;
+				memcpy(ad, c->addr, 4);
+				for (unsigned j = c->prefix; j < 32; j++)
+					if (RND() & 1)
+						ad[j / 8] ^=
+							(uint8_t)(0x80u >> (j % 8));
+				if (RND() % 4 == 0)
+					ad[3] ^= (uint8_t)RND();
+			} else {
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+				uint8_t *ad = s6->sin6_addr.s6_addr;
+				s6->sin6_family = AF_INET6;
+				memcpy(ad, c->addr, 16);
+				for (unsigned j = c->prefix; j < 128; j++)
+					if (RND() & 1)
+						ad[j / 8] ^=
+							(uint8_t)(0x80u >> (j % 8));
+				if (RND() % 4 == 0)
+					ad[2] ^= (uint8_t)RND();
+			}
+			assert_int_equal(vd_view_table_match(a, (struct sockaddr *)&ss),
+					 vd_view_table_match(b,
+							     (struct sockaddr *)&ss));
+		}
+		vd_view_table_free(a);
+		vd_view_table_free(b);
+	}
+#undef RND
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_null_args),     cmocka_unit_test(test_ipv4),
-		cmocka_unit_test(test_ipv6),	      cmocka_unit_test(test_overlap),
-		cmocka_unit_test(test_default_route), cmocka_unit_test(test_mapped),
-		cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_many),
+		cmocka_unit_test(test_null_args),
+		cmocka_unit_test(test_ipv4),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_default_route),
+		cmocka_unit_test(test_mapped),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_small_list_matches_trie),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
