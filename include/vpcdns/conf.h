@@ -76,6 +76,9 @@ typedef struct vd_server_conf {
 	 * configured path that cannot be served an error). */
 	const char *control_socket;
 	bool control_socket_set;
+	/* server.state_dir resolved (absolute); NULL: none. The zone image
+	 * (vd_conf_image_save) is kept there. */
+	const char *state_dir;
 	/* Running as a service. user/group: the account to switch to after
 	 * binding when started as root (NULL: stay; group NULL: the user's
 	 * primary group); checked to exist at load, read only at start.
@@ -159,8 +162,22 @@ typedef struct vd_snap {
 	 * taken from the previous snapshot instead of read (vd_conf_reload);
 	 * the rest were read from their files; and their records. */
 	size_t nzones, nzones_reused;
+	/* Of the zones read: how many the zone image in server.state_dir
+	 * gave (vd_conf_load only), and why the image was not used at all
+	 * (NULL: it was, or there was none to use). */
+	size_t nzones_image;
+	const char *image_note;
 	uint64_t nrecords;
 } vd_snap_t;
+
+/* Saves every zone of s whose load can be trusted (not racy) to
+ * <server.state_dir>/zones.img, through a temporary file renamed over the
+ * old image: what vd_conf_load reads instead of zone files that did not
+ * change since. Reads s only; for a thread off the query path. Without a
+ * state_dir it does nothing. *count and *bytes: zones and bytes written.
+ * 0, or a negative error with "file: reason" in errs. */
+int vd_conf_image_save(const vd_snap_t *s, size_t *count, uint64_t *bytes,
+		       vd_errlist_t *errs);
 
 /* Reads path, validates everything and loads every zone. On success *out is
  * a new snapshot with one reference and the result is 0. On any error

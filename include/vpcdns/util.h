@@ -135,6 +135,12 @@ uint32_t vd_rand_uniform(uint32_t n);
 uint64_t vd_hash(const void *p, size_t n, uint64_t seed);
 uint64_t vd_hash_seed(void);
 #define VD_HASH_SEED_FIXED 0x7670636e73000001ull
+/* A checksum of n bytes for data at rest (the zone image): four 64-bit
+ * multiply-xorshift lanes over 32-byte strides, about five times the speed
+ * of vd_hash on long inputs. Every bit of the input reaches the result
+ * (any single changed bit changes it), but it is not keyed against a
+ * chosen input: never use it for a table a client fills. */
+uint64_t vd_checksum(const void *p, size_t n, uint64_t seed);
 /* SipHash-2-4 (the reference variant: two compression, four finalisation
  * rounds) of n bytes with a 128-bit key, for MACs rather than tables:
  * DNS server cookies (RFC 9018). Serialise the result little-endian to

@@ -121,8 +121,31 @@ int vd_zone_load_reuse_at(int dirfd, const char *name, const char *path,
 void vd_zone_ref(vd_zone_t *z);
 void vd_zone_unref(vd_zone_t *z); /* frees at the last unref; NULL is ok */
 
+/* ---- zone images -------------------------------------------------------
+ * A loaded zone is one block of memory whose pointers all point into
+ * itself. Its image is those bytes and the address they were at: enough
+ * for a later process to take the zone back without reading its file
+ * (conf keeps the images of a snapshot's zones in the state directory).
+ */
+/* Changes whenever the block's layout does: images of another layout
+ * cannot be loaded. */
+uint32_t vd_zone_image_layout(void);
+/* The block of z, *len bytes; its address is the base to load it with.
+ * Valid while the caller holds a reference. */
+const void *vd_zone_image(const vd_zone_t *z, size_t *len);
+/* A zone (one reference) from len bytes that were the block of a zone at
+ * address base: copied, each internal pointer moved to the copy after a
+ * check that it lands inside it. bytes is only read. The zone keeps the
+ * file identity, racy flag and options it was read with, so
+ * vd_zone_load_reuse decides about it as about a zone of this process.
+ * 0, -ENOMEM, or VD_EMALF when the bytes are not a zone block. */
+int vd_zone_image_load(const void *bytes, size_t len, uint64_t base, vd_zone_t **out);
+
 /* Lower-cased apex name (wire form). */
 const uint8_t *vd_zone_apex(const vd_zone_t *z);
+/* False when the file changed too close to the load for its identity to
+ * be trusted (racy): such a zone is never reused. */
+bool vd_zone_reusable(const vd_zone_t *z);
 /* A hash of the apex name: equal apexes (of any zones) hash equal. */
 uint32_t vd_zone_apex_hash(const vd_zone_t *z);
 vd_zone_fallback_t vd_zone_fallback(const vd_zone_t *z);

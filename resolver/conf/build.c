@@ -154,30 +154,32 @@ static void load(cbuild_t *b, vd_arena_t *tree)
 	build(b, root);
 }
 
-static int build_snapshot(const char *path, const vd_snap_t *prev, vd_snap_t **out,
-			  vd_errlist_t *errs, vd_errlist_t *warns);
+static int build_snapshot(const char *path, const vd_snap_t *prev, bool image,
+			  vd_snap_t **out, vd_errlist_t *errs, vd_errlist_t *warns);
 
+/* Only a start reads the zone image: a reload has the previous snapshot,
+ * and a check reads every file. */
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 {
-	return build_snapshot(path, NULL, out, errs, NULL);
+	return build_snapshot(path, NULL, true, out, errs, NULL);
 }
 
 int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
 		   vd_errlist_t *errs)
 {
-	return build_snapshot(path, prev, out, errs, NULL);
+	return build_snapshot(path, prev, false, out, errs, NULL);
 }
 
 int vd_conf_check(const char *path, vd_snap_t **out, vd_errlist_t *errs,
 		  vd_errlist_t *warns)
 {
-	return build_snapshot(path, NULL, out, errs, warns);
+	return build_snapshot(path, NULL, false, out, errs, warns);
 }
 
 /* Reads path into a new snapshot; prev (may be NULL) lends the zones whose
  * files did not change, warns (may be NULL) collects warnings. */
-static int build_snapshot(const char *path, const vd_snap_t *prev, vd_snap_t **out,
-			  vd_errlist_t *errs, vd_errlist_t *warns)
+static int build_snapshot(const char *path, const vd_snap_t *prev, bool image,
+			  vd_snap_t **out, vd_errlist_t *errs, vd_errlist_t *warns)
 {
 	vd_errlist_t local;
 	vd_arena_t tree;
@@ -197,6 +199,8 @@ static int build_snapshot(const char *path, const vd_snap_t *prev, vd_snap_t **o
 		return -ENOMEM;
 	b.a = &b.snap->arena;
 	b.prev_zones = prev ? vd_conf_snap_zones(prev) : NULL;
+	b.use_image = image;
+	atomic_init(&b.image_damaged, false);
 	vd_arena_init(&tree, 0);
 	load(&b, &tree);
 	if (!b.nomem && !b.nerr && vd_conf_ztable_take(&b, &box_of(b.snap)->zones) < 0)

@@ -33,6 +33,7 @@ typedef struct zcache_ent {
 	size_t base;	 /* the file's name in dir: real + base */
 	vd_errlist_t errs;
 	bool reused, reported;
+	bool from_image; /* read from the zone image, not the file */
 } zcache_ent_t;
 
 /* One use of a zone by a view, recorded while the views are read and
@@ -138,6 +139,12 @@ typedef struct cbuild {
 	 * threads answer from it meanwhile. Its zones are reused when
 	 * their files did not change. */
 	const ztable_t *prev_zones;
+	/* The zone image, on a first load (use_image) with a state_dir;
+	 * image_damaged: a record of it could not be used (set by the
+	 * loading threads). */
+	bool use_image;
+	struct vd_conf_image *image;
+	atomic_bool image_damaged;
 	vd_arena_t *a;	  /* &snap->arena */
 	char *confdir;	  /* malloc'd; folder of the config file */
 	char *zonedir;	  /* malloc'd; NULL when unusable */
@@ -300,3 +307,25 @@ void vd_conf_warn_open(cbuild_t *b);
 void vd_conf_warn_upstream(cbuild_t *b, const vd_group_t *g, const vd_upstream_t *u,
 			   unsigned long line);
 void vd_conf_warn_free(cbuild_t *b);
+
+/* ---- the zone image (image.c) ---------------------------------------- */
+typedef struct vd_conf_image vd_conf_image_t;
+/* <state_dir>/zones.img, malloc'd; NULL on out of memory. */
+char *vd_conf_image_path(const char *state_dir);
+/* Opens the image at path and reads its index. 0; -ENOENT when there is
+ * none (why NULL); another negative error or VD_EMALF with why saying
+ * what is wrong (not to be used; the load reads every file). */
+int vd_conf_image_open(const char *path, vd_conf_image_t **out, const char **why);
+void vd_conf_image_close(vd_conf_image_t *img);
+/* The image's zone for the key (hash as vd_conf_zkey_hash), one
+ * reference, or NULL; a record that exists but cannot be used sets
+ * *damaged. hint: the zone's place in the build's list of zone files,
+ * which is its record's place in an image saved by the same
+ * configuration (tried first; the index otherwise). Safe from several
+ * threads at once. */
+vd_zone_t *vd_conf_image_find(const vd_conf_image_t *img, size_t hint, uint32_t hash,
+			      const char *real, vd_zone_fallback_t fallback,
+			      const char *origin, bool *damaged);
+/* The key hash of a zone file use (zones.c): file, fallback, origin. */
+uint32_t vd_conf_zkey_hash(const char *real, vd_zone_fallback_t fallback,
+			   const char *origin);

@@ -54,6 +54,7 @@ static const char *const server_keys[] = {
 	"log",
 	"zone_file_max_size",
 	"control_socket",
+	"state_dir",
 	"user",
 	"group",
 	"lameduck",
@@ -201,6 +202,38 @@ static void build_directory(cbuild_t *b, const yn_pair_t *p)
 		if (!b->snap->server.directory)
 			vd_conf_nomem(b);
 	}
+}
+
+/* Relative to the configuration file's folder; must be a folder. Only
+ * read and written when the daemon keeps its zone image there. */
+static void build_state_dir(cbuild_t *b, const yn_pair_t *p)
+{
+	const char *dir;
+	struct stat st;
+	char *joined, *real;
+	int err = 0;
+
+	if (vd_conf_string(b, p, "server.state_dir", &dir) < 0)
+		return;
+	joined = join_path(b->confdir, dir);
+	if (!joined) {
+		vd_conf_nomem(b);
+		return;
+	}
+	real = realpath(joined, NULL);
+	if (!real)
+		err = errno;
+	else if (stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+		err = ENOTDIR;
+	if (err == ENOMEM)
+		vd_conf_nomem(b);
+	else if (err)
+		vd_conf_err(b, p->val->line, "server.state_dir: cannot use '%s': %s",
+			    dir, vd_strerror(-err));
+	else if (!(b->snap->server.state_dir = vd_arena_strdup(b->a, real)))
+		vd_conf_nomem(b);
+	free(real);
+	free(joined);
 }
 
 static void build_directory_path(cbuild_t *b, const yn_pair_t *p)
@@ -452,6 +485,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		build_zone_file_max_size(b, p);
 	else if (strcmp(k, "control_socket") == 0)
 		build_control_socket(b, p);
+	else if (strcmp(k, "state_dir") == 0)
+		build_state_dir(b, p);
 	else if (strcmp(k, "user") == 0)
 		build_account(b, p, false, &s->user);
 	else if (strcmp(k, "group") == 0)

@@ -48,13 +48,18 @@ static bool same_origin(const char *a, const char *b)
 }
 
 /* Strings with their terminators: "ab"+"c" != "a"+"bc". */
-static uint32_t zkey_hash(const char *real, const zitem_t *zi)
+uint32_t vd_conf_zkey_hash(const char *real, vd_zone_fallback_t fallback,
+			   const char *origin)
 {
 	uint64_t h = vd_hash(real, strlen(real) + 1, VD_HASH_SEED_FIXED);
 
-	h = vd_hash(&zi->fallback, sizeof(zi->fallback), h);
-	return (uint32_t)(zi->origin ? vd_hash(zi->origin, strlen(zi->origin) + 1, h)
-				     : h);
+	h = vd_hash(&fallback, sizeof(fallback), h);
+	return (uint32_t)(origin ? vd_hash(origin, strlen(origin) + 1, h) : h);
+}
+
+static uint32_t zkey_hash(const char *real, const zitem_t *zi)
+{
+	return vd_conf_zkey_hash(real, zi->fallback, zi->origin);
 }
 
 /* The index slot of (real, fallback, origin): its entry or an empty slot. */
@@ -134,7 +139,7 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 	e->dir = dir;
 	e->base = base;
 	vd_errlist_init(&e->errs);
-	e->reused = e->reported = false;
+	e->reused = e->reported = e->from_image = false;
 	b->nzc++;
 	*zslot(b, hash, real, zi) = (hslot_t){ hash, (uint32_t)b->nzc };
 	return 0;
@@ -258,10 +263,24 @@ static void load_one(cbuild_t *b, zcache_ent_t *e, dirfd_cache_t *dc)
 				.fallback = e->fallback,
 				.max_size = b->snap->server.zone_file_max_size };
 	zitem_t key = { .origin = e->origin, .fallback = e->fallback };
+	vd_zone_t *prev = prev_zone(b, e->hash, e->real, &key), *img = NULL;
+	bool damaged = false;
 
-	e->rc = vd_zone_load_reuse_at(dfd, name, e->real, &opts,
-				      prev_zone(b, e->hash, e->real, &key), &e->zone,
+	/* The image's zone stands for the file exactly as the previous
+	 * snapshot's would: when one stat shows the file unchanged. */
+	if (!prev && b->image)
+		prev = img = vd_conf_image_find(b->image, (size_t)(e - b->zc), e->hash,
+						e->real, e->fallback, e->origin,
+						&damaged);
+	if (damaged)
+		atomic_store(&b->image_damaged, true);
+	e->rc = vd_zone_load_reuse_at(dfd, name, e->real, &opts, prev, &e->zone,
 				      &e->reused, &e->errs);
+	if (img) {
+		e->from_image = e->reused;
+		e->reused = false;
+		vd_zone_unref(img); /* e->zone holds its own reference */
+	}
 	if (e->rc < 0)
 		e->zone = NULL;
 }
@@ -284,6 +303,38 @@ static void *load_worker(void *arg)
 
 /* Loads every entry. Entries only read the previous snapshot's table
  * and write themselves, so threads need no lock. */
+static void note_image(cbuild_t *b, const char *path, const char *why)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "zone image %s: %s", path, why);
+	if (!(b->snap->image_note = vd_arena_strdup(b->a, msg)))
+		vd_conf_nomem(b);
+}
+
+/* On a first load with a state_dir: the zone image, if there is one to
+ * use (a reason in the snapshot when there is one but it cannot be). */
+static void image_open(cbuild_t *b)
+{
+	const char *why = NULL, *dir = b->snap->server.state_dir;
+	char *path;
+	int r;
+
+	if (!b->use_image || !dir || b->prev_zones || !b->nzc)
+		return;
+	path = vd_conf_image_path(dir);
+	if (!path) {
+		vd_conf_nomem(b);
+		return;
+	}
+	r = vd_conf_image_open(path, &b->image, &why);
+	if (r == -ENOMEM)
+		vd_conf_nomem(b);
+	else if (r < 0 && why)
+		note_image(b, path, why);
+	free(path);
+}
+
 static void load_all(cbuild_t *b)
 {
 	pthread_t th[LOAD_THREADS_MAX];
@@ -291,6 +342,7 @@ static void load_all(cbuild_t *b)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = cpus > 0 ? (size_t)cpus : 1, started = 0;
 
+	image_open(b);
 	atomic_init(&l.next, 0);
 	if (n > LOAD_THREADS_MAX)
 		n = LOAD_THREADS_MAX;
@@ -304,6 +356,16 @@ static void load_all(cbuild_t *b)
 	load_worker(&l);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	if (b->image) {
+		char *path = vd_conf_image_path(b->snap->server.state_dir);
+		if (atomic_load(&b->image_damaged) && path)
+			note_image(b, path,
+				   "damaged (records): those zones were read "
+				   "from their files");
+		free(path);
+		vd_conf_image_close(b->image);
+		b->image = NULL;
+	}
 }
 
 /* The file's own messages, then one naming the view item, at the first
@@ -402,7 +464,8 @@ void vd_conf_zones_attach(cbuild_t *b)
 
 	load_all(b);
 	for (size_t k = 0; k < b->nzc; k++)
-		b->snap->nzones_reused += b->zc[k].reused;
+		b->snap->nzones_reused += b->zc[k].reused,
+			b->snap->nzones_image += b->zc[k].from_image;
 	/* A view's uses are consecutive: it read its zones list at once. */
 	while (i < b->nzu) {
 		for (j = i; j < b->nzu && b->zu[j].view == b->zu[i].view; j++)

@@ -164,6 +164,7 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
 	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms,
 	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused,
 	       nice);
+	vd_daemon_image_save(d);
 	vd_daemon_loopcheck_start(d);
 }
 
@@ -721,6 +722,15 @@ static int start(vd_daemon_t *d)
 	vd_daemon_http_ready(d);
 	vd_log(VD_LOG_INFO, "vpcdns %s serving generation 1: %zu views, %zu workers",
 	       VD_VERSION, d->snap->nviews, d->nworkers);
+	if (d->snap->image_note)
+		vd_log(VD_LOG_WARN, "%s", d->snap->image_note);
+	if (d->snap->server.state_dir)
+		vd_log(VD_LOG_INFO,
+		       "loaded in %llu ms: %zu zones, %zu from the zone image, %zu "
+		       "read",
+		       (unsigned long long)d->last_ok_ms, d->snap->nzones,
+		       d->snap->nzones_image, d->snap->nzones - d->snap->nzones_image);
+	vd_daemon_image_save(d);
 	vd_daemon_notify_ready(d);
 	vd_daemon_loopcheck_start(d);
 	return 0;

@@ -132,6 +132,15 @@ struct vd_daemon {
 	uint64_t retire_generation;
 	uint64_t retire_rss_before, retire_rss_after, retire_work_ms; /* pool */
 	uint64_t retired, retired_bytes, retired_ms;
+	/* the zone image (image.c): the save running on the thread pool
+	 * and its snapshot, and whether a newer one waits for it */
+	bool image_busy, image_again;
+	uv_work_t image_work;
+	vd_snap_t *image_snap;
+	int image_rc;
+	size_t image_count;
+	uint64_t image_bytes, image_ms;
+	vd_errlist_t image_errs;
 	/* statistics collection */
 	uv_async_t stats_async; /* a worker has copied its counters */
 	uv_timer_t stats_timer; /* give up on slow workers */
@@ -188,6 +197,10 @@ bool vd_daemon_worker_take_flush(worker_t *w, uint64_t seq, uint64_t *removed);
  * replaced snapshot and frees it on the thread pool once nobody else
  * holds it, so neither a worker nor the main loop stalls on the free. */
 void vd_daemon_retire_init(vd_daemon_t *d);
+/* image.c: saves the serving snapshot's zones to the zone image on the
+ * thread pool when it has a state_dir and files were read for it (at
+ * start, after a reload); one save at a time, the newest snapshot next. */
+void vd_daemon_image_save(vd_daemon_t *d);
 void vd_daemon_retire(vd_daemon_t *d, vd_snap_t *snap);
 /* Closes the timer (stop); a free in progress ends on the pool. */
 void vd_daemon_retire_stop(vd_daemon_t *d);

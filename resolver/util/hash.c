@@ -101,3 +101,44 @@ uint64_t vd_hash_seed(void)
 	pthread_once(&seed_once, draw_seed);
 	return process_seed;
 }
+
+/* ---- checksum ----------------------------------------------------------- */
+
+static inline uint64_t ck_word(const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+static inline uint64_t ck_mix(uint64_t h, uint64_t w, uint64_t k)
+{
+	h = (h ^ w) * k;
+	return h ^ (h >> 31);
+}
+
+uint64_t vd_checksum(const void *p, size_t n, uint64_t seed)
+{
+	static const uint64_t k[4] = { 0xff51afd7ed558ccdull, 0xc4ceb9fe1a85ec53ull,
+				       0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull };
+	const uint8_t *b = p;
+	uint64_t lane[4] = { seed ^ k[0], seed ^ k[1], ~seed ^ k[2], ~seed ^ k[3] };
+	uint64_t h = (uint64_t)n * k[2];
+
+	for (; n >= 32; b += 32, n -= 32)
+		for (int i = 0; i < 4; i++)
+			lane[i] = ck_mix(lane[i], ck_word(b + 8 * i), k[i]);
+	/* The tail, zero-padded: the length mixed into h tells "ab" from
+	 * "ab\0". */
+	uint8_t tail[32] = { 0 };
+	if (n)
+		memcpy(tail, b, n);
+	for (int i = 0; i < 4; i++) {
+		lane[i] = ck_mix(lane[i], ck_word(tail + 8 * i), k[i]);
+		h = ck_mix(h ^ (h >> 29), lane[i], k[(i + 1) % 4]);
+	}
+	h ^= h >> 33;
+	h *= k[0];
+	return h ^ (h >> 29);
+}

@@ -344,6 +344,11 @@ void vd_zone_free_built(vd_zone_t *z)
 	free(z);
 }
 
+bool vd_zone_reusable(const vd_zone_t *z)
+{
+	return !z->racy;
+}
+
 uint32_t vd_zone_apex_hash(const vd_zone_t *z)
 {
 	return z->apex_hash;

@@ -119,6 +119,8 @@ int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out)
 	at_lens = at_ptrs + s.rrs * sizeof(uint8_t *);
 	at_bytes = at_lens + s.rrs * sizeof(uint16_t);
 	total = at_bytes + s.bytes;
+	if (total > UINT32_MAX)
+		return -ENOMEM;
 	f = malloc(total);
 	if (!f)
 		return -ENOMEM;
@@ -168,6 +170,7 @@ int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out)
 			vd_zone_index_find(slots, mask, w->name, w->name_len, w->hash);
 	}
 	f->slots = slots;
+	f->flat_size = (uint32_t)total;
 	f->mask = mask;
 	f->nodes = s.nodes;
 	f->apex_node = z->apex_node

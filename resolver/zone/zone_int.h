@@ -52,6 +52,7 @@ struct vd_zone {
 	/* Open addressing, linear probing, load <= 1/2. */
 	uint32_t mask; /* slot count - 1 (a power of two) */
 	uint32_t nodes;
+	uint32_t flat_size; /* bytes of the block, once flattened */
 	vd_zone_node_t **slots;
 	const uint8_t *apex; /* lower-cased wire */
 	size_t apex_len;

@@ -127,9 +127,35 @@ static void test_process_seed_is_drawn_once(void **state)
 	assert_true(a != 0 && a != VD_HASH_SEED_FIXED);
 }
 
+/* The checksum: deterministic, any one flipped bit of inputs of every
+ * length up to 100 bytes changes it, and so do the length (a trailing
+ * zero byte) and the seed. */
+static void test_checksum(void **state)
+{
+	(void)state;
+	uint8_t buf[101];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	for (size_t n = 0; n <= 100; n++) {
+		uint64_t c = vd_checksum(buf, n, 7);
+		assert_true(vd_checksum(buf, n, 7) == c);
+		assert_true(vd_checksum(buf, n, 8) != c);
+		uint8_t save = buf[n];
+		buf[n] = 0;
+		assert_true(vd_checksum(buf, n + 1, 7) != c);
+		buf[n] = save;
+		for (size_t bit = 0; bit < 8 * n; bit++) {
+			buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			assert_true(vd_checksum(buf, n, 7) != c);
+			buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_checksum),
 		cmocka_unit_test(test_empty_and_null),
 		cmocka_unit_test(test_known_answers),
 		cmocka_unit_test(test_siphash24_vectors),
