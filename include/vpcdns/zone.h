@@ -104,7 +104,12 @@ typedef struct vd_zone_opts {
  * VD_ZONE_RACY_NS before that load began. A file replaced by rename (new
  * inode), rewritten (new size, mtime or ctime) or even touched is opened
  * and read, with the open, type and size checks of vd_zone_load_max.
- * prev is only read, so it may be in use by other threads.
+ * prev may be in use by other threads: of prev only its file identity
+ * ever changes, when the file was read (its identity differed) and holds
+ * exactly the data of prev. Then *out is prev, with the new identity and
+ * one more reference, *reused is false (the file was read), and the new
+ * copy is freed: a reload after every file was touched, or rewritten with
+ * the same content, keeps one copy of each zone.
  */
 int vd_zone_load_reuse(const char *path, const vd_zone_opts_t *opts, vd_zone_t *prev,
 		       vd_zone_t **out, bool *reused, vd_errlist_t *errs);
@@ -130,9 +135,10 @@ void vd_zone_unref(vd_zone_t *z); /* frees at the last unref; NULL is ok */
 /* Changes whenever the block's layout does: images of another layout
  * cannot be loaded. */
 uint32_t vd_zone_image_layout(void);
-/* The block of z, *len bytes; its address is the base to load it with.
- * Valid while the caller holds a reference. */
-const void *vd_zone_image(const vd_zone_t *z, size_t *len);
+/* Copies the block of z into buf when it fits in cap bytes; returns its
+ * size either way. z's address is the base to load the copy with. Safe
+ * while a build runs (it may give z a new file identity meanwhile). */
+size_t vd_zone_image_copy(const vd_zone_t *z, void *buf, size_t cap);
 /* A zone (one reference) from len bytes that were the block of a zone at
  * address base: copied, each internal pointer moved to the copy after a
  * check that it lands inside it. bytes is only read. The zone keeps the

@@ -326,6 +326,11 @@ void vd_conf_image_close(vd_conf_image_t *img);
 vd_zone_t *vd_conf_image_find(const vd_conf_image_t *img, size_t hint, uint32_t hash,
 			      const char *real, vd_zone_fallback_t fallback,
 			      const char *origin, bool *damaged);
+/* Gives back the memory of the records at places [from, to) of the
+ * image, once the zones there were taken: a start keeps no more of the
+ * image resident than the loading threads are reading. Does nothing
+ * when those records are not stored one after the other. */
+void vd_conf_image_release(const vd_conf_image_t *img, size_t from, size_t to);
 /* The key hash of a zone file use (zones.c): file, fallback, origin. */
 uint32_t vd_conf_zkey_hash(const char *real, vd_zone_fallback_t fallback,
 			   const char *origin);

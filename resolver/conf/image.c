@@ -38,6 +38,8 @@
 #define IMG_MAGIC "vpcdnsZI"
 #define IMG_ENDIAN 0x01020304u
 #define IMG_NAME "zones.img"
+/* vd_conf_image_release: how far before its range it gives back. */
+#define RELEASE_BEHIND (256u << 10)
 
 typedef struct img_head {
 	char magic[8];
@@ -247,6 +249,32 @@ vd_zone_t *vd_conf_image_find(const vd_conf_image_t *img, size_t hint, uint32_t 
 	return NULL;
 }
 
+void vd_conf_image_release(const vd_conf_image_t *img, size_t from, size_t to)
+{
+	uint64_t lo, hi;
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), a, e, end;
+
+	if (!img || from >= to || from >= img->count)
+		return;
+	if (to > img->count)
+		to = img->count;
+	lo = img->ents[from].off;
+	hi = img->ents[to - 1].off + sizeof(img_rec_t) + img->ents[to - 1].len;
+	/* Records of another order (another configuration): leave them. */
+	if (hi <= lo || hi > img->size || hi - lo > (1u << 20))
+		return;
+	/* A page fault maps the pages around it too (fault-around, 64 KiB by
+	 * default), so records given back just before come in again: give
+	 * back that much before the range as well. */
+	lo = lo > RELEASE_BEHIND ? lo - RELEASE_BEHIND : 0;
+	a = ((uintptr_t)img->map + (uintptr_t)lo) & ~(pg - 1);
+	e = ((uintptr_t)img->map + (uintptr_t)hi + pg - 1) & ~(pg - 1);
+	end = ((uintptr_t)img->map + img->size + pg - 1) & ~(pg - 1);
+	/* Read-only pages of a file: dropped, they come back from the page
+	 * cache if a neighbouring record still needs one. */
+	(void)madvise((void *)a, (e < end ? e : end) - a, MADV_DONTNEED);
+}
+
 /* ---- saving ---------------------------------------------------------- */
 
 static bool put(FILE *fp, const void *p, size_t n, uint64_t *off)
@@ -257,8 +285,13 @@ static bool put(FILE *fp, const void *p, size_t n, uint64_t *off)
 
 /* Writes z's record and its index entry, once per zone (seen: the zones
  * written, open addressing by address). */
+typedef struct save_buf {
+	uint8_t *p;
+	size_t cap;
+} save_buf_t;
+
 static bool save_zone(FILE *fp, const vd_zone_t *z, const vd_zone_t **seen, size_t mask,
-		      img_ent_t *ents, size_t *n, uint64_t *off)
+		      img_ent_t *ents, size_t *n, uint64_t *off, save_buf_t *buf)
 {
 	static const uint8_t pad[8];
 	size_t i = (size_t)(vd_hash(&z, sizeof(z), VD_HASH_SEED_FIXED) & mask), len;
@@ -270,8 +303,15 @@ static bool save_zone(FILE *fp, const vd_zone_t *z, const vd_zone_t **seen, size
 	/* A racy zone is never reused: no point keeping it. */
 	if (!vd_zone_reusable(z))
 		return true;
-	const void *block = vd_zone_image(z, &len);
-	img_rec_t rec = { .base = (uint64_t)(uintptr_t)block };
+	while ((len = vd_zone_image_copy(z, buf->p, buf->cap)) > buf->cap) {
+		uint8_t *p = realloc(buf->p, len);
+		if (!p)
+			return false;
+		buf->p = p;
+		buf->cap = len;
+	}
+	const uint8_t *block = buf->p;
+	img_rec_t rec = { .base = (uint64_t)(uintptr_t)z };
 	rec.sum = sum_of(block, len, rec.base);
 	ents[*n] = (img_ent_t){ vd_conf_zkey_hash(vd_zone_path(z), vd_zone_fallback(z),
 						  vd_zone_origin(z)),
@@ -289,6 +329,7 @@ static int save_to(FILE *fp, const vd_snap_t *s, size_t *count, uint64_t *bytes)
 	img_head_t h = { .endian = IMG_ENDIAN, .layout = vd_zone_image_layout() };
 	img_ent_t *ents;
 	const vd_zone_t **seen;
+	save_buf_t buf = { NULL, 0 };
 	uint64_t off = 0;
 	bool ok;
 
@@ -307,7 +348,7 @@ static int save_to(FILE *fp, const vd_snap_t *s, size_t *count, uint64_t *bytes)
 		for (size_t k = 0; ok && k < vd_view_nzones(s->views[v]) && n < total;
 		     k++)
 			ok = save_zone(fp, vd_view_zone(s->views[v], k), seen,
-				       slots - 1, ents, &n, &off);
+				       slots - 1, ents, &n, &off, &buf);
 	h.count = n;
 	h.index_off = off;
 	h.index_sum = sum_of(ents, n * sizeof(*ents), 1);
@@ -316,6 +357,7 @@ static int save_to(FILE *fp, const vd_snap_t *s, size_t *count, uint64_t *bytes)
 	     fseek(fp, 0, SEEK_SET) == 0 && fwrite(&h, 1, sizeof(h), fp) == sizeof(h);
 	free(ents);
 	free(seen);
+	free(buf.p);
 	*count = n;
 	*bytes = off;
 	return ok ? 0 : -EIO;

@@ -292,9 +292,11 @@ static void *load_worker(void *arg)
 	size_t i, end;
 
 	while ((i = atomic_fetch_add(&l->next, LOAD_BATCH)) < l->end) {
+		size_t from = i;
 		end = i + LOAD_BATCH < l->end ? i + LOAD_BATCH : l->end;
 		for (; i < end; i++)
 			load_one(l->b, &l->b->zc[i], &dc);
+		vd_conf_image_release(l->b->image, from, end);
 	}
 	if (dc.fd >= 0)
 		close(dc.fd);

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -190,6 +191,53 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/* A zone's file identity is the one thing of it that changes after it is
+ * built: when a file is read again and holds the same data, the zone
+ * already in use takes the new identity instead of a second copy being
+ * kept. Builds (one at a time) and the zone image's saver, never the
+ * query path, take this lock around it. */
+static pthread_mutex_t identity_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void vd_zone_identity_lock(void)
+{
+	pthread_mutex_lock(&identity_lock);
+}
+
+void vd_zone_identity_unlock(void)
+{
+	pthread_mutex_unlock(&identity_lock);
+}
+
+/* Whether prev was loaded from the same path with the same options (its
+ * data may still differ). */
+static bool same_key(const vd_zone_t *prev, const char *path, const vd_zone_opts_t *o,
+		     uint64_t max_size)
+{
+	return strcmp(prev->path, path) == 0 && prev->fallback == o->fallback &&
+	       prev->max_size == max_size && same_text(prev->origin_text, o->origin);
+}
+
+/* z was just read from prev's file: if it holds the same data, prev
+ * stands for it (with z's identity) and z is freed. Returns the zone to
+ * hand out. */
+static vd_zone_t *share_same(vd_zone_t *prev, vd_zone_t *z, const char *path,
+			     const vd_zone_opts_t *o, uint64_t max_size)
+{
+	if (!prev || !same_key(prev, path, o, max_size) || !vd_zone_same_data(prev, z))
+		return z;
+	vd_zone_identity_lock();
+	prev->dev = z->dev;
+	prev->ino = z->ino;
+	prev->size = z->size;
+	prev->mtime = z->mtime;
+	prev->ctime = z->ctime;
+	prev->racy = z->racy;
+	vd_zone_identity_unlock();
+	free(z);
+	vd_zone_ref(prev);
+	return prev;
+}
+
 /* Whether prev was read from this very file, with these options. */
 static bool can_reuse(const vd_zone_t *prev, const char *path, const vd_zone_opts_t *o,
 		      uint64_t max_size, const struct stat *st)
@@ -310,7 +358,7 @@ int vd_zone_load_reuse_at(int dirfd, const char *name, const char *path,
 	free(text.heap);
 	free(c.recs);
 	free(c.blob);
-	*out = c.z;
+	*out = share_same(prev, c.z, path, opts, c.max_size);
 	return 0;
 fail:
 	free(text.heap);

@@ -183,3 +183,64 @@ int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out)
 	*out = f;
 	return 0;
 }
+
+/* ---- equal data --------------------------------------------------------- */
+
+/* Where p points in its block (0 for NULL, which no pointer into a
+ * block can be: the header is at 0). */
+static size_t off_in(const vd_zone_t *z, const void *p)
+{
+	return p ? (size_t)((const uint8_t *)p - (const uint8_t *)z) : 0;
+}
+
+static bool same_rrset(const vd_zone_t *a, const vd_rrset_t *x, const vd_zone_t *b,
+		       const vd_rrset_t *y)
+{
+	if (x->type != y->type || x->rclass != y->rclass || x->ttl != y->ttl ||
+	    x->count != y->count || off_in(a, x->rdata) != off_in(b, y->rdata) ||
+	    off_in(a, x->rdlen) != off_in(b, y->rdlen))
+		return false;
+	for (unsigned k = 0; k < x->count; k++)
+		if (x->rdlen[k] != y->rdlen[k] ||
+		    off_in(a, x->rdata[k]) != off_in(b, y->rdata[k]))
+			return false;
+	return true;
+}
+
+bool vd_zone_same_data(const vd_zone_t *a, const vd_zone_t *b)
+{
+	size_t bytes = off_in(a, a->path);
+
+	if (a->flat_size != b->flat_size || a->mask != b->mask ||
+	    a->nodes != b->nodes || a->apex_len != b->apex_len ||
+	    a->apex_labels != b->apex_labels || a->apex_hash != b->apex_hash ||
+	    a->neg_ttl != b->neg_ttl || a->rr_count != b->rr_count ||
+	    a->fallback != b->fallback || a->max_size != b->max_size ||
+	    off_in(a, a->slots) != off_in(b, b->slots) ||
+	    off_in(a, a->apex) != off_in(b, b->apex) ||
+	    off_in(a, a->apex_node) != off_in(b, b->apex_node) ||
+	    off_in(a, a->soa) != off_in(b, b->soa) ||
+	    off_in(a, a->origin_text) != off_in(b, b->origin_text) ||
+	    bytes != off_in(b, b->path) || bytes == 0 || bytes > a->flat_size)
+		return false;
+	for (size_t i = 0; i <= a->mask; i++) {
+		const vd_zone_node_t *x = a->slots[i], *y = b->slots[i];
+
+		if (off_in(a, x) != off_in(b, y))
+			return false;
+		if (!x)
+			continue;
+		if (x->hash != y->hash || x->name_len != y->name_len ||
+		    x->nrrsets != y->nrrsets ||
+		    off_in(a, x->name) != off_in(b, y->name) ||
+		    off_in(a, x->rrsets) != off_in(b, y->rrsets) ||
+		    off_in(a, x->wild) != off_in(b, y->wild))
+			return false;
+		for (unsigned k = 0; k < x->nrrsets; k++)
+			if (!same_rrset(a, &x->rrsets[k], b, &y->rrsets[k]))
+				return false;
+	}
+	/* path, origin, apex, names and rdata: plain bytes */
+	return memcmp((const uint8_t *)a + bytes, (const uint8_t *)b + bytes,
+		      a->flat_size - bytes) == 0;
+}

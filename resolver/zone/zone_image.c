@@ -28,10 +28,17 @@ uint32_t vd_zone_image_layout(void)
 	       (uint32_t)sizeof(vd_zone_node_t) << 8 ^ (uint32_t)sizeof(vd_rrset_t);
 }
 
-const void *vd_zone_image(const vd_zone_t *z, size_t *len)
+size_t vd_zone_image_copy(const vd_zone_t *z, void *buf, size_t cap)
 {
-	*len = z->flat_size;
-	return z;
+	size_t len = z->flat_size;
+
+	if (len <= cap) {
+		/* The identity may be taken over by a build meanwhile. */
+		vd_zone_identity_lock();
+		memcpy(buf, z, len);
+		vd_zone_identity_unlock();
+	}
+	return len;
 }
 
 typedef struct rebase {

@@ -152,6 +152,13 @@ int vd_zone_build(vd_zone_ctx_t *c);
 /* Copies the complete zone z into one exact-size block, *out, and frees
  * z (vd_zone_free_built). On -ENOMEM z is left as it was. */
 int vd_zone_flatten(vd_zone_t *z, vd_zone_t **out);
+/* Around reading or writing a live zone's file identity (zone.c). */
+void vd_zone_identity_lock(void);
+void vd_zone_identity_unlock(void);
+/* Whether two flat zones hold the same data in the same layout: every
+ * field and byte equal, every internal pointer at the same place in its
+ * block. Their file identities are not compared. */
+bool vd_zone_same_data(const vd_zone_t *a, const vd_zone_t *b);
 /* Frees a zone still in its build arena, whatever its refs (a load that
  * failed before vd_zone_flatten; a flattened zone is one block). */
 void vd_zone_free_built(vd_zone_t *z);
