@@ -43,6 +43,11 @@ const ztable_t *vd_conf_snap_zones(const vd_snap_t *s)
 	return &box_of(s)->zones;
 }
 
+ztable_t *vd_conf_snap_ztable(vd_snap_t *s)
+{
+	return &box_of(s)->zones;
+}
+
 unsigned vd_snap_refs(const vd_snap_t *s)
 {
 	return s ? atomic_load(&box_of(s)->refs) : 0;
@@ -203,9 +208,7 @@ static int build_snapshot(const char *path, const vd_snap_t *prev, bool image,
 	atomic_init(&b.image_damaged, false);
 	vd_arena_init(&tree, 0);
 	load(&b, &tree);
-	if (!b.nomem && !b.nerr && vd_conf_ztable_take(&b, &box_of(b.snap)->zones) < 0)
-		b.nomem = true;
-	vd_conf_zcache_free(&b);
+	vd_conf_zcache_free(&b); /* when the views were not reached */
 	vd_conf_vfiles_free(&b);
 	for (size_t i = 0; b.vtmp && b.snap && i < b.snap->nviews; i++)
 		free(b.vtmp[i].rules);

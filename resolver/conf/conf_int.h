@@ -19,7 +19,7 @@
 /* A zone loaded during this build, keyed by what makes it the same zone:
  * the resolved file path, the fallback and the origin. */
 typedef struct zcache_ent {
-	char *real;   /* malloc'd */
+	char *real;   /* malloc'd when owns_real, else a folder scan's */
 	char *origin; /* malloc'd or NULL */
 	vd_zone_fallback_t fallback;
 	vd_zone_t *zone; /* holds one reference; NULL: failed */
@@ -34,6 +34,7 @@ typedef struct zcache_ent {
 	vd_errlist_t errs;
 	bool reused, reported;
 	bool from_image; /* read from the zone image, not the file */
+	bool owns_real;
 } zcache_ent_t;
 
 /* One use of a zone by a view, recorded while the views are read and
@@ -42,7 +43,7 @@ typedef struct zuse {
 	vd_view_t *view;
 	size_t ent; /* index into zc */
 	const ynode_t *node;
-	char where[64];
+	const char *where; /* "views[0].zones[1]", in the tree's arena */
 } zuse_t;
 
 /* The zones of a snapshot by what makes them the same zone (path,
@@ -262,6 +263,12 @@ int vd_conf_ztable_take(cbuild_t *b, ztable_t *out);
 void vd_conf_ztable_free(ztable_t *t);
 /* The zone table of a snapshot built by vd_conf_load (build.c). */
 const ztable_t *vd_conf_snap_zones(const vd_snap_t *s);
+ztable_t *vd_conf_snap_ztable(vd_snap_t *s);
+/* Once every zone is attached: moves the zones into the snapshot's table
+ * and frees the build's lists of zone files, folders and uses, before
+ * the views' tables are built (a build's peak memory is the old snapshot
+ * plus whichever of the two is larger, not both). */
+void vd_conf_zones_done(cbuild_t *b);
 
 /* A forward rule of a view, before it is merged into the routing map. */
 typedef struct fwd_rule {

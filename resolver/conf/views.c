@@ -480,6 +480,7 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 	for (size_t i = 0; i < all.n; i++)
 		build_view(b, &all.v[i]);
 	vd_conf_zones_attach(b);
+	vd_conf_zones_done(b);
 	vd_conf_link_views(b);
 out:
 	free(all.v);

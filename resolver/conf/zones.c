@@ -40,6 +40,7 @@ typedef struct zitem {
 	vd_zone_fallback_t fallback;
 	const ynode_t *node; /* of the path, for messages and the base folder */
 	char where[64];	     /* "views[0].zones[1]" */
+	const char *kept;    /* where, in the tree's arena once a use needs it */
 } zitem_t;
 
 static bool same_origin(const char *a, const char *b)
@@ -111,6 +112,9 @@ static int zindex_grow(cbuild_t *b)
 static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t hash,
 		      vd_zone_t *z, const char *dir, size_t base)
 {
+	/* A file of a scanned folder: its path is the scan's, which lives as
+	 * long as this entry. */
+	bool borrow = dir != NULL;
 	zcache_ent_t *e;
 
 	if (zindex_grow(b) < 0)
@@ -125,10 +129,12 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 		b->capzc = cap;
 	}
 	e = &b->zc[b->nzc];
-	e->real = strdup(real);
+	e->real = borrow ? (char *)real : strdup(real);
+	e->owns_real = !borrow;
 	e->origin = zi->origin ? strdup(zi->origin) : NULL;
 	if (!e->real || (zi->origin && !e->origin)) {
-		free(e->real);
+		if (!borrow)
+			free(e->real);
 		free(e->origin);
 		return -ENOMEM;
 	}
@@ -201,13 +207,15 @@ static int zu_grow(cbuild_t *b)
 /* Records that view v uses the zone of file real (loaded later). dir:
  * the scanned folder holding the file (the folder cache's string), its
  * name at real + base; NULL, 0: real alone. */
-static void add_file(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t *zi,
+static void add_file(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi,
 		     const char *dir, size_t base)
 {
 	ssize_t ent = zcache_get(b, real, zi, dir, base);
 	zuse_t *u;
 
-	if (ent < 0 || zu_grow(b) < 0) {
+	if (!zi->kept)
+		zi->kept = vd_arena_strdup(b->tree, zi->where);
+	if (ent < 0 || !zi->kept || zu_grow(b) < 0) {
 		vd_conf_nomem(b);
 		return;
 	}
@@ -215,7 +223,7 @@ static void add_file(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t 
 	u->view = v;
 	u->ent = (size_t)ent;
 	u->node = zi->node;
-	memcpy(u->where, zi->where, sizeof(u->where));
+	u->where = zi->kept;
 }
 
 /* ---- loading, in parallel -------------------------------------------- */
@@ -598,7 +606,7 @@ static size_t in_folder(const fcache_ent_t *e, const char *f)
 	return 0;
 }
 
-static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, const zitem_t *zi)
+static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi)
 {
 	const fcache_ent_t *e;
 
@@ -637,7 +645,7 @@ static int check_readable(const char *path)
 	return 0;
 }
 
-static void add_item(cbuild_t *b, vd_view_t *v, const zitem_t *zi)
+static void add_item(cbuild_t *b, vd_view_t *v, zitem_t *zi)
 {
 	const char *base = vd_conf_base_dir(b, zi->node);
 	char *joined = NULL, *real = NULL;
@@ -759,6 +767,7 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 	}
 	for (size_t i = 0; i < list->n; i++) {
 		snprintf(zi.where, sizeof(zi.where), "%s.zones[%zu]", where, i);
+		zi.kept = NULL;
 		if (read_item(b, list->items[i], &zi) == 0)
 			add_item(b, v, &zi);
 	}
@@ -769,7 +778,8 @@ void vd_conf_zcache_free(cbuild_t *b)
 	for (size_t i = 0; i < b->nzc; i++) {
 		vd_zone_unref(b->zc[i].zone);
 		vd_errlist_deinit(&b->zc[i].errs);
-		free(b->zc[i].real);
+		if (b->zc[i].owns_real)
+			free(b->zc[i].real);
 		free(b->zc[i].origin);
 	}
 	free(b->zu);
@@ -785,6 +795,13 @@ void vd_conf_zcache_free(cbuild_t *b)
 	b->zc = NULL;
 	b->zslots = NULL;
 	b->nzc = b->capzc = 0;
+}
+
+void vd_conf_zones_done(cbuild_t *b)
+{
+	if (!b->nomem && vd_conf_ztable_take(b, vd_conf_snap_ztable(b->snap)) < 0)
+		vd_conf_nomem(b);
+	vd_conf_zcache_free(b);
 }
 
 int vd_conf_ztable_take(cbuild_t *b, ztable_t *out)
