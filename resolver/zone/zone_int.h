@@ -53,6 +53,7 @@ struct vd_zone {
 	uint32_t mask; /* slot count - 1 (a power of two) */
 	uint32_t nodes;
 	uint32_t flat_size; /* bytes of the block, once flattened */
+	uint64_t text_sum;  /* vd_checksum of the file's text as read */
 	vd_zone_node_t **slots;
 	const uint8_t *apex; /* lower-cased wire */
 	size_t apex_len;

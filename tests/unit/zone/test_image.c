@@ -171,6 +171,14 @@ static void test_identity_kept(void **state)
 		    back->mtime.tv_nsec == st.st_mtim.tv_nsec &&
 		    back->mtime.tv_sec == st.st_mtim.tv_sec);
 	vd_zone_unref(again);
+	/* Other text (spacing, a relative name written out), the same data:
+	 * parsed, and shared too. */
+	zt_write("id.zone", "$ORIGIN id.test.\n$TTL 60\n"
+			    "@   SOA ns.id.test. hm 1 2 3 4 5\nid.test.  A 10.0.0.1\n");
+	assert_int_equal(vd_zone_load_reuse(path, &o, back, &again, &reused, &e), 0);
+	assert_false(reused);
+	assert_ptr_equal(again, back);
+	vd_zone_unref(again);
 	/* A rewrite (same size, new content) is read again. */
 	zt_write("id.zone", "$ORIGIN id.test.\n$TTL 60\n"
 			    "@ SOA ns hm 1 2 3 4 5\n@ A 10.0.0.2\n");
