@@ -89,23 +89,35 @@ static size_t zone_uses(const vd_snap_t *snap)
  */
 #define RELOAD_NICE 10
 
+int vd_daemon_background_begin(int *before)
+{
+	id_t tid = (id_t)syscall(SYS_gettid);
+	int now, want;
+
+	errno = 0;
+	*before = now = getpriority(PRIO_PROCESS, tid);
+	if (errno != 0)
+		return *before = 0;
+	want = now + RELOAD_NICE > 19 ? 19 : now + RELOAD_NICE;
+	if (setpriority(PRIO_PROCESS, tid, want) == 0)
+		now = want;
+	return now;
+}
+
+void vd_daemon_background_end(int before, int now)
+{
+	if (now != before)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), before);
+}
+
 static void reload_work(uv_work_t *work)
 {
 	reload_job_t *job = work->data;
-	id_t tid = (id_t)syscall(SYS_gettid);
-	int before, want;
+	int before;
 
-	errno = 0;
-	before = getpriority(PRIO_PROCESS, tid);
-	job->nice = before;
-	if (errno == 0) {
-		want = before + RELOAD_NICE > 19 ? 19 : before + RELOAD_NICE;
-		if (setpriority(PRIO_PROCESS, tid, want) == 0)
-			job->nice = want;
-	}
+	job->nice = vd_daemon_background_begin(&before);
 	job->rc = vd_conf_reload(job->d->conf_path, job->prev, &job->snap, &job->errs);
-	if (job->nice != before)
-		(void)setpriority(PRIO_PROCESS, tid, before);
+	vd_daemon_background_end(before, job->nice);
 }
 
 static void reload_start(vd_daemon_t *d);

@@ -197,6 +197,13 @@ bool vd_daemon_worker_take_flush(worker_t *w, uint64_t seq, uint64_t *removed);
  * replaced snapshot and frees it on the thread pool once nobody else
  * holds it, so neither a worker nor the main loop stalls on the free. */
 void vd_daemon_retire_init(vd_daemon_t *d);
+/* Work on the thread pool that must not take the CPU from the workers
+ * (a reload's build, saving the zone image, freeing an old snapshot):
+ * begin raises the calling thread's nice value by 10 (to at most 19)
+ * and returns the value it runs at, *before the one to put back; end
+ * puts it back where the process may. */
+int vd_daemon_background_begin(int *before);
+void vd_daemon_background_end(int before, int now);
 /* image.c: saves the serving snapshot's zones to the zone image on the
  * thread pool when it has a state_dir and files were read for it (at
  * start, after a reload); one save at a time, the newest snapshot next. */

@@ -3,7 +3,8 @@
  * zone files, the serving snapshot's zones are written to
  * <server.state_dir>/zones.img on libuv's thread pool (conf writes the
  * file), so the next start takes every zone whose file did not change from
- * there. The save holds a reference on its snapshot; one runs at a time,
+ * there. The save runs below the workers' priority (nice +10, like a
+ * reload's build) and holds a reference on its snapshot; one runs at a time,
  * and a snapshot installed meanwhile is saved when it ends. Nothing on
  * the query path waits for it; a failed save is logged and the previous
  * image stays (a start then reads the files it does not cover).
@@ -16,10 +17,12 @@ static void image_work(uv_work_t *work)
 {
 	vd_daemon_t *d = work->data;
 	uint64_t t0 = vd_now_ms();
+	int before, now = vd_daemon_background_begin(&before);
 
 	d->image_rc = vd_conf_image_save(d->image_snap, &d->image_count,
 					 &d->image_bytes, &d->image_errs);
 	d->image_ms = vd_now_ms() - t0;
+	vd_daemon_background_end(before, now);
 }
 
 static void image_done(uv_work_t *work, int status)

@@ -40,11 +40,13 @@ static void retire_work(uv_work_t *work)
 {
 	vd_daemon_t *d = work->data;
 	uint64_t t0 = vd_now_ms();
+	int before, now = vd_daemon_background_begin(&before);
 
 	d->retire_rss_before = rss_bytes();
 	vd_snap_unref(d->retire_snap);
 	d->retire_rss_after = rss_bytes();
 	d->retire_work_ms = vd_now_ms() - t0;
+	vd_daemon_background_end(before, now);
 }
 
 static void retire_next(vd_daemon_t *d);
