@@ -167,6 +167,9 @@ typedef struct vd_snap {
 	 * (NULL: it was, or there was none to use). */
 	size_t nzones_image;
 	const char *image_note;
+	/* Views whose routing map and tables the replaced snapshot's same
+	 * view lent (vd_conf_reload; vd_view_build). */
+	size_t nviews_shared;
 	uint64_t nrecords;
 } vd_snap_t;
 

@@ -145,6 +145,16 @@ int vd_view_add_subnet(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c,
  * addresses, then frees the address table. Call last. 0 or -ENOMEM. */
 int vd_view_build_tables(vd_view_t *v, vd_arena_t *a);
 
+/* vd_view_build_route and vd_view_build_tables in one, for a snapshot
+ * that replaces another: the map and tables are kept in an allocation of
+ * their own, shared with old (the same view in the replaced snapshot; NULL
+ * when there is none) when it was built from the same inputs: the same
+ * zones in the same order (own and included), rules, address subnets and
+ * AZs. *shared says whether they were. Tables shared live as long as the
+ * last view using them. Call last, after the subnets. 0 or -ENOMEM. */
+int vd_view_build(vd_view_t *v, const vd_view_rule_t *rules, size_t nrules,
+		  const vd_view_t *old, bool *shared);
+
 /* ---- reading ------------------------------------------------------------ */
 
 const char *vd_view_name(const vd_view_t *v);

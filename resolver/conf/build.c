@@ -204,6 +204,7 @@ static int build_snapshot(const char *path, const vd_snap_t *prev, bool image,
 		return -ENOMEM;
 	b.a = &b.snap->arena;
 	b.prev_zones = prev ? vd_conf_snap_zones(prev) : NULL;
+	b.prev = prev;
 	b.use_image = image;
 	atomic_init(&b.image_damaged, false);
 	vd_arena_init(&tree, 0);

@@ -140,6 +140,7 @@ typedef struct cbuild {
 	 * threads answer from it meanwhile. Its zones are reused when
 	 * their files did not change. */
 	const ztable_t *prev_zones;
+	const vd_snap_t *prev; /* the snapshot replaced (reload), or NULL */
 	/* The zone image, on a first load (use_image) with a state_dir;
 	 * image_damaged: a record of it could not be used (set by the
 	 * loading threads). */

@@ -41,18 +41,30 @@ static void table_add(cbuild_t *b, vd_view_t *v, int table, const subnets_t *sn,
 	}
 }
 
+/* The view of the replaced snapshot with v's name (usually at v's
+ * index), or NULL. */
+static const vd_view_t *old_view(const cbuild_t *b, size_t i, const char *name)
+{
+	const vd_snap_t *p = b->prev;
+
+	if (!p)
+		return NULL;
+	if (i < p->nviews && strcmp(vd_view_name(p->views[i]), name) == 0)
+		return p->views[i];
+	for (size_t k = 0; k < p->nviews; k++)
+		if (strcmp(vd_view_name(p->views[k]), name) == 0)
+			return p->views[k];
+	return NULL;
+}
+
 static void link_view(cbuild_t *b, size_t i, subnets_t *all)
 {
 	vd_view_t *v = b->snap->views[i];
 	const char *vname = vd_view_name(v);
 	const view_tmp_t *t = &b->vtmp[i];
 	vd_view_rule_t *rules = malloc((t->nrules ? t->nrules : 1) * sizeof(*rules));
+	bool shared = false;
 
-	for (size_t k = 0; rules && k < t->nrules; k++)
-		rules[k] = (vd_view_rule_t){ t->rules[k].name, t->rules[k].group };
-	if (!rules || vd_view_build_route(v, b->a, rules, t->nrules) < 0)
-		vd_conf_nomem(b);
-	free(rules);
 	/* Clients by the view's own subnets; addresses by its own and its
 	 * included views' subnets (the hub's endpoints are in the hub). */
 	table_add(b, v, VD_VIEW_SUBNET_CLIENT, &all[i], 0, vname);
@@ -60,8 +72,15 @@ static void link_view(cbuild_t *b, size_t i, subnets_t *all)
 	for (size_t k = 0; k < vd_view_nincludes(v); k++)
 		table_add(b, v, VD_VIEW_SUBNET_ADDR,
 			  &all[vd_view_index(vd_view_include(v, k))], 0, vname);
-	if (vd_view_build_tables(v, b->a) < 0)
+	for (size_t k = 0; rules && k < t->nrules; k++)
+		rules[k] = (vd_view_rule_t){ t->rules[k].name, t->rules[k].group };
+	/* A view whose zones, rules and subnets did not change keeps the
+	 * routing map and tables of the snapshot it replaces. */
+	if (!rules ||
+	    vd_view_build(v, rules, t->nrules, old_view(b, i, vname), &shared) < 0)
 		vd_conf_nomem(b);
+	b->snap->nviews_shared += shared;
+	free(rules);
 }
 
 void vd_conf_link_views(cbuild_t *b)

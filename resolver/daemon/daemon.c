@@ -172,10 +172,11 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
 	vd_daemon_retire(d, old);
 	vd_log(VD_LOG_INFO,
 	       "reload: generation %llu loaded from %s in %llu ms "
-	       "(%zu zones: %zu reused, %zu read), built at nice %d",
+	       "(%zu zones: %zu reused, %zu read), built at nice %d; "
+	       "%zu of %zu views unchanged",
 	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms,
 	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused,
-	       nice);
+	       nice, snap->nviews_shared, snap->nviews);
 	vd_daemon_image_save(d);
 	vd_daemon_loopcheck_start(d);
 }

@@ -107,7 +107,7 @@ static struct vd_view_route_more *more_get(vd_arena_t *a, struct vd_view_route *
 	return m;
 }
 
-static int build_route(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
+int vd_view_route_fill(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
 		       size_t nzones, const vd_view_rule_t *rules, size_t nrules)
 {
 	size_t want = 2 * (nzones + nrules), slots = 1;
@@ -154,7 +154,7 @@ int vd_view_build_route(vd_view_t *v, vd_arena_t *a, const vd_view_rule_t *rules
 
 	if (!zs)
 		return -ENOMEM;
-	r = build_route(a, v, zs, nz, rules, nrules);
+	r = vd_view_route_fill(a, v, zs, nz, rules, nrules);
 	free(zs);
 	return r;
 }

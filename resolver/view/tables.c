@@ -50,7 +50,14 @@ int vd_view_add_subnet(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c,
 		if (!*t)
 			return -ENOMEM;
 	}
-	return vd_view_table_add(*t, c, az);
+	int r = vd_view_table_add(*t, c, az);
+	if (r == 0 && table == VD_VIEW_SUBNET_ADDR) {
+		vd_view_addr_subnet_t e = { *c, az };
+		if (vd_arena_push(a, (void **)&v->addr_subnets, &v->naddr_subnets,
+				  &v->capaddr_subnets, &e, sizeof(e)) < 0)
+			return -ENOMEM;
+	}
+	return r;
 }
 
 /* ---- per-record AZs and reverse names ---------------------------------- */
@@ -309,6 +316,144 @@ static int build_tables(vd_arena_t *a, vd_view_t *v, vd_zone_t **zs, size_t nz,
 nomem:
 	free(w.pats);
 	return -ENOMEM;
+}
+
+/* ---- tables shared between snapshots ------------------------------------ */
+
+static bool same_rules(const vd_view_tabs_t *t, const vd_view_rule_t *rules, size_t n)
+{
+	if (t->nrules != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (t->rules[i].group != rules[i].group ||
+		    !vd_name_equal(t->rules[i].name, rules[i].name))
+			return false;
+	return true;
+}
+
+static bool same_inputs(const vd_view_tabs_t *t, const vd_view_t *v,
+			vd_zone_t *const *zs, size_t nz, const vd_view_rule_t *rules,
+			size_t nrules)
+{
+	if (t->nzones != nz || t->nsubnets != v->naddr_subnets || t->naz != v->naz ||
+	    (nz && memcmp(t->zones, zs, nz * sizeof(*zs)) != 0) ||
+	    !same_rules(t, rules, nrules))
+		return false;
+	for (size_t i = 0; i < t->nsubnets; i++)
+		if (t->subnets[i].az != v->addr_subnets[i].az ||
+		    !vd_cidr_equal(&t->subnets[i].cidr, &v->addr_subnets[i].cidr))
+			return false;
+	for (size_t i = 0; i < t->naz; i++)
+		if (strcmp(t->az_ids[i], v->az_ids[i]) != 0)
+			return false;
+	return true;
+}
+
+static void use_tabs(vd_view_t *v, vd_view_tabs_t *t)
+{
+	v->tabs = t;
+	v->route_slots = t->route_slots;
+	v->route_mask = t->route_mask;
+	v->route_max_labels = t->route_max_labels;
+	v->az_slots = t->az_slots;
+	v->naz_slots = t->naz_slots;
+	v->ptrs = t->ptrs;
+	v->nptrs = t->nptrs;
+	v->ptr_index = t->ptr_index;
+	v->ptr_mask = t->ptr_mask;
+}
+
+/* The inputs, copied into the tables' own arena. */
+static int keep_inputs(vd_view_tabs_t *t, const vd_view_t *v, vd_zone_t *const *zs,
+		       size_t nz, const vd_view_rule_t *rules, size_t nrules)
+{
+	vd_arena_t *a = &t->arena;
+
+	t->nzones = nz;
+	t->nrules = nrules;
+	t->nsubnets = v->naddr_subnets;
+	t->naz = v->naz;
+	t->zones = vd_arena_alloc(a, (nz ? nz : 1) * sizeof(*zs));
+	t->rules = vd_arena_alloc(a, (nrules ? nrules : 1) * sizeof(*t->rules));
+	t->subnets = vd_arena_alloc(a, (t->nsubnets ? t->nsubnets : 1) *
+					       sizeof(*t->subnets));
+	t->az_ids = vd_arena_alloc(a, (t->naz ? t->naz : 1) * sizeof(*t->az_ids));
+	if (!t->zones || !t->rules || !t->subnets || !t->az_ids)
+		return -ENOMEM;
+	if (nz)
+		memcpy(t->zones, zs, nz * sizeof(*zs));
+	if (t->nsubnets)
+		memcpy(t->subnets, v->addr_subnets, t->nsubnets * sizeof(*t->subnets));
+	for (size_t i = 0; i < nrules; i++) {
+		t->rules[i].group = rules[i].group;
+		t->rules[i].name =
+			vd_arena_memdup(a, rules[i].name, vd_name_len(rules[i].name));
+		if (!t->rules[i].name)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->naz; i++)
+		if (!(t->az_ids[i] = vd_arena_strdup(a, v->az_ids[i])))
+			return -ENOMEM;
+	return 0;
+}
+
+void vd_view_tabs_unref(vd_view_tabs_t *t)
+{
+	if (t && atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) == 1) {
+		vd_arena_deinit(&t->arena);
+		free(t);
+	}
+}
+
+int vd_view_build(vd_view_t *v, const vd_view_rule_t *rules, size_t nrules,
+		  const vd_view_t *old, bool *shared)
+{
+	size_t nz = 0;
+	vd_zone_t **zs = vd_view_effective_zones(v, &nz);
+	vd_view_tabs_t *t = NULL;
+	int r = -ENOMEM;
+
+	*shared = false;
+	if (!zs)
+		goto fail;
+	if (old && old->tabs && same_inputs(old->tabs, v, zs, nz, rules, nrules)) {
+		atomic_fetch_add_explicit(&old->tabs->refs, 1, memory_order_relaxed);
+		use_tabs(v, old->tabs);
+		*shared = true;
+		r = 0;
+		goto fail; /* done: the same cleanup */
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		goto fail;
+	atomic_init(&t->refs, 1);
+	/* About 200 bytes an endpoint zone: most views fit their first
+	 * chunk. */
+	vd_arena_init(&t->arena, 4096 + 256 * nz);
+	if (keep_inputs(t, v, zs, nz, rules, nrules) < 0)
+		goto fail;
+	r = vd_view_route_fill(&t->arena, v, zs, nz, t->rules, nrules);
+	if (r == 0)
+		r = build_tables(&t->arena, v, zs, nz, v->addr_azs);
+	if (r < 0)
+		goto fail;
+	t->route_slots = v->route_slots;
+	t->route_mask = v->route_mask;
+	t->route_max_labels = v->route_max_labels;
+	t->az_slots = v->az_slots;
+	t->naz_slots = v->naz_slots;
+	t->ptrs = v->ptrs;
+	t->nptrs = v->nptrs;
+	t->ptr_index = v->ptr_index;
+	t->ptr_mask = v->ptr_mask;
+	v->tabs = t;
+	t = NULL;
+fail:
+	vd_view_tabs_unref(t);
+	free(zs);
+	vd_view_table_free(v->addr_azs);
+	v->addr_azs = NULL;
+	return r;
 }
 
 int vd_view_build_tables(vd_view_t *v, vd_arena_t *a)

@@ -43,6 +43,8 @@ void vd_view_deinit(vd_view_t *v)
 	vd_view_table_free(v->client_azs);
 	vd_view_table_free(v->addr_azs);
 	v->client_azs = v->addr_azs = NULL;
+	vd_view_tabs_unref(v->tabs);
+	v->tabs = NULL;
 }
 
 int vd_view_set_name(vd_view_t *v, vd_arena_t *a, const char *name)

@@ -4,6 +4,7 @@
  */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +50,45 @@ typedef struct vd_view_az_ent {
 	const vd_az_rrset_t *pattern;
 } vd_view_az_ent_t;
 
+/* An address subnet of the view (own or included) and its AZ index, as
+ * added: one of the inputs of the AZ tables. */
+typedef struct vd_view_addr_subnet {
+	vd_cidr_t cidr;
+	int az;
+} vd_view_addr_subnet_t;
+
+/*
+ * A view's routing map and answer tables (vd_view_build), in an arena of
+ * their own with a reference count: the same view in the next snapshot,
+ * built from the same inputs, shares them instead of building them again
+ * (a reload that changes one file changes one view's tables, or none).
+ * The inputs are kept to compare: the effective zones in order (pointers:
+ * the views sharing the tables hold those zones), the forward rules
+ * (names copied here), the address subnets with their AZ indexes and the
+ * AZ IDs in order. The outputs are copied into each view using them.
+ */
+typedef struct vd_view_tabs {
+	atomic_uint refs;
+	vd_arena_t arena;
+	vd_zone_t **zones;
+	size_t nzones;
+	vd_view_rule_t *rules;
+	size_t nrules;
+	vd_view_addr_subnet_t *subnets;
+	size_t nsubnets;
+	const char **az_ids;
+	size_t naz;
+	struct vd_view_route *route_slots;
+	size_t route_mask;
+	unsigned route_max_labels;
+	struct vd_view_az_ent *az_slots;
+	size_t naz_slots;
+	struct vd_ptr_entry *ptrs;
+	size_t nptrs;
+	uint32_t *ptr_index;
+	size_t ptr_mask;
+} vd_view_tabs_t;
+
 struct vd_view {
 	const char *name;
 	int index;
@@ -80,6 +120,12 @@ struct vd_view {
 	size_t naz;
 	vd_view_table_t *client_azs; /* NULL: no own subnets */
 	vd_view_table_t *addr_azs;   /* build only: answer addresses -> AZ */
+	/* build only: what went into addr_azs, in order (the arena's) */
+	vd_view_addr_subnet_t *addr_subnets;
+	size_t naddr_subnets, capaddr_subnets;
+	/* what the tables below live in when vd_view_build made them (one
+	 * reference; NULL: in the snapshot's arena) */
+	vd_view_tabs_t *tabs;
 	/* open addressing by rrset pointer (NULL: empty), at most 2/3 full */
 	vd_view_az_ent_t *az_slots;
 	size_t naz_slots;
@@ -89,6 +135,13 @@ struct vd_view {
 	uint32_t *ptr_index;
 	size_t ptr_mask;
 };
+
+/* The routing map of v from zones (in order) and rules, allocated from a
+ * (route.c). 0 or -ENOMEM. */
+int vd_view_route_fill(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
+		       size_t nzones, const vd_view_rule_t *rules, size_t nrules);
+/* Drops a reference to shared tables (NULL is fine); the last frees them. */
+void vd_view_tabs_unref(vd_view_tabs_t *t);
 
 /* The zones v answers from: own, then each included view's (a zone
  * shared by several only once). Returned malloc'd (build time only);

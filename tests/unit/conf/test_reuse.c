@@ -245,6 +245,79 @@ static void test_failed_build_keeps_prev(void **state)
 	vd_snap_unref(s2);
 }
 
+/* Two views "a" and "b" (b with zones z1 and z2, a with the given
+ * zones and forward rule target), replacing prev. */
+static vd_snap_t *load2(const char *a_zones, const char *b_rule, const char *b_az,
+			const vd_snap_t *prev)
+{
+	char text[2048], path[512];
+	vd_errlist_t errs;
+	vd_snap_t *s = NULL;
+
+	snprintf(text, sizeof(text),
+		 "server:\n  listen: [\"127.0.0.1:5353\"]\n  directory: %s\n"
+		 "upstreams:\n  up: [\"127.0.0.1:5301\"]\n  up2: [\"127.0.0.1:5302\"]\n"
+		 "views:\n  - name: a\n    clients: [\"10.0.0.0/8\"]\n"
+		 "    forward: {\".\": up}\n    zones: %s\n"
+		 "  - name: b\n    clients: [\"10.1.0.0/16\", \"192.168.0.0/16\"]\n"
+		 "    forward: {\".\": up, \"corp.example.\": %s}\n"
+		 "    subnets: [{cidr: 10.1.0.0/16, az_id: %s}]\n"
+		 "    zones: [z1.zone, z2.zone]\n",
+		 dir, a_zones, b_rule, b_az);
+	file_write(dir, "vpcdns2.yaml", text, path);
+	vd_errlist_init(&errs);
+	assert_int_equal(vd_conf_reload(path, prev, &s, &errs), 0);
+	assert_int_equal(errs.count, 0);
+	vd_errlist_deinit(&errs);
+	return s;
+}
+
+/* Where a view's routing map sends www.z1.example. (the entry lives
+ * with the map: the same pointer means the same map). */
+static const void *route_of(const vd_snap_t *s, const char *view)
+{
+	uint8_t name[VD_NAME_MAX];
+	size_t len;
+
+	assert_int_equal(vd_name_from_text("www.z1.example.", name, &len), 0);
+	const void *r = vd_view_route(vd_snap_view(s, view), name, 128);
+	assert_non_null(r);
+	return r;
+}
+
+/* A view whose zones, rules and subnets did not change keeps the routing
+ * map and tables of the snapshot replaced; any change to them builds new
+ * ones; and the shared tables outlive the snapshot that built them. */
+static void test_unchanged_view_keeps_its_tables(void **state)
+{
+	(void)state;
+	vd_snap_t *s1 = load2("[z3.zone]", "up2", "use1-az1", NULL);
+	assert_int_equal(s1->nviews_shared, 0);
+	vd_snap_t *s2 = load2("[z3.zone]", "up2", "use1-az1", s1);
+	assert_int_equal(s2->nviews_shared, 2);
+	assert_ptr_equal(route_of(s2, "b"), route_of(s1, "b"));
+	/* a's zones change (one more): a is built again, b is not. */
+	vd_snap_t *s3 = load2("[z3.zone, z4.zone]", "up2", "use1-az1", s2);
+	assert_int_equal(s3->nviews_shared, 1);
+	assert_ptr_equal(route_of(s3, "b"), route_of(s1, "b"));
+	assert_ptr_not_equal(route_of(s3, "a"), route_of(s2, "a"));
+	/* b's forward rule goes elsewhere; then b's subnet changes AZ. */
+	vd_snap_t *s4 = load2("[z3.zone, z4.zone]", "up", "use1-az1", s3);
+	assert_int_equal(s4->nviews_shared, 1);
+	assert_ptr_not_equal(route_of(s4, "b"), route_of(s3, "b"));
+	vd_snap_t *s5 = load2("[z3.zone, z4.zone]", "up", "use1-az2", s4);
+	assert_int_equal(s5->nviews_shared, 1);
+	assert_ptr_not_equal(route_of(s5, "b"), route_of(s4, "b"));
+	/* The snapshots that built them go first: the tables stay (ASan). */
+	vd_snap_unref(s1);
+	vd_snap_unref(s2);
+	vd_snap_unref(s4);
+	assert_non_null(route_of(s3, "b"));
+	assert_non_null(route_of(s5, "a"));
+	vd_snap_unref(s3);
+	vd_snap_unref(s5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +328,7 @@ int main(void)
 		cmocka_unit_test(test_new_options_read),
 		cmocka_unit_test(test_racy_file_is_read_again),
 		cmocka_unit_test(test_failed_build_keeps_prev),
+		cmocka_unit_test(test_unchanged_view_keeps_its_tables),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
