@@ -19,31 +19,38 @@
 /* A zone loaded during this build, keyed by what makes it the same zone:
  * the resolved file path, the fallback and the origin. */
 typedef struct zcache_ent {
-	char *real;   /* malloc'd when owns_real, else a folder scan's */
-	char *origin; /* malloc'd or NULL */
-	vd_zone_fallback_t fallback;
+	char *real;	 /* malloc'd when owns_real, else a folder scan's */
+	char *origin;	 /* malloc'd or NULL */
 	vd_zone_t *zone; /* holds one reference; NULL: failed */
-	uint32_t hash;
+	const char *dir; /* the file's folder (fcache_ent_t.real); NULL: none */
 	/* Filled by the load (zones.c load_all, possibly on another
 	 * thread): the result, the file's own messages (reported at the
-	 * zone's first use, so they come in the order of the config) and
-	 * whether the previous snapshot's zone stood for the file. */
+	 * zone's first use, so they come in the order of the config; NULL
+	 * when there are none) and whether the previous snapshot's zone
+	 * stood for the file. */
+	vd_errlist_t *errs;
+	uint32_t base; /* the file's name in dir: real + base */
+	uint32_t hash;
 	int rc;
-	const char *dir; /* the file's folder (fcache_ent_t.real); NULL: none */
-	size_t base;	 /* the file's name in dir: real + base */
-	vd_errlist_t errs;
+	vd_zone_fallback_t fallback;
 	bool reused, reported;
 	bool from_image; /* read from the zone image, not the file */
 	bool owns_real;
 } zcache_ent_t;
 
-/* One use of a zone by a view, recorded while the views are read and
- * resolved once every zone is loaded (vd_conf_zones_attach). */
-typedef struct zuse {
+/* An item of a view's zones list that named zone files, and one use of
+ * a zone file by such an item, recorded while the views are read and
+ * resolved once every zone is loaded (vd_conf_zones_attach). A folder
+ * item has a use per file: 8 bytes each. */
+typedef struct zitem_use {
 	vd_view_t *view;
-	size_t ent; /* index into zc */
 	const ynode_t *node;
 	const char *where; /* "views[0].zones[1]", in the tree's arena */
+} zitem_use_t;
+
+typedef struct zuse {
+	uint32_t ent;  /* index into zc */
+	uint32_t item; /* index into zitems */
 } zuse_t;
 
 /* The zones of a snapshot by what makes them the same zone (path,
@@ -158,6 +165,8 @@ typedef struct cbuild {
 	size_t zmask;
 	zuse_t *zu; /* malloc'd */
 	size_t nzu, capzu;
+	zitem_use_t *zitems; /* malloc'd */
+	size_t nzitems, capzitems;
 	fcache_ent_t *fc; /* malloc'd */
 	size_t nfc, capfc;
 	client_ref_t *clients; /* malloc'd */

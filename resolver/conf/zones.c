@@ -42,6 +42,7 @@ typedef struct zitem {
 	const ynode_t *node; /* of the path, for messages and the base folder */
 	char where[64];	     /* "views[0].zones[1]" */
 	const char *kept;    /* where, in the tree's arena once a use needs it */
+	uint32_t item;	     /* its zitems entry, once kept */
 } zitem_t;
 
 static bool same_origin(const char *a, const char *b)
@@ -144,8 +145,8 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 	e->hash = hash;
 	e->rc = 0;
 	e->dir = dir;
-	e->base = base;
-	vd_errlist_init(&e->errs);
+	e->base = (uint32_t)base;
+	e->errs = NULL;
 	e->reused = e->reported = e->from_image = false;
 	b->nzc++;
 	*zslot(b, hash, real, zi) = (hslot_t){ hash, (uint32_t)b->nzc };
@@ -190,19 +191,33 @@ static ssize_t zcache_get(cbuild_t *b, const char *real, const zitem_t *zi,
 	return (ssize_t)b->nzc - 1;
 }
 
-static int zu_grow(cbuild_t *b)
+/* Makes room for need elements of size bytes in *p (capacity *cap),
+ * doubling. 0 or -ENOMEM. */
+static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
-	size_t cap = b->capzu ? b->capzu * 2 : 64;
-	zuse_t *u;
+	size_t n = *cap ? *cap : 16;
+	void *q;
 
-	if (b->nzu < b->capzu)
+	if (need <= *cap)
 		return 0;
-	u = realloc(b->zu, cap * sizeof(*u));
-	if (!u)
+	while (n < need)
+		n *= 2;
+	q = realloc(*p, n * size);
+	if (!q)
 		return -ENOMEM;
-	b->zu = u;
-	b->capzu = cap;
+	*p = q;
+	*cap = n;
 	return 0;
+}
+
+static void shrink(void **p, size_t *cap, size_t n, size_t size)
+{
+	void *q = n ? realloc(*p, n * size) : NULL;
+
+	if (q) {
+		*p = q;
+		*cap = n;
+	}
 }
 
 /* Records that view v uses the zone of file real (loaded later). dir:
@@ -212,19 +227,27 @@ static void add_file(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi,
 		     const char *dir, size_t base)
 {
 	ssize_t ent = zcache_get(b, real, zi, dir, base);
-	zuse_t *u;
 
-	if (!zi->kept)
-		zi->kept = vd_arena_strdup(b->tree, zi->where);
-	if (ent < 0 || !zi->kept || zu_grow(b) < 0) {
+	if (ent < 0 || (size_t)ent >= UINT32_MAX) {
 		vd_conf_nomem(b);
 		return;
 	}
-	u = &b->zu[b->nzu++];
-	u->view = v;
-	u->ent = (size_t)ent;
-	u->node = zi->node;
-	u->where = zi->kept;
+	if (!zi->kept) {
+		zitem_use_t it = { v, zi->node, vd_arena_strdup(b->tree, zi->where) };
+		if (!it.where || grow((void **)&b->zitems, &b->capzitems,
+				      b->nzitems + 1, sizeof(it)) < 0) {
+			vd_conf_nomem(b);
+			return;
+		}
+		zi->kept = it.where;
+		zi->item = (uint32_t)b->nzitems;
+		b->zitems[b->nzitems++] = it;
+	}
+	if (grow((void **)&b->zu, &b->capzu, b->nzu + 1, sizeof(*b->zu)) < 0) {
+		vd_conf_nomem(b);
+		return;
+	}
+	b->zu[b->nzu++] = (zuse_t){ (uint32_t)ent, zi->item };
 }
 
 /* ---- loading, in parallel -------------------------------------------- */
@@ -283,8 +306,18 @@ static void load_one(cbuild_t *b, zcache_ent_t *e, dirfd_cache_t *dc)
 						&damaged);
 	if (damaged)
 		atomic_store(&b->image_damaged, true);
+	vd_errlist_t errs;
+	vd_errlist_init(&errs);
 	e->rc = vd_zone_load_reuse_at(dfd, name, e->real, &opts, prev, &e->zone,
-				      &e->reused, &e->errs);
+				      &e->reused, &errs);
+	/* Kept only when there are some: most entries have none. */
+	if (errs.count && (e->errs = malloc(sizeof(*e->errs))) != NULL) {
+		*e->errs = errs;
+	} else {
+		if (errs.count && e->rc != 0) /* its messages cannot be kept */
+			e->rc = -ENOMEM;
+		vd_errlist_deinit(&errs);
+	}
 	if (img) {
 		e->from_image = e->reused;
 		e->reused = false;
@@ -381,7 +414,7 @@ static void load_all(cbuild_t *b)
 
 /* The file's own messages, then one naming the view item, at the first
  * use of a zone that failed to load. */
-static void report_failed(cbuild_t *b, zcache_ent_t *e, const zuse_t *u)
+static void report_failed(cbuild_t *b, zcache_ent_t *e, const zitem_use_t *u)
 {
 	if (e->reported)
 		return;
@@ -390,8 +423,8 @@ static void report_failed(cbuild_t *b, zcache_ent_t *e, const zuse_t *u)
 		vd_conf_nomem(b);
 		return;
 	}
-	for (size_t i = 0; i < e->errs.count; i++)
-		vd_errlist_add(b->errs, NULL, 0, "%s", e->errs.msgs[i]);
+	for (size_t i = 0; e->errs && i < e->errs->count; i++)
+		vd_errlist_add(b->errs, NULL, 0, "%s", e->errs->msgs[i]);
 	if (e->rc == VD_ECONF)
 		vd_conf_nerr(b, u->node, "%s: zone '%s' has errors", u->where, e->real);
 	else
@@ -445,9 +478,10 @@ static const zcache_ent_t *apexes_put(apexes_t *t, const cbuild_t *b, size_t ent
 	return NULL;
 }
 
-static void attach(cbuild_t *b, const zuse_t *u, apexes_t *t)
+static void attach(cbuild_t *b, const zuse_t *use, apexes_t *t)
 {
-	zcache_ent_t *e = &b->zc[u->ent];
+	zcache_ent_t *e = &b->zc[use->ent];
+	const zitem_use_t *u = &b->zitems[use->item];
 	const zcache_ent_t *other;
 	char apex[VD_NAME_TEXT];
 
@@ -455,7 +489,7 @@ static void attach(cbuild_t *b, const zuse_t *u, apexes_t *t)
 		report_failed(b, e, u);
 		return;
 	}
-	other = apexes_put(t, b, u->ent);
+	other = apexes_put(t, b, use->ent);
 	if (other) {
 		vd_name_to_text(vd_zone_apex(e->zone), apex, sizeof(apex));
 		vd_conf_nerr(b, u->node,
@@ -473,13 +507,22 @@ void vd_conf_zones_attach(cbuild_t *b)
 	apexes_t t = { 0 };
 	size_t i = 0, j;
 
+	/* Every file is known: the index by key is done with, and the lists
+	 * shrink to their size (the slack goes back to the system before the
+	 * zones are loaded). */
+	free(b->zslots);
+	b->zslots = NULL;
+	b->zmask = 0;
+	shrink((void **)&b->zc, &b->capzc, b->nzc, sizeof(*b->zc));
+	shrink((void **)&b->zu, &b->capzu, b->nzu, sizeof(*b->zu));
 	load_all(b);
 	for (size_t k = 0; k < b->nzc; k++)
 		b->snap->nzones_reused += b->zc[k].reused,
 			b->snap->nzones_image += b->zc[k].from_image;
 	/* A view's uses are consecutive: it read its zones list at once. */
 	while (i < b->nzu) {
-		for (j = i; j < b->nzu && b->zu[j].view == b->zu[i].view; j++)
+		const vd_view_t *v = b->zitems[b->zu[i].item].view;
+		for (j = i; j < b->nzu && b->zitems[b->zu[j].item].view == v; j++)
 			;
 		if (apexes_reset(&t, j - i) < 0) {
 			vd_conf_nomem(b);
@@ -492,6 +535,9 @@ void vd_conf_zones_attach(cbuild_t *b)
 	free(b->zu);
 	b->zu = NULL;
 	b->nzu = b->capzu = 0;
+	free(b->zitems);
+	b->zitems = NULL;
+	b->nzitems = b->capzitems = 0;
 }
 
 static int zone_filter(const struct dirent *d)
@@ -769,6 +815,7 @@ void vd_conf_view_zones(cbuild_t *b, vd_view_t *v, const yn_pair_t *p,
 	for (size_t i = 0; i < list->n; i++) {
 		snprintf(zi.where, sizeof(zi.where), "%s.zones[%zu]", where, i);
 		zi.kept = NULL;
+		zi.item = 0;
 		if (read_item(b, list->items[i], &zi) == 0)
 			add_item(b, v, &zi);
 	}
@@ -778,7 +825,10 @@ void vd_conf_zcache_free(cbuild_t *b)
 {
 	for (size_t i = 0; i < b->nzc; i++) {
 		vd_zone_unref(b->zc[i].zone);
-		vd_errlist_deinit(&b->zc[i].errs);
+		if (b->zc[i].errs) {
+			vd_errlist_deinit(b->zc[i].errs);
+			free(b->zc[i].errs);
+		}
 		if (b->zc[i].owns_real)
 			free(b->zc[i].real);
 		free(b->zc[i].origin);
@@ -786,6 +836,9 @@ void vd_conf_zcache_free(cbuild_t *b)
 	free(b->zu);
 	b->zu = NULL;
 	b->nzu = b->capzu = 0;
+	free(b->zitems);
+	b->zitems = NULL;
+	b->nzitems = b->capzitems = 0;
 	for (size_t i = 0; i < b->nfc; i++)
 		folder_free(&b->fc[i]);
 	free(b->fc);
