@@ -204,21 +204,22 @@ static void build_directory(cbuild_t *b, const yn_pair_t *p)
 	}
 }
 
-/* Relative to the configuration file's folder; must be a folder. Only
- * read and written when the daemon keeps its zone image there. */
-static void build_state_dir(cbuild_t *b, const yn_pair_t *p)
+/* The folder p names (relative to the configuration file's folder),
+ * resolved, malloc'd; NULL with the error reported ("what: cannot use
+ * 'x': reason") when it is not a folder. */
+static char *folder_of(cbuild_t *b, const yn_pair_t *p, const char *what)
 {
 	const char *dir;
 	struct stat st;
 	char *joined, *real;
 	int err = 0;
 
-	if (vd_conf_string(b, p, "server.state_dir", &dir) < 0)
-		return;
+	if (vd_conf_string(b, p, what, &dir) < 0)
+		return NULL;
 	joined = join_path(b->confdir, dir);
 	if (!joined) {
 		vd_conf_nomem(b);
-		return;
+		return NULL;
 	}
 	real = realpath(joined, NULL);
 	if (!real)
@@ -228,45 +229,35 @@ static void build_state_dir(cbuild_t *b, const yn_pair_t *p)
 	if (err == ENOMEM)
 		vd_conf_nomem(b);
 	else if (err)
-		vd_conf_err(b, p->val->line, "server.state_dir: cannot use '%s': %s",
-			    dir, vd_strerror(-err));
-	else if (!(b->snap->server.state_dir = vd_arena_strdup(b->a, real)))
+		vd_conf_err(b, p->val->line, "%s: cannot use '%s': %s", what, dir,
+			    vd_strerror(-err));
+	if (err) {
+		free(real);
+		real = NULL;
+	}
+	free(joined);
+	return real;
+}
+
+/* Only read and written when the daemon keeps its zone image there. */
+static void build_state_dir(cbuild_t *b, const yn_pair_t *p)
+{
+	char *real = folder_of(b, p, "server.state_dir");
+
+	if (real && !(b->snap->server.state_dir = vd_arena_strdup(b->a, real)))
 		vd_conf_nomem(b);
 	free(real);
-	free(joined);
 }
 
 static void build_directory_path(cbuild_t *b, const yn_pair_t *p)
 {
-	const char *dir;
-	struct stat st;
-	char *joined;
-	int err;
-
 	if (!p) {
 		b->zonedir = strdup(b->confdir);
 		if (!b->zonedir)
 			vd_conf_nomem(b);
 		return;
 	}
-	if (vd_conf_string(b, p, "server.directory", &dir) < 0)
-		return;
-	joined = join_path(b->confdir, dir);
-	if (!joined) {
-		vd_conf_nomem(b);
-		return;
-	}
-	b->zonedir = realpath(joined, NULL);
-	err = b->zonedir ? 0 : errno;
-	if (!err && (stat(b->zonedir, &st) < 0 || !S_ISDIR(st.st_mode)))
-		err = ENOTDIR;
-	if (err) {
-		vd_conf_err(b, p->val->line, "server.directory: cannot use '%s': %s",
-			    dir, vd_strerror(-err));
-		free(b->zonedir);
-		b->zonedir = NULL;
-	}
-	free(joined);
+	b->zonedir = folder_of(b, p, "server.directory");
 }
 
 /* Whether the file holds at least one PEM certificate; -errno when it
