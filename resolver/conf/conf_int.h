@@ -80,7 +80,8 @@ typedef struct ztable {
  * more system calls. */
 typedef struct fcache_ent {
 	char *real;   /* malloc'd */
-	char **files; /* malloc'd, each malloc'd */
+	char **files; /* malloc'd, each pointing into block */
+	char *block;  /* malloc'd: the paths, one after the other */
 	size_t n;
 	int err; /* errno of a failed scan, else 0 */
 } fcache_ent_t;
@@ -274,6 +275,10 @@ void vd_conf_ztable_free(ztable_t *t);
 /* The zone table of a snapshot built by vd_conf_load (build.c). */
 const ztable_t *vd_conf_snap_zones(const vd_snap_t *s);
 ztable_t *vd_conf_snap_ztable(vd_snap_t *s);
+/* Before the views are read by a reload: sizes the lists of zone files
+ * and uses for what the replaced snapshot had, so they do not grow by
+ * doubling to twice what they need. */
+void vd_conf_zones_reserve(cbuild_t *b);
 /* Once every zone is attached: moves the zones into the snapshot's table
  * and frees the build's lists of zone files, folders and uses, before
  * the views' tables are built (a build's peak memory is the old snapshot

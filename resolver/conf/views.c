@@ -477,6 +477,7 @@ void vd_conf_build_views(cbuild_t *b, const ynode_t *root)
 		goto out;
 	}
 	memset(b->snap->fw_views, 0, n * sizeof(*b->snap->fw_views));
+	vd_conf_zones_reserve(b);
 	for (size_t i = 0; i < all.n; i++)
 		build_view(b, &all.v[i]);
 	vd_conf_zones_attach(b);
