@@ -127,12 +127,6 @@ typedef struct vd_view_rule {
 	int group;	     /* index into the snapshot's groups */
 } vd_view_rule_t;
 
-/* Builds the routing map from the view's own zones, then its included
- * views' zones (a zone shared by several only once; for one apex own zones
- * come first), and rules. Call after vd_view_set_includes. 0 or -ENOMEM. */
-int vd_view_build_route(vd_view_t *v, vd_arena_t *a, const vd_view_rule_t *rules,
-			size_t nrules);
-
 /* Subnet -> AZ. VD_VIEW_SUBNET_CLIENT: the AZ of clients in this subnet
  * (the view's own subnets); VD_VIEW_SUBNET_ADDR: the AZ of answer addresses
  * (own and included views' subnets). -EEXIST when the prefix is already in
@@ -140,15 +134,14 @@ int vd_view_build_route(vd_view_t *v, vd_arena_t *a, const vd_view_rule_t *rules
 enum { VD_VIEW_SUBNET_CLIENT = 1, VD_VIEW_SUBNET_ADDR = 2 };
 int vd_view_add_subnet(vd_view_t *v, vd_arena_t *a, const vd_cidr_t *c,
 		       const char *az_id, int table);
-/* Computes, over every zone the view answers from, the AZ order rows of
- * each multi-address A/AAAA RRset and the reverse map of endpoint
- * addresses, then frees the address table. Call last. 0 or -ENOMEM. */
-int vd_view_build_tables(vd_view_t *v, vd_arena_t *a);
-
-/* vd_view_build_route and vd_view_build_tables in one, for a snapshot
- * that replaces another: the map and tables are kept in an allocation of
- * their own, shared with old (the same view in the replaced snapshot; NULL
- * when there is none) when it was built from the same inputs: the same
+/* Builds, in an allocation of their own, the routing map (the view's own
+ * zones, then its included views' zones, a zone shared by several only
+ * once, own zones first for one apex; then the rules) and, over every
+ * zone the view answers from, the AZ order rows of each multi-address
+ * A/AAAA RRset and the reverse map of endpoint addresses; frees the
+ * address table. Or shares them with old (the same view in the replaced
+ * snapshot; NULL when there is none) when it was built from the same
+ * inputs: the same
  * zones in the same order (own and included), rules, address subnets and
  * AZs. *shared says whether they were. Tables shared live as long as the
  * last view using them. Call last, after the subnets. 0 or -ENOMEM. */

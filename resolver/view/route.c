@@ -145,20 +145,6 @@ int vd_view_route_fill(vd_arena_t *a, vd_view_t *v, vd_zone_t *const *zones,
 	return 0;
 }
 
-int vd_view_build_route(vd_view_t *v, vd_arena_t *a, const vd_view_rule_t *rules,
-			size_t nrules)
-{
-	size_t nz = 0;
-	vd_zone_t **zs = vd_view_effective_zones(v, &nz);
-	int r;
-
-	if (!zs)
-		return -ENOMEM;
-	r = vd_view_route_fill(a, v, zs, nz, rules, nrules);
-	free(zs);
-	return r;
-}
-
 const vd_view_route_t *vd_view_route(const vd_view_t *v, const uint8_t *qname_lc,
 				     unsigned max_labels)
 {

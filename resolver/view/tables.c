@@ -456,20 +456,6 @@ fail:
 	return r;
 }
 
-int vd_view_build_tables(vd_view_t *v, vd_arena_t *a)
-{
-	size_t nz = 0;
-	vd_zone_t **zs = vd_view_effective_zones(v, &nz);
-	int r = -ENOMEM;
-
-	if (zs)
-		r = build_tables(a, v, zs, nz, v->addr_azs);
-	free(zs);
-	vd_view_table_free(v->addr_azs);
-	v->addr_azs = NULL;
-	return r;
-}
-
 /* ---- lookups ------------------------------------------------------------- */
 
 int vd_view_client_az(const vd_view_t *v, const struct sockaddr *sa)

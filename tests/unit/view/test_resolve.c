@@ -80,8 +80,9 @@ static int setup(void **state)
 	assert_non_null(f->v);
 	assert_int_equal(vd_view_add_zone(f->v, &f->a, f->zone), 0);
 	vd_view_rule_t rules[] = { { wire(f, "corp.example."), 3 } };
-	assert_int_equal(vd_view_build_route(f->v, &f->a, rules, 1), 0);
-	assert_int_equal(vd_view_build_tables(f->v, &f->a), 0);
+	bool shared = true;
+	assert_int_equal(vd_view_build(f->v, rules, 1, NULL, &shared), 0);
+	assert_false(shared);
 	*state = f;
 	return 0;
 }

@@ -95,8 +95,9 @@ static int setup(void **state)
 		assert_int_equal(vd_view_add_zone(f->v, &f->a, f->zones[i]), 0);
 	vd_view_rule_t rules[] = { { wire(f, "svc7.us-east-1.amazonaws.com."), 5 },
 				   { wire(f, "corp.example."), 2 } };
-	assert_int_equal(vd_view_build_route(f->v, &f->a, rules, 2), 0);
-	assert_int_equal(vd_view_build_tables(f->v, &f->a), 0);
+	bool shared = true;
+	assert_int_equal(vd_view_build(f->v, rules, 2, NULL, &shared), 0);
+	assert_false(shared);
 	*state = f;
 	return 0;
 }
