@@ -192,21 +192,28 @@ def another_layout_is_not_used():
 @suite.case
 def a_reload_that_reads_files_saves_the_image():
     counts, off = start()
-    wait_saved(off) if counts[2] else None
+    if counts[2]:
+        wait_saved(off)
+    t0 = time.monotonic()
     write_zone(11, 3)
     S["last"][11] = 3
     off = S["srv"].log_size()
     check(S["srv"].reload(), "the reload failed")
-    wait_saved(off)
+    racy = time.monotonic() - t0 < 1.0
+    saved = wait_saved(off)
     all_answer()
     stop()
     time.sleep(RACY_WAIT)
     counts, off = start()
-    # The reload read zone 11 within a second of its writing (racy): it
-    # was left out of the image and is read once more.
-    eq(counts[0], NZONES, "zones")
-    check(counts[1] >= NZONES - 1, "zones from the image after the reload's save: %d"
-          % counts[1])
+    if racy:
+        # The reload read zone 11 within a second of its writing: a
+        # second write in the same timestamp tick could follow unseen, so
+        # that zone is left out of the image and read once more.
+        eq(saved, NZONES - 1, "zones the reload saved")
+        eq(counts, (NZONES, NZONES - 1, 1), "(zones, from the image, read)")
+    else:   # a machine too slow to reload within a second
+        eq(saved, NZONES, "zones the reload saved")
+        eq(counts, (NZONES, NZONES, 0), "(zones, from the image, read)")
     all_answer()
     stop()
 
