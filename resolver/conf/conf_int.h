@@ -64,6 +64,17 @@ typedef struct hslot {
 	uint32_t idx;
 } hslot_t;
 
+/* Puts entry i under hash into slots (mask + 1 of them, linear probing;
+ * the caller keeps them at most half full). */
+static inline void vd_hslot_put(hslot_t *slots, size_t mask, uint32_t hash, size_t i)
+{
+	size_t j = hash & mask;
+
+	while (slots[j].idx)
+		j = (j + 1) & mask;
+	slots[j] = (hslot_t){ hash, (uint32_t)i + 1 };
+}
+
 typedef struct zslot {
 	uint32_t hash; /* the key's, so a probe that misses reads no zone */
 	vd_zone_t *zone;

@@ -177,12 +177,8 @@ int vd_conf_image_open(const char *path, vd_conf_image_t **out, const char **why
 		*why = "damaged (index)";
 		return VD_EMALF;
 	}
-	for (size_t i = 0; i < img->count; i++) {
-		size_t j = img->ents[i].hash & img->mask;
-		while (img->slots[j].idx)
-			j = (j + 1) & img->mask;
-		img->slots[j] = (hslot_t){ img->ents[i].hash, (uint32_t)i + 1 };
-	}
+	for (size_t i = 0; i < img->count; i++)
+		vd_hslot_put(img->slots, img->mask, img->ents[i].hash, i);
 	*out = img;
 	return 0;
 bad:

@@ -101,13 +101,8 @@ static int zindex_grow(cbuild_t *b)
 	}
 	b->zmask = slots - 1;
 	free(old);
-	for (size_t i = 0; i < b->nzc; i++) {
-		size_t j = b->zc[i].hash & b->zmask;
-
-		while (b->zslots[j].idx)
-			j = (j + 1) & b->zmask;
-		b->zslots[j] = (hslot_t){ b->zc[i].hash, (uint32_t)i + 1 };
-	}
+	for (size_t i = 0; i < b->nzc; i++)
+		vd_hslot_put(b->zslots, b->zmask, b->zc[i].hash, i);
 	return 0;
 }
 
