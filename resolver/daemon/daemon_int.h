@@ -137,7 +137,7 @@ struct vd_daemon {
 	bool image_busy, image_again;
 	uv_work_t image_work;
 	vd_snap_t *image_snap;
-	int image_rc;
+	int image_rc, image_nice;
 	size_t image_count;
 	uint64_t image_bytes, image_ms;
 	vd_errlist_t image_errs;

@@ -22,6 +22,7 @@ static void image_work(uv_work_t *work)
 	d->image_rc = vd_conf_image_save(d->image_snap, &d->image_count,
 					 &d->image_bytes, &d->image_errs);
 	d->image_ms = vd_now_ms() - t0;
+	d->image_nice = now;
 	vd_daemon_background_end(before, now);
 }
 
@@ -31,9 +32,10 @@ static void image_done(uv_work_t *work, int status)
 
 	(void)status; /* a queued work always runs, even at shutdown */
 	if (d->image_rc == 0)
-		vd_log(VD_LOG_INFO, "zone image: %zu zones (%.1f MiB) saved in %llu ms",
+		vd_log(VD_LOG_INFO,
+		       "zone image: %zu zones (%.1f MiB) saved in %llu ms at nice %d",
 		       d->image_count, (double)d->image_bytes / (1 << 20),
-		       (unsigned long long)d->image_ms);
+		       (unsigned long long)d->image_ms, d->image_nice);
 	for (size_t i = 0; i < d->image_errs.count; i++)
 		vd_log(VD_LOG_WARN, "%s", d->image_errs.msgs[i]);
 	vd_errlist_deinit(&d->image_errs);

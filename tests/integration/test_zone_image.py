@@ -25,7 +25,7 @@ NZONES = 20
 RACY_WAIT = 1.2   # past the racy window (VD_ZONE_RACY_NS, 1 s)
 LOADED_RE = re.compile(r"loaded in \d+ ms: (\d+) zones, (\d+) from the zone image, "
                        r"(\d+) read")
-SAVED_RE = r"zone image: (\d+) zones \([0-9.]+ MiB\) saved"
+SAVED_RE = r"zone image: (\d+) zones \([0-9.]+ MiB\) saved in \d+ ms at nice (\d+)"
 
 
 def zone_text(i, last):
@@ -112,6 +112,9 @@ def all_answer():
 def wait_saved(since):
     m = S["srv"].wait_log(SAVED_RE, since=since, timeout=10)
     check(m, "no image saved; log:\n%s" % S["srv"].log_since(since)[-1500:])
+    # Below the workers, like a reload's build (the test runs at nice 0).
+    base = os.getpriority(os.PRIO_PROCESS, S["srv"].proc.pid)
+    eq(int(m.group(2)), min(base + 10, 19), "the save's nice value")
     return int(m.group(1))
 
 
