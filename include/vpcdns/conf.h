@@ -28,6 +28,7 @@
 #include "vpcdns/upstream.h"
 #include "vpcdns/util.h"
 #include "vpcdns/view.h"
+#include "vpcdns/watch.h"
 #include "vpcdns/zone.h"
 
 #define VD_DEFAULT_PORT 53
@@ -79,6 +80,11 @@ typedef struct vd_server_conf {
 	/* server.state_dir resolved (absolute); NULL: none. The zone image
 	 * (vd_conf_image_save) is kept there. */
 	const char *state_dir;
+	/* server.watch_zones (default on): builds given a watch
+	 * (vd_conf_reload_watched) take an unchanged zone folder's zones
+	 * from the replaced snapshot without listing it or a stat per
+	 * file. */
+	bool watch_zones;
 	/* Running as a service. user/group: the account to switch to after
 	 * binding when started as root (NULL: stay; group NULL: the user's
 	 * primary group); checked to exist at load, read only at start.
@@ -170,6 +176,10 @@ typedef struct vd_snap {
 	/* Views whose routing map and tables the replaced snapshot's same
 	 * view lent (vd_conf_reload; vd_view_build). */
 	size_t nviews_shared;
+	/* Zone folders this build named, and those the watch showed
+	 * unchanged since the replaced snapshot's build (not listed, their
+	 * files not looked at). */
+	size_t nfolders, nfolders_unchanged;
 	uint64_t nrecords;
 } vd_snap_t;
 
@@ -206,6 +216,16 @@ int vd_conf_check(const char *path, vd_snap_t **out, vd_errlist_t *errs,
  * shared zones have their own references. */
 int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
 		   vd_errlist_t *errs);
+
+/* vd_conf_load and vd_conf_reload for the daemon, with the watch on its
+ * zone folders (vpcdns/watch.h; NULL: none). The build drains it first,
+ * marks every folder it lists, and, with server.watch_zones on, takes a
+ * folder the watch shows unchanged since prev's build from prev as it
+ * was. The watch is used only until the call returns. */
+int vd_conf_load_watched(const char *path, vd_watch_t *watch, vd_snap_t **out,
+			 vd_errlist_t *errs);
+int vd_conf_reload_watched(const char *path, const vd_snap_t *prev, vd_watch_t *watch,
+			   vd_snap_t **out, vd_errlist_t *errs);
 
 /* Reads only the "http" section of path (the YAML tree, no zone), with
  * the same validation as vd_conf_load, so the HTTP listener can answer

@@ -24,7 +24,8 @@ static const char *const top_keys[] = { "server",   "upstreams", "cache",
 /* A snapshot and its reference count, which no other module can reach. */
 typedef struct snap_box {
 	atomic_uint refs;
-	ztable_t zones; /* for the next build to reuse */
+	ztable_t zones;	  /* for the next build to reuse */
+	ftable_t folders; /* the same, for the zone folders */
 	vd_snap_t snap;
 } snap_box_t;
 
@@ -48,6 +49,16 @@ ztable_t *vd_conf_snap_ztable(vd_snap_t *s)
 	return &box_of(s)->zones;
 }
 
+const ftable_t *vd_conf_snap_folders(const vd_snap_t *s)
+{
+	return &box_of(s)->folders;
+}
+
+ftable_t *vd_conf_snap_ftable(vd_snap_t *s)
+{
+	return &box_of(s)->folders;
+}
+
 unsigned vd_snap_refs(const vd_snap_t *s)
 {
 	return s ? atomic_load(&box_of(s)->refs) : 0;
@@ -63,6 +74,7 @@ static void snap_free(vd_snap_t *s)
 	for (size_t i = 0; s->fw_lists && i < s->nfw_lists; i++)
 		vd_fw_list_free(s->fw_lists[i]);
 	free(s->fw_lists);
+	vd_conf_ftable_free(&box_of(s)->folders);
 	vd_conf_ztable_free(&box_of(s)->zones);
 	vd_arena_deinit(&s->arena);
 	free(box_of(s));
@@ -128,6 +140,7 @@ static void build(cbuild_t *b, const ynode_t *root)
 	if (set_confdir(b) < 0)
 		return;
 	vd_conf_build_server(b, root);
+	b->watching = b->watch && b->snap->server.watch_zones;
 	vd_conf_build_upstreams(b, root);
 	vd_conf_build_cache(b, root);
 	vd_conf_build_firewall(b, root);
@@ -160,31 +173,45 @@ static void load(cbuild_t *b, vd_arena_t *tree)
 }
 
 static int build_snapshot(const char *path, const vd_snap_t *prev, bool image,
-			  vd_snap_t **out, vd_errlist_t *errs, vd_errlist_t *warns);
+			  vd_watch_t *watch, vd_snap_t **out, vd_errlist_t *errs,
+			  vd_errlist_t *warns);
 
 /* Only a start reads the zone image: a reload has the previous snapshot,
  * and a check reads every file. */
 int vd_conf_load(const char *path, vd_snap_t **out, vd_errlist_t *errs)
 {
-	return build_snapshot(path, NULL, true, out, errs, NULL);
+	return build_snapshot(path, NULL, true, NULL, out, errs, NULL);
 }
 
 int vd_conf_reload(const char *path, const vd_snap_t *prev, vd_snap_t **out,
 		   vd_errlist_t *errs)
 {
-	return build_snapshot(path, prev, false, out, errs, NULL);
+	return build_snapshot(path, prev, false, NULL, out, errs, NULL);
+}
+
+int vd_conf_load_watched(const char *path, vd_watch_t *watch, vd_snap_t **out,
+			 vd_errlist_t *errs)
+{
+	return build_snapshot(path, NULL, true, watch, out, errs, NULL);
+}
+
+int vd_conf_reload_watched(const char *path, const vd_snap_t *prev, vd_watch_t *watch,
+			   vd_snap_t **out, vd_errlist_t *errs)
+{
+	return build_snapshot(path, prev, false, watch, out, errs, NULL);
 }
 
 int vd_conf_check(const char *path, vd_snap_t **out, vd_errlist_t *errs,
 		  vd_errlist_t *warns)
 {
-	return build_snapshot(path, NULL, false, out, errs, warns);
+	return build_snapshot(path, NULL, false, NULL, out, errs, warns);
 }
 
 /* Reads path into a new snapshot; prev (may be NULL) lends the zones whose
  * files did not change, warns (may be NULL) collects warnings. */
 static int build_snapshot(const char *path, const vd_snap_t *prev, bool image,
-			  vd_snap_t **out, vd_errlist_t *errs, vd_errlist_t *warns)
+			  vd_watch_t *watch, vd_snap_t **out, vd_errlist_t *errs,
+			  vd_errlist_t *warns)
 {
 	vd_errlist_t local;
 	vd_arena_t tree;
@@ -205,6 +232,13 @@ static int build_snapshot(const char *path, const vd_snap_t *prev, bool image,
 	b.a = &b.snap->arena;
 	b.prev_zones = prev ? vd_conf_snap_zones(prev) : NULL;
 	b.prev = prev;
+	b.prev_folders = prev ? vd_conf_snap_folders(prev) : NULL;
+	b.watch = watch;
+	/* Every event so far is counted before any folder is looked at: a
+	 * change made before this build started is seen by it. A failed
+	 * drain makes every mark count as changed. */
+	if (watch)
+		(void)vd_watch_drain(watch);
 	b.use_image = image;
 	atomic_init(&b.image_damaged, false);
 	vd_arena_init(&tree, 0);

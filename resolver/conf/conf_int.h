@@ -15,11 +15,14 @@
 
 #include "conf_yaml.h"
 #include "vpcdns/conf.h"
+#include "vpcdns/watch.h"
 
 /* A zone loaded during this build, keyed by what makes it the same zone:
  * the resolved file path, the fallback and the origin. */
 typedef struct zcache_ent {
-	char *real;	 /* malloc'd when owns_real, else a folder scan's */
+	/* malloc'd when owns_real, else a folder scan's; NULL for a known
+	 * zone: its own path (zones.c ent_path) */
+	char *real;
 	char *origin;	 /* malloc'd or NULL */
 	vd_zone_t *zone; /* holds one reference; NULL: failed */
 	const char *dir; /* the file's folder (fcache_ent_t.real); NULL: none */
@@ -31,11 +34,16 @@ typedef struct zcache_ent {
 	vd_errlist_t *errs;
 	uint32_t base; /* the file's name in dir: real + base */
 	uint32_t hash;
+	/* The zone's apex hash and record count, once it is there. */
+	uint32_t apex_hash, nrr;
 	int rc;
 	vd_zone_fallback_t fallback;
 	bool reused, reported;
 	bool from_image; /* read from the zone image, not the file */
 	bool owns_real;
+	/* The zone came with the entry (an unchanged folder's record):
+	 * nothing to load. */
+	bool known;
 } zcache_ent_t;
 
 /* An item of a view's zones list that named zone files, and one use of
@@ -86,15 +94,53 @@ typedef struct ztable {
 	size_t n;
 } ztable_t;
 
+/* A zone folder as a build found it, kept with the snapshot for the next
+ * build (zones.c): while the watch shows the folder unchanged since mark,
+ * its zone files are exactly these zones, in name order, each with its
+ * key's hash (path, fallback, no origin), and need neither a listing nor
+ * a stat. Only folders whose every zone file is a regular file in the
+ * folder itself are kept: a symlink's target changes unseen. */
+typedef struct frec {
+	const char *real; /* in the table's names */
+	vd_watch_mark_t mark;
+	vd_zone_fallback_t fallback; /* the zones' */
+	size_t n;
+	zslot_t *files; /* in the table's files; zones borrowed from the
+			 * snapshot's table */
+} frec_t;
+
+/* A snapshot's folder records, with an index by path. Three blocks
+ * whatever the number of folders: small allocations made at the end of a
+ * build would sit among the build's freed lists and keep them from going
+ * back to the system. */
+typedef struct ftable {
+	frec_t *v; /* malloc'd */
+	size_t n;
+	zslot_t *files; /* malloc'd: every record's, one after the other */
+	char *names;	/* malloc'd: every record's path */
+	hslot_t *slots; /* malloc'd; mask + 1, at most half full */
+	size_t mask;
+} ftable_t;
+
 /* A zone folder already scanned during this build: the resolved paths of
  * its zone files, in name order, so views naming the same folder cost no
- * more system calls. */
+ * more system calls. A folder the watch shows unchanged is not scanned:
+ * rec lends its files. */
 typedef struct fcache_ent {
 	char *real;   /* malloc'd */
-	char **files; /* malloc'd, each pointing into block */
+	char **files; /* malloc'd, each pointing into block; NULL with rec */
 	char *block;  /* malloc'd: the paths, one after the other */
 	size_t n;
-	int err; /* errno of a failed scan, else 0 */
+	uint32_t hash;	      /* of real, for the build's index */
+	int err;	      /* errno of a failed scan, else 0 */
+	const frec_t *rec;    /* the replaced snapshot's record, or NULL */
+	vd_watch_mark_t mark; /* made before the scan (marked), or rec's */
+	bool marked;
+	bool regular; /* every zone file listed is a regular file in it */
+	/* For this build's record: the zc entry of each file, as the first
+	 * item naming the folder added them, and that item's fallback. */
+	uint32_t *ents; /* malloc'd, n of them; NULL: none kept */
+	vd_zone_fallback_t fallback;
 } fcache_ent_t;
 
 /* A client prefix already in the view table, for duplicate messages. */
@@ -159,7 +205,12 @@ typedef struct cbuild {
 	 * threads answer from it meanwhile. Its zones are reused when
 	 * their files did not change. */
 	const ztable_t *prev_zones;
-	const vd_snap_t *prev; /* the snapshot replaced (reload), or NULL */
+	const vd_snap_t *prev;	      /* the snapshot replaced (reload), or NULL */
+	const ftable_t *prev_folders; /* prev's folder records, or NULL */
+	/* The zone folders' watch (NULL: none), drained when the build
+	 * starts; watching: it is there and server.watch_zones is on. */
+	vd_watch_t *watch;
+	bool watching;
 	/* The zone image, on a first load (use_image) with a state_dir;
 	 * image_damaged: a record of it could not be used (set by the
 	 * loading threads). */
@@ -181,6 +232,8 @@ typedef struct cbuild {
 	size_t nzitems, capzitems;
 	fcache_ent_t *fc; /* malloc'd */
 	size_t nfc, capfc;
+	hslot_t *fslots; /* malloc'd; index over fc by path, at most half full */
+	size_t fmask;
 	client_ref_t *clients; /* malloc'd */
 	size_t nclients, capclients;
 	sysns_t sys;
@@ -286,6 +339,10 @@ void vd_conf_ztable_free(ztable_t *t);
 /* The zone table of a snapshot built by vd_conf_load (build.c). */
 const ztable_t *vd_conf_snap_zones(const vd_snap_t *s);
 ztable_t *vd_conf_snap_ztable(vd_snap_t *s);
+/* Its folder records (zones.c fills them at the end of a build). */
+const ftable_t *vd_conf_snap_folders(const vd_snap_t *s);
+ftable_t *vd_conf_snap_ftable(vd_snap_t *s);
+void vd_conf_ftable_free(ftable_t *t);
 /* Before the views are read by a reload: sizes the lists of zone files
  * and uses for what the replaced snapshot had, so they do not grow by
  * doubling to twice what they need. */

@@ -55,6 +55,7 @@ static const char *const server_keys[] = {
 	"zone_file_max_size",
 	"control_socket",
 	"state_dir",
+	"watch_zones",
 	"user",
 	"group",
 	"lameduck",
@@ -92,6 +93,7 @@ static void set_defaults(cbuild_t *b)
 	s->control_socket = VD_CONTROL_SOCKET;
 	s->lameduck_ms = 0;
 	s->shutdown_timeout_ms = 3000;
+	s->watch_zones = true;
 	if (!s->identity)
 		vd_conf_nomem(b);
 }
@@ -478,6 +480,8 @@ static void server_pair(cbuild_t *b, const yn_pair_t *p)
 		build_control_socket(b, p);
 	else if (strcmp(k, "state_dir") == 0)
 		build_state_dir(b, p);
+	else if (strcmp(k, "watch_zones") == 0)
+		vd_conf_bool(b, p, "server.watch_zones", &s->watch_zones);
 	else if (strcmp(k, "user") == 0)
 		build_account(b, p, false, &s->user);
 	else if (strcmp(k, "group") == 0)

@@ -65,9 +65,17 @@ static uint32_t zkey_hash(const char *real, const zitem_t *zi)
 	return vd_conf_zkey_hash(real, zi->fallback, zi->origin);
 }
 
-/* The index slot of (real, fallback, origin): its entry or an empty slot. */
+/* The path of entry e's file. */
+static const char *ent_path(const zcache_ent_t *e)
+{
+	return e->real ? e->real : vd_zone_path(e->zone);
+}
+
+/* The index slot of (real, fallback, origin): its entry or an empty slot.
+ * real NULL: the path of known zone kz (read only when some entry's key
+ * has the same hash: kz is one of 201,000 zones, not in the cache). */
 static hslot_t *zslot(const cbuild_t *b, uint32_t hash, const char *real,
-		      const zitem_t *zi)
+		      const vd_zone_t *kz, const zitem_t *zi)
 {
 	for (size_t i = hash & b->zmask;; i = (i + 1) & b->zmask) {
 		const zcache_ent_t *e;
@@ -78,9 +86,16 @@ static hslot_t *zslot(const cbuild_t *b, uint32_t hash, const char *real,
 		if (s->hash != hash)
 			continue;
 		e = &b->zc[s->idx - 1];
-		if (e->fallback == zi->fallback && strcmp(e->real, real) == 0 &&
-		    same_origin(e->origin, zi->origin))
+		if (e->fallback != zi->fallback || !same_origin(e->origin, zi->origin))
+			continue;
+		/* Two known zones (from one table, where no two share a key)
+		 * have the same key when they are the same zone. */
+		if (kz && e->known) {
+			if (e->zone == kz)
+				return s;
+		} else if (strcmp(ent_path(e), real ? real : vd_zone_path(kz)) == 0) {
 			return s;
+		}
 	}
 }
 
@@ -107,12 +122,16 @@ static int zindex_grow(cbuild_t *b)
 }
 
 static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t hash,
-		      vd_zone_t *z, const char *dir, size_t base)
+		      const zslot_t *known, const char *dir, size_t base)
 {
 	/* A file of a scanned folder: its path is the scan's, which lives as
-	 * long as this entry. */
-	bool borrow = dir != NULL;
+	 * long as this entry; a known zone's is the zone's own, which the
+	 * entry holds a reference on. */
+	bool borrow = dir != NULL || known != NULL;
 	zcache_ent_t *e;
+
+	if (known)
+		real = NULL; /* the zone's: see ent_path */
 
 	if (zindex_grow(b) < 0)
 		return -ENOMEM;
@@ -129,22 +148,30 @@ static int zcache_add(cbuild_t *b, const char *real, const zitem_t *zi, uint32_t
 	e->real = borrow ? (char *)real : strdup(real);
 	e->owns_real = !borrow;
 	e->origin = zi->origin ? strdup(zi->origin) : NULL;
-	if (!e->real || (zi->origin && !e->origin)) {
+	if ((!borrow && !e->real) || (zi->origin && !e->origin)) {
 		if (!borrow)
 			free(e->real);
 		free(e->origin);
 		return -ENOMEM;
 	}
 	e->fallback = zi->fallback;
-	e->zone = z;
+	e->zone = known ? known->zone : NULL;
+	if (known) {
+		/* The one look at the zone in this build: what attach and
+		 * ztable_take need is copied while it is in the cache. */
+		vd_zone_ref(known->zone);
+		e->apex_hash = vd_zone_apex_hash(known->zone);
+		e->nrr = (uint32_t)vd_zone_rr_count(known->zone);
+	}
 	e->hash = hash;
 	e->rc = 0;
 	e->dir = dir;
 	e->base = (uint32_t)base;
 	e->errs = NULL;
-	e->reused = e->reported = e->from_image = false;
+	e->reported = e->from_image = false;
+	e->reused = e->known = known != NULL;
 	b->nzc++;
-	*zslot(b, hash, real, zi) = (hslot_t){ hash, (uint32_t)b->nzc };
+	vd_hslot_put(b->zslots, b->zmask, hash, b->nzc - 1);
 	return 0;
 }
 
@@ -169,19 +196,20 @@ static vd_zone_t *prev_zone(const cbuild_t *b, uint32_t hash, const char *real,
 }
 
 /* The entry for (real, fallback, origin), created on first use (the
- * zone itself is loaded later, by load_all); -1 when out of memory. */
+ * zone itself is loaded later, by load_all, unless known gives it and
+ * its key's hash); -1 when out of memory. */
 static ssize_t zcache_get(cbuild_t *b, const char *real, const zitem_t *zi,
-			  const char *dir, size_t base)
+			  const char *dir, size_t base, const zslot_t *known)
 {
-	uint32_t hash = zkey_hash(real, zi);
+	uint32_t hash = known ? known->hash : zkey_hash(real, zi);
 	hslot_t *slot;
 
 	if (b->zslots) {
-		slot = zslot(b, hash, real, zi);
+		slot = zslot(b, hash, real, known ? known->zone : NULL, zi);
 		if (slot->idx)
 			return (ssize_t)slot->idx - 1;
 	}
-	if (zcache_add(b, real, zi, hash, NULL, dir, base) < 0)
+	if (zcache_add(b, real, zi, hash, known, dir, base) < 0)
 		return -1;
 	return (ssize_t)b->nzc - 1;
 }
@@ -234,24 +262,25 @@ void vd_conf_zones_reserve(cbuild_t *b)
 	}
 }
 
-/* Records that view v uses the zone of file real (loaded later). dir:
- * the scanned folder holding the file (the folder cache's string), its
- * name at real + base; NULL, 0: real alone. */
-static void add_file(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi,
-		     const char *dir, size_t base)
+/* Records that view v uses the zone of file real (loaded later, or
+ * known already: see zcache_get). dir: the scanned folder holding the
+ * file (the folder cache's string), its name at real + base; NULL, 0:
+ * real alone. The file's entry, or -1 when out of memory. */
+static ssize_t add_file(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi,
+			const char *dir, size_t base, const zslot_t *known)
 {
-	ssize_t ent = zcache_get(b, real, zi, dir, base);
+	ssize_t ent = zcache_get(b, real, zi, dir, base, known);
 
 	if (ent < 0 || (size_t)ent >= UINT32_MAX) {
 		vd_conf_nomem(b);
-		return;
+		return -1;
 	}
 	if (!zi->kept) {
 		zitem_use_t it = { v, zi->node, vd_arena_strdup(b->tree, zi->where) };
 		if (!it.where || grow((void **)&b->zitems, &b->capzitems,
 				      b->nzitems + 1, sizeof(it)) < 0) {
 			vd_conf_nomem(b);
-			return;
+			return -1;
 		}
 		zi->kept = it.where;
 		zi->item = (uint32_t)b->nzitems;
@@ -259,9 +288,10 @@ static void add_file(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi,
 	}
 	if (grow((void **)&b->zu, &b->capzu, b->nzu + 1, sizeof(*b->zu)) < 0) {
 		vd_conf_nomem(b);
-		return;
+		return -1;
 	}
 	b->zu[b->nzu++] = (zuse_t){ (uint32_t)ent, zi->item };
+	return ent;
 }
 
 /* ---- loading, in parallel -------------------------------------------- */
@@ -303,6 +333,9 @@ static int dirfd_of(dirfd_cache_t *dc, const char *dir)
 
 static void load_one(cbuild_t *b, zcache_ent_t *e, dirfd_cache_t *dc)
 {
+	if (e->known)
+		return;
+
 	int dfd = dirfd_of(dc, e->dir);
 	const char *name = dfd == AT_FDCWD ? e->real : e->real + e->base;
 	vd_zone_opts_t opts = { .origin = e->origin,
@@ -339,6 +372,10 @@ static void load_one(cbuild_t *b, zcache_ent_t *e, dirfd_cache_t *dc)
 	}
 	if (e->rc < 0)
 		e->zone = NULL;
+	if (e->zone) {
+		e->apex_hash = vd_zone_apex_hash(e->zone);
+		e->nrr = (uint32_t)vd_zone_rr_count(e->zone);
+	}
 }
 
 static void *load_worker(void *arg)
@@ -440,10 +477,11 @@ static void report_failed(cbuild_t *b, zcache_ent_t *e, const zitem_use_t *u)
 	for (size_t i = 0; e->errs && i < e->errs->count; i++)
 		vd_errlist_add(b->errs, NULL, 0, "%s", e->errs->msgs[i]);
 	if (e->rc == VD_ECONF)
-		vd_conf_nerr(b, u->node, "%s: zone '%s' has errors", u->where, e->real);
+		vd_conf_nerr(b, u->node, "%s: zone '%s' has errors", u->where,
+			     ent_path(e));
 	else
 		vd_conf_nerr(b, u->node, "%s: cannot load zone '%s': %s", u->where,
-			     e->real, vd_strerror(e->rc));
+			     ent_path(e), vd_strerror(e->rc));
 }
 
 /* Apexes of one view's zones so far: open addressing over b->zc entries
@@ -478,14 +516,14 @@ static int apexes_reset(apexes_t *t, size_t n)
 static const zcache_ent_t *apexes_put(apexes_t *t, const cbuild_t *b, size_t ent)
 {
 	const vd_zone_t *z = b->zc[ent].zone;
-	const uint8_t *apex = vd_zone_apex(z);
-	uint32_t h = vd_zone_apex_hash(z);
+	uint32_t h = b->zc[ent].apex_hash;
 	size_t i = h & t->mask;
 
 	for (; t->slots[i].idx; i = (i + 1) & t->mask) {
 		const zcache_ent_t *o = &b->zc[t->slots[i].idx - 1];
 
-		if (t->slots[i].hash == h && vd_name_equal(vd_zone_apex(o->zone), apex))
+		if (t->slots[i].hash == h &&
+		    vd_name_equal(vd_zone_apex(o->zone), vd_zone_apex(z)))
 			return o;
 	}
 	t->slots[i] = (hslot_t){ h, (uint32_t)ent + 1 };
@@ -508,8 +546,8 @@ static void attach(cbuild_t *b, const zuse_t *use, apexes_t *t)
 		vd_name_to_text(vd_zone_apex(e->zone), apex, sizeof(apex));
 		vd_conf_nerr(b, u->node,
 			     "%s: two zones for '%s' in view '%s': '%s' and '%s'",
-			     u->where, apex, vd_view_name(u->view), other->real,
-			     e->real);
+			     u->where, apex, vd_view_name(u->view), ent_path(other),
+			     ent_path(e));
 		return;
 	}
 	if (vd_view_add_zone(u->view, b->a, e->zone) < 0)
@@ -617,7 +655,9 @@ static int folder_scan(fcache_ent_t *e)
 		r = -ENOMEM;
 		goto done;
 	}
+	e->regular = true;
 	for (int i = 0; i < n && r == 0; i++) {
+		e->regular &= ents[i]->d_type == DT_REG;
 		if (ents[i]->d_type == DT_REG) {
 			total += dlen + 1 + strlen(ents[i]->d_name) + 1;
 			keep++;
@@ -661,16 +701,85 @@ static void folder_free(fcache_ent_t *e)
 	free(e->block);
 	free(e->files);
 	free(e->real);
+	free(e->ents);
+}
+
+static uint32_t path_hash(const char *real)
+{
+	return (uint32_t)vd_hash(real, strlen(real), VD_HASH_SEED_FIXED);
+}
+
+/* The replaced snapshot's record of folder real (hash: path_hash), or
+ * NULL. */
+static const frec_t *frec_find(const ftable_t *t, const char *real, uint32_t h)
+{
+	if (!t || !t->slots)
+		return NULL;
+	for (size_t i = h & t->mask; t->slots[i].idx; i = (i + 1) & t->mask)
+		if (t->slots[i].hash == h &&
+		    strcmp(t->v[t->slots[i].idx - 1].real, real) == 0)
+			return &t->v[t->slots[i].idx - 1];
+	return NULL;
+}
+
+/* Folder real, whose stat is st, for this build: the replaced snapshot's
+ * record when the watch shows nothing happened in it since, else a new
+ * scan, marked first so that whatever changes after the scan shows at
+ * the next build. */
+static int folder_open(cbuild_t *b, fcache_ent_t *e, const struct stat *st)
+{
+	const frec_t *rec;
+
+	b->snap->nfolders++;
+	if (!b->watching)
+		return folder_scan(e);
+	rec = frec_find(b->prev_folders, e->real, e->hash);
+	if (rec && vd_watch_unchanged(b->watch, &rec->mark, st)) {
+		e->rec = rec;
+		e->n = rec->n;
+		e->mark = rec->mark;
+		e->marked = e->regular = true;
+		b->snap->nfolders_unchanged++;
+		return 0;
+	}
+	e->marked = vd_watch_mark(b->watch, e->real, st, &e->mark) == 0;
+	return folder_scan(e);
 }
 
 /* The scan of folder real, done on first use; NULL when out of memory. */
-static const fcache_ent_t *folder_get(cbuild_t *b, const char *real)
+/* Doubles the folder index (or creates it) when it would pass half
+ * full: a thousand views name a thousand folders. */
+static int findex_grow(cbuild_t *b)
 {
+	size_t slots = b->fslots ? (b->fmask + 1) * 2 : 64;
+	hslot_t *old = b->fslots;
+
+	if (old && (b->nfc + 1) * 2 <= b->fmask + 1)
+		return 0;
+	if (!(b->fslots = calloc(slots, sizeof(*b->fslots)))) {
+		b->fslots = old;
+		return -ENOMEM;
+	}
+	b->fmask = slots - 1;
+	free(old);
+	for (size_t i = 0; i < b->nfc; i++)
+		vd_hslot_put(b->fslots, b->fmask, b->fc[i].hash, i);
+	return 0;
+}
+
+static fcache_ent_t *folder_get(cbuild_t *b, const char *real, const struct stat *st)
+{
+	uint32_t h = path_hash(real);
 	fcache_ent_t *e;
 
-	for (size_t i = 0; i < b->nfc; i++)
-		if (strcmp(b->fc[i].real, real) == 0)
-			return &b->fc[i];
+	for (size_t i = b->fslots ? h & b->fmask : 0; b->fslots && b->fslots[i].idx;
+	     i = (i + 1) & b->fmask) {
+		e = &b->fc[b->fslots[i].idx - 1];
+		if (b->fslots[i].hash == h && strcmp(e->real, real) == 0)
+			return e;
+	}
+	if (findex_grow(b) < 0)
+		return NULL;
 	if (b->nfc == b->capfc) {
 		size_t cap = b->capfc ? b->capfc * 2 : 8;
 
@@ -683,10 +792,12 @@ static const fcache_ent_t *folder_get(cbuild_t *b, const char *real)
 	e = &b->fc[b->nfc];
 	memset(e, 0, sizeof(*e));
 	e->real = strdup(real);
-	if (!e->real || folder_scan(e) < 0) {
+	e->hash = h;
+	if (!e->real || folder_open(b, e, st) < 0) {
 		folder_free(e);
 		return NULL;
 	}
+	vd_hslot_put(b->fslots, b->fmask, h, b->nfc);
 	b->nfc++;
 	return e;
 }
@@ -703,9 +814,11 @@ static size_t in_folder(const fcache_ent_t *e, const char *f)
 	return 0;
 }
 
-static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi)
+static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi,
+		       const struct stat *st)
 {
-	const fcache_ent_t *e;
+	fcache_ent_t *e;
+	bool keep;
 
 	if (zi->origin) {
 		vd_conf_nerr(b, zi->node,
@@ -713,7 +826,7 @@ static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi)
 			     zi->where, zi->path);
 		return;
 	}
-	e = folder_get(b, real);
+	e = folder_get(b, real, st);
 	if (!e) {
 		vd_conf_nomem(b);
 		return;
@@ -723,12 +836,44 @@ static void add_folder(cbuild_t *b, vd_view_t *v, const char *real, zitem_t *zi)
 			     zi->where, zi->path, vd_strerror(-e->err));
 		return;
 	}
+	/* The first item naming a marked folder of regular files gives its
+	 * record for the next build. */
+	keep = e->marked && e->regular && !e->ents && e->n;
+	if (keep) {
+		if (!(e->ents = malloc(e->n * sizeof(*e->ents)))) {
+			vd_conf_nomem(b);
+			return;
+		}
+		e->fallback = zi->fallback;
+	}
 	/* An empty folder is a view with no zones of its own (a VPC whose
 	 * last interface endpoint was deleted): it forwards everything. */
 	for (size_t i = 0; i < e->n; i++) {
-		size_t base = in_folder(e, e->files[i]);
+		const zslot_t *known = NULL;
+		const char *f;
+		size_t base;
+		ssize_t ent;
 
-		add_file(b, v, e->files[i], zi, base ? e->real : NULL, base);
+		if (e->rec) {
+			/* The record's zone, when this item's key is the
+			 * record's; else only the file's path. A thousand
+			 * folders' zones are not in the cache: ask for the
+			 * ones a few files ahead. */
+			if (i + 16 < e->n)
+				__builtin_prefetch(e->rec->files[i + 16].zone, 1);
+			if (zi->fallback == e->rec->fallback)
+				known = &e->rec->files[i];
+			f = known ? NULL : vd_zone_path(e->rec->files[i].zone);
+		} else {
+			f = e->files[i];
+		}
+		/* A known zone is not loaded: no folder to read it from. */
+		base = known ? 0 : in_folder(e, f);
+		ent = add_file(b, v, f, zi, base ? e->real : NULL, base, known);
+		if (ent < 0)
+			return;
+		if (keep)
+			e->ents[i] = (uint32_t)ent;
 	}
 }
 
@@ -766,11 +911,11 @@ static void add_item(cbuild_t *b, vd_view_t *v, zitem_t *zi)
 	else if (stat(real, &st) < 0)
 		err = errno;
 	else if (S_ISDIR(st.st_mode))
-		add_folder(b, v, real, zi);
+		add_folder(b, v, real, zi, &st);
 	else if (!S_ISREG(st.st_mode))
 		err = EINVAL;
 	else if (!(err = check_readable(real)))
-		add_file(b, v, real, zi, NULL, 0);
+		add_file(b, v, real, zi, NULL, 0, NULL);
 	if (err == EINVAL)
 		vd_conf_nerr(b, zi->node,
 			     "%s: cannot read zone '%s': not a file or folder",
@@ -894,6 +1039,9 @@ void vd_conf_zcache_free(cbuild_t *b)
 	free(b->fc);
 	b->fc = NULL;
 	b->nfc = b->capfc = 0;
+	free(b->fslots);
+	b->fslots = NULL;
+	b->fmask = 0;
 	free(b->zc);
 	free(b->zslots);
 	b->zc = NULL;
@@ -901,8 +1049,83 @@ void vd_conf_zcache_free(cbuild_t *b)
 	b->nzc = b->capzc = 0;
 }
 
+/* Whether every file of folder e has a zone in this build (one that
+ * failed to load has none: the build fails anyway). */
+static bool frec_whole(const cbuild_t *b, const fcache_ent_t *e)
+{
+	if (!e->ents)
+		return false;
+	for (size_t i = 0; i < e->n; i++)
+		if (!b->zc[e->ents[i]].zone)
+			return false;
+	return true;
+}
+
+/* The folder records of this build into the snapshot (none when out of
+ * memory: the next build lists every folder). Before the zones move
+ * into the snapshot's table: the records borrow them from there. */
+static void ftable_fill(cbuild_t *b)
+{
+	ftable_t *t = vd_conf_snap_ftable(b->snap);
+	size_t slots = 16, nfiles = 0, nnames = 0;
+	zslot_t *f;
+	char *name;
+
+	if (!b->watching || !b->nfc)
+		return;
+	for (size_t i = 0; i < b->nfc; i++)
+		if (frec_whole(b, &b->fc[i])) {
+			nfiles += b->fc[i].n;
+			nnames += strlen(b->fc[i].real) + 1;
+		}
+	if (!nfiles)
+		return;
+	while (slots < 2 * b->nfc)
+		slots *= 2;
+	t->v = calloc(b->nfc, sizeof(*t->v));
+	t->slots = calloc(slots, sizeof(*t->slots));
+	t->files = f = malloc(nfiles * sizeof(*t->files));
+	t->names = name = malloc(nnames);
+	if (!t->v || !t->slots || !t->files || !t->names) {
+		vd_conf_ftable_free(t);
+		return;
+	}
+	t->mask = slots - 1;
+	for (size_t i = 0; i < b->nfc; i++) {
+		const fcache_ent_t *e = &b->fc[i];
+		frec_t *r = &t->v[t->n];
+
+		if (!frec_whole(b, e))
+			continue;
+		r->real = name;
+		name = stpcpy(name, e->real) + 1;
+		r->files = f;
+		for (size_t k = 0; k < e->n; k++) {
+			const zcache_ent_t *z = &b->zc[e->ents[k]];
+
+			*f++ = (zslot_t){ z->hash, z->zone };
+		}
+		r->mark = e->mark;
+		r->fallback = e->fallback;
+		r->n = e->n;
+		vd_hslot_put(t->slots, t->mask, e->hash, t->n);
+		t->n++;
+	}
+}
+
+void vd_conf_ftable_free(ftable_t *t)
+{
+	free(t->v);
+	free(t->files);
+	free(t->names);
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
 void vd_conf_zones_done(cbuild_t *b)
 {
+	if (!b->nomem)
+		ftable_fill(b);
 	if (!b->nomem && vd_conf_ztable_take(b, vd_conf_snap_ztable(b->snap)) < 0)
 		vd_conf_nomem(b);
 	vd_conf_zcache_free(b);
@@ -929,7 +1152,7 @@ int vd_conf_ztable_take(cbuild_t *b, ztable_t *out)
 
 		if (!e->zone)
 			continue;
-		b->snap->nrecords += vd_zone_rr_count(e->zone);
+		b->snap->nrecords += e->nrr;
 		while (out->slots[j].zone)
 			j = (j + 1) & out->mask;
 		out->slots[j] = (zslot_t){ e->hash, e->zone }; /* the reference moves */

@@ -116,7 +116,8 @@ static void reload_work(uv_work_t *work)
 	int before;
 
 	job->nice = vd_daemon_background_begin(&before);
-	job->rc = vd_conf_reload(job->d->conf_path, job->prev, &job->snap, &job->errs);
+	job->rc = vd_conf_reload_watched(job->d->conf_path, job->prev, job->d->watch,
+					 &job->snap, &job->errs);
 	vd_daemon_background_end(before, job->nice);
 }
 
@@ -173,10 +174,14 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
 	vd_log(VD_LOG_INFO,
 	       "reload: generation %llu loaded from %s in %llu ms "
 	       "(%zu zones: %zu reused, %zu read), built at nice %d; "
-	       "%zu of %zu views unchanged",
+	       "%zu of %zu views unchanged; %zu of %zu zone folders unchanged",
 	       (unsigned long long)d->generation, d->conf_path, (unsigned long long)ms,
 	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused,
-	       nice, snap->nviews_shared, snap->nviews);
+	       nice, snap->nviews_shared, snap->nviews, snap->nfolders_unchanged,
+	       snap->nfolders);
+	/* Folders no longer named stop costing a kernel watch. */
+	if (d->watch)
+		vd_watch_prune(d->watch);
 	vd_daemon_image_save(d);
 	vd_daemon_loopcheck_start(d);
 }
@@ -678,7 +683,13 @@ static int start(vd_daemon_t *d)
 		return -1;
 	vd_errlist_init(&errs);
 	uint64_t t0 = vd_now_ms();
-	int rc = vd_conf_load(d->conf_path, &d->snap, &errs);
+	int werr = vd_watch_new(&d->watch);
+	if (werr < 0)
+		vd_log(VD_LOG_WARN,
+		       "zone folders are not watched (%s): every reload "
+		       "looks at every zone file",
+		       vd_strerror(werr));
+	int rc = vd_conf_load_watched(d->conf_path, d->watch, &d->snap, &errs);
 	print_errors(&errs);
 	vd_errlist_deinit(&errs);
 	if (rc != 0) {
@@ -816,6 +827,7 @@ void vd_daemon_free(vd_daemon_t *d)
 	free(d->running_listen);
 	vd_http_free(d->http);
 	vd_snap_unref(d->snap);
+	vd_watch_free(d->watch);
 	if (d->loop != NULL)
 		uv_loop_close(d->loop);
 	free(d);

@@ -94,6 +94,10 @@ struct vd_daemon {
 	const char *conf_path;
 	bool verbose;
 	vd_snap_t *snap; /* serving; the daemon holds one reference */
+	/* The zone folders' watch, used by one build at a time (the load,
+	 * then each reload in turn) and pruned by the main loop after a
+	 * reload is in use; NULL when inotify is unavailable. */
+	vd_watch_t *watch;
 	uint64_t generation;
 	uint64_t started_at, loaded_at;
 	worker_t *workers;

@@ -4,6 +4,9 @@ generation (the reload log line says "N zones: N-1 reused, 1 read"), the
 changed zone answers its new data and the unchanged ones their old data;
 a zone rewritten again at once (same size, same second) is read again;
 and a zone whose options change in the config is read again.
+
+These are the cases of each file's stat, so the folder watch is off
+(server.watch_zones: false); test_watch_zones covers reloads with it.
 """
 
 import os
@@ -37,7 +40,7 @@ def write_zone(i, last):
 def make_config(fallback="forward"):
     srv = S["srv"]
     return {
-        "server": vt.server_block(srv.port),
+        "server": dict(vt.server_block(srv.port), watch_zones=False),
         "upstreams": {"up": ["127.0.0.1:9"]},
         "views": [{"name": "r", "clients": ["127.0.0.1/32"],
                    "zones": [S["zdir"] + "/",

@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "vpcdns/util.h"
+#include "vpcdns/wire.h"
+#include "vpcdns/zone.h"
 
 /* A fresh folder /tmp/vdconf-XXXXXX; buf must hold 64 bytes. */
 static inline void tmpdir_new(char *buf)
@@ -101,3 +103,15 @@ static inline void errs_print(const vd_errlist_t *errs)
 				 (unsigned long)(line), (needle));      \
 		}                                                       \
 	} while (0)
+
+/* The last byte of the address of zone z's one apex A record. */
+static inline int apex_a(const vd_zone_t *z)
+{
+	const vd_rrset_t *rs = NULL;
+
+	assert_int_equal(vd_zone_lookup(z, vd_zone_apex(z), VD_T_A, &rs, NULL),
+			 VD_ZL_ANSWER);
+	assert_int_equal(rs->count, 1);
+	assert_int_equal(rs->rdlen[0], 4);
+	return rs->rdata[0][3];
+}

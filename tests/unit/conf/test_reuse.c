@@ -94,18 +94,6 @@ static const vd_zone_t *zone_of(const vd_snap_t *s, int n)
 	return z;
 }
 
-/* The last byte of the zone's apex A record. */
-static int apex_a(const vd_zone_t *z)
-{
-	const vd_rrset_t *rs = NULL;
-
-	assert_int_equal(vd_zone_lookup(z, vd_zone_apex(z), VD_T_A, &rs, NULL),
-			 VD_ZL_ANSWER);
-	assert_int_equal(rs->count, 1);
-	assert_int_equal(rs->rdlen[0], 4);
-	return rs->rdata[0][3];
-}
-
 static void test_unchanged_is_shared(void **state)
 {
 	(void)state;
