@@ -15,6 +15,7 @@
 #include "daemon_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -673,9 +674,29 @@ static int start_qlog(vd_daemon_t *d)
 	return 0;
 }
 
+/*
+ * glibc's allocator, set for a process whose memory is a few large
+ * snapshots built one after the other by whichever pool thread runs the
+ * reload (the query path allocates nothing):
+ * - one arena: a pool thread's own arena keeps the snapshot it built
+ *   after it is freed, where the next build, on another thread, cannot
+ *   reuse it;
+ * - a fixed mmap threshold: glibc raises its threshold each time a large
+ *   block is freed, so the next snapshot's tables come from the heap, in
+ *   among small blocks, and are never given back.
+ * At 1000 views × 200 zones this keeps the resident size flat across
+ * reloads (it grew by 30 MB over three) and lowers their peak by 30 MB.
+ */
+static void tune_malloc(void)
+{
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 static int start(vd_daemon_t *d)
 {
 	vd_errlist_t errs;
+	tune_malloc();
 	d->loop = uv_default_loop();
 	/* The HTTP listener first, so /ready says "loading" (503) while a
 	 * large configuration loads. */
