@@ -21,6 +21,7 @@
 #include <malloc.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -430,12 +431,24 @@ static void image_open(cbuild_t *b)
 	free(path);
 }
 
+/* The CPUs this thread may run on (taskset, cgroup cpusets): more
+ * loading threads than that only take turns on the same CPUs. */
+static size_t usable_cpus(void)
+{
+	cpu_set_t set;
+	long online;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (size_t)CPU_COUNT(&set);
+	online = sysconf(_SC_NPROCESSORS_ONLN);
+	return online > 0 ? (size_t)online : 1;
+}
+
 static void load_all(cbuild_t *b)
 {
 	pthread_t th[LOAD_THREADS_MAX];
 	loader_t l = { .b = b, .end = b->nzc };
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = cpus > 0 ? (size_t)cpus : 1, started = 0;
+	size_t n = usable_cpus(), started = 0;
 
 	image_open(b);
 	atomic_init(&l.next, 0);

@@ -123,7 +123,9 @@ static int read_text(vd_zone_ctx_t *c, int fd, const struct stat *st, text_t *t)
 			t->heap = t->p = p;
 			t->cap = cap;
 		}
-		n = read(fd, t->p + t->len, t->cap - t->len);
+		size_t want = t->cap - t->len;
+
+		n = read(fd, t->p + t->len, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -133,6 +135,12 @@ static int read_text(vd_zone_ctx_t *c, int fd, const struct stat *st, text_t *t)
 		if (n == 0)
 			break;
 		t->len += (size_t)n;
+		/* A regular file reads short only at its end: with the size
+		 * fstat gave, no second read to see the end (one system
+		 * call in five per file). A file that grew fills the
+		 * buffer and is read on. */
+		if ((size_t)n < want && t->len == (size_t)st->st_size)
+			break;
 	}
 	if (t->len > c->max_size) {
 		vd_zone_error(c, 0, "file grew beyond %llu bytes while being read",
@@ -323,6 +331,7 @@ int vd_zone_load_reuse_at(int dirfd, const char *name, const char *path,
 	char small[4096];
 	text_t text = { .p = small, .cap = sizeof(small) };
 	struct stat st;
+	uint64_t sum;
 	size_t len;
 	int ret, fd;
 
@@ -356,41 +365,42 @@ int vd_zone_load_reuse_at(int dirfd, const char *name, const char *path,
 	fd = open_zone_file(&c, &st);
 	if (fd < 0)
 		return VD_ECONF;
+	ret = read_text(&c, fd, &st, &text);
+	close(fd);
+	if (ret < 0)
+		goto fail;
+	sum = vd_checksum(text.p, text.len, TEXT_SEED);
+	/* The same text in the same options is the same zone (a file
+	 * touched, or written again unchanged): no need to parse it, nor to
+	 * make a zone; prev takes the file's identity. */
+	if (prev && prev->text_sum == sum && same_key(prev, path, opts, c.max_size)) {
+		vd_zone_t ident = { 0 };
+
+		set_identity(&ident, &st, &start);
+		ident.text_sum = sum;
+		take_identity(prev, &ident);
+		vd_zone_ref(prev);
+		*out = prev;
+		free(text.heap);
+		return 0;
+	}
 	c.z = zone_new(path, opts->fallback);
 	if (c.z && opts->origin)
 		c.z->origin_text = vd_arena_strdup(&c.z->arena, opts->origin);
 	if (!c.z || (opts->origin && !c.z->origin_text)) {
-		close(fd);
 		ret = -ENOMEM;
 		goto fail;
 	}
 	c.z->max_size = c.max_size;
 	set_identity(c.z, &st, &start);
-	ret = read_text(&c, fd, &st, &text);
-	close(fd);
-	if (ret == 0) {
-		/* The same text in the same options is the same zone (a file
-		 * touched, or written again unchanged): no need to parse it. */
-		c.z->text_sum = vd_checksum(text.p, text.len, TEXT_SEED);
-		if (prev && prev->text_sum == c.z->text_sum &&
-		    same_key(prev, path, opts, c.max_size)) {
-			take_identity(prev, c.z);
-			vd_zone_ref(prev);
-			*out = prev;
-			goto done;
-		}
-		ret = zone_fill(&c, text.p, text.len, opts->origin ? origin : NULL);
-	}
+	c.z->text_sum = sum;
+	ret = zone_fill(&c, text.p, text.len, opts->origin ? origin : NULL);
 	if (ret < 0)
 		goto fail;
 	free(text.heap);
 	free(c.recs);
 	free(c.blob);
 	*out = share_same(prev, c.z, path, opts, c.max_size);
-	return 0;
-done:
-	free(text.heap);
-	vd_zone_free_built(c.z);
 	return 0;
 fail:
 	free(text.heap);
