@@ -742,6 +742,7 @@ static const frec_t *frec_find(const ftable_t *t, const char *real, uint32_t h)
 static int folder_open(cbuild_t *b, fcache_ent_t *e, const struct stat *st)
 {
 	const frec_t *rec;
+	int r;
 
 	b->snap->nfolders++;
 	if (!b->watching)
@@ -755,11 +756,15 @@ static int folder_open(cbuild_t *b, fcache_ent_t *e, const struct stat *st)
 		b->snap->nfolders_unchanged++;
 		return 0;
 	}
-	e->marked = vd_watch_mark(b->watch, e->real, st, &e->mark) == 0;
+	r = vd_watch_mark(b->watch, e->real, st, &e->mark);
+	e->marked = r == 0;
+	/* Past the kernel's limit of watches, say so (a network file system
+	 * is not watched by design). */
+	if (r < 0 && r != -EOPNOTSUPP && !b->snap->watch_err++)
+		b->snap->watch_errno = -r;
 	return folder_scan(e);
 }
 
-/* The scan of folder real, done on first use; NULL when out of memory. */
 /* Doubles the folder index (or creates it) when it would pass half
  * full: a thousand views name a thousand folders. */
 static int findex_grow(cbuild_t *b)
@@ -780,6 +785,8 @@ static int findex_grow(cbuild_t *b)
 	return 0;
 }
 
+/* Folder real (stat st) for this build, opened on first use (see
+ * folder_open); NULL when out of memory. */
 static fcache_ent_t *folder_get(cbuild_t *b, const char *real, const struct stat *st)
 {
 	uint32_t h = path_hash(real);

@@ -139,6 +139,17 @@ static void check_qlog(const vd_daemon_t *d, const vd_snap_t *snap)
 				    "with log_level debug (or -v)");
 }
 
+/* Folders the kernel would not watch cost a listing and a stat per file
+ * on every reload: worth a warning. */
+static void warn_unwatched(const vd_snap_t *snap)
+{
+	if (snap->watch_err)
+		vd_log(VD_LOG_WARN,
+		       "%zu zone folders are not watched (%s): each reload looks "
+		       "at every file in them; raise fs.inotify.max_user_watches",
+		       snap->watch_err, vd_strerror(-snap->watch_errno));
+}
+
 static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
 {
 	vd_snap_t *old = d->snap;
@@ -180,6 +191,7 @@ static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
 	       snap->nzones, snap->nzones_reused, snap->nzones - snap->nzones_reused,
 	       nice, snap->nviews_shared, snap->nviews, snap->nfolders_unchanged,
 	       snap->nfolders);
+	warn_unwatched(snap);
 	/* Folders no longer named stop costing a kernel watch. */
 	if (d->watch)
 		vd_watch_prune(d->watch);
@@ -717,6 +729,7 @@ static int start(vd_daemon_t *d)
 		vd_log(VD_LOG_ERR, "cannot load %s: %s", d->conf_path, vd_strerror(rc));
 		return -1;
 	}
+	warn_unwatched(d->snap);
 	d->snap->generation = d->generation = 1;
 	d->started_at = d->loaded_at = d->last_ok_at = (uint64_t)time(NULL);
 	d->last_ok_ms = vd_now_ms() - t0;
