@@ -109,6 +109,10 @@ typedef struct vd_daemon_status {
 	uint64_t loaded_at;  /* when the serving generation was installed */
 	size_t views, zone_uses, groups, workers;
 	size_t zones, records; /* distinct zones and their records */
+	/* Zone folders the serving generation names; of those, how many
+	 * its build took unchanged on the watch's word, and how many the
+	 * kernel would not watch. */
+	size_t folders, folders_unchanged, folders_unwatched;
 	bool reloading;
 	/* draining: a stop was asked (SIGTERM, SIGINT, vd_daemon_stop); from
 	 * that moment a readiness check must fail, while queries are still

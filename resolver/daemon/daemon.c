@@ -426,6 +426,9 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->zone_uses = zone_uses(d->snap);
 	out->zones = d->snap->nzones;
 	out->records = d->snap->nrecords;
+	out->folders = d->snap->nfolders;
+	out->folders_unchanged = d->snap->nfolders_unchanged;
+	out->folders_unwatched = d->snap->watch_err;
 	out->draining = d->draining;
 	out->last_ok_at = d->last_ok_at;
 	out->last_ok_ms = d->last_ok_ms;

@@ -484,6 +484,16 @@ static void process(FILE *o, const vd_daemon_status_t *st, const sums_t *s,
 	    (double)st->zones);
 	one(o, "vpcdns_zone_records", "gauge", "Records in those zones.",
 	    (double)st->records);
+	one(o, "vpcdns_zone_folders", "gauge",
+	    "Zone folders the serving configuration names.", (double)st->folders);
+	one(o, "vpcdns_zone_folders_unchanged", "gauge",
+	    "Of those, folders the build of the serving generation took as they "
+	    "were, the watch having seen no event in them.",
+	    (double)st->folders_unchanged);
+	one(o, "vpcdns_zone_folders_unwatched", "gauge",
+	    "Zone folders the kernel would not watch (fs.inotify.max_user_watches "
+	    "reached): listed and stat'ed on every reload.",
+	    (double)st->folders_unwatched);
 	/* The query log's families: its writer's counts (0 while no query log
 	 * is configured). */
 	one(o, "vpcdns_querylog_records_written_total", "counter",

@@ -4,8 +4,9 @@ every folder in which nothing happened since the last build as it was
 one folder, or the folder replaced by another renamed into its place, is
 seen by the next reload (its answers change) while the other folder is
 still taken as it was, even a file rewritten twice within one second at
-the same size; and with watch_zones: false every folder is looked
-at again ("0 of 2") and the answers are the same.
+the same size; with watch_zones: false every folder is looked at again
+("0 of 2") and the answers are the same; /metrics counts the folders and
+those taken unchanged.
 """
 
 import os
@@ -42,6 +43,7 @@ def make_config(watch=True):
         server = dict(server, watch_zones=False)
     return {
         "server": server,
+        "http": {"listen": ["127.0.0.1:%d" % S["http"]]},
         "upstreams": {"up": ["127.0.0.1:9"]},
         "views": [{"name": "w", "clients": ["127.0.0.1/32"],
                    "zones": [{"path": S["a"] + "/", "fallback": "nxdomain"},
@@ -61,6 +63,7 @@ def setup():
         write_zone("b", "b%d" % i, 1)
     time.sleep(RACY_WAIT)
     S["srv"] = vt.Vpcdns(wd, "")
+    S["http"] = vt.free_port()
     S["srv"].set_config(make_config())
     S["srv"].start(timeout=20)
 
@@ -88,11 +91,29 @@ def reload():
     return tuple(int(g) for g in m.groups())
 
 
+def folder_gauges():
+    """(folders, unchanged, unwatched) from /metrics."""
+    rc, out, _ = vt.check_run(["curl", "-s", "--max-time", "5",
+                               "http://127.0.0.1:%d/metrics" % S["http"]], timeout=10)
+    eq(rc, 0, "curl /metrics")
+    got = {}
+    for name in ("vpcdns_zone_folders", "vpcdns_zone_folders_unchanged",
+                 "vpcdns_zone_folders_unwatched"):
+        m = re.search(r"^%s (\S+)$" % name, out, re.M)
+        check(m, "no %s sample in /metrics" % name)
+        got[name] = int(float(m.group(1)))
+    return (got["vpcdns_zone_folders"], got["vpcdns_zone_folders_unchanged"],
+            got["vpcdns_zone_folders_unwatched"])
+
+
 @suite.case
 def unchanged_folders_are_taken_as_they_were():
-    # The start marked both folders; nothing happened in them since.
+    # The start marked both folders, so none was taken unchanged...
+    eq(folder_gauges(), (2, 0, 0), "/metrics (folders, unchanged, unwatched) at start")
+    # ...and nothing happened in them since.
     eq(reload(), (6, 6, 0, 2, 2), "(zones, reused, read, unchanged, folders)")
     eq(reload(), (6, 6, 0, 2, 2), "and again")
+    eq(folder_gauges(), (2, 2, 0), "/metrics after the reloads")
     for n in ("a0", "a1", "a2", "b0", "b1", "b2"):
         eq(www(n), ["10.7.0.1"], "www.%s" % n)
 
