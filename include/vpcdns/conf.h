@@ -180,11 +180,11 @@ typedef struct vd_snap {
 	 * unchanged since the replaced snapshot's build (not listed, their
 	 * files not looked at). */
 	size_t nfolders, nfolders_unchanged;
-	/* Folders the watch could not take (watch_err of them; the first
-	 * error's errno, such as ENOSPC past fs.inotify.max_user_watches):
-	 * every reload looks at their files. */
-	size_t watch_err;
-	int watch_errno;
+	/* Folders the kernel would not watch, and the errno of the first
+	 * (ENOSPC past fs.inotify.max_user_watches): every reload looks at
+	 * their files. */
+	size_t nfolders_unwatched;
+	int unwatched_errno;
 	uint64_t nrecords;
 } vd_snap_t;
 

@@ -760,8 +760,8 @@ static int folder_open(cbuild_t *b, fcache_ent_t *e, const struct stat *st)
 	e->marked = r == 0;
 	/* Past the kernel's limit of watches, say so (a network file system
 	 * is not watched by design). */
-	if (r < 0 && r != -EOPNOTSUPP && !b->snap->watch_err++)
-		b->snap->watch_errno = -r;
+	if (r < 0 && r != -EOPNOTSUPP && !b->snap->nfolders_unwatched++)
+		b->snap->unwatched_errno = -r;
 	return folder_scan(e);
 }
 

@@ -143,11 +143,11 @@ static void check_qlog(const vd_daemon_t *d, const vd_snap_t *snap)
  * on every reload: worth a warning. */
 static void warn_unwatched(const vd_snap_t *snap)
 {
-	if (snap->watch_err)
+	if (snap->nfolders_unwatched)
 		vd_log(VD_LOG_WARN,
 		       "%zu zone folders are not watched (%s): each reload looks "
 		       "at every file in them; raise fs.inotify.max_user_watches",
-		       snap->watch_err, vd_strerror(-snap->watch_errno));
+		       snap->nfolders_unwatched, vd_strerror(-snap->unwatched_errno));
 }
 
 static void install(vd_daemon_t *d, vd_snap_t *snap, uint64_t ms, int nice)
@@ -428,7 +428,7 @@ void vd_daemon_status(const vd_daemon_t *d, vd_daemon_status_t *out)
 	out->records = d->snap->nrecords;
 	out->folders = d->snap->nfolders;
 	out->folders_unchanged = d->snap->nfolders_unchanged;
-	out->folders_unwatched = d->snap->watch_err;
+	out->folders_unwatched = d->snap->nfolders_unwatched;
 	out->draining = d->draining;
 	out->last_ok_at = d->last_ok_at;
 	out->last_ok_ms = d->last_ok_ms;

@@ -7,7 +7,7 @@
  * addressing table (a daemon watching a thousand folders looks one up per
  * folder per build).
  */
-#include "vpcdns/watch.h"
+#include "watch_int.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -184,8 +184,7 @@ int vd_watch_drain(vd_watch_t *w)
 	}
 }
 
-/* File systems whose files other hosts change without an event here. */
-static bool remote_fs(const char *dir)
+bool vd_watch_fs_remote(unsigned long f_type)
 {
 	static const unsigned long remote[] = {
 		0x6969,	    /* NFS */
@@ -201,14 +200,19 @@ static bool remote_fs(const char *dir)
 		0x7461636f, /* OCFS2 */
 		0x01161970, /* GFS2 */
 	};
-	struct statfs fs;
 
-	if (statfs(dir, &fs) < 0)
-		return true; /* cannot tell: not watched */
 	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
-		if ((unsigned long)fs.f_type == remote[i])
+		if (f_type == remote[i])
 			return true;
 	return false;
+}
+
+static bool remote_fs(const char *dir)
+{
+	struct statfs fs;
+
+	/* Cannot tell: not watched. */
+	return statfs(dir, &fs) < 0 || vd_watch_fs_remote((unsigned long)fs.f_type);
 }
 
 int vd_watch_mark(vd_watch_t *w, const char *dir, const struct stat *st,

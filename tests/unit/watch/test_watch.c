@@ -7,7 +7,8 @@
  * for the watch that made it; a folder marked again after a change is
  * unchanged from then on; and prune stops watching folders not marked
  * since the last prune, which then count as changed; and events lost to
- * an overflowed queue make every earlier mark count as changed.
+ * an overflowed queue make every earlier mark count as changed; and
+ * folders on network file systems are not watched.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +24,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vpcdns/watch.h"
+#include <sys/vfs.h>
+
+#include "watch_int.h"
 
 static char root[64];
 
@@ -344,6 +347,28 @@ static void test_overflow_changes_everything(void **state)
 	vd_watch_free(w);
 }
 
+/* Network file systems are not watched; local ones, and the one this
+ * test runs on, are. */
+static void test_remote_file_systems(void **state)
+{
+	static const unsigned long remote[] = { 0x6969 /* NFS */, 0xff534d42 /* CIFS */,
+						0xfe534d42 /* SMB2 */,
+						0x65735546 /* FUSE */,
+						0x00c36400 /* Ceph */ };
+	static const unsigned long local[] = { 0xef53 /* ext4 */, 0x58465342 /* XFS */,
+					       0x9123683e /* Btrfs */,
+					       0x01021994 /* tmpfs */ };
+	struct statfs fs;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
+		assert_true(vd_watch_fs_remote(remote[i]));
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		assert_false(vd_watch_fs_remote(local[i]));
+	assert_int_equal(statfs(root, &fs), 0);
+	assert_false(vd_watch_fs_remote((unsigned long)fs.f_type));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_prune),
 		cmocka_unit_test(test_many_folders),
 		cmocka_unit_test(test_overflow_changes_everything),
+		cmocka_unit_test(test_remote_file_systems),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
